@@ -1,0 +1,1 @@
+"""Self-hosted click tracking and attribution for affiliate programs."""

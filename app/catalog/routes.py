@@ -1,0 +1,289 @@
+"""/api/v1 advertisers, offers, affiliates and links.
+
+Admin keys manage everything; an affiliate key reads its own affiliate and links only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.catalog import queries
+from app.catalog import service as catalog
+from app.catalog.schemas import (
+    AdvertiserIn,
+    AdvertiserOut,
+    AdvertiserPatch,
+    AffiliateIn,
+    AffiliateOut,
+    AffiliatePatch,
+    LinkIn,
+    LinkOut,
+    LinkPatch,
+    OfferIn,
+    OfferOut,
+    OfferPatch,
+)
+from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+
+router = APIRouter()
+
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+NO_CONTENT = Response(status_code=204)
+
+# --- advertisers -------------------------------------------------------------------
+
+advertisers = APIRouter(prefix="/advertisers", tags=["advertisers"])
+
+
+@advertisers.post("", status_code=201, response_model=AdvertiserOut)
+async def create_advertiser(
+    body: AdvertiserIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
+) -> AdvertiserOut:
+    row = await catalog.create_advertiser(pool, body=body)
+    await catalog.notify_changed(redis)
+    return catalog.advertiser_out(row, settings.public_url)
+
+
+@advertisers.get("", response_model=Page[AdvertiserOut])
+async def list_advertisers(
+    pool: PoolDep,
+    settings: SettingsDep,
+    _: AdminKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+) -> Page[AdvertiserOut]:
+    rows = await pool.fetch(queries.LIST_ADVERTISERS, after_id(cursor), limit)
+    return Page[AdvertiserOut](
+        items=[catalog.advertiser_out(r, settings.public_url) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+@advertisers.get("/{advertiser_id}", response_model=AdvertiserOut)
+async def get_advertiser(
+    advertiser_id: IdPath, pool: PoolDep, settings: SettingsDep, _: AdminKey
+) -> AdvertiserOut:
+    row = await catalog.get_advertiser(pool, advertiser_id=advertiser_id)
+    return catalog.advertiser_out(row, settings.public_url)
+
+
+@advertisers.patch("/{advertiser_id}", response_model=AdvertiserOut)
+@advertisers.put("/{advertiser_id}", response_model=AdvertiserOut, include_in_schema=False)
+async def update_advertiser(
+    advertiser_id: IdPath,
+    body: AdvertiserPatch,
+    pool: PoolDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    _: AdminKey,
+) -> AdvertiserOut:
+    row = await catalog.update_advertiser(pool, advertiser_id=advertiser_id, body=body)
+    await catalog.notify_changed(redis)
+    return catalog.advertiser_out(row, settings.public_url)
+
+
+@advertisers.post("/{advertiser_id}/rotate-token", response_model=AdvertiserOut)
+async def rotate_postback_token(
+    advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
+) -> AdvertiserOut:
+    """Issue a new postback token; the old one stops working at once."""
+    row = await catalog.rotate_token(pool, advertiser_id=advertiser_id)
+    await catalog.notify_changed(redis)
+    return catalog.advertiser_out(row, settings.public_url)
+
+
+@advertisers.delete("/{advertiser_id}", status_code=204)
+async def delete_advertiser(
+    advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
+) -> Response:
+    """Delete, or archive when the advertiser has offers."""
+    async with pool.acquire() as conn:
+        await catalog.delete_advertiser(conn, advertiser_id=advertiser_id)
+    await catalog.notify_changed(redis)
+    return NO_CONTENT
+
+
+# --- offers ------------------------------------------------------------------------
+
+offers = APIRouter(prefix="/offers", tags=["offers"])
+
+
+@offers.post("", status_code=201, response_model=OfferOut)
+async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKey) -> OfferOut:
+    async with pool.acquire() as conn:
+        offer = await catalog.create_offer(conn, body=body)
+    await catalog.notify_changed(redis)
+    return offer
+
+
+@offers.get("", response_model=Page[OfferOut])
+async def list_offers(
+    pool: PoolDep,
+    _: AdminKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    advertiser_id: IdQuery = None,
+    status: Literal["active", "paused", "archived"] | None = None,
+) -> Page[OfferOut]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(queries.LIST_OFFERS, after_id(cursor), limit, advertiser_id, status)
+        items = await catalog.offers_out(conn, rows)
+    return Page[OfferOut](
+        items=items, next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None)
+    )
+
+
+@offers.get("/{offer_id}", response_model=OfferOut)
+async def get_offer(offer_id: IdPath, pool: PoolDep, _: AdminKey) -> OfferOut:
+    return await catalog.get_offer(pool, offer_id=offer_id)
+
+
+@offers.patch("/{offer_id}", response_model=OfferOut)
+@offers.put("/{offer_id}", response_model=OfferOut, include_in_schema=False)
+async def update_offer(
+    offer_id: IdPath, body: OfferPatch, pool: PoolDep, redis: RedisDep, _: AdminKey
+) -> OfferOut:
+    """Change the fields given; a list given (goals, payout_overrides, caps) replaces the old."""
+    async with pool.acquire() as conn:
+        offer = await catalog.update_offer(conn, offer_id=offer_id, body=body)
+    await catalog.notify_changed(redis)
+    return offer
+
+
+@offers.delete("/{offer_id}", status_code=204)
+async def delete_offer(offer_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
+    """Delete, or archive when links point at the offer (they then go to its fallback)."""
+    async with pool.acquire() as conn:
+        await catalog.delete_offer(conn, offer_id=offer_id)
+    await catalog.notify_changed(redis)
+    return NO_CONTENT
+
+
+# --- affiliates --------------------------------------------------------------------
+
+affiliates = APIRouter(prefix="/affiliates", tags=["affiliates"])
+
+
+@affiliates.post("", status_code=201, response_model=AffiliateOut)
+async def create_affiliate(body: AffiliateIn, pool: PoolDep, _: AdminKey) -> AffiliateOut:
+    return await catalog.create_affiliate(pool, body=body)
+
+
+@affiliates.get("", response_model=Page[AffiliateOut])
+async def list_affiliates(
+    pool: PoolDep,
+    key: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    status: Literal["active", "paused", "archived"] | None = None,
+) -> Page[AffiliateOut]:
+    """All affiliates for an admin; an affiliate key sees itself only."""
+    rows = await pool.fetch(
+        queries.LIST_AFFILIATES, after_id(cursor), limit, key.affiliate_id, status
+    )
+    return Page[AffiliateOut](
+        items=[catalog.affiliate_out(r) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+@affiliates.get("/{affiliate_id}", response_model=AffiliateOut)
+async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, key: CurrentKey) -> AffiliateOut:
+    key.require_affiliate_access(affiliate_id)
+    return await catalog.get_affiliate(pool, affiliate_id=affiliate_id)
+
+
+@affiliates.patch("/{affiliate_id}", response_model=AffiliateOut)
+@affiliates.put("/{affiliate_id}", response_model=AffiliateOut, include_in_schema=False)
+async def update_affiliate(
+    affiliate_id: IdPath, body: AffiliatePatch, pool: PoolDep, _: AdminKey
+) -> AffiliateOut:
+    return await catalog.update_affiliate(pool, affiliate_id=affiliate_id, body=body)
+
+
+@affiliates.delete("/{affiliate_id}", status_code=204)
+async def delete_affiliate(
+    affiliate_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
+) -> Response:
+    """Delete, or archive when links, keys or offer rules refer to the affiliate."""
+    async with pool.acquire() as conn:
+        await catalog.delete_affiliate(conn, affiliate_id=affiliate_id)
+    await catalog.notify_changed(redis)
+    return NO_CONTENT
+
+
+# --- links -------------------------------------------------------------------------
+
+links = APIRouter(prefix="/links", tags=["links"])
+
+
+@links.post("", status_code=201, response_model=LinkOut)
+async def create_link(
+    body: LinkIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
+) -> LinkOut:
+    row = await catalog.create_link(pool, body=body)
+    await catalog.notify_changed(redis)
+    return catalog.link_out(row, settings.public_url)
+
+
+@links.get("", response_model=Page[LinkOut])
+async def list_links(
+    pool: PoolDep,
+    settings: SettingsDep,
+    key: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate_id: IdQuery = None,
+    offer_id: IdQuery = None,
+    status: Literal["active", "archived"] | None = None,
+) -> Page[LinkOut]:
+    """All links for an admin; an affiliate key sees its own only."""
+    if affiliate_id is not None:
+        key.require_affiliate_access(affiliate_id)
+    scope = affiliate_id if key.is_admin else key.affiliate_id
+    rows = await pool.fetch(queries.LIST_LINKS, after_id(cursor), limit, scope, offer_id, status)
+    return Page[LinkOut](
+        items=[catalog.link_out(r, settings.public_url) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+@links.get("/{link_id}", response_model=LinkOut)
+async def get_link(
+    link_id: IdPath, pool: PoolDep, settings: SettingsDep, key: CurrentKey
+) -> LinkOut:
+    row = await catalog.get_link(pool, link_id=link_id)
+    key.require_affiliate_access(row["affiliate_id"])
+    return catalog.link_out(row, settings.public_url)
+
+
+@links.patch("/{link_id}", response_model=LinkOut)
+@links.put("/{link_id}", response_model=LinkOut, include_in_schema=False)
+async def update_link(
+    link_id: IdPath,
+    body: LinkPatch,
+    pool: PoolDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    _: AdminKey,
+) -> LinkOut:
+    """Archive or reactivate a link. Its code and target stay fixed once shared."""
+    row = await catalog.set_link_status(pool, link_id=link_id, status=body.status)
+    await catalog.notify_changed(redis)
+    return catalog.link_out(row, settings.public_url)
+
+
+@links.delete("/{link_id}", status_code=204)
+async def delete_link(link_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
+    """Archive the link: it keeps redirecting, to the offer's fallback URL."""
+    await catalog.set_link_status(pool, link_id=link_id, status="archived")
+    await catalog.notify_changed(redis)
+    return NO_CONTENT
+
+
+for sub in (advertisers, offers, affiliates, links):
+    router.include_router(sub)

@@ -1,0 +1,272 @@
+"""Request and response bodies of the catalog API (DESIGN.md, resource fields)."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from app import macros
+from app.money import Money
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
+GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+def _offer_url(url: str) -> str:
+    return macros.validate_url_template(url, macros.OFFER_MACROS)
+
+
+def _postback_url(url: str) -> str:
+    return macros.validate_url_template(url, macros.AFFILIATE_POSTBACK_MACROS)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP network such as 203.0.113.0/24") from None
+
+
+OfferUrl = Annotated[str, AfterValidator(_offer_url)]
+PostbackUrl = Annotated[str, AfterValidator(_postback_url)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class Input(BaseModel):
+    # Unknown fields are an error: a typo must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Rule(Input):
+    """A money rule: a fixed amount, or a percent of the conversion's `amount`."""
+
+    type: Literal["fixed", "percent"]
+    value: Money
+
+    @model_validator(mode="after")
+    def _percent_range(self) -> Rule:
+        if self.type == "percent" and self.value > 100:
+            raise ValueError("a percent rule must be between 0 and 100")
+        return self
+
+
+ZERO_RULE = Rule(type="fixed", value=Decimal(0))
+
+
+class Goal(Input):
+    name: GoalName
+    revenue: Rule
+    payout: Rule
+    allow_multiple: bool = Field(
+        default=False, description="true: many conversions per click (recurring sales)"
+    )
+
+
+class PayoutOverride(Input):
+    affiliate_id: Id
+    type: Literal["fixed", "percent"]
+    value: Money
+
+    @model_validator(mode="after")
+    def _percent_range(self) -> PayoutOverride:
+        if self.type == "percent" and self.value > 100:
+            raise ValueError("a percent rule must be between 0 and 100")
+        return self
+
+
+class Cap(Input):
+    metric: Literal["clicks", "conversions"]
+    period: Literal["day", "month"]
+    limit: int = Field(ge=1, le=2**62)
+    affiliate_id: Id | None = None
+
+
+# --- advertisers -------------------------------------------------------------------
+
+
+class AdvertiserIn(Input):
+    name: Name
+    ip_allowlist: list[Cidr] = Field(default_factory=list, max_length=100)
+
+
+class AdvertiserPatch(Input):
+    name: Name | None = None
+    ip_allowlist: list[Cidr] | None = Field(default=None, max_length=100)
+
+
+class AdvertiserOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    postback_token: str
+    postback_url: str = Field(description="The URL to give the advertiser, with its token")
+    ip_allowlist: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- offers ------------------------------------------------------------------------
+
+
+class OfferFields(Input):
+    """Fields shared by create and update; lists given in an update replace the old ones."""
+
+    fallback_url: OfferUrl | None = None
+    currency: Currency = "USD"
+    attribution_window_hours: int = Field(default=720, ge=1, le=24 * 366)
+    main_goal: GoalName = "conversion"
+    main_goal_multiple: bool = False
+    revenue: Rule = ZERO_RULE
+    payout: Rule = ZERO_RULE
+    allow_payout_param: bool = Field(
+        default=False, description="whether a postback's `payout` parameter overrides the rules"
+    )
+    goals: list[Goal] = Field(default_factory=list, max_length=50)
+    payout_overrides: list[PayoutOverride] = Field(default_factory=list, max_length=10_000)
+    caps: list[Cap] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> OfferFields:
+        check_offer_lists(self.main_goal, self.goals, self.payout_overrides, self.caps)
+        return self
+
+
+def check_offer_lists(
+    main_goal: str | None,
+    goals: list[Goal] | None,
+    overrides: list[PayoutOverride] | None,
+    caps: list[Cap] | None,
+) -> None:
+    if goals is not None:
+        names = [g.name for g in goals]
+        if len(set(names)) != len(names):
+            raise ValueError("goal names must be unique")
+        if main_goal is not None and main_goal in names:
+            raise ValueError(f"goal {main_goal!r} is the main goal; set its rules on the offer")
+    if overrides is not None:
+        ids = [o.affiliate_id for o in overrides]
+        if len(set(ids)) != len(ids):
+            raise ValueError("one payout override per affiliate")
+    if caps is not None:
+        keys = [(c.metric, c.period, c.affiliate_id) for c in caps]
+        if len(set(keys)) != len(keys):
+            raise ValueError("one cap per metric, period and affiliate")
+
+
+class OfferIn(OfferFields):
+    advertiser_id: Id
+    name: Name
+    url: OfferUrl
+    status: Literal["active", "paused"] = "active"
+
+
+class OfferPatch(Input):
+    name: Name | None = None
+    url: OfferUrl | None = None
+    fallback_url: OfferUrl | None = None
+    status: Literal["active", "paused"] | None = None
+    currency: Currency | None = None
+    attribution_window_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    main_goal: GoalName | None = None
+    main_goal_multiple: bool | None = None
+    revenue: Rule | None = None
+    payout: Rule | None = None
+    allow_payout_param: bool | None = None
+    goals: list[Goal] | None = Field(default=None, max_length=50)
+    payout_overrides: list[PayoutOverride] | None = Field(default=None, max_length=10_000)
+    caps: list[Cap] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> OfferPatch:
+        check_offer_lists(self.main_goal, self.goals, self.payout_overrides, self.caps)
+        return self
+
+
+class OfferOut(BaseModel):
+    id: int
+    advertiser_id: int
+    name: str
+    url: str
+    fallback_url: str | None
+    status: str
+    currency: str
+    attribution_window_hours: int
+    main_goal: str
+    main_goal_multiple: bool
+    revenue: Rule
+    payout: Rule
+    allow_payout_param: bool
+    goals: list[Goal]
+    payout_overrides: list[PayoutOverride]
+    caps: list[Cap]
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- affiliates --------------------------------------------------------------------
+
+
+class AffiliateIn(Input):
+    name: Name
+    email: EmailStr | None = None
+    postback_url: PostbackUrl | None = None
+    postback_method: Literal["GET", "POST"] = "GET"
+    postback_on: Literal["approved", "all"] = Field(
+        default="approved", description="fire on approved conversions only, or on every change"
+    )
+    status: Literal["active", "paused"] = "active"
+
+
+class AffiliatePatch(Input):
+    name: Name | None = None
+    email: EmailStr | None = None
+    postback_url: PostbackUrl | None = None
+    postback_method: Literal["GET", "POST"] | None = None
+    postback_on: Literal["approved", "all"] | None = None
+    status: Literal["active", "paused"] | None = None
+
+
+class AffiliateOut(BaseModel):
+    id: int
+    name: str
+    email: str | None
+    postback_url: str | None
+    postback_method: str
+    postback_on: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# --- links -------------------------------------------------------------------------
+
+
+class LinkIn(Input):
+    affiliate_id: Id
+    offer_id: Id
+    code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{3,64}$",
+        description="generated (unguessable) when omitted",
+    )
+
+
+class LinkPatch(Input):
+    status: Literal["active", "archived"]
+
+
+class LinkOut(BaseModel):
+    id: int
+    code: str
+    affiliate_id: int
+    offer_id: int
+    status: str
+    tracking_url: str
+    created_at: datetime
+    updated_at: datetime

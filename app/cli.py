@@ -1,0 +1,262 @@
+"""`tracker`: the commands humans and process managers run."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Annotated, TypeVar
+
+import typer
+
+from app.settings import Settings
+
+cli = typer.Typer(
+    help="Self-hosted click tracking and attribution for affiliate programs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+T = TypeVar("T")
+
+HostOpt = Annotated[str, typer.Option(help="Address to listen on")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on")]
+BurstOpt = Annotated[bool, typer.Option("--burst", help="Run until the queue is empty, then exit")]
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    _setup_logging(settings)
+    return settings
+
+
+def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
+    import uvloop
+
+    return uvloop.run(main())
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@cli.command()
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    workers: Annotated[int, typer.Option(help="Web processes (SO_REUSEPORT)")] = 1,
+) -> None:
+    """Run the web app: tracking links, postbacks and the API."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(
+        "app.main:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        # X-Forwarded-For is trusted only from configured proxies, in the app itself.
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@cli.command()
+def worker(burst: BurstOpt = False) -> None:
+    """Move clicks and conversions from the Redis streams into PostgreSQL."""
+    from app.streams import worker as stream_worker
+
+    settings = _settings()
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    _run(lambda: stream_worker.run(settings, burst=burst))
+
+
+@cli.command()
+def sender(burst: BurstOpt = False) -> None:
+    """Deliver postbacks to affiliates' own trackers."""
+    from app.sender import service as sender_service
+
+    settings = _settings()
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    _run(lambda: sender_service.run(settings, burst=burst))
+
+
+async def _migrate(database_url: str) -> list[str]:
+    import asyncpg
+
+    from app import db
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await db.migrate(conn)
+    finally:
+        await conn.close()
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the pending database migrations (running it twice changes nothing)."""
+    settings = _settings()
+    try:
+        database_url, _ = settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    applied = _run(lambda: _migrate(database_url))
+    typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+async def _seed(settings: Settings) -> str:
+    import asyncpg
+
+    from app import seed as demo
+
+    database_url, _ = settings.require_urls()
+    conn = await asyncpg.connect(database_url)
+    try:
+        from app import db
+
+        await db.migrate(conn)
+        return demo.banner(await demo.seed_demo(conn, settings))
+    finally:
+        await conn.close()
+
+
+@cli.command()
+def seed() -> None:
+    """Create the demo catalog (once) and print its links and keys."""
+    settings = _settings()
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(_run(lambda: _seed(settings)))
+
+
+def _die_with_parent() -> None:
+    # Children of `tracker dev` must not outlive it, even if it is SIGKILLed.
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@cli.command()
+def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Run everything (web, worker, sender) with a seeded demo.
+
+    Starts an embedded PostgreSQL and Redis under TRACKER_DATA_DIR unless DATABASE_URL
+    and REDIS_URL are set.
+    """
+    from app import embedded
+
+    settings = _settings()
+    env = dict(os.environ)
+    servers = None
+    if not settings.database_url or not settings.redis_url:
+        typer.echo(f"Starting embedded PostgreSQL and Redis in {settings.tracker_data_dir} ...")
+        try:
+            servers = embedded.start(settings.tracker_data_dir)
+        except embedded.EmbeddedError as exc:
+            raise _fail(str(exc)) from None
+        env["DATABASE_URL"] = settings.database_url or servers.database_url
+        env["REDIS_URL"] = settings.redis_url or servers.redis_url
+    if settings.public_url == Settings.model_fields["public_url"].default:
+        env["PUBLIC_URL"] = f"http://{host}:{port}"
+    env["MIGRATE_ON_START"] = "false"
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 0
+    try:
+        child_settings = Settings(
+            database_url=env["DATABASE_URL"],
+            redis_url=env["REDIS_URL"],
+            public_url=env.get("PUBLIC_URL", settings.public_url),
+        )
+        banner = _run(lambda: _seed(child_settings))
+        children = [
+            _spawn(["serve", "--host", host, "--port", str(port)], env),
+            _spawn(["worker"], env),
+            _spawn(["sender"], env),
+        ]
+        typer.echo(banner)
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    typer.secho(
+                        f"a child process exited with {child.returncode}; stopping",
+                        fg=typer.colors.RED,
+                        err=True,
+                    )
+                    stopping, code = True, 1
+            time.sleep(0.2)
+    finally:
+        typer.echo("Stopping ...")
+        _stop_children(children)
+        if servers is not None:
+            servers.stop()
+        typer.echo("Stopped.")
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

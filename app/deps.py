@@ -1,0 +1,57 @@
+"""Typed FastAPI dependencies for the resources the lifespan owns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+
+from app.db import Pool
+from app.keys import service as keys_service
+from app.settings import Settings
+
+
+def get_pool(request: Request) -> Pool:
+    pool: Pool = request.app.state.pool
+    return pool
+
+
+def get_redis(request: Request) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+PoolDep = Annotated[Pool, Depends(get_pool)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
+
+
+async def current_principal(
+    pool: PoolDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> keys_service.Principal:
+    admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    return await keys_service.authenticate(pool, authorization=header, admin_key=admin_key)
+
+
+async def admin_principal(
+    principal: Annotated[keys_service.Principal, Depends(current_principal)],
+) -> keys_service.Principal:
+    principal.require_admin()
+    return principal
+
+
+CurrentKey = Annotated[keys_service.Principal, Depends(current_principal)]
+AdminKey = Annotated[keys_service.Principal, Depends(admin_principal)]

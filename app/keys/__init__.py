@@ -1,0 +1,1 @@
+"""API keys: creation (shown once), hashing, revocation, and request authentication."""

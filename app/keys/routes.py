@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.deps import AdminKey, PoolDep
+from app.errors import NotFound
+from app.keys import queries
+from app.keys import service as keys_service
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+
+router = APIRouter(prefix="/keys", tags=["keys"])
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "affiliate"]
+    affiliate_id: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class KeyOut(BaseModel):
+    id: int
+    prefix: str
+    name: str | None
+    role: Literal["admin", "affiliate"]
+    affiliate_id: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class CreatedKey(KeyOut):
+    key: str = Field(description="The plain key. It is shown in this response only.")
+
+
+@router.post("", status_code=201, response_model=CreatedKey)
+async def create_key(body: KeyIn, pool: PoolDep, _: AdminKey) -> CreatedKey:
+    plain, row = await keys_service.create_key(
+        pool, role=body.role, affiliate_id=body.affiliate_id, name=body.name
+    )
+    return CreatedKey(key=plain, **dict(row))
+
+
+@router.get("", response_model=Page[KeyOut])
+async def list_keys(
+    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+) -> Page[KeyOut]:
+    rows = await pool.fetch(queries.LIST_KEYS, after_id(cursor), limit)
+    return Page[KeyOut](
+        items=[KeyOut(**dict(r)) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+@router.delete("/{key_id}", response_model=KeyOut)
+async def revoke_key(
+    key_id: Annotated[int, Path(ge=1, le=2**62)], pool: PoolDep, _: AdminKey
+) -> KeyOut:
+    row = await pool.fetchrow(queries.REVOKE_KEY, key_id)
+    if row is None:
+        raise NotFound(f"key {key_id} does not exist")
+    return KeyOut(**dict(row))

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+from app.db import Executor, Pool
+from app.errors import BadRequest, Forbidden, Unauthorized
+from app.keys import queries
+
+KEY_PREFIX = "trk_"
+Role = Literal["admin", "affiliate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an admin, or one affiliate."""
+
+    role: Role
+    affiliate_id: int | None = None
+    key_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("this needs an admin key")
+
+    def require_affiliate_access(self, affiliate_id: int) -> None:
+        if not self.is_admin and self.affiliate_id != affiliate_id:
+            raise Forbidden("this key may not see another affiliate's data")
+
+
+def hash_key(plain: str) -> bytes:
+    return hashlib.sha256(plain.encode()).digest()
+
+
+def new_plain_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_key(
+    conn: Executor,
+    *,
+    role: Role,
+    affiliate_id: int | None,
+    name: str | None,
+) -> tuple[str, asyncpg.Record]:
+    """Store a new key's hash; return the plain key (shown once) and the stored row."""
+    if role == "affiliate":
+        if affiliate_id is None:
+            raise BadRequest("an affiliate key needs affiliate_id", code="invalid_request")
+        if await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id) is None:
+            raise BadRequest(f"affiliate {affiliate_id} does not exist", code="invalid_reference")
+    elif affiliate_id is not None:
+        raise BadRequest("an admin key has no affiliate_id", code="invalid_request")
+    plain = new_plain_key()
+    row = await conn.fetchrow(
+        queries.INSERT_KEY, hash_key(plain), plain[: len(KEY_PREFIX) + 6], name, role, affiliate_id
+    )
+    assert row is not None
+    return plain, row
+
+
+async def authenticate(
+    pool: Pool, *, authorization: str | None, admin_key: str | None
+) -> Principal:
+    """Resolve an `Authorization: Bearer <key>` header to a Principal, or raise 401."""
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer <key> header")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'")
+    if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
+        return Principal(role="admin")
+    row = await pool.fetchrow(queries.FIND_ACTIVE_KEY, hash_key(token))
+    if row is None:
+        raise Unauthorized("unknown or revoked API key")
+    return Principal(role=row["role"], affiliate_id=row["affiliate_id"], key_id=row["id"])

@@ -1,0 +1,46 @@
+"""Money: Decimal end to end, rendered as decimal strings, never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+MAX_MONEY = Decimal("99999999999999.9999")  # NUMERIC(18, 4)
+SCALE = 4
+
+
+def parse_money(value: object) -> Decimal:
+    """Parse a non-negative amount of at most four decimal places."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError('must be a decimal string such as "2.50"')
+    # A JSON number arrives as a float; its shortest repr is the digits the client sent.
+    try:
+        amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except InvalidOperation:
+        raise ValueError('must be a decimal string such as "2.50"') from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount > MAX_MONEY:
+        raise ValueError("is too large")
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -SCALE:
+        raise ValueError(f"has more than {SCALE} decimal places")
+    return amount
+
+
+def format_money(amount: Decimal) -> str:
+    """At least two decimals ("2.50"), more only where they carry value ("0.125")."""
+    text = format(amount.normalize(), "f")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    PlainSerializer(format_money, return_type=str, when_used="json"),
+]

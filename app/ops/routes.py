@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.deps import PoolDep, RedisDep
+
+router = APIRouter(tags=["operations"])
+
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process answers. Touches no dependency, so a slow database
+    does not get healthy processes restarted."""
+    return {"status": "ok"}
+
+
+async def _check(name: str, probe: Any) -> tuple[str, str]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await probe
+    except Exception as exc:  # readiness reports any failure, whatever its type
+        return name, f"error: {type(exc).__name__}"
+    return name, "ok"
+
+
+@router.get("/ready", responses={503: {"description": "a dependency is unreachable"}})
+async def ready(pool: PoolDep, redis: RedisDep) -> JSONResponse:
+    """Readiness: PostgreSQL and Redis both answer."""
+    checks = dict(
+        await asyncio.gather(
+            _check("postgres", pool.fetchval("SELECT 1")),
+            _check("redis", redis.ping()),
+        )
+    )
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ok else "unavailable", "checks": checks},
+        status_code=200 if ok else 503,
+    )

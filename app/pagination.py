@@ -1,0 +1,42 @@
+"""Keyset pagination shared by every list endpoint: `?limit=&cursor=` -> {items, next_cursor}."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+from app.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+CursorQuery = Annotated[
+    str | None, Query(max_length=32, description="`next_cursor` of the previous page")
+]
+
+
+def after_id(cursor: str | None) -> int:
+    """The last ID of the previous page (0 for the first page)."""
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
+    return int(cursor)
+
+
+def next_cursor(rows: Sequence[object], limit: int, last_id: int | None) -> str | None:
+    """A cursor when the page was full; the caller fetches limit rows."""
+    return str(last_id) if len(rows) == limit and last_id is not None else None

@@ -1,0 +1,115 @@
+"""The demo catalog a fresh development install starts with."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from app.catalog import service as catalog
+from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn, Rule
+from app.db import Connection
+from app.keys import service as keys_service
+from app.settings import Settings
+
+DEMO_ADVERTISER = "Demo Advertiser"
+DEMO_KEY_FILE = "demo-admin-key"
+
+
+@dataclass
+class DemoInfo:
+    tracking_urls: list[str]
+    postback_url: str
+    admin_key: str | None
+    docs_url: str
+    created: bool
+
+
+async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
+    """Create the demo catalog once (kept if it exists) and describe it."""
+    created = False
+    async with conn.transaction():
+        # Serialises concurrent seeders so the demo is made once.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tracker-seed'))")
+        advertiser = await conn.fetchrow(
+            "SELECT * FROM advertisers WHERE name = $1 ORDER BY id LIMIT 1", DEMO_ADVERTISER
+        )
+        if advertiser is None:
+            created = True
+            advertiser = await catalog.create_advertiser(
+                conn, body=AdvertiserIn(name=DEMO_ADVERTISER)
+            )
+            offer = await catalog.create_offer(
+                conn,
+                body=OfferIn(
+                    advertiser_id=advertiser["id"],
+                    name="Demo Offer",
+                    url="https://example.com/landing?click_id={click_id}&aff={affiliate_id}"
+                    "&s1={sub1}",
+                    fallback_url="https://example.com/",
+                    revenue=Rule(type="fixed", value=Decimal("4.00")),
+                    payout=Rule(type="fixed", value=Decimal("2.50")),
+                ),
+            )
+            for name in ("Alice Media", "Bob Traffic"):
+                affiliate = await catalog.create_affiliate(conn, body=AffiliateIn(name=name))
+                await catalog.create_link(
+                    conn, body=LinkIn(affiliate_id=affiliate.id, offer_id=offer.id)
+                )
+        codes = await conn.fetch(
+            """SELECT l.code FROM links l JOIN offers o ON o.id = l.offer_id
+               WHERE o.advertiser_id = $1 ORDER BY l.id""",
+            advertiser["id"],
+        )
+    admin_key = await _demo_admin_key(conn, settings, create=created)
+    out = catalog.advertiser_out(advertiser, settings.public_url)
+    return DemoInfo(
+        tracking_urls=[f"{settings.public_url}/c/{r['code']}?sub1=demo" for r in codes],
+        postback_url=out.postback_url,
+        admin_key=admin_key,
+        docs_url=f"{settings.public_url}/docs",
+        created=created,
+    )
+
+
+async def _demo_admin_key(conn: Connection, settings: Settings, *, create: bool) -> str | None:
+    """ADMIN_API_KEY if set; else a stored key whose plain text the data folder keeps.
+
+    Only the hash is in the database, so the plain demo key is written (mode 0600) next
+    to the data it unlocks, to be shown again at the next start.
+    """
+    if settings.admin_api_key:
+        return settings.admin_api_key.get_secret_value()
+    path = settings.tracker_data_dir / DEMO_KEY_FILE
+    if not create and (saved := _read_key(path)):
+        return saved
+    plain, _ = await keys_service.create_key(conn, role="admin", affiliate_id=None, name="demo")
+    _write_key(path, plain)
+    return plain
+
+
+def _read_key(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
+
+
+def _write_key(path: Path, plain: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(plain + "\n")
+
+
+def banner(info: DemoInfo) -> str:
+    lines = [
+        "",
+        "Tracker is running.",
+        "  Tracking links:",
+        *[f"    {url}" for url in info.tracking_urls],
+        f"  Advertiser postback URL:\n    {info.postback_url}",
+        f"  Admin API key:  {info.admin_key or '(set ADMIN_API_KEY)'}",
+        f"  API docs:       {info.docs_url}",
+        "  Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)

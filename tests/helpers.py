@@ -1,0 +1,24 @@
+"""Small helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+async def create(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]
+) -> dict[str, Any]:
+    """POST a resource and return its JSON, failing loudly if it was not created."""
+    response = await client.post(f"/api/v1/{path}", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def affiliate_headers(
+    client: httpx.AsyncClient, admin: dict[str, str], affiliate_id: int
+) -> dict[str, str]:
+    key = await create(client, "keys", {"role": "affiliate", "affiliate_id": affiliate_id}, admin)
+    return {"Authorization": f"Bearer {key['key']}"}
