@@ -93,7 +93,7 @@ def worker(burst: BurstOpt = False) -> None:
         settings.require_urls()
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    _run(lambda: stream_worker.run(settings, burst=burst))
+    _run(lambda: stream_worker.run(settings, burst=burst, handle_signals=True))
 
 
 @cli.command()
@@ -106,7 +106,7 @@ def sender(burst: BurstOpt = False) -> None:
         settings.require_urls()
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    _run(lambda: sender_service.run(settings, burst=burst))
+    _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
 
 
 async def _migrate(database_url: str) -> list[str]:

@@ -14,6 +14,8 @@ from app.catalog import routes as catalog_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
+from app.redirect import service as redirect_service
+from app.redirect.handler import RedirectMiddleware, Redirector, TrustedProxies
 from app.redis import create_redis
 from app.settings import Settings
 
@@ -36,8 +38,10 @@ def create_app(settings: Settings) -> FastAPI:
                     await db.migrate(conn)
             app.state.pool = pool
             app.state.redis = redis
+            await redirect_service.start(redirector, settings=settings, pool=pool, redis=redis)
             yield
         finally:
+            await redirect_service.stop(redirector)
             await redis.aclose()
             await pool.close()
 
@@ -50,7 +54,12 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    redirector = Redirector(
+        cookie_name=settings.click_cookie, trusted_proxies=TrustedProxies(settings.trusted_proxies)
+    )
+    app.state.redirector = redirector
     install_handlers(app)
+    app.add_middleware(RedirectMiddleware, redirector=redirector)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)

@@ -20,6 +20,27 @@ class Settings(BaseSettings):
     db_pool_max: int = Field(default=10, ge=1)
     migrate_on_start: bool = True
     log_level: str = "info"
+    # Click pipeline
+    stream_shards: int = Field(default=2, ge=1, le=256)
+    redis_budget_ms: int = Field(default=50, ge=1, le=10_000)
+    enqueue_max_batch: int = Field(default=512, ge=1, le=10_000)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    catalog_poll_ms: int = Field(default=500, ge=50)
+    catalog_ttl_s: int = Field(default=60, ge=1)
+    worker_batch: int = Field(default=2000, ge=1, le=50_000)
+    worker_block_ms: int = Field(default=1000, ge=1)
+    worker_reclaim_idle_ms: int = Field(default=30_000, ge=100)
+    worker_max_deliveries: int = Field(default=5, ge=1)
+    click_cookie: str = "tclid"
+    # Outbound postbacks (sender)
+    sender_concurrency: int = Field(default=50, ge=1, le=1000)
+    sender_connect_timeout_s: float = Field(default=5.0, gt=0)
+    sender_read_timeout_s: float = Field(default=10.0, gt=0)
+    sender_retry_schedule_s: list[int] = Field(
+        default_factory=lambda: [60, 300, 1800, 7200, 21600, 43200, 86400]
+    )
+    # Private networks the sender may reach anyway (on-premise receivers; tests).
+    sender_allowed_networks: list[str] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod

@@ -22,3 +22,18 @@ async def affiliate_headers(
 ) -> dict[str, str]:
     key = await create(client, "keys", {"role": "affiliate", "affiliate_id": affiliate_id}, admin)
     return {"Authorization": f"Bearer {key['key']}"}
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check the one error shape, {"error": {"code", "message"}}, and return the inner object."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert isinstance(error["code"], str), error
+    assert error["code"]
+    assert isinstance(error["message"], str), error
+    assert error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    return error

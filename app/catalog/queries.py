@@ -14,7 +14,11 @@ ROTATE_ADVERTISER_TOKEN = f"""
 UPDATE advertisers SET postback_token = $2, updated_at = now() WHERE id = $1
 RETURNING {ADVERTISER_COLUMNS}
 """
-ADVERTISER_HAS_OFFERS = "SELECT EXISTS (SELECT 1 FROM offers WHERE advertiser_id = $1)"
+# Unattributed conversions name the advertiser without any offer.
+ADVERTISER_IS_REFERENCED = """
+SELECT EXISTS (SELECT 1 FROM offers WHERE advertiser_id = $1)
+    OR EXISTS (SELECT 1 FROM conversions WHERE advertiser_id = $1)
+"""
 ARCHIVE_ADVERTISER = "UPDATE advertisers SET status = 'archived', updated_at = now() WHERE id = $1"
 DELETE_ADVERTISER = "DELETE FROM advertisers WHERE id = $1"
 

@@ -100,7 +100,7 @@ async def rotate_postback_token(
 async def delete_advertiser(
     advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
 ) -> Response:
-    """Delete, or archive when the advertiser has offers."""
+    """Delete, or archive when the advertiser has offers or conversions."""
     async with pool.acquire() as conn:
         await catalog.delete_advertiser(conn, advertiser_id=advertiser_id)
     await catalog.notify_changed(redis)

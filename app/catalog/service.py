@@ -144,7 +144,7 @@ async def rotate_token(conn: Executor, *, advertiser_id: int) -> asyncpg.Record:
 async def delete_advertiser(conn: Connection, *, advertiser_id: int) -> None:
     async with conn.transaction():
         await get_advertiser(conn, advertiser_id=advertiser_id)
-        if await conn.fetchval(queries.ADVERTISER_HAS_OFFERS, advertiser_id):
+        if await conn.fetchval(queries.ADVERTISER_IS_REFERENCED, advertiser_id):
             await conn.execute(queries.ARCHIVE_ADVERTISER, advertiser_id)
         else:
             await conn.execute(queries.DELETE_ADVERTISER, advertiser_id)

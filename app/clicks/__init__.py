@@ -1,0 +1,1 @@
+"""Clicks: enrichment (device, OS, browser, bot, country, unique) and storage."""

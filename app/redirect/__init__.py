@@ -1,0 +1,1 @@
+"""The tracking-link redirect: GET /c/{code}."""

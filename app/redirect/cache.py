@@ -1,0 +1,130 @@
+"""The in-process link cache: code -> everything a redirect needs, no query per click.
+
+A catalog change bumps a Redis version key (app.catalog.service.notify_changed); every
+web process polls that key a few times a second and reloads when it moves, and reloads
+anyway after a TTL in case a bump was missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app import macros
+from app.catalog import service as catalog_service
+from app.db import Pool
+
+logger = logging.getLogger(__name__)
+
+LOAD_LINKS = """
+SELECT l.id, l.code, l.affiliate_id, l.offer_id, l.status AS link_status,
+       o.url, o.fallback_url, o.status AS offer_status, o.currency,
+       o.attribution_window_hours, a.status AS affiliate_status
+FROM links l
+JOIN offers o ON o.id = l.offer_id
+JOIN affiliates a ON a.id = l.affiliate_id
+"""
+
+
+# Characters a URL may carry as they are; anything else in a literal part (non-ASCII
+# text in a path, say) is percent-encoded once, when the cache loads.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+
+
+def split_template(template: str) -> tuple[str, ...]:
+    """Literal and macro-name parts, alternating (literal first), for a fast fill."""
+    parts = macros.MACRO.split(template)
+    return tuple(p if i % 2 else quote(p, safe=_URL_SAFE) for i, p in enumerate(parts))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    link_id: int
+    affiliate_id: int
+    offer_id: int
+    # Alternating literal / macro-name parts of the URL the visitor goes to.
+    parts: tuple[str, ...] | None
+    # Why the visitor goes to the fallback instead of the offer (None: the offer).
+    diverted: str | None
+    currency: str
+    cookie_max_age: int
+    fixed: dict[str, str]
+
+
+def _target(row: asyncpg.Record) -> LinkTarget:
+    diverted = None
+    if row["link_status"] == "archived" or row["offer_status"] == "archived":
+        diverted = "archived"
+    elif row["offer_status"] == "paused":
+        diverted = "paused"
+    elif row["affiliate_status"] != "active":
+        diverted = "affiliate_inactive"
+    url = row["url"] if diverted is None else row["fallback_url"]
+    return LinkTarget(
+        link_id=int(row["id"]),
+        affiliate_id=int(row["affiliate_id"]),
+        offer_id=int(row["offer_id"]),
+        parts=split_template(str(url)) if url else None,
+        diverted=diverted,
+        currency=str(row["currency"]),
+        cookie_max_age=int(row["attribution_window_hours"]) * 3600,
+        fixed={"affiliate_id": str(row["affiliate_id"]), "offer_id": str(row["offer_id"])},
+    )
+
+
+class LinkCache:
+    def __init__(self, pool: Pool, redis: Redis, *, poll_s: float, ttl_s: float) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._poll_s = poll_s
+        self._ttl_s = ttl_s
+        self._links: dict[str, LinkTarget] = {}
+        self._version: bytes | str | None = None
+        self._loaded_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def get(self, code: str) -> LinkTarget | None:
+        return self._links.get(code)
+
+    async def load(self) -> None:
+        try:
+            version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
+        except RedisError:
+            version = None
+        rows = await self._pool.fetch(LOAD_LINKS)
+        self._links = {r["code"]: _target(r) for r in rows}
+        self._version = version
+        self._loaded_at = time.monotonic()
+
+    async def start(self) -> None:
+        await self.load()
+        self._task = asyncio.create_task(self._watch(), name="link-cache-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def refresh_if_changed(self) -> bool:
+        version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
+        if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
+            await self.load()
+            return True
+        return False
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                await self.refresh_if_changed()
+            except Exception:  # the cache keeps serving what it has; retry next tick
+                logger.exception("link cache refresh failed")

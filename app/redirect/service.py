@@ -1,0 +1,71 @@
+"""Start and stop the redirect path's resources with the web app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.db import Pool
+from app.redirect.cache import LinkCache
+from app.redirect.handler import Redirector
+from app.settings import Settings
+from app.streams import keys
+from app.streams.producer import StreamProducer
+from app.streams.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+REPLAY_INTERVAL_S = 1.0
+
+
+async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis: Redis) -> None:
+    redirector.cache = LinkCache(
+        pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
+    )
+    await redirector.cache.start()
+    redirector.producer = StreamProducer(
+        redis,
+        keys.shard_keys(keys.CLICKS, settings.stream_shards),
+        budget_s=settings.redis_budget_ms / 1000,
+        max_batch=settings.enqueue_max_batch,
+    )
+    redirector.producer.start()
+    redirector.spool = Spool(settings.tracker_data_dir / "spool", keys.CLICKS)
+    redirector.spool.start()
+    redirector.replayer = asyncio.create_task(_replay_forever(redirector), name="spool-replay")
+
+
+async def stop(redirector: Redirector) -> None:
+    if redirector.replayer is not None:
+        redirector.replayer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await redirector.replayer
+    for part in (redirector.producer, redirector.spool, redirector.cache):
+        if part is not None:
+            await part.stop()
+
+
+async def replay_spool(redirector: Redirector) -> int:
+    """Move spooled clicks into the stream; the count moved."""
+    assert redirector.spool is not None
+    assert redirector.producer is not None
+    moved = await redirector.spool.replay(redirector.producer.send_now)
+    if moved:
+        logger.info("replayed %d spooled clicks into the stream", moved)
+    return moved
+
+
+async def _replay_forever(redirector: Redirector) -> None:
+    assert redirector.spool is not None
+    while True:
+        await asyncio.sleep(REPLAY_INTERVAL_S)
+        if not redirector.spool.has_files():
+            continue
+        try:
+            redirector.replayed += await replay_spool(redirector)
+        except (RedisError, OSError) as exc:
+            logger.warning("spool replay deferred: %s", exc)

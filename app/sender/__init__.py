@@ -1,0 +1,1 @@
+"""Outbound postbacks to affiliates' trackers: claim, send, record, retry."""

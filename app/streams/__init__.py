@@ -1,0 +1,1 @@
+"""Redis streams: the group-commit producer and the consumer-group worker."""

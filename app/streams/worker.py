@@ -1,0 +1,246 @@
+"""`tracker worker`: a consumer-group loop over the stream shards.
+
+Each entry is acked only after its rows are committed. Entries a dead consumer left
+pending are reclaimed with XAUTOCLAIM; one delivered too often goes, with its error, to
+the shard's dead-letter stream in the same MULTI as its ack. Streams are trimmed only
+below the oldest entry still pending or undelivered. SIGTERM stops reading, finishes
+the batch in hand, and exits; `--burst` runs until the streams are empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from app import db
+from app.clicks import enrich
+from app.clicks import store as click_store
+from app.redis import create_redis
+from app.settings import Settings
+from app.signals import stop_on_signals
+from app.streams import keys
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[str, bytes]
+# Stores a batch; returns (rows stored, [(entry id, error)] for entries never storable).
+Handler = Callable[[list[Entry]], Awaitable[tuple[int, list[tuple[str, str]]]]]
+
+TRIM_INTERVAL_S = 10.0
+ERROR_BACKOFF_S = 1.0
+
+
+@dataclass
+class Counters:
+    read: int = 0
+    stored: int = 0
+    acked: int = 0
+    dead_lettered: int = 0
+    reclaimed: int = 0
+    failures: int = 0
+
+
+@dataclass
+class StreamConsumer:
+    redis: Redis
+    stream_keys: Sequence[str]
+    handler: Handler
+    consumer: str
+    batch: int = 2000
+    block_ms: int = 1000
+    reclaim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    counters: Counters = field(default_factory=Counters)
+    _last_trim: float = 0.0
+
+    async def ensure_groups(self) -> None:
+        for key in self.stream_keys:
+            try:
+                await self.redis.xgroup_create(key, keys.GROUP, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def _finish(self, key: str, entries: list[Entry], poison: list[tuple[str, str]]) -> None:
+        """Ack stored entries; dead-letter poison ones, atomically with their ack."""
+        raw = dict(entries)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry_id, error in poison:
+                pipe.xadd(
+                    keys.dead_letter_key(key),
+                    {"entry": entry_id, "record": raw.get(entry_id, b""), "error": error[:1000]},
+                )
+            pipe.xack(key, keys.GROUP, *[entry_id for entry_id, _ in entries])
+            await pipe.execute()
+        self.counters.acked += len(entries)
+        self.counters.dead_lettered += len(poison)
+        for entry_id, error in poison:
+            logger.error("dead-lettered %s %s: %s", key, entry_id, error)
+
+    async def _process(self, key: str, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        self.counters.read += len(entries)
+        stored, poison = await self.handler(entries)
+        self.counters.stored += stored
+        await self._finish(key, entries, poison)
+
+    async def reclaim(self) -> int:
+        """Take over entries pending longer than the idle limit (a dead consumer's)."""
+        taken = 0
+        for key in self.stream_keys:
+            cursor = "0-0"
+            while True:
+                reply = await self.redis.xautoclaim(
+                    key,
+                    keys.GROUP,
+                    self.consumer,
+                    self.reclaim_idle_ms,
+                    start_id=cursor,
+                    count=self.batch,
+                )
+                cursor = _text(reply[0])
+                entries = _entries(reply[1])
+                if entries:
+                    taken += len(entries)
+                    await self._process_reclaimed(key, entries)
+                if cursor == "0-0":
+                    break
+        self.counters.reclaimed += taken
+        return taken
+
+    async def _process_reclaimed(self, key: str, entries: list[Entry]) -> None:
+        pending = await self.redis.xpending_range(
+            key, keys.GROUP, min=entries[0][0], max=entries[-1][0], count=len(entries) * 2
+        )
+        deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        worn = [
+            (e, f"failed {deliveries[e[0]]} deliveries")
+            for e in entries
+            if deliveries.get(e[0], 0) > self.max_deliveries
+        ]
+        if worn:
+            await self._finish(key, [e for e, _ in worn], [(e[0], why) for e, why in worn])
+        worn_ids = {e[0] for e, _ in worn}
+        await self._process(key, [e for e in entries if e[0] not in worn_ids])
+
+    async def read_new(self, block_ms: int | None) -> int:
+        reply: Any = await self.redis.xreadgroup(
+            keys.GROUP,
+            self.consumer,
+            dict.fromkeys(self.stream_keys, ">"),
+            count=self.batch,
+            block=block_ms,
+        )
+        count = 0
+        for key, raw_entries in reply or []:
+            entries = _entries(raw_entries)
+            count += len(entries)
+            await self._process(_text(key), entries)
+        return count
+
+    async def trim(self) -> None:
+        """Drop entries below the oldest one still pending or not yet delivered."""
+        for key in self.stream_keys:
+            groups = await self.redis.xinfo_groups(key)
+            floor = None
+            for group in groups:
+                if _text(group["name"]) != keys.GROUP:
+                    continue
+                floor = _text(group["last-delivered-id"])
+                summary = await self.redis.xpending(key, keys.GROUP)
+                if summary["pending"]:
+                    floor = min(floor, _text(summary["min"]), key=_id_key)
+            if floor and floor != "0-0":
+                await self.redis.xtrim(key, minid=floor, approximate=True)
+
+    async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
+        await self.ensure_groups()
+        if burst:
+            # Burst mode takes over anything pending at once: tests stay exact and fast.
+            self.reclaim_idle_ms = 0
+        while not stop.is_set():
+            try:
+                reclaimed = await self.reclaim()
+                read = await self.read_new(None if burst else self.block_ms)
+                if time.monotonic() - self._last_trim > TRIM_INTERVAL_S:
+                    await self.trim()
+                    self._last_trim = time.monotonic()
+            except (RedisError, OSError, asyncpg.PostgresError) as exc:
+                self.counters.failures += 1
+                if burst:
+                    raise
+                logger.warning("worker batch failed, retrying: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), ERROR_BACKOFF_S)
+                continue
+            if burst and not reclaimed and not read:
+                return
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _entries(raw: Any) -> list[Entry]:
+    # XAUTOCLAIM reports entries deleted meanwhile as nil: nothing to store for those.
+    return [(_text(item[0]), item[1].get(b"r", b"")) for item in raw if item is not None]
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def run(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = False,
+) -> Counters:
+    database_url, redis_url = settings.require_urls()
+    stop = stop or asyncio.Event()
+    if handle_signals:
+        stop_on_signals(stop)
+    enrich.warm_up()
+    pool = await db.create_pool(database_url, min_size=1, max_size=4)
+    redis: Redis = create_redis(redis_url)
+    try:
+        writer = click_store.ClickWriter(pool)
+
+        async def store(entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+            return await click_store.store_batch(writer, redis, entries)
+
+        consumer = StreamConsumer(
+            redis=redis,
+            stream_keys=keys.shard_keys(keys.CLICKS, settings.stream_shards),
+            handler=store,
+            consumer=consumer_name(),
+            batch=settings.worker_batch,
+            block_ms=settings.worker_block_ms,
+            reclaim_idle_ms=settings.worker_reclaim_idle_ms,
+            max_deliveries=settings.worker_max_deliveries,
+        )
+        logger.info("worker %s started", consumer.consumer)
+        await consumer.run(stop=stop, burst=burst)
+        logger.info("worker stopped: %s", consumer.counters)
+        return consumer.counters
+    finally:
+        await redis.aclose()
+        await pool.close()

@@ -1,0 +1,181 @@
+"""Every 302 served ends up as exactly one stored click."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from app.clickid import parse_click_id
+from app.db import Pool
+from app.redirect import service as redirect_service
+from app.settings import Settings
+from app.streams import keys
+from app.streams import worker as stream_worker
+from app.streams.producer import StreamProducer
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+async def serve_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
+    await app.state.redirector.cache.load()
+    responses = await asyncio.gather(
+        *(
+            client.get(f"/c/{code}", params={"sub1": f"s{i}"}, headers={"User-Agent": BROWSER})
+            for i in range(n)
+        )
+    )
+    assert all(r.status_code == 302 for r in responses)
+    return [r.headers["set-cookie"].split(";")[0].split("=")[1] for r in responses]
+
+
+async def stored_ids(pool: Pool) -> list[str]:
+    rows = await pool.fetch("SELECT click_id FROM clicks")
+    return [str(r["click_id"]) for r in rows]
+
+
+async def test_concurrent_redirects_store_one_row_each_even_after_redelivery(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    served = await serve_clicks(app, client, catalog["alice_link"]["code"], 200)
+    shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
+    entries = {key: await redis.xrange(key) for key in shards}
+    counters = await stream_worker.run(settings, burst=True)
+    assert counters.stored == 200
+    assert len(set(await stored_ids(pool))) == 200
+    # Force a redelivery of everything: the same records again on the stream.
+    for key, old in entries.items():
+        for _, fields in old:
+            await redis.xadd(key, fields)
+    again = await stream_worker.run(settings, burst=True)
+    assert again.read == 200
+    assert again.stored == 0
+    assert await pool.fetchval("SELECT count(*) FROM clicks") == 200
+    totals = await pool.fetchrow(
+        "SELECT sum(clicks) AS clicks, sum(unique_clicks) AS uniq, sum(bot_clicks) AS bots"
+        " FROM stats_rollup"
+    )
+    assert totals is not None
+    # One visitor (same IP and user agent) on one link: one unique click.
+    assert (totals["clicks"], totals["uniq"], totals["bots"]) == (200, 1, 0)
+    assert len(served) == 200
+
+
+async def test_click_rows_carry_the_link_and_sub_ids(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    await app.state.redirector.cache.load()
+    response = await client.get(
+        f"/c/{catalog['bob_link']['code']}",
+        params={"sub1": "ü" * 1100, "source": "fb", "aff_click_id": "abc"},
+        headers={
+            "User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 "
+            "Safari/604.1",
+            "Referer": "https://news.example/",
+        },
+    )
+    assert response.status_code == 302
+    await stream_worker.run(settings, burst=True)
+    row = await pool.fetchrow("SELECT * FROM clicks")
+    assert row is not None
+    assert row["link_id"] == catalog["bob_link"]["id"]
+    assert row["affiliate_id"] == catalog["bob"]["id"]
+    assert row["sub1"] == "ü" * 1024
+    assert (row["source"], row["aff_click_id"]) == ("fb", "abc")
+    assert (row["device"], row["os"], row["is_bot"]) == ("mobile", "iOS", False)
+    assert row["is_unique"] is True
+    assert row["referer"] == "https://news.example/"
+
+
+async def test_a_poison_entry_goes_to_the_dead_letter_stream(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    await serve_clicks(app, client, catalog["alice_link"]["code"], 3)
+    key = keys.shard_keys(keys.CLICKS, settings.stream_shards)[0]
+    await redis.xadd(key, {"r": b"{not json"})
+    await redis.xadd(key, {"r": orjson.dumps({"id": "x", "t": 1})})
+    counters = await stream_worker.run(settings, burst=True)
+    assert counters.dead_lettered == 2
+    assert await pool.fetchval("SELECT count(*) FROM clicks") == 3
+    dead = await redis.xrange(keys.dead_letter_key(key))
+    assert len(dead) == 2
+    assert {d[1][b"record"] for d in dead} == {b"{not json", orjson.dumps({"id": "x", "t": 1})}
+    assert all(d[1][b"error"] for d in dead)
+    # Nothing is left pending: the poison entries were acked with their dead letter.
+    assert (await redis.xpending(key, keys.GROUP))["pending"] == 0
+
+
+async def test_a_worker_that_dies_mid_batch_loses_nothing(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    await serve_clicks(app, client, catalog["alice_link"]["code"], 50)
+
+    async def crash(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+        raise ConnectionResetError("killed mid-batch")
+
+    doomed = stream_worker.StreamConsumer(
+        redis=redis,
+        stream_keys=keys.shard_keys(keys.CLICKS, settings.stream_shards),
+        handler=crash,
+        consumer="doomed",
+    )
+    await doomed.ensure_groups()
+    with pytest.raises(ConnectionResetError):
+        await doomed.read_new(None)
+    pending = 0
+    for key in keys.shard_keys(keys.CLICKS, settings.stream_shards):
+        pending += (await redis.xpending(key, keys.GROUP))["pending"]
+    assert pending == 50
+    assert await pool.fetchval("SELECT count(*) FROM clicks") == 0
+    counters = await stream_worker.run(settings, burst=True)
+    assert counters.reclaimed == 50
+    assert await pool.fetchval("SELECT count(*) FROM clicks") == 50
+
+
+async def test_redis_down_spools_and_replays_every_click_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    redirector = app.state.redirector
+    working = redirector.producer
+    dead_redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.05)
+    redirector.producer = StreamProducer(dead_redis, ["clicks:{0}"], budget_s=0.05, max_batch=64)
+    redirector.producer.start()
+    try:
+        served = await serve_clicks(app, client, catalog["alice_link"]["code"], 40)
+    finally:
+        await redirector.producer.stop()
+        await dead_redis.aclose()
+        redirector.producer = working
+    assert redirector.spooled == 40
+    assert redirector.spool.has_files()
+    assert await redirect_service.replay_spool(redirector) == 40
+    assert not redirector.spool.has_files()
+    await stream_worker.run(settings, burst=True)
+    assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)
