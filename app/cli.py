@@ -199,6 +199,8 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     from app import embedded
 
     settings = _settings()
+    if settings.environment == "production":
+        raise _fail("`tracker dev` is for development; run serve, worker and sender instead")
     env = dict(os.environ)
     servers = None
     if not settings.database_url or not settings.redis_url:
