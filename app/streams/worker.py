@@ -207,6 +207,19 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def _consumer(settings: Settings, redis: Redis, stream: str, handler: Handler) -> StreamConsumer:
+    return StreamConsumer(
+        redis=redis,
+        stream_keys=keys.shard_keys(stream, settings.stream_shards),
+        handler=handler,
+        consumer=consumer_name(),
+        batch=settings.worker_batch,
+        block_ms=settings.worker_block_ms,
+        reclaim_idle_ms=settings.worker_reclaim_idle_ms,
+        max_deliveries=settings.worker_max_deliveries,
+    )
+
+
 async def run(
     settings: Settings,
     *,
@@ -214,6 +227,10 @@ async def run(
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
 ) -> Counters:
+    """Run one consumer per stream (clicks, ...) until stopped; the clicks' counters.
+
+    In burst mode every consumer runs until its streams are empty.
+    """
     database_url, redis_url = settings.require_urls()
     stop = stop or asyncio.Event()
     if handle_signals:
@@ -224,23 +241,16 @@ async def run(
     try:
         writer = click_store.ClickWriter(pool)
 
-        async def store(entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+        async def store_clicks(entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
             return await click_store.store_batch(writer, redis, entries)
 
-        consumer = StreamConsumer(
-            redis=redis,
-            stream_keys=keys.shard_keys(keys.CLICKS, settings.stream_shards),
-            handler=store,
-            consumer=consumer_name(),
-            batch=settings.worker_batch,
-            block_ms=settings.worker_block_ms,
-            reclaim_idle_ms=settings.worker_reclaim_idle_ms,
-            max_deliveries=settings.worker_max_deliveries,
-        )
-        logger.info("worker %s started", consumer.consumer)
-        await consumer.run(stop=stop, burst=burst)
-        logger.info("worker stopped: %s", consumer.counters)
-        return consumer.counters
+        clicks = _consumer(settings, redis, keys.CLICKS, store_clicks)
+        consumers = [clicks]
+        logger.info("worker %s started", clicks.consumer)
+        await asyncio.gather(*(c.run(stop=stop, burst=burst) for c in consumers))
+        for consumer in consumers:
+            logger.info("worker stopped: %s %s", consumer.stream_keys, consumer.counters)
+        return clicks.counters
     finally:
         await redis.aclose()
         await pool.close()
