@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app import macros
+from app.caps.clicks import ClickCap, cap_prefix
 from app.catalog import service as catalog_service
 from app.db import Pool
 
@@ -33,6 +34,9 @@ JOIN offers o ON o.id = l.offer_id
 JOIN affiliates a ON a.id = l.affiliate_id
 """
 
+LOAD_CLICK_CAPS = """
+SELECT offer_id, affiliate_id, period, cap_limit FROM offer_caps WHERE metric = 'clicks'
+"""
 
 # Characters a URL may carry as they are; anything else in a literal part (non-ASCII
 # text in a path, say) is percent-encoded once, when the cache loads.
@@ -54,12 +58,15 @@ class LinkTarget:
     parts: tuple[str, ...] | None
     # Why the visitor goes to the fallback instead of the offer (None: the offer).
     diverted: str | None
+    # Where a click over a cap goes.
+    fallback_parts: tuple[str, ...] | None
+    caps: tuple[ClickCap, ...]
     currency: str
     cookie_max_age: int
     fixed: dict[str, str]
 
 
-def _target(row: asyncpg.Record) -> LinkTarget:
+def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
     diverted = None
     if row["link_status"] == "archived" or row["offer_status"] == "archived":
         diverted = "archived"
@@ -74,6 +81,8 @@ def _target(row: asyncpg.Record) -> LinkTarget:
         offer_id=int(row["offer_id"]),
         parts=split_template(str(url)) if url else None,
         diverted=diverted,
+        fallback_parts=split_template(str(row["fallback_url"])) if row["fallback_url"] else None,
+        caps=caps if diverted is None else (),
         currency=str(row["currency"]),
         cookie_max_age=int(row["attribution_window_hours"]) * 3600,
         fixed={"affiliate_id": str(row["affiliate_id"]), "offer_id": str(row["offer_id"])},
@@ -100,7 +109,25 @@ class LinkCache:
         except RedisError:
             version = None
         rows = await self._pool.fetch(LOAD_LINKS)
-        self._links = {r["code"]: _target(r) for r in rows}
+        caps: dict[tuple[int, int | None], list[ClickCap]] = {}
+        for cap in await self._pool.fetch(LOAD_CLICK_CAPS):
+            caps.setdefault((cap["offer_id"], cap["affiliate_id"]), []).append(
+                ClickCap(
+                    prefix=cap_prefix(cap["offer_id"], cap["affiliate_id"]),
+                    period=cap["period"],
+                    limit=cap["cap_limit"],
+                )
+            )
+        self._links = {
+            r["code"]: _target(
+                r,
+                tuple(
+                    caps.get((r["offer_id"], None), [])
+                    + caps.get((r["offer_id"], r["affiliate_id"]), [])
+                ),
+            )
+            for r in rows
+        }
         self._version = version
         self._loaded_at = time.monotonic()
 

@@ -17,9 +17,11 @@ from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 
+from app.caps.clicks import ClickCapCounter
 from app.clickid import new_click_id
 from app.redirect.cache import LinkCache, LinkTarget
-from app.streams.producer import EnqueueFailed, StreamProducer
+from app.streams.batching import BatchFailed
+from app.streams.producer import StreamProducer
 from app.streams.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -125,6 +127,7 @@ class Redirector:
         self.cache: LinkCache | None = None
         self.producer: StreamProducer | None = None
         self.spool: Spool | None = None
+        self.capper: ClickCapCounter | None = None
         self.replayer: asyncio.Task[None] | None = None
         self.served = 0
         self.spooled = 0
@@ -144,6 +147,11 @@ class Redirector:
             if name in _HEADERS:
                 headers.setdefault(name, value)
         click_id, ms = new_click_id()
+        parts, diverted = target.parts, target.diverted
+        if target.caps:
+            assert self.capper is not None
+            if not await self.capper.within(target.caps, ms / 1000):
+                parts, diverted = target.fallback_parts, "cap"
         subs = parse_sub_ids(scope["query_string"])
         peer = scope["client"][0] if scope.get("client") else ""
         https = scope.get("scheme") == "https"
@@ -154,25 +162,27 @@ class Redirector:
                 https = True
         else:
             ip = peer
-        record = _record(click_id, ms, target, subs, ip, headers, scope["method"] == "HEAD")
+        record = _record(
+            click_id, ms, target, diverted, subs, ip, headers, scope["method"] == "HEAD"
+        )
         try:
             await self.producer.enqueue(record)
-        except EnqueueFailed:
+        except BatchFailed:
             try:
                 await self.spool.append(record)
-            except OSError:
+            except BatchFailed:
                 # Neither Redis nor the disk took the click: refuse rather than lose it.
                 await _plain(send, 503, b"Service unavailable\n")
                 return
             self.spooled += 1
         self.served += 1
-        if target.parts is None:
+        if parts is None:
             await _plain(send, 404, UNAVAILABLE_BODY)
             return
         values = {k: v[0] for k, v in subs.items()}
         values.update(target.fixed)
         values["click_id"] = click_id
-        location = fill_parts(target.parts, values)
+        location = fill_parts(parts, values)
         cookie = (
             f"{self.cookie_name}={click_id}; Max-Age={target.cookie_max_age}; Path=/; HttpOnly; "
             + ("SameSite=None; Secure" if https else "SameSite=Lax")
@@ -196,6 +206,7 @@ def _record(
     click_id: str,
     ms: int,
     target: LinkTarget,
+    diverted: str | None,
     subs: dict[str, tuple[str, str]],
     ip: str,
     headers: dict[bytes, bytes],
@@ -217,7 +228,7 @@ def _record(
             "ua": header(b"user-agent"),
             "ref": header(b"referer"),
             "al": header(b"accept-language"),
-            "d": target.diverted,
+            "d": diverted,
             "h": head,
             "c": target.currency,
         }

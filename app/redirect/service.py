@@ -9,6 +9,7 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.caps.clicks import ClickCapCounter
 from app.db import Pool
 from app.redirect.cache import LinkCache
 from app.redirect.handler import Redirector
@@ -34,6 +35,10 @@ async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis
         max_batch=settings.enqueue_max_batch,
     )
     redirector.producer.start()
+    redirector.capper = ClickCapCounter(
+        redis, budget_s=settings.redis_budget_ms / 1000, max_batch=settings.enqueue_max_batch
+    )
+    redirector.capper.start()
     redirector.spool = Spool(settings.tracker_data_dir / "spool", keys.CLICKS)
     redirector.spool.start()
     redirector.replayer = asyncio.create_task(_replay_forever(redirector), name="spool-replay")
@@ -44,7 +49,7 @@ async def stop(redirector: Redirector) -> None:
         redirector.replayer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await redirector.replayer
-    for part in (redirector.producer, redirector.spool, redirector.cache):
+    for part in (redirector.capper, redirector.producer, redirector.spool, redirector.cache):
         if part is not None:
             await part.stop()
 

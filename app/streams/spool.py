@@ -10,13 +10,14 @@ dedupe on click_id, so that changes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
 import struct
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+from app.streams.batching import GroupCommit
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,10 @@ class Spool:
         self._dir = directory
         self._name = name
         self._fd: int | None = None
-        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
         self._writing = False
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._batcher: GroupCommit[bytes, None] = GroupCommit(
+            self._write_batch, max_batch=10_000, name="spool-writer"
+        )
 
     @property
     def path(self) -> Path:
@@ -54,52 +55,25 @@ class Spool:
 
     def start(self) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._task = asyncio.create_task(self._flush_forever(), name="spool-writer")
+        self._batcher.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self._write([r for r, _ in batch])
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+        await self._batcher.stop()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
     def append(self, record: bytes) -> asyncio.Future[None]:
         """Queue a record; the future completes once it is fsync'd to disk."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
-        self._wakeup.set()
-        return future
+        return self._batcher.submit(record)
 
-    async def _flush_forever(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._pending:
-                batch, self._pending = self._pending, []
-                error: BaseException | None = None
-                self._writing = True
-                try:
-                    await asyncio.to_thread(self._write, [r for r, _ in batch])
-                except OSError as exc:
-                    error = exc
-                    logger.error("spool write failed: %s", exc)
-                finally:
-                    self._writing = False
-                for _, future in batch:
-                    if future.done():
-                        continue
-                    if error is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(error)
+    async def _write_batch(self, records: list[bytes]) -> list[None]:
+        self._writing = True
+        try:
+            await asyncio.to_thread(self._write, records)
+        finally:
+            self._writing = False
+        return [None] * len(records)
 
     def _write(self, records: list[bytes]) -> None:
         if self._fd is None:
@@ -122,7 +96,7 @@ class Spool:
                 continue
             pid = int(path.stem.rsplit("-", 1)[1]) if path.stem.rsplit("-", 1)[1].isdigit() else 0
             if pid == os.getpid():
-                if self._writing or self._pending or self._fd is None:
+                if self._writing or self._fd is None:
                     continue
                 os.close(self._fd)
                 self._fd = None

@@ -1,0 +1,1 @@
+"""Caps: daily or monthly limits on an offer's clicks or conversions."""

@@ -1,0 +1,56 @@
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.caps.clicks import ClickCap, counter_args
+from app.db import Pool
+from app.settings import Settings
+from app.streams import worker as stream_worker
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
+
+
+async def test_clicks_over_a_cap_go_to_the_fallback_and_are_recorded_with_the_reason(
+    app: FastAPI, client: httpx.AsyncClient, catalog: dict[str, Any], admin: dict[str, str],
+    settings: Settings, pool: Pool,
+) -> None:
+    offer = catalog["offer"]
+    caps = [
+        {"metric": "clicks", "period": "day", "limit": 3},
+        {"metric": "clicks", "period": "month", "limit": 1, "affiliate_id": catalog["bob"]["id"]},
+    ]
+    patched = await client.patch(f"/api/v1/offers/{offer['id']}", json={"caps": caps},
+                                 headers=admin)
+    assert patched.status_code == 200, patched.text
+    await app.state.redirector.cache.load()
+
+    async def go(link: dict[str, Any]) -> str:
+        response = await client.get(f"/c/{link['code']}", headers=BROWSER)
+        assert response.status_code == 302
+        return str(response.headers["location"])
+
+    bob = [await go(catalog["bob_link"]) for _ in range(2)]
+    alice = [await go(catalog["alice_link"]) for _ in range(3)]
+    assert bob[0].startswith("https://shop.example/landing")
+    assert bob[1] == "https://shop.example/"
+    # Bob's diverted click did not count against the offer's daily cap of 3.
+    assert [a.startswith("https://shop.example/landing") for a in alice] == [True, True, False]
+
+    await stream_worker.run(settings, burst=True)
+    diverted = await pool.fetch(
+        "SELECT affiliate_id, diverted FROM clicks WHERE diverted IS NOT NULL ORDER BY 1"
+    )
+    assert [(r["affiliate_id"], r["diverted"]) for r in diverted] == [
+        (catalog["alice"]["id"], "cap"),
+        (catalog["bob"]["id"], "cap"),
+    ]
+    assert await pool.fetchval("SELECT count(*) FROM clicks") == 5
+
+
+def test_counters_are_per_utc_day_and_month() -> None:
+    caps = (ClickCap("p", "day", 5), ClickCap("q", "month", 9))
+    # 2026-11-24T23:59:59Z and one second later fall in different days, same month.
+    before, after = counter_args(caps, 1795564799.0), counter_args(caps, 1795564800.0)
+    assert before[1] != after[1]
+    assert before[4] == after[4] == "q:m202611"
