@@ -160,6 +160,50 @@ def seed() -> None:
     typer.echo(_run(lambda: _seed(settings)))
 
 
+stats_cli = typer.Typer(help="Operational figures.", no_args_is_help=True)
+cli.add_typer(stats_cli, name="stats")
+
+
+async def _pipeline(settings: Settings) -> dict[str, object]:
+    from app.ops import pipeline
+    from app.redis import create_redis
+
+    _, redis_url = settings.require_urls()
+    redis = create_redis(redis_url)
+    try:
+        return (await pipeline.pipeline_state(redis, settings)).as_dict()
+    finally:
+        await redis.aclose()
+
+
+@stats_cli.command("pipeline")
+def stats_pipeline() -> None:
+    """Where every click is: served = stored + in flight + dead-lettered (balance 0)."""
+    settings = _settings()
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    state = _run(lambda: _pipeline(settings))
+    for name in (
+        "served",
+        "enqueued",
+        "spooled",
+        "replayed",
+        "stored",
+        "dead_lettered",
+        "in_streams",
+        "in_spool",
+        "balance",
+    ):
+        typer.echo(f"{name:>14}  {state[name]}")
+    for shard in state["shards"]:  # type: ignore[attr-defined]
+        typer.echo(
+            f"{shard['stream']:>14}  length {shard['length']}  lag {shard['lag']}  "
+            f"pending {shard['pending']}  dead letters {shard['dead_letters']}"
+        )
+
+
 def _die_with_parent() -> None:
     # Children of `tracker dev` must not outlive it, even if it is SIGKILLed.
     with contextlib.suppress(OSError, AttributeError):

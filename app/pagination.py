@@ -32,7 +32,8 @@ def after_id(cursor: str | None) -> int:
     """The last ID of the previous page (0 for the first page)."""
     if cursor is None or cursor == "":
         return 0
-    if not cursor.isdigit() or len(cursor) > 18:
+    # isdigit() alone also accepts digits int() refuses, such as "²".
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
         raise BadRequest("cursor is not one this API returned", code="invalid_cursor")
     return int(cursor)
 

@@ -39,8 +39,9 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class Input(BaseModel):
-    # Unknown fields are an error: a typo must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Unknown fields are an error: a typo must not be silently ignored. Strict: JSON
+    # `true` or "5" is not a number, nor 1 or "true" a boolean.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class Rule(Input):

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/keys", tags=["keys"])
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["admin", "affiliate"]
     affiliate_id: int | None = Field(default=None, ge=1)

@@ -4,9 +4,11 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.deps import PoolDep, RedisDep
+from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
+from app.ops import pipeline
 
 router = APIRouter(tags=["operations"])
 
@@ -43,3 +45,18 @@ async def ready(pool: PoolDep, redis: RedisDep) -> JSONResponse:
         {"status": "ready" if ok else "unavailable", "checks": checks},
         status_code=200 if ok else 503,
     )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(redis: RedisDep, settings: SettingsDep) -> PlainTextResponse:
+    """Prometheus metrics: the fleet-wide pipeline counters and this process's own."""
+    state = await pipeline.pipeline_state(redis, settings)
+    body = pipeline.prometheus_text(state) + generate_latest().decode()
+    return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/pipeline")
+async def pipeline_report(redis: RedisDep, settings: SettingsDep, _: AdminKey) -> JSONResponse:
+    """Reconciliation: served = stored + in flight + dead-lettered (balance 0). Admin only."""
+    state = await pipeline.pipeline_state(redis, settings)
+    return JSONResponse(state.as_dict())

@@ -19,6 +19,7 @@ import orjson
 
 from app.caps.clicks import ClickCapCounter
 from app.clickid import new_click_id
+from app.ops.counters import SharedCounters
 from app.redirect.cache import LinkCache, LinkTarget
 from app.streams.batching import BatchFailed
 from app.streams.producer import StreamProducer
@@ -129,9 +130,7 @@ class Redirector:
         self.spool: Spool | None = None
         self.capper: ClickCapCounter | None = None
         self.replayer: asyncio.Task[None] | None = None
-        self.served = 0
-        self.spooled = 0
-        self.replayed = 0
+        self.counters: SharedCounters | None = None
 
     async def handle(self, scope: Scope, send: Send) -> None:
         assert self.cache is not None
@@ -165,8 +164,11 @@ class Redirector:
         record = _record(
             click_id, ms, target, diverted, subs, ip, headers, scope["method"] == "HEAD"
         )
+        counters = self.counters
+        assert counters is not None
         try:
             await self.producer.enqueue(record)
+            counters.inc("enqueued")
         except BatchFailed:
             try:
                 await self.spool.append(record)
@@ -174,8 +176,8 @@ class Redirector:
                 # Neither Redis nor the disk took the click: refuse rather than lose it.
                 await _plain(send, 503, b"Service unavailable\n")
                 return
-            self.spooled += 1
-        self.served += 1
+            counters.inc("spooled")
+        counters.inc("served")
         if parts is None:
             await _plain(send, 404, UNAVAILABLE_BODY)
             return

@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 
 from app.caps.clicks import ClickCapCounter
 from app.db import Pool
+from app.ops.counters import SharedCounters
 from app.redirect.cache import LinkCache
 from app.redirect.handler import Redirector
 from app.settings import Settings
@@ -41,6 +42,8 @@ async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis
     redirector.capper.start()
     redirector.spool = Spool(settings.tracker_data_dir / "spool", keys.CLICKS)
     redirector.spool.start()
+    redirector.counters = SharedCounters(redis, keys.web_metrics_key(keys.CLICKS))
+    redirector.counters.start()
     redirector.replayer = asyncio.create_task(_replay_forever(redirector), name="spool-replay")
 
 
@@ -49,7 +52,13 @@ async def stop(redirector: Redirector) -> None:
         redirector.replayer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await redirector.replayer
-    for part in (redirector.capper, redirector.producer, redirector.spool, redirector.cache):
+    for part in (
+        redirector.capper,
+        redirector.producer,
+        redirector.spool,
+        redirector.cache,
+        redirector.counters,
+    ):
         if part is not None:
             await part.stop()
 
@@ -59,7 +68,8 @@ async def replay_spool(redirector: Redirector) -> int:
     assert redirector.spool is not None
     assert redirector.producer is not None
     moved = await redirector.spool.replay(redirector.producer.send_now)
-    if moved:
+    if moved and redirector.counters is not None:
+        redirector.counters.inc("replayed", moved)
         logger.info("replayed %d spooled clicks into the stream", moved)
     return moved
 
@@ -71,6 +81,6 @@ async def _replay_forever(redirector: Redirector) -> None:
         if not redirector.spool.has_files():
             continue
         try:
-            redirector.replayed += await replay_spool(redirector)
+            await replay_spool(redirector)
         except (RedisError, OSError) as exc:
             logger.warning("spool replay deferred: %s", exc)

@@ -14,3 +14,12 @@ def shard_keys(stream: str, shards: int) -> list[str]:
 
 def dead_letter_key(stream_key: str) -> str:
     return stream_key + DEAD_LETTER_SUFFIX
+
+
+def metrics_key(stream_key: str) -> str:
+    """The worker's counters of one shard: same hash tag, so MULTI with XACK is legal."""
+    return stream_key + ":metrics"
+
+
+def web_metrics_key(stream: str) -> str:
+    return f"metrics:{stream}:web"

@@ -72,8 +72,10 @@ class StreamConsumer:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def _finish(self, key: str, entries: list[Entry], poison: list[tuple[str, str]]) -> None:
-        """Ack stored entries; dead-letter poison ones, atomically with their ack."""
+    async def _finish(
+        self, key: str, entries: list[Entry], poison: list[tuple[str, str]], stored: int = 0
+    ) -> None:
+        """Ack entries; dead-letter poison ones; count both, all in one MULTI."""
         raw = dict(entries)
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry_id, error in poison:
@@ -82,6 +84,10 @@ class StreamConsumer:
                     {"entry": entry_id, "record": raw.get(entry_id, b""), "error": error[:1000]},
                 )
             pipe.xack(key, keys.GROUP, *[entry_id for entry_id, _ in entries])
+            if stored:
+                pipe.hincrby(keys.metrics_key(key), "stored", stored)
+            if poison:
+                pipe.hincrby(keys.metrics_key(key), "dead_lettered", len(poison))
             await pipe.execute()
         self.counters.acked += len(entries)
         self.counters.dead_lettered += len(poison)
@@ -94,7 +100,7 @@ class StreamConsumer:
         self.counters.read += len(entries)
         stored, poison = await self.handler(entries)
         self.counters.stored += stored
-        await self._finish(key, entries, poison)
+        await self._finish(key, entries, poison, stored)
 
     async def reclaim(self) -> int:
         """Take over entries pending longer than the idle limit (a dead consumer's)."""
