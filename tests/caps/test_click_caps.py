@@ -12,16 +12,21 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/201001
 
 
 async def test_clicks_over_a_cap_go_to_the_fallback_and_are_recorded_with_the_reason(
-    app: FastAPI, client: httpx.AsyncClient, catalog: dict[str, Any], admin: dict[str, str],
-    settings: Settings, pool: Pool,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
 ) -> None:
     offer = catalog["offer"]
     caps = [
         {"metric": "clicks", "period": "day", "limit": 3},
         {"metric": "clicks", "period": "month", "limit": 1, "affiliate_id": catalog["bob"]["id"]},
     ]
-    patched = await client.patch(f"/api/v1/offers/{offer['id']}", json={"caps": caps},
-                                 headers=admin)
+    patched = await client.patch(
+        f"/api/v1/offers/{offer['id']}", json={"caps": caps}, headers=admin
+    )
     assert patched.status_code == 200, patched.text
     await app.state.redirector.cache.load()
 

@@ -173,7 +173,7 @@ async def test_redis_down_spools_and_replays_every_click_once(
         await redirector.producer.stop()
         await dead_redis.aclose()
         redirector.producer = working
-    assert redirector.spooled == 40
+    assert redirector.counters.values["spooled"] == 40
     assert redirector.spool.has_files()
     assert await redirect_service.replay_spool(redirector) == 40
     assert not redirector.spool.has_files()
