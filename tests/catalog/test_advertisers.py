@@ -233,6 +233,7 @@ async def test_an_archived_advertiser_takes_no_new_offers(
     [
         pytest.param(b'{"name": "Acme"', "invalid_json", id="truncated-json"),
         pytest.param(b"name=Acme", "invalid_json", id="not-json"),
+        pytest.param(b"\xff\xfe{}", "invalid_json", id="not-utf8"),
         pytest.param(b"[]", "invalid_request", id="array"),
         pytest.param(b"{}", "invalid_request", id="missing-name"),
         pytest.param(b'{"name": 42}', "invalid_request", id="name-number"),
@@ -321,3 +322,12 @@ async def test_malformed_path_id_is_400(
         400,
         "invalid_request",
     )
+
+
+async def test_unsupported_method_has_the_error_shape(
+    client: httpx.AsyncClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    response = await client.put(API, json={"name": "Acme"}, headers=admin)
+
+    assert_error(response, 405, "method_not_allowed")
+    assert await count(pool) == 0

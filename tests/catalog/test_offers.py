@@ -443,6 +443,12 @@ BAD_OFFER_FIELDS = [
     pytest.param(
         {"caps": [{"metric": "clicks", "period": "day", "limit": "x"}]}, id="cap-limit-text"
     ),
+    pytest.param(
+        {"caps": [{"metric": "clicks", "period": "day", "limit": True}]}, id="cap-limit-bool"
+    ),
+    pytest.param(
+        {"caps": [{"metric": "clicks", "period": "day", "limit": "5"}]}, id="cap-limit-str"
+    ),
     pytest.param({"caps": [{"metric": "views", "period": "day", "limit": 5}]}, id="cap-metric"),
     pytest.param({"caps": [{"metric": "clicks", "period": "week", "limit": 5}]}, id="cap-period"),
     pytest.param(
@@ -482,6 +488,10 @@ BAD_OFFER_FIELDS = [
     pytest.param({"advertiser_id": 0}, id="advertiser-0"),
     pytest.param({"advertiser_id": None}, id="advertiser-null"),
     pytest.param({"allow_payout_param": "maybe"}, id="flag-text"),
+    pytest.param({"allow_payout_param": "true"}, id="flag-string"),
+    pytest.param({"main_goal_multiple": 1}, id="flag-number"),
+    pytest.param({"attribution_window_hours": True}, id="window-bool"),
+    pytest.param({"advertiser_id": "1"}, id="advertiser-string"),
     pytest.param({"id": 5}, id="id-field"),
     pytest.param({"payot": {"type": "fixed", "value": "1"}}, id="unknown-field"),
 ]
