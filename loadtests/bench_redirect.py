@@ -1,0 +1,205 @@
+"""Redirect and click-pipeline benchmark (issue 7). Prints its figures.
+
+    .venv/bin/python loadtests/bench_redirect.py [--duration 10] [--connections 64]
+
+Uses the system PostgreSQL and Redis (BENCH_DATABASE_URL, default a fresh database
+tracker_bench on 127.0.0.1:5432; BENCH_REDIS_URL, default redis://127.0.0.1:6379/4,
+flushed), loopback only. In one run it measures with wrk:
+  (a) a raw ASGI app answering a constant 302 on uvicorn with the same flags (baseline),
+  (b) GET /c/{code} on `tracker serve` (one process) with durable enqueue, link cache,
+      a click cap, the cookie and the counters on,
+then one worker draining the stream into PostgreSQL, the stream lag while a worker runs
+under sustained redirect load, and the web process's RSS after all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                 "--no-proxy-headers", "--no-server-header", "--log-level", "warning"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
+
+
+def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": total,
+            "bad": int(errors.group(1)) if errors else 0}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def prepare(database_url: str, redis_url: str) -> None:
+    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    name = database_url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+
+
+async def seed(env: dict[str, str]) -> str:
+    """Migrate, seed the demo, give its offer a (high) click cap; return a link code."""
+    subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
+    conn = await asyncpg.connect(env["DATABASE_URL"])
+    await conn.execute(
+        "INSERT INTO offer_caps (offer_id, metric, period, cap_limit)"
+        " SELECT id, 'clicks', 'day', 1000000000 FROM offers"
+    )
+    code: str = await conn.fetchval("SELECT code FROM links ORDER BY id LIMIT 1")
+    await conn.close()
+    return code
+
+
+async def stream_lag(redis_url: str, shards: int) -> int:
+    redis = Redis.from_url(redis_url)
+    try:
+        lag = 0
+        for i in range(shards):
+            for group in await redis.xinfo_groups(f"clicks:{{{i}}}"):
+                lag += int(group.get("lag") or 0) + int(group["pending"])
+        return lag
+    finally:
+        await redis.aclose()
+
+
+async def stored(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM clicks"))
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rss-clicks", type=int, default=1_000_000,
+                        help="keep serving until this many clicks, then read RSS")
+    args = parser.parse_args()
+    database_url = os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
+    )
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
+    asyncio.run(prepare(database_url, redis_url))
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+           "TRACKER_DATA_DIR": "/tmp/tracker-bench", "LOG_LEVEL": "warning"}
+    code = asyncio.run(seed(env))
+
+    port = free_port()
+    base = subprocess.Popen(
+        [PY, "-m", "uvicorn", "loadtests.baseline_app:app", "--port", str(port), *UVICORN_FLAGS],
+        cwd=ROOT,
+    )
+    try:
+        wait_port(port)
+        wrk(f"http://127.0.0.1:{port}/c/x", 2, args.connections)  # warm-up
+        baseline = wrk(f"http://127.0.0.1:{port}/c/x", args.duration, args.connections)
+    finally:
+        base.send_signal(signal.SIGINT)
+        base.wait()
+
+    port = free_port()
+    web = subprocess.Popen(
+        [PY, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT
+    )
+    try:
+        wait_port(port)
+        url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
+        wrk(url, 2, args.connections)  # warm-up
+        real = wrk(url, args.duration, args.connections)
+        served = real["requests"]
+
+        started = time.perf_counter()
+        subprocess.run([PY, "-m", "app.cli", "worker", "--burst"], env=env, check=True)
+        drained = time.perf_counter() - started
+        in_db = asyncio.run(stored(database_url))
+
+        worker = subprocess.Popen([PY, "-m", "app.cli", "worker"], env=env)
+        lags: list[int] = []
+        load = subprocess.Popen(
+            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration * 2}s", url],
+            stdout=subprocess.DEVNULL,
+        )
+        while load.poll() is None:
+            time.sleep(1)
+            lags.append(asyncio.run(stream_lag(redis_url, int(env.get("STREAM_SHARDS", "2")))))
+        worker.send_signal(signal.SIGTERM)
+        worker.wait()
+
+        total_served = asyncio.run(stored(database_url))
+        while total_served < args.rss_clicks:
+            result = wrk(url, 20, args.connections)
+            total_served += result["requests"]
+        rss = rss_mb(web.pid)
+    finally:
+        web.send_signal(signal.SIGINT)
+        web.wait()
+
+    ratio = real["rps"] / baseline["rps"]
+    print(f"baseline raw ASGI 302     : {baseline['rps']:>9.0f} req/s  p50 {baseline['p50']:.2f} ms"
+          f"  p99 {baseline['p99']:.2f} ms")
+    print(f"GET /c/{{code}} + enqueue  : {real['rps']:>9.0f} req/s  p50 {real['p50']:.2f} ms"
+          f"  p99 {real['p99']:.2f} ms  non-3xx {real['bad']}")
+    print(f"ratio redirect / baseline : {ratio:.2f}")
+    print(f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
+          f"included) = {in_db / drained:.0f} clicks/s; served {served}")
+    print(f"lag under load (1 worker) : {lags}")
+    print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
