@@ -20,10 +20,29 @@ _RAND_A_SHIFT = 62
 _RAND_B_MASK = (1 << 62) - 1
 
 
+# Random bytes are drawn from the OS in blocks: one getrandom() per 4,096 IDs instead of
+# one per click. The block is dropped in a forked child, which must not reuse it.
+_BLOCK = 10 * 4096
+_random = b""
+_offset = _BLOCK
+
+
+def _forget_random() -> None:
+    global _random, _offset
+    _random, _offset = b"", _BLOCK
+
+
+os.register_at_fork(after_in_child=_forget_random)
+
+
 def new_click_id() -> tuple[str, int]:
     """A fresh click ID and its millisecond timestamp."""
+    global _random, _offset
+    if _offset >= _BLOCK:
+        _random, _offset = os.urandom(_BLOCK), 0
+    rand = int.from_bytes(_random[_offset : _offset + 10]) & _RANDOM_MASK
+    _offset += 10
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10)) & _RANDOM_MASK
     value = (
         (ms << 80) | _VERSION_7 | ((rand >> _RAND_A_SHIFT) << 64) | _VARIANT | (rand & _RAND_B_MASK)
     )
@@ -51,3 +70,8 @@ def parse_click_id(text: str) -> uuid.UUID | None:
 def click_time(click_uuid: uuid.UUID) -> datetime:
     """The time a UUIDv7 click ID was made (the clicks table is partitioned by it)."""
     return datetime.fromtimestamp((click_uuid.int >> 80) / 1000, tz=UTC)
+
+
+def format_click_id(click_uuid: uuid.UUID) -> str:
+    """The 26-character form of a click ID (what the redirect put in the URL and cookie)."""
+    return base64.b32hexencode(click_uuid.bytes)[:26].decode().lower()

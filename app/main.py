@@ -7,16 +7,22 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app import __doc__ as description
 from app import db
+from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
+from app.postbacks import routes as postback_routes
+from app.postbacks import service as intake_service
 from app.redirect import service as redirect_service
-from app.redirect.handler import RedirectMiddleware, Redirector, TrustedProxies
+from app.redirect.handler import Redirector, TrustedProxies, is_redirect
 from app.redis import create_redis
+from app.sender import routes as sender_routes
+from app.stats import routes as stats_routes
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,7 +30,23 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings) -> FastAPI:
+class TrackerApp(FastAPI):
+    """FastAPI, except that tracking links are answered before any middleware or routing.
+
+    A redirect is so small that Starlette's middleware stack alone costs a measurable
+    share of it; the management API keeps everything FastAPI gives.
+    """
+
+    redirector: Redirector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_redirect(scope["method"], scope["path"]):
+            await self.redirector.handle(scope, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings) -> TrackerApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database_url, redis_url = settings.require_urls()
@@ -39,13 +61,15 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.pool = pool
             app.state.redis = redis
             await redirect_service.start(redirector, settings=settings, pool=pool, redis=redis)
+            await intake_service.start(intake, pool=pool, redis=redis)
             yield
         finally:
+            await intake_service.stop(intake)
             await redirect_service.stop(redirector)
             await redis.aclose()
             await pool.close()
 
-    app = FastAPI(
+    app = TrackerApp(
         title="Tracker",
         version="0.1.0",
         description=description or "",
@@ -57,19 +81,23 @@ def create_app(settings: Settings) -> FastAPI:
     redirector = Redirector(
         cookie_name=settings.click_cookie, trusted_proxies=TrustedProxies(settings.trusted_proxies)
     )
-    app.state.redirector = redirector
+    app.redirector = app.state.redirector = redirector
+    intake = app.state.intake = intake_service.Intake(settings)
     install_handlers(app)
-    app.add_middleware(RedirectMiddleware, redirector=redirector)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)
     api.include_router(keys_routes.router)
+    api.include_router(sender_routes.router)
+    api.include_router(conversion_routes.router)
+    api.include_router(stats_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
+    app.include_router(postback_routes.router)
     return app
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> TrackerApp:
     """Factory for `uvicorn --factory` (and `tracker serve --workers N`)."""
     return create_app(Settings())

@@ -90,14 +90,15 @@ async def prepare(database_url: str, redis_url: str) -> None:
     await redis.aclose()
 
 
-async def seed(env: dict[str, str]) -> str:
+async def seed(env: dict[str, str], *, caps: bool) -> str:
     """Migrate, seed the demo, give its offer a (high) click cap; return a link code."""
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     conn = await asyncpg.connect(env["DATABASE_URL"])
-    await conn.execute(
-        "INSERT INTO offer_caps (offer_id, metric, period, cap_limit)"
-        " SELECT id, 'clicks', 'day', 1000000000 FROM offers"
-    )
+    if caps:
+        await conn.execute(
+            "INSERT INTO offer_caps (offer_id, metric, period, cap_limit)"
+            " SELECT id, 'clicks', 'day', 1000000000 FROM offers"
+        )
     code: str = await conn.fetchval("SELECT code FROM links ORDER BY id LIMIT 1")
     await conn.close()
     return code
@@ -127,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--no-caps", action="store_true", help="measure without a click cap")
     parser.add_argument("--rss-clicks", type=int, default=1_000_000,
                         help="keep serving until this many clicks, then read RSS")
     args = parser.parse_args()
@@ -137,7 +139,7 @@ def main() -> None:
     asyncio.run(prepare(database_url, redis_url))
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
            "TRACKER_DATA_DIR": "/tmp/tracker-bench", "LOG_LEVEL": "warning"}
-    code = asyncio.run(seed(env))
+    code = asyncio.run(seed(env, caps=not args.no_caps))
 
     port = free_port()
     base = subprocess.Popen(

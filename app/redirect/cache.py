@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app import macros
-from app.caps.clicks import ClickCap, cap_prefix
+from app.caps.clicks import ClickCap, cap_scope
 from app.catalog import service as catalog_service
 from app.db import Pool
 
@@ -113,7 +113,7 @@ class LinkCache:
         for cap in await self._pool.fetch(LOAD_CLICK_CAPS):
             caps.setdefault((cap["offer_id"], cap["affiliate_id"]), []).append(
                 ClickCap(
-                    prefix=cap_prefix(cap["offer_id"], cap["affiliate_id"]),
+                    scope=cap_scope(cap["offer_id"], cap["affiliate_id"]),
                     period=cap["period"],
                     limit=cap["cap_limit"],
                 )

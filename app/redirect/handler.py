@@ -17,7 +17,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import orjson
 
-from app.caps.clicks import ClickCapCounter
+from app.caps.clicks import counter_args
 from app.clickid import new_click_id
 from app.ops.counters import SharedCounters
 from app.redirect.cache import LinkCache, LinkTarget
@@ -28,9 +28,7 @@ from app.streams.spool import Spool
 logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PREFIX = "/c/"
 MAX_VALUE_CHARS = 1024
@@ -128,7 +126,6 @@ class Redirector:
         self.cache: LinkCache | None = None
         self.producer: StreamProducer | None = None
         self.spool: Spool | None = None
-        self.capper: ClickCapCounter | None = None
         self.replayer: asyncio.Task[None] | None = None
         self.counters: SharedCounters | None = None
 
@@ -146,11 +143,6 @@ class Redirector:
             if name in _HEADERS:
                 headers.setdefault(name, value)
         click_id, ms = new_click_id()
-        parts, diverted = target.parts, target.diverted
-        if target.caps:
-            assert self.capper is not None
-            if not await self.capper.within(target.caps, ms / 1000):
-                parts, diverted = target.fallback_parts, "cap"
         subs = parse_sub_ids(scope["query_string"])
         peer = scope["client"][0] if scope.get("client") else ""
         https = scope.get("scheme") == "https"
@@ -161,13 +153,18 @@ class Redirector:
                 https = True
         else:
             ip = peer
-        record = _record(
-            click_id, ms, target, diverted, subs, ip, headers, scope["method"] == "HEAD"
-        )
+        record = _record(click_id, ms, target, subs, ip, headers, scope["method"] == "HEAD")
         counters = self.counters
         assert counters is not None
+        parts = target.parts
         try:
-            await self.producer.enqueue(record)
+            if target.caps:
+                shard = self.producer.shard_for(target.offer_id)
+                caps = counter_args(self.producer.keys[shard], target.caps, ms / 1000)
+                if not await self.producer.enqueue(record, shard=shard, caps=caps):
+                    parts = target.fallback_parts
+            else:
+                await self.producer.enqueue(record)
             counters.inc("enqueued")
         except BatchFailed:
             try:
@@ -208,7 +205,6 @@ def _record(
     click_id: str,
     ms: int,
     target: LinkTarget,
-    diverted: str | None,
     subs: dict[str, tuple[str, str]],
     ip: str,
     headers: dict[bytes, bytes],
@@ -220,6 +216,8 @@ def _record(
 
     return orjson.dumps(
         {
+            # First, and null unless diverted: the producer script may set it to "cap".
+            "d": target.diverted,
             "id": click_id,
             "t": ms,
             "l": target.link_id,
@@ -230,7 +228,6 @@ def _record(
             "ua": header(b"user-agent"),
             "ref": header(b"referer"),
             "al": header(b"accept-language"),
-            "d": diverted,
             "h": head,
             "c": target.currency,
         }
@@ -252,19 +249,6 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class RedirectMiddleware:
-    """Serves /c/{code} itself and hands every other request to the app."""
-
-    def __init__(self, app: ASGIApp, redirector: Redirector) -> None:
-        self.app = app
-        self.redirector = redirector
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith(PREFIX)
-            and scope["method"] in ("GET", "HEAD")
-        ):
-            await self.redirector.handle(scope, send)
-            return
-        await self.app(scope, receive, send)
+def is_redirect(method: str, path: str) -> bool:
+    """Whether a request is a tracking link, to be answered by `Redirector.handle`."""
+    return path.startswith(PREFIX) and method in ("GET", "HEAD")

@@ -53,9 +53,11 @@ async def test_clicks_over_a_cap_go_to_the_fallback_and_are_recorded_with_the_re
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 5
 
 
-def test_counters_are_per_utc_day_and_month() -> None:
-    caps = (ClickCap("p", "day", 5), ClickCap("q", "month", 9))
+def test_counters_are_per_utc_day_and_month_and_share_the_shard_tag() -> None:
+    caps = (ClickCap("o1:a*", "day", 5), ClickCap("o1:a2", "month", 9))
     # 2026-11-24T23:59:59Z and one second later fall in different days, same month.
-    before, after = counter_args(caps, 1795564799.0), counter_args(caps, 1795564800.0)
+    before = counter_args("clicks:{1}", caps, 1795564799.0)
+    after = counter_args("clicks:{1}", caps, 1795564800.0)
     assert before[1] != after[1]
-    assert before[4] == after[4] == "q:m202611"
+    assert before[4] == after[4] == b"clicks:{1}:cap:o1:a2:m202611"
+    assert all(k.startswith(b"clicks:{1}:") for k in (before[1], before[4]))

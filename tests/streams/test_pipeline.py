@@ -164,14 +164,15 @@ async def test_redis_down_spools_and_replays_every_click_once(
 ) -> None:
     redirector = app.state.redirector
     working = redirector.producer
-    dead_redis = Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.05)
-    redirector.producer = StreamProducer(dead_redis, ["clicks:{0}"], budget_s=0.05, max_batch=64)
+    # Nothing listens on port 9: every batch fails, as when Redis is down.
+    redirector.producer = StreamProducer(
+        "redis://127.0.0.1:9/0", ["clicks:{0}"], budget_s=0.05, max_batch=64
+    )
     redirector.producer.start()
     try:
         served = await serve_clicks(app, client, catalog["alice_link"]["code"], 40)
     finally:
         await redirector.producer.stop()
-        await dead_redis.aclose()
         redirector.producer = working
     assert redirector.counters.values["spooled"] == 40
     assert redirector.spool.has_files()
