@@ -118,3 +118,74 @@ async def test_cache_invalidation_reaches_a_second_app_instance(
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             assert (await c.get("/c/second-app")).status_code == 302
+
+
+async def raw_get(app: FastAPI, path: str, query: bytes) -> tuple[int, dict[bytes, bytes]]:
+    """Call the ASGI app directly: an HTTP client would refuse some of these URLs."""
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": [(b"host", b"t"), (b"user-agent", b"\r\nX: y")],
+        "client": ("1.2.3.4", 9),
+        "server": ("t", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], dict(sent[0]["headers"])
+
+
+async def test_hostile_requests_get_a_302_to_the_offer_host_or_a_4xx(
+    app: FastAPI, catalog: dict[str, Any]
+) -> None:
+    await reload_links(app)
+    path = f"/c/{catalog['alice_link']['code']}"
+    hostile = [
+        b"sub1=%0D%0ASet-Cookie:%20evil=1",
+        b"sub1=//evil.example&sub2=javascript:alert(1)",
+        b"sub1=%FF%FE%00%C0%AF",
+        b"sub1=" + b"A" * 1_000_000,
+        b"&".join(b"p%d=v" % i for i in range(10_000)),
+        b"sub1=%%%zz%G0&sub2=\r\n",
+    ]
+    for query in hostile:
+        status, headers = await raw_get(app, path, query)
+        assert status == 302, query[:40]
+        location = headers[b"location"]
+        assert urlsplit(location.decode()).netloc == "shop.example"
+        assert b"\r" not in location
+        assert b"\n" not in location
+        assert not headers[b"set-cookie"].startswith(b"evil")
+        assert len(location) < 4000
+
+
+async def test_https_behind_a_trusted_proxy_gets_a_cross_site_cookie(
+    settings: Any, catalog: dict[str, Any]
+) -> None:
+    from asgi_lifespan import LifespanManager
+
+    from app.main import create_app
+
+    proxied = create_app(settings.model_copy(update={"trusted_proxies": ["127.0.0.0/8"]}))
+    async with LifespanManager(proxied):
+        await reload_links(proxied)
+        transport = httpx.ASGITransport(app=proxied, client=("127.0.0.1", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            response = await c.get(
+                f"/c/{catalog['alice_link']['code']}",
+                headers={"X-Forwarded-For": "203.0.113.9, 127.0.0.2", "X-Forwarded-Proto": "https"},
+            )
+    assert response.status_code == 302
+    assert "SameSite=None; Secure" in response.headers["set-cookie"]
