@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     worker_reclaim_idle_ms: int = Field(default=30_000, ge=100)
     worker_max_deliveries: int = Field(default=5, ge=1)
     click_cookie: str = "tclid"
+    # Raw clicks are kept this many days (whole day partitions are dropped); 0 keeps all.
+    click_retention_days: int = Field(default=400, ge=0)
+    # Conversions: postback intake and attribution
+    postback_max_body_bytes: int = Field(default=65_536, ge=1024, le=10_000_000)
+    postback_signature_max_age_s: int = Field(default=300, ge=1)
+    # A conversion whose click is not stored yet is retried with backoff until this long
+    # after it arrived, then recorded as unattributed.
+    attribution_deadline_s: float = Field(default=86_400.0, ge=0)
+    attribution_retry_base_s: float = Field(default=5.0, gt=0)
+    attribution_retry_max_s: float = Field(default=900.0, gt=0)
     # Outbound postbacks (sender)
     sender_concurrency: int = Field(default=50, ge=1, le=1000)
     sender_connect_timeout_s: float = Field(default=5.0, gt=0)

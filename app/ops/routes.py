@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
 from app.ops import pipeline
+from app.streams import keys
 
 router = APIRouter(tags=["operations"])
 
@@ -32,8 +34,10 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
 
 
 @router.get("/ready", responses={503: {"description": "a dependency is unreachable"}})
-async def ready(pool: PoolDep, redis: RedisDep) -> JSONResponse:
-    """Readiness: PostgreSQL and Redis both answer."""
+async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
+    """Readiness: PostgreSQL and Redis both answer. The click streams' lag (entries not
+    yet stored) is reported too; a backlog does not make this web process unready, as
+    it can still take clicks durably."""
     checks = dict(
         await asyncio.gather(
             _check("postgres", pool.fetchval("SELECT 1")),
@@ -41,10 +45,16 @@ async def ready(pool: PoolDep, redis: RedisDep) -> JSONResponse:
         )
     )
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
-    )
+    body: dict[str, Any] = {"status": "ready" if ok else "unavailable", "checks": checks}
+    if checks["redis"] == "ok":
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                shards = [
+                    await pipeline.shard_state(redis, key)
+                    for key in keys.shard_keys(keys.CLICKS, settings.stream_shards)
+                ]
+            body["stream_lag"] = {s.stream: s.lag + s.pending for s in shards}
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

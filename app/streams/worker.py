@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -24,7 +25,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from app import db
-from app.clicks import enrich
+from app.attribution import service as attribution_service
+from app.clicks import enrich, retention
 from app.clicks import store as click_store
 from app.redis import create_redis
 from app.settings import Settings
@@ -61,6 +63,10 @@ class StreamConsumer:
     block_ms: int = 1000
     reclaim_idle_ms: int = 30_000
     max_deliveries: int = 5
+    # Called once per loop before reading (e.g. to put due retries back on the stream);
+    # returns how much it did. Burst mode calls it on the first loop only, so a burst
+    # run ends even while entries wait for a later retry.
+    on_poll: Callable[[], Awaitable[int]] | None = None
     counters: Counters = field(default_factory=Counters)
     _last_trim: float = 0.0
 
@@ -176,8 +182,12 @@ class StreamConsumer:
         if burst:
             # Burst mode takes over anything pending at once: tests stay exact and fast.
             self.reclaim_idle_ms = 0
+        polls = 0
         while not stop.is_set():
             try:
+                if self.on_poll is not None and not (burst and polls):
+                    await self.on_poll()
+                polls += 1
                 reclaimed = await self.reclaim()
                 read = await self.read_new(None if burst else self.block_ms)
                 if time.monotonic() - self._last_trim > TRIM_INTERVAL_S:
@@ -213,7 +223,13 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _consumer(settings: Settings, redis: Redis, stream: str, handler: Handler) -> StreamConsumer:
+def _consumer(
+    settings: Settings,
+    redis: Redis,
+    stream: str,
+    handler: Handler,
+    on_poll: Callable[[], Awaitable[int]] | None = None,
+) -> StreamConsumer:
     return StreamConsumer(
         redis=redis,
         stream_keys=keys.shard_keys(stream, settings.stream_shards),
@@ -223,7 +239,31 @@ def _consumer(settings: Settings, redis: Redis, stream: str, handler: Handler) -
         block_ms=settings.worker_block_ms,
         reclaim_idle_ms=settings.worker_reclaim_idle_ms,
         max_deliveries=settings.worker_max_deliveries,
+        on_poll=on_poll,
     )
+
+
+UPKEEP_INTERVAL_S = 3600.0
+
+
+async def maintain_partitions(pool: db.Pool, settings: Settings) -> None:
+    await retention.maintain_partitions(
+        pool, today=datetime.now(UTC).date(), keep_days=settings.click_retention_days
+    )
+
+
+async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> None:
+    """Hourly: partitions for the coming days, and retention. Several workers may run it
+    at once; both steps are idempotent."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
+        if stop.is_set():
+            return
+        try:
+            await maintain_partitions(pool, settings)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("partition upkeep failed, retrying in an hour: %s", exc)
 
 
 async def run(
@@ -233,7 +273,7 @@ async def run(
     stop: asyncio.Event | None = None,
     handle_signals: bool = False,
 ) -> Counters:
-    """Run one consumer per stream (clicks, ...) until stopped; the clicks' counters.
+    """Run one consumer per stream (clicks, conversions) until stopped; the clicks' counters.
 
     In burst mode every consumer runs until its streams are empty.
     """
@@ -251,9 +291,23 @@ async def run(
             return await click_store.store_batch(writer, redis, entries)
 
         clicks = _consumer(settings, redis, keys.CLICKS, store_clicks)
-        consumers = [clicks]
+        attributor = attribution_service.Attributor(pool, redis, settings)
+        conversions = _consumer(
+            settings,
+            redis,
+            keys.CONVERSIONS,
+            attributor.handle,
+            on_poll=attributor.move_due_retries,
+        )
+        consumers = [clicks, conversions]
         logger.info("worker %s started", clicks.consumer)
+        await maintain_partitions(pool, settings)
+        upkeep = None if burst else asyncio.create_task(_upkeep(pool, settings, stop))
         await asyncio.gather(*(c.run(stop=stop, burst=burst) for c in consumers))
+        if upkeep is not None:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         for consumer in consumers:
             logger.info("worker stopped: %s %s", consumer.stream_keys, consumer.counters)
         return clicks.counters
