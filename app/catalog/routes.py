@@ -169,8 +169,12 @@ affiliates = APIRouter(prefix="/affiliates", tags=["affiliates"])
 
 
 @affiliates.post("", status_code=201, response_model=AffiliateOut)
-async def create_affiliate(body: AffiliateIn, pool: PoolDep, _: AdminKey) -> AffiliateOut:
-    return await catalog.create_affiliate(pool, body=body)
+async def create_affiliate(
+    body: AffiliateIn, pool: PoolDep, settings: SettingsDep, _: AdminKey
+) -> AffiliateOut:
+    return await catalog.create_affiliate(
+        pool, body=body, allowed_networks=settings.sender_allowed_networks
+    )
 
 
 @affiliates.get("", response_model=Page[AffiliateOut])
@@ -200,9 +204,14 @@ async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, key: CurrentKey) ->
 @affiliates.patch("/{affiliate_id}", response_model=AffiliateOut)
 @affiliates.put("/{affiliate_id}", response_model=AffiliateOut, include_in_schema=False)
 async def update_affiliate(
-    affiliate_id: IdPath, body: AffiliatePatch, pool: PoolDep, _: AdminKey
+    affiliate_id: IdPath, body: AffiliatePatch, pool: PoolDep, settings: SettingsDep, _: AdminKey
 ) -> AffiliateOut:
-    return await catalog.update_affiliate(pool, affiliate_id=affiliate_id, body=body)
+    return await catalog.update_affiliate(
+        pool,
+        affiliate_id=affiliate_id,
+        body=body,
+        allowed_networks=settings.sender_allowed_networks,
+    )
 
 
 @affiliates.delete("/{affiliate_id}", status_code=204)

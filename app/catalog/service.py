@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -36,6 +37,7 @@ from app.catalog.schemas import (
 )
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
+from app.sender import ssrf
 
 logger = logging.getLogger(__name__)
 
@@ -390,7 +392,20 @@ def affiliate_out(row: asyncpg.Record) -> AffiliateOut:
     return AffiliateOut(**dict(row))
 
 
-async def create_affiliate(conn: Executor, *, body: AffiliateIn) -> AffiliateOut:
+async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) -> None:
+    if url is None:
+        return
+    try:
+        await ssrf.check_saved_url(url, ssrf.parse_networks(allowed_networks))
+    except ssrf.RefusedAddress as exc:
+        raise BadRequest(f"postback_url: {exc}", code="invalid_request") from None
+
+
+async def create_affiliate(
+    conn: Executor, *, body: AffiliateIn, allowed_networks: Sequence[str] = ()
+) -> AffiliateOut:
+    """`allowed_networks`: private networks a postback URL may point at (settings)."""
+    await _check_postback_url(body.postback_url, allowed_networks)
     row = await conn.fetchrow(
         queries.INSERT_AFFILIATE,
         body.name,
@@ -412,9 +427,10 @@ async def get_affiliate(conn: Executor, *, affiliate_id: int) -> AffiliateOut:
 
 
 async def update_affiliate(
-    conn: Executor, *, affiliate_id: int, body: AffiliatePatch
+    conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
     changes = _only_set(body, frozenset({"email", "postback_url"}))
+    await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)
     sql = _update_sql("affiliates", list(changes), queries.AFFILIATE_COLUMNS)

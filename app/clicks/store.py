@@ -49,15 +49,17 @@ COLUMNS = (
     "diverted",
 )
 
+# clicks.currency (migration 0002) is the offer's currency at click time, the same one
+# the rollups are keyed by, so reports from raw clicks agree with the rollups.
 CREATE_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS click_stage
-    (LIKE clicks INCLUDING DEFAULTS, currency char(3)) ON COMMIT DELETE ROWS
+    (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
 """
 ENSURE_PARTITION = "SELECT ensure_click_partitions($1::date, 1)"
 INSERT_FROM_STAGE = f"""
 WITH inserted AS (
-    INSERT INTO clicks ({", ".join(COLUMNS)})
-    SELECT {", ".join(COLUMNS)} FROM click_stage
+    INSERT INTO clicks ({", ".join(COLUMNS)}, currency)
+    SELECT {", ".join(COLUMNS)}, currency FROM click_stage
     ON CONFLICT DO NOTHING
     RETURNING click_id, clicked_at
 ), fresh AS (

@@ -1,0 +1,68 @@
+"""SQL of the sender and the deliveries API."""
+
+# The receiver a delivery goes to: the URL's authority (host and port), lower-cased. The
+# sender computes the same key in Python (service.host_key) to leave busy hosts alone.
+HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')), '')"
+
+# Rows of busy receivers ($3) stay where they are, so a slow receiver's backlog cannot
+# take the slots of the others.
+CLAIM = f"""
+UPDATE deliveries d SET next_attempt_at = now() + $2::interval
+FROM (
+    SELECT id, next_attempt_at FROM deliveries
+    WHERE status = 'pending' AND next_attempt_at <= now()
+        AND NOT ({HOST_KEY_SQL} = ANY($3::text[]))
+    ORDER BY next_attempt_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+) due, affiliates a
+WHERE d.id = due.id AND a.id = d.affiliate_id
+RETURNING d.id, d.url, d.method, d.body, d.attempts, a.signing_secret, due.next_attempt_at AS due_at
+"""
+# Claimed rows over a receiver's share go back, due as before, for the next claim.
+RELEASE = """
+UPDATE deliveries d SET next_attempt_at = r.due_at
+FROM unnest($1::bigint[], $2::timestamptz[]) AS r (id, due_at)
+WHERE d.id = r.id AND d.status = 'pending'
+"""
+RECORD_ATTEMPT = """
+INSERT INTO delivery_attempts (delivery_id, status_code, error, latency_ms, response_snippet)
+VALUES ($1, $2, $3, $4, $5)
+"""
+MARK_DELIVERED = """
+UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = now(),
+    last_error = NULL
+WHERE id = $1
+"""
+MARK_RETRY = """
+UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
+    last_error = $4
+WHERE id = $1
+"""
+
+AFFILIATE_FOR_POSTBACK = """
+SELECT id, postback_url, postback_method, postback_on FROM affiliates WHERE id = $1
+"""
+INSERT_DELIVERY = """
+INSERT INTO deliveries (conversion_id, affiliate_id, conversion_status, method, url, body)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id
+"""
+
+DELIVERY_COLUMNS = """id, conversion_id, affiliate_id, conversion_status, method, url, status,
+attempts, next_attempt_at, last_error, created_at, delivered_at"""
+LIST_DELIVERIES = f"""
+SELECT {DELIVERY_COLUMNS} FROM deliveries
+WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
+ORDER BY id LIMIT $2
+"""
+GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
+LIST_ATTEMPTS = """
+SELECT id, attempted_at, status_code, error, latency_ms, response_snippet
+FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id
+"""
+# A delivered row is left alone: resending it would notify the affiliate twice.
+RETRY_DELIVERY = f"""
+UPDATE deliveries SET status = 'pending', next_attempt_at = now()
+WHERE id = $1 AND status <> 'delivered'
+RETURNING {DELIVERY_COLUMNS}
+"""

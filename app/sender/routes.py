@@ -1,0 +1,97 @@
+"""/api/v1/deliveries: the outbound postback log, and a manual retry.
+
+An admin sees every delivery; an affiliate key sees its own only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from app.deps import AdminKey, CurrentKey, PoolDep
+from app.errors import Conflict, NotFound
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.sender import queries
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    conversion_id: int
+    affiliate_id: int
+    conversion_status: str
+    method: str
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    id: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    response_snippet: str | None
+
+
+class DeliveryDetail(DeliveryOut):
+    attempts_log: list[AttemptOut]
+
+
+@router.get("", response_model=Page[DeliveryOut])
+async def list_deliveries(
+    pool: PoolDep,
+    key: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    status: DeliveryStatus | None = None,
+) -> Page[DeliveryOut]:
+    """Deliveries in ID order, filtered by affiliate and status."""
+    if affiliate_id is not None:
+        key.require_affiliate_access(affiliate_id)
+    elif not key.is_admin:
+        affiliate_id = key.affiliate_id
+    rows = await pool.fetch(queries.LIST_DELIVERIES, after_id(cursor), limit, affiliate_id, status)
+    return Page[DeliveryOut](
+        items=[DeliveryOut(**dict(r)) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+@router.get("/{delivery_id}", response_model=DeliveryDetail)
+async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> DeliveryDetail:
+    """One delivery with every try: time, status code or error, latency, response snippet."""
+    row = await pool.fetchrow(queries.GET_DELIVERY, delivery_id)
+    # Another affiliate's delivery is reported missing, so IDs reveal nothing.
+    if row is None or not (key.is_admin or key.affiliate_id == row["affiliate_id"]):
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    attempts = await pool.fetch(queries.LIST_ATTEMPTS, delivery_id)
+    return DeliveryDetail(**dict(row), attempts_log=[AttemptOut(**dict(a)) for a in attempts])
+
+
+@router.post(
+    "/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    responses={409: {"description": "the delivery was already delivered"}},
+)
+async def retry_delivery(delivery_id: IdPath, pool: PoolDep, _: AdminKey) -> DeliveryOut:
+    """Make a pending or failed delivery due now; a failed one gets one more try."""
+    row = await pool.fetchrow(queries.RETRY_DELIVERY, delivery_id)
+    if row is None:
+        if await pool.fetchrow(queries.GET_DELIVERY, delivery_id) is None:
+            raise NotFound(f"delivery {delivery_id} does not exist")
+        raise Conflict(f"delivery {delivery_id} was already delivered")
+    return DeliveryOut(**dict(row))

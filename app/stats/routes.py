@@ -1,0 +1,71 @@
+"""GET /api/v1/stats: reports from the rollups (or raw rows), as JSON or a CSV download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from app.deps import CurrentKey, PoolDep
+from app.stats import service as stats_service
+from app.stats.queries import DIMENSIONS
+from app.stats.schemas import StatsOut
+
+router = APIRouter(tags=["stats"])
+
+_FILTERS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": f"Filter on {name}: comma-separated values"
+        + (
+            " (repeat the parameter for several values)"
+            if name.startswith(("sub", "source"))
+            else ""
+        ),
+    }
+    for name in DIMENSIONS
+]
+
+
+@router.get(
+    "/stats",
+    response_model=StatsOut,
+    responses={200: {"content": {"text/csv": {}}}},
+    openapi_extra={"parameters": _FILTERS},
+)
+async def get_stats(
+    request: Request,
+    pool: PoolDep,
+    principal: CurrentKey,
+    from_: Annotated[
+        str | None, Query(alias="from", description="ISO date or time; default 6 days ago")
+    ] = None,
+    to: Annotated[str | None, Query(description="ISO date (inclusive) or time (exclusive)")] = None,
+    tz: Annotated[str | None, Query(description="IANA time zone, default UTC")] = None,
+    group_by: Annotated[
+        str | None, Query(description=f"Comma-separated, any of {', '.join(DIMENSIONS)}")
+    ] = None,
+    sort: Annotated[str | None, Query(description="e.g. -clicks,day")] = None,
+    limit: Annotated[str | None, Query(description="Top-N rows")] = None,
+    format: Annotated[str | None, Query(description="json (default) or csv")] = None,
+) -> Any:
+    # The declared parameters document the endpoint; the service reads them all from the
+    # raw query string so that it sees repeated and unknown names too.
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    plan, fmt = stats_service.plan(params, principal)
+    if fmt == "csv":
+        day = plan.report.start.astimezone(plan.zone).date().isoformat()
+        return StreamingResponse(
+            stats_service.report_csv(pool, plan),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="stats-{day}.csv"'},
+        )
+    body = await stats_service.report_json(pool, plan)
+    return Response(orjson.dumps(body), media_type="application/json")

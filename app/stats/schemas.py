@@ -1,0 +1,33 @@
+"""The documented shape of a stats response (rows are built as plain dicts for speed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Metrics(BaseModel):
+    currency: str | None = Field(
+        description="Money fields are in this currency; null when totals span several"
+    )
+    clicks: int
+    unique_clicks: int
+    bot_clicks: int
+    conversions: int = Field(description="Approved conversions")
+    pending_conversions: int
+    rejected_conversions: int
+    revenue: str | None = Field(None, description="Decimal string; admin keys only")
+    payout: str | None
+    profit: str | None = Field(None, description="revenue - payout; admin keys only")
+    cr: str | None = Field(description="conversions / clicks, percent; null without clicks")
+    epc: str | None = Field(description="payout / clicks; null without clicks")
+
+
+class StatsOut(BaseModel):
+    rows: list[dict[str, Any]] = Field(
+        description="One per group and currency: the group_by fields (IDs with a "
+        "`<field>_name`), `currency` and the metrics"
+    )
+    totals: Metrics
+    totals_by_currency: list[Metrics]

@@ -1,0 +1,414 @@
+"""Stats reports: parse and check a request, pick the source that answers it exactly,
+run it, and render rows as JSON values or CSV lines.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+
+from app.db import Pool
+from app.errors import BadRequest, Forbidden
+from app.keys.service import Principal
+from app.money import format_money
+from app.stats import queries
+from app.stats.queries import (
+    DIMENSIONS,
+    ID_DIMENSIONS,
+    METRICS,
+    NETWORK_METRICS,
+    SUB_DIMENSIONS,
+    TIME_DIMENSIONS,
+    Report,
+    Tier,
+)
+
+Format = Literal["json", "csv"]
+
+DEFAULT_DAYS = 7
+# Rollups answer a year at once; raw clicks (sub-ID and source reports) are scanned
+# partition by partition, so their span is kept to a quarter.
+MAX_SPAN = timedelta(days=366)
+MAX_RAW_SPAN = timedelta(days=93)
+# A JSON answer is built in memory; bigger reports take a limit or format=csv.
+MAX_JSON_ROWS = 10_000
+MAX_LIMIT = 1_000_000
+MAX_FILTER_VALUES = 100
+MAX_TEXT_VALUE = 1024  # sub-IDs are stored up to 1,024 characters (DESIGN.md)
+QUERY_PARAMETERS = frozenset({"from", "to", "tz", "group_by", "sort", "limit", "format"})
+
+_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+_COUNTRY = re.compile(r"^([A-Za-z]{2})?$")
+# What the user-agent parser produces ("Mac OS X", "Chrome Mobile iOS", "Other").
+_AGENT_VALUE = re.compile(r"^[\w .()/+-]{0,64}$")
+_TEXT_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _bad(code: str, message: str) -> BadRequest:
+    return BadRequest(message, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    report: Report
+    zone: ZoneInfo
+    tier: Tier | None  # None: raw clicks and conversions
+    columns: tuple[str, ...]  # output columns, in order
+    hidden: frozenset[str]
+
+
+# --- parsing ----------------------------------------------------------------------
+
+
+def _zone(name: str) -> ZoneInfo:
+    # The pattern keeps file paths and POSIX TZ strings ("UTC+5", inverted in PostgreSQL)
+    # out; ZoneInfo then checks the name against the IANA database.
+    if len(name) > 64 or not _TZ_NAME.match(name):
+        raise _bad("unknown_time_zone", f"tz: {name[:64]!r} is not an IANA time zone name")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _bad("unknown_time_zone", f"tz: {name!r} is not an IANA time zone name") from None
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
+    """A `from`/`to` bound as a UTC instant. A date means its whole (local) day, so a
+    date `to` ends where the next day starts; a time is the instant itself (`to` is
+    exclusive); a time without an offset is local time in `tz`."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return _local_start(day + timedelta(days=1) if end else day, zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad(
+            "invalid_range", f"{name}: expected an ISO date or time such as 2026-11-24"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _names(text: str | None, allowed: Sequence[str], *, what: str, code: str) -> list[str]:
+    if not text:
+        return []
+    names = [n.strip() for n in text.split(",")]
+    for n in names:
+        if n not in allowed:
+            raise _bad(code, f"{what}: unknown name {n[:40]!r}; allowed: {', '.join(allowed)}")
+    if len(set(names)) != len(names):
+        raise _bad(code, f"{what}: a name is listed twice")
+    return names
+
+
+def _filter_values(dimension: str, raw: list[str]) -> list[Any]:
+    # Comma-separated values for every filter but the free-text ones, whose values may
+    # contain commas; those take repeated parameters (sub1=a&sub1=b).
+    pieces = raw if dimension in SUB_DIMENSIONS else [p for r in raw for p in r.split(",")]
+    if len(pieces) > MAX_FILTER_VALUES:
+        raise _bad("invalid_filter", f"{dimension}: at most {MAX_FILTER_VALUES} values")
+    values: list[Any] = []
+    for piece in pieces:
+        value = piece.strip() if dimension not in SUB_DIMENSIONS else piece
+        try:
+            if dimension in ID_DIMENSIONS:
+                number = int(value)
+                if not 1 <= number <= 2**62:
+                    raise ValueError
+                values.append(number)
+            elif dimension == "hour":
+                number = int(value)
+                if not 0 <= number <= 23:
+                    raise ValueError
+                values.append(number)
+            elif dimension == "day":
+                values.append(date.fromisoformat(value))
+            elif dimension == "country":
+                if not _COUNTRY.match(value):
+                    raise ValueError
+                values.append(value.upper())
+            elif dimension in SUB_DIMENSIONS:
+                # Any text is a legitimate sub-ID (it is bound, never spliced); NUL is
+                # the one character PostgreSQL text cannot hold.
+                if "\x00" in value:
+                    raise ValueError
+                values.append(value[:MAX_TEXT_VALUE])
+            else:
+                if not _AGENT_VALUE.match(value):
+                    raise ValueError
+                values.append(value)
+        except ValueError:
+            raise _bad(
+                "invalid_filter", f"{dimension}: {value[:40]!r} is not a valid value"
+            ) from None
+    return values
+
+
+def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> set[int]:
+    """The UTC offsets (seconds) the zone uses in [start, end], sampled every hour:
+    offsets change at most a few times a year and never for less than an hour."""
+    offsets = set()
+    moment = start
+    while moment < end:
+        offset = moment.astimezone(zone).utcoffset()
+        assert offset is not None
+        offsets.add(int(offset.total_seconds()))
+        moment += timedelta(hours=1)
+    last = end.astimezone(zone).utcoffset()
+    assert last is not None
+    offsets.add(int(last.total_seconds()))
+    return offsets
+
+
+def _tier_for(report: Report, zone: ZoneInfo) -> Tier | None:
+    """The coarsest rollup that answers the report exactly, or None for the raw rows.
+
+    A tier fits when it keeps every dimension used, both ends of the range fall on its
+    bucket edges, and so does every local hour or day boundary the report groups or
+    filters by (hour buckets serve whole-hour zones, UTC days serve UTC-offset zones,
+    15-minute buckets serve every zone in use today).
+    """
+    used = {*report.group_by, *report.filters}
+    local = used & set(TIME_DIMENSIONS)
+    offsets = _offsets(zone, report.start, report.end) if local else set()
+    for tier in queries.TIERS:
+        if not used - set(TIME_DIMENSIONS) <= tier.dimensions:
+            continue
+        if report.start.timestamp() % tier.grain_s or report.end.timestamp() % tier.grain_s:
+            continue
+        if "hour" in local and tier.grain_s > 3600:
+            continue
+        if any(offset % tier.grain_s for offset in offsets):
+            continue
+        return tier
+    return None
+
+
+def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, Format]:
+    """Check a request's query parameters (name -> values) and plan the report."""
+    for name in params:
+        if name not in QUERY_PARAMETERS and name not in DIMENSIONS:
+            raise _bad("unknown_parameter", f"unknown parameter or filter {name[:40]!r}")
+
+    def one(name: str) -> str | None:
+        values = params.get(name)
+        if values and len(values) > 1:
+            raise _bad("invalid_request", f"{name}: given more than once")
+        return values[0] if values else None
+
+    fmt: Format
+    match one("format"):
+        case None | "json":
+            fmt = "json"
+        case "csv":
+            fmt = "csv"
+        case _:
+            raise _bad("invalid_request", "format: expected json or csv")
+    zone = _zone(one("tz") or "UTC")
+    today = datetime.now(UTC).astimezone(zone).date()
+    from_text, to_text = one("from"), one("to")
+    start = (
+        _instant(from_text, zone, name="from", end=False)
+        if from_text
+        else _local_start(today - timedelta(days=DEFAULT_DAYS - 1), zone)
+    )
+    end = (
+        _instant(to_text, zone, name="to", end=True)
+        if to_text
+        else _local_start(today + timedelta(days=1), zone)
+    )
+    if start >= end:
+        raise _bad("invalid_range", "from must be before to")
+    if end - start > MAX_SPAN:
+        raise _bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
+
+    group_by = _names(one("group_by"), DIMENSIONS, what="group_by", code="unknown_dimension")
+    filters = {d: _filter_values(d, params[d]) for d in DIMENSIONS if d in params}
+    if not principal.is_admin:
+        own = principal.affiliate_id
+        if any(v != own for v in filters.get("affiliate", [])):
+            raise Forbidden("this key may not see another affiliate's stats")
+        filters["affiliate"] = [own]
+    hidden = frozenset() if principal.is_admin else NETWORK_METRICS
+
+    limit_text = one("limit")
+    limit: int | None = None
+    if limit_text is not None:
+        try:
+            limit = int(limit_text)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            raise _bad("invalid_limit", f"limit: expected a whole number from 1 to {MAX_LIMIT}")
+
+    sortable = [m for m in METRICS if m not in hidden] + group_by
+    sort: list[tuple[str, bool]] = []
+    for item in (one("sort") or "").split(","):
+        key = item.strip()
+        if not key:
+            continue
+        descending = key.startswith("-")
+        name = key[1:] if descending else key
+        if name not in sortable:
+            raise _bad("invalid_sort", f"sort: {name[:40]!r} is not a metric or group_by field")
+        column = name if name in METRICS else f"d_{name}"
+        if any(c == column for c, _ in sort):
+            raise _bad("invalid_sort", "sort: a name is listed twice")
+        sort.append((column, descending))
+
+    report = Report(
+        start=start,
+        end=end,
+        tz=zone.key,
+        group_by=tuple(group_by),
+        filters=filters,
+        sort=tuple(sort),
+        limit=limit,
+    )
+    tier = _tier_for(report, zone)
+    if tier is None and end - start > MAX_RAW_SPAN:
+        raise _bad(
+            "range_too_long",
+            f"reports by sub-ID or source, or with bounds off the quarter hour, cover at most "
+            f"{MAX_RAW_SPAN.days} days",
+        )
+    columns: list[str] = []
+    for d in group_by:
+        columns.append(d)
+        if d in queries.NAME_COLUMNS:
+            columns.append(f"{d}_name")
+    columns.append("currency")
+    columns += [m for m in METRICS if m not in hidden]
+    return Plan(report, zone, tier, tuple(columns), hidden), fmt
+
+
+# --- rendering --------------------------------------------------------------------
+
+
+def _value(column: str, value: Any, zone: ZoneInfo) -> Any:
+    if value is None:
+        return None
+    if column == "hour":
+        return value.astimezone(zone).isoformat()
+    if column == "day":
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format_money(value)
+    if value == "" and column in DIMENSIONS:
+        return None  # "none": a click without that sub-ID, an unknown country
+    return value
+
+
+def _row(record: asyncpg.Record, plan: Plan) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in plan.columns:
+        source = f"d_{column}" if column in DIMENSIONS else column
+        out[column] = _value(column, record[source], plan.zone)
+    return out
+
+
+def _totals(records: Iterable[asyncpg.Record], plan: Plan) -> dict[str, Any]:
+    """Totals over every row, and per currency: money only adds up within one currency,
+    so the overall money fields are null when the report holds several."""
+    per_currency = sorted(
+        (
+            {k: v for k, v in _row(r, plan).items() if k == "currency" or k in METRICS}
+            for r in records
+        ),
+        key=lambda r: str(r["currency"]),
+    )
+    if len(per_currency) == 1:
+        return {"totals": dict(per_currency[0]), "totals_by_currency": per_currency}
+    overall: dict[str, Any] = {"currency": None}
+    for m in queries.COUNT_METRICS:
+        overall[m] = sum(r[m] for r in per_currency)
+    for m in METRICS:
+        if m in plan.hidden or m in overall:
+            continue
+        if m == "cr":
+            clicks = overall["clicks"]
+            overall[m] = (
+                format_money(
+                    (Decimal(overall["conversions"]) * 100 / clicks).quantize(
+                        Decimal("0.01"), ROUND_HALF_UP
+                    )
+                )
+                if clicks
+                else None
+            )
+        elif m == "epc" or per_currency:
+            overall[m] = None
+        else:
+            overall[m] = "0.00"  # an empty report: no money in any currency
+    return {"totals": overall, "totals_by_currency": per_currency}
+
+
+async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
+    report = plan.report
+    capped = Report(
+        start=report.start,
+        end=report.end,
+        tz=report.tz,
+        group_by=report.group_by,
+        filters=report.filters,
+        sort=report.sort,
+        limit=min(report.limit or MAX_JSON_ROWS + 1, MAX_JSON_ROWS + 1),
+    )
+    sql, args = queries.build(capped, plan.tier, totals=True)
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(queries.STATEMENT_SETTINGS)
+        records = await conn.fetch(sql, *args)
+    rows = [r for r in records if not r["is_total"]]
+    totals = [r for r in records if r["is_total"]] if report.group_by else rows
+    if len(rows) > MAX_JSON_ROWS:
+        raise _bad(
+            "too_many_rows",
+            f"the report has more than {MAX_JSON_ROWS} rows: add a limit, narrow it, "
+            "or use format=csv",
+        )
+    return {"rows": [_row(r, plan) for r in rows], **_totals(totals, plan)}
+
+
+def _csv_cell(column: str, value: Any) -> Any:
+    # A cell starting with = + - @ is a formula to a spreadsheet; sub-IDs and names are
+    # visitor- or user-supplied text, so they are defused with a leading apostrophe.
+    # Metrics (a negative profit) are numbers and stay as they are.
+    if isinstance(value, str) and value.startswith(_TEXT_FORMULA_START) and column not in METRICS:
+        return "'" + value
+    return "" if value is None else value
+
+
+async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
+    """The report as CSV lines, header first, streamed from a server-side cursor."""
+    sql, args = queries.build(plan.report, plan.tier, totals=False)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(plan.columns)
+    yield buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(queries.STATEMENT_SETTINGS)
+        async for record in conn.cursor(sql, *args, prefetch=2000):
+            row = _row(record, plan)
+            writer.writerow([_csv_cell(c, row[c]) for c in plan.columns])
+            if buffer.tell() > 65536:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()

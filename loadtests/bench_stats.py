@@ -1,0 +1,99 @@
+"""p50/p95 of the stats reports over a data set made by loadtests/load_stats.py.
+
+    .venv/bin/python -m loadtests.bench_stats --dsn postgresql://postgres@127.0.0.1:5432/bench
+
+Each report runs through the service layer the endpoint uses (plan, SQL, rendering of
+every row to JSON values or CSV bytes) on an admin key; HTTP framing is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from app import db
+from app.keys.service import Principal
+from app.stats import service as stats_service
+
+ADMIN = Principal(role="admin")
+
+
+def _params(**values: str) -> dict[str, list[str]]:
+    return {k: [v] for k, v in values.items()}
+
+
+async def main(args: argparse.Namespace) -> None:
+    pool = await db.create_pool(args.dsn, min_size=1, max_size=2)
+    today = datetime.now(UTC).date()
+    month = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
+    top_affiliate = await pool.fetchval(
+        "SELECT affiliate_id FROM stats_rollup_daily GROUP BY 1 ORDER BY sum(clicks) DESC LIMIT 1"
+    )
+
+    def json_report(**params: str) -> Callable[[], Coroutine[Any, Any, int]]:
+        plan, _ = stats_service.plan(_params(**params), ADMIN)
+
+        async def run() -> int:
+            body = await stats_service.report_json(pool, plan)
+            orjson.dumps(body)
+            return len(body["rows"])
+
+        return run
+
+    def csv_report(**params: str) -> Callable[[], Coroutine[Any, Any, int]]:
+        plan, _ = stats_service.plan(_params(**params, format="csv"), ADMIN)
+
+        async def run() -> int:
+            size = 0
+            async for chunk in stats_service.report_csv(pool, plan):
+                size += len(chunk)
+            return size
+
+        return run
+
+    reports = [
+        ("by day, 30 days", json_report(**month, group_by="day")),
+        ("by day, 30 days, Asia/Kolkata", json_report(**month, group_by="day", tz="Asia/Kolkata")),
+        ("by affiliate, 30 days", json_report(**month, group_by="affiliate")),
+        ("by affiliate, last 7 days (default range)", json_report(group_by="affiliate")),
+        ("by offer and country, 30 days", json_report(**month, group_by="offer,country")),
+        (
+            "top 20 sub1 of one affiliate, 7 days",
+            json_report(group_by="sub1", affiliate=str(top_affiliate), sort="-clicks", limit="20"),
+        ),
+        ("CSV: daily report, 30 days (by day)", csv_report(**month, group_by="day")),
+        (
+            "CSV: daily report, 30 days (by day, affiliate, offer)",
+            csv_report(**month, group_by="day,affiliate,offer"),
+        ),
+    ]
+    print(f"{'report':56} {'p50 ms':>8} {'p95 ms':>8} {'rows/bytes':>11}")
+    for name, run in reports:
+        for _ in range(args.warmup):
+            await run()
+        timings = []
+        size = 0
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            size = await run()
+            timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        p50 = statistics.median(timings)
+        p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
+        print(f"{name:56} {p50:8.1f} {p95:8.1f} {size:11}", flush=True)
+    await pool.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/tracker_bench")
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    asyncio.run(main(parser.parse_args()))

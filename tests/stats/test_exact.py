@@ -1,0 +1,244 @@
+"""Every report equals a brute-force count over the raw clicks and conversions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from app.db import Pool
+from app.keys.service import Principal
+from app.stats import service as stats_service
+from tests.stats import factory
+
+ZONES = ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Europe/Berlin"]
+GROUPINGS = [
+    [],
+    ["day"],
+    ["hour"],
+    ["affiliate", "offer"],
+    ["day", "country", "device"],
+    ["link", "os", "browser"],
+    ["sub1"],
+    ["hour", "sub1", "source"],
+    ["day", "affiliate", "sub2"],
+]
+FIRST_DAY, LAST_DAY = date(2025, 11, 1), date(2025, 11, 2)
+
+
+async def check(
+    client: httpx.AsyncClient,
+    pool: Pool,
+    headers: dict[str, str],
+    *,
+    params: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    tz: str,
+    group_by: list[str],
+    filters: dict[str, list[Any]] | None = None,
+    admin: bool = True,
+) -> dict[str, Any]:
+    response = await client.get("/api/v1/stats", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    expected = await factory.brute_force(
+        pool, start=start, end=end, tz=tz, group_by=group_by, filters=filters
+    )
+    assert expected, "the data set should have rows in this range"
+    assert factory.api_groups(body, group_by) == {
+        key: totals.metrics(admin=admin) for key, totals in expected.items()
+    }, params
+    by_currency: dict[str, factory.Totals] = {}
+    for key, totals in expected.items():
+        into = by_currency.setdefault(key[-1], factory.Totals())
+        for name, count in totals.counts.items():
+            into.counts[name] += count
+        into.revenue += totals.revenue
+        into.payout += totals.payout
+    assert body["totals_by_currency"] == [
+        {"currency": c, **by_currency[c].metrics(admin=admin)} for c in sorted(by_currency)
+    ]
+    return body
+
+
+@pytest.mark.parametrize("tz", ZONES)
+async def test_reports_by_every_grouping_match_the_raw_rows(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    dataset: dict[str, Any],
+    pool: Pool,
+    tz: str,
+) -> None:
+    start, end = factory.day_range(FIRST_DAY, LAST_DAY, tz)
+    for group_by in GROUPINGS:
+        params = {"from": FIRST_DAY.isoformat(), "to": LAST_DAY.isoformat(), "tz": tz}
+        if group_by:
+            params["group_by"] = ",".join(group_by)
+        body = await check(
+            client, pool, admin, params=params, start=start, end=end, tz=tz, group_by=group_by
+        )
+        if "affiliate" in group_by:
+            names = {r["affiliate"]: r["affiliate_name"] for r in body["rows"]}
+            assert names[dataset["alice"]["id"]] == "Alice"
+        if group_by == ["day"]:
+            # Two days, each in two currencies (the EUR offer has traffic every day).
+            assert len(body["rows"]) == 4
+
+
+async def test_a_dst_change_day_has_its_25_hours(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
+) -> None:
+    tz = "America/New_York"
+    start, end = factory.day_range(LAST_DAY, LAST_DAY, tz)
+    body = await check(
+        client,
+        pool,
+        admin,
+        params={"from": "2025-11-02", "to": "2025-11-02", "tz": tz, "group_by": "hour"},
+        start=start,
+        end=end,
+        tz=tz,
+        group_by=["hour"],
+    )
+    hours = {r["hour"] for r in body["rows"]}
+    # The repeated hour stays two rows, told apart by their offsets.
+    assert {"2025-11-02T01:00:00-04:00", "2025-11-02T01:00:00-05:00"} <= hours
+    assert (end - start).total_seconds() == 25 * 3600
+
+
+@pytest.mark.parametrize("tz", ["Asia/Kathmandu", "UTC"])
+async def test_times_off_the_quarter_hour_are_exact_too(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool, tz: str
+) -> None:
+    start = datetime(2025, 11, 1, 3, 7, 11, tzinfo=UTC)
+    end = datetime(2025, 11, 2, 21, 53, tzinfo=UTC)
+    await check(
+        client,
+        pool,
+        admin,
+        params={
+            "from": "2025-11-01T03:07:11Z",
+            "to": "2025-11-02T21:53:00+00:00",
+            "tz": tz,
+            "group_by": "day,offer",
+        },
+        start=start,
+        end=end,
+        tz=tz,
+        group_by=["day", "offer"],
+    )
+
+
+async def test_filters_match_the_raw_rows(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
+) -> None:
+    tz = "Asia/Kolkata"
+    start, end = factory.day_range(FIRST_DAY, LAST_DAY, tz)
+    alice = dataset["alice"]["id"]
+    cases: list[tuple[dict[str, str], dict[str, list[Any]], list[str]]] = [
+        ({"affiliate": str(alice)}, {"affiliate": [alice]}, ["day"]),
+        ({"country": "de,IN"}, {"country": ["DE", "IN"]}, ["country", "offer"]),
+        ({"sub1": "=cmd"}, {"sub1": ["=cmd"]}, ["day", "sub1"]),
+        ({"device": "mobile", "hour": "9,10,23"}, {"device": ["mobile"], "hour": [9, 10, 23]},
+         ["hour"]),
+        ({"day": "2025-11-02", "source": "fb"}, {"day": [date(2025, 11, 2)], "source": ["fb"]},
+         ["affiliate"]),
+        ({"country": ""}, {"country": [""]}, ["link"]),
+    ]  # fmt: skip
+    for extra, filters, group_by in cases:
+        params = {
+            "from": "2025-11-01",
+            "to": "2025-11-02",
+            "tz": tz,
+            "group_by": ",".join(group_by),
+        }
+        await check(
+            client,
+            pool,
+            admin,
+            params={**params, **extra},
+            start=start,
+            end=end,
+            tz=tz,
+            group_by=group_by,
+            filters=filters,
+        )
+
+
+async def test_an_affiliate_sees_only_its_own_rows_and_no_revenue(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
+) -> None:
+    start, end = factory.day_range(FIRST_DAY, LAST_DAY, "UTC")
+    alice = dataset["alice"]["id"]
+    body = await check(
+        client,
+        pool,
+        dataset["alice_headers"],
+        params={"from": "2025-11-01", "to": "2025-11-02", "group_by": "affiliate,sub1"},
+        start=start,
+        end=end,
+        tz="UTC",
+        group_by=["affiliate", "sub1"],
+        filters={"affiliate": [alice]},
+        admin=False,
+    )
+    assert {r["affiliate"] for r in body["rows"]} == {alice}
+    for part in [*body["rows"], body["totals"]]:
+        assert "revenue" not in part
+        assert "profit" not in part
+        assert "payout" in part
+    other = await client.get(
+        "/api/v1/stats",
+        params={"affiliate": str(dataset["bob"]["id"])},
+        headers=dataset["alice_headers"],
+    )
+    assert other.status_code == 403
+    for params in ({"sort": "-revenue"}, {"sort": "profit"}):
+        refused = await client.get("/api/v1/stats", params=params, headers=dataset["alice_headers"])
+        assert refused.status_code == 400
+
+
+async def test_top_n_sorts_before_it_cuts_and_totals_cover_everything(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
+) -> None:
+    start, end = factory.day_range(FIRST_DAY, LAST_DAY, "UTC")
+    params = {"from": "2025-11-01", "to": "2025-11-02", "group_by": "sub1"}
+    response = await client.get(
+        "/api/v1/stats", params={**params, "sort": "-clicks", "limit": "2"}, headers=admin
+    )
+    assert response.status_code == 200
+    body = response.json()
+    expected = await factory.brute_force(pool, start=start, end=end, tz="UTC", group_by=["sub1"])
+    clicks = sorted((t.counts["clicks"] for t in expected.values()), reverse=True)
+    assert [r["clicks"] for r in body["rows"]] == clicks[:2]
+    assert sum(t["clicks"] for t in body["totals_by_currency"]) == sum(clicks)
+    # Two currencies: counts add up, money does not.
+    assert body["totals"]["currency"] is None
+    assert body["totals"]["clicks"] == sum(clicks)
+    assert body["totals"]["revenue"] is None
+
+
+async def test_the_planner_takes_the_coarsest_exact_source(dataset: dict[str, Any]) -> None:
+    admin = Principal(role="admin")
+
+    def table(**params: str) -> str | None:
+        plan, _ = stats_service.plan({k: [v] for k, v in params.items()}, admin)
+        return plan.tier.table if plan.tier else None
+
+    span = {"from": "2025-11-01", "to": "2025-11-02"}
+    assert table(**span, group_by="day") == "stats_rollup_daily_links"
+    assert table(**span, group_by="day,country") == "stats_rollup_daily"
+    assert table(**span, group_by="day", tz="Europe/Berlin") == "stats_rollup_hourly"
+    assert table(**span, group_by="hour", tz="America/New_York") == "stats_rollup_hourly"
+    assert table(**span, group_by="day", tz="Asia/Kolkata") == "stats_rollup"
+    assert table(**span, group_by="hour", tz="Asia/Kathmandu") == "stats_rollup"
+    assert table(**span, group_by="device") == "stats_rollup"
+    assert table(**span, group_by="browser") == "stats_rollup"
+    assert table(**span, group_by="affiliate", country="DE") == "stats_rollup_daily"
+    assert table(**span, group_by="link,offer") == "stats_rollup_daily_links"
+    assert table(**span, group_by="sub1") is None
+    assert table(**span, source="fb") is None
+    assert table(**{"from": "2025-11-01T00:07:00Z", "to": "2025-11-02"}) is None
