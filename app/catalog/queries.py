@@ -77,11 +77,12 @@ ADVERTISER_STATUS = "SELECT status FROM advertisers WHERE id = $1"
 EXISTING_AFFILIATES = "SELECT id FROM affiliates WHERE id = ANY($1::bigint[])"
 
 AFFILIATE_COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
-created_at, updated_at"""
+signing_secret, created_at, updated_at"""
 
 INSERT_AFFILIATE = f"""
-INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
+    signing_secret)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING {AFFILIATE_COLUMNS}
 """
 GET_AFFILIATE = f"SELECT {AFFILIATE_COLUMNS} FROM affiliates WHERE id = $1"

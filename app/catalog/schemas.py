@@ -16,6 +16,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.st
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 Id = Annotated[int, Field(ge=1, le=2**62)]
+# Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
+SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
 
 def _offer_url(url: str) -> str:
@@ -222,6 +224,7 @@ class AffiliateIn(Input):
         default="approved", description="fire on approved conversions only, or on every change"
     )
     status: Literal["active", "paused"] = "active"
+    signing_secret: SigningSecret | None = None
 
 
 class AffiliatePatch(Input):
@@ -231,6 +234,7 @@ class AffiliatePatch(Input):
     postback_method: Literal["GET", "POST"] | None = None
     postback_on: Literal["approved", "all"] | None = None
     status: Literal["active", "paused"] | None = None
+    signing_secret: SigningSecret | None = None
 
 
 class AffiliateOut(BaseModel):
@@ -241,6 +245,9 @@ class AffiliateOut(BaseModel):
     postback_method: str
     postback_on: str
     status: str
+    signing_secret: str | None = Field(
+        description="HMAC-SHA256 key for the X-Tracker-Signature header of postbacks"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -414,6 +414,7 @@ async def create_affiliate(
         body.postback_method,
         body.postback_on,
         body.status,
+        body.signing_secret,
     )
     assert row is not None
     return affiliate_out(row)
@@ -429,7 +430,7 @@ async def get_affiliate(conn: Executor, *, affiliate_id: int) -> AffiliateOut:
 async def update_affiliate(
     conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
-    changes = _only_set(body, frozenset({"email", "postback_url"}))
+    changes = _only_set(body, frozenset({"email", "postback_url", "signing_secret"}))
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)

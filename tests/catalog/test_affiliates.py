@@ -279,3 +279,18 @@ async def test_malformed_path_id_is_400(
     client: httpx.AsyncClient, admin: dict[str, str], bad_id: str
 ) -> None:
     assert_error(await client.get(f"{API}/{bad_id}", headers=admin), 400, "invalid_request")
+
+
+async def test_a_signing_secret_can_be_set_changed_and_cleared(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/api/v1/affiliates", json={"name": "Signed", "signing_secret": "s" * 32}, headers=admin
+    )
+    assert created.status_code == 201
+    assert created.json()["signing_secret"] == "s" * 32
+    path = f"/api/v1/affiliates/{created.json()['id']}"
+    too_short = await client.patch(path, json={"signing_secret": "short"}, headers=admin)
+    assert too_short.status_code == 400
+    cleared = await client.patch(path, json={"signing_secret": None}, headers=admin)
+    assert cleared.json()["signing_secret"] is None
