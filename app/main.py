@@ -16,14 +16,15 @@ from app.catalog import routes as catalog_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
+from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
 from app.redirect import service as redirect_service
 from app.redirect.handler import Redirector, TrustedProxies, is_redirect
 from app.redis import create_redis
 from app.sender import routes as sender_routes
-from app.stats import routes as stats_routes
 from app.settings import Settings
+from app.stats import routes as stats_routes
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ API_PREFIX = "/api/v1"
 
 
 class TrackerApp(FastAPI):
-    """FastAPI, except that tracking links are answered before any middleware or routing.
+    """FastAPI, except that tracking links, postbacks and pixels are answered before any
+    middleware or routing.
 
     A redirect is so small that Starlette's middleware stack alone costs a measurable
     share of it; the management API keeps everything FastAPI gives.
@@ -40,9 +42,14 @@ class TrackerApp(FastAPI):
     redirector: Redirector
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and is_redirect(scope["method"], scope["path"]):
-            await self.redirector.handle(scope, send)
-            return
+        if scope["type"] == "http":
+            if is_redirect(scope["method"], scope["path"]):
+                await self.redirector.handle(scope, send)
+                return
+            # Postbacks and pixels too: their intake target needs the same short path.
+            if intake_asgi.is_intake(scope["method"], scope["path"]):
+                await intake_asgi.handle(self.state.intake, scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 

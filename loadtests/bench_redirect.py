@@ -30,8 +30,17 @@ from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                 "--no-proxy-headers", "--no-server-header", "--log-level", "warning"]
+UVICORN_FLAGS = [
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--no-proxy-headers",
+    "--no-server-header",
+    "--log-level",
+    "warning",
+]
 
 
 def free_port() -> int:
@@ -54,7 +63,9 @@ def wait_port(port: int, timeout: float = 30) -> None:
 def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
     def latency(label: str) -> float:
@@ -67,8 +78,28 @@ def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": total,
-            "bad": int(errors.group(1)) if errors else 0}
+    return {
+        "rps": rps,
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "requests": total,
+        "bad": int(errors.group(1)) if errors else 0,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def redis_cpu_seconds(redis_url: str) -> float:
+    redis = Redis.from_url(redis_url)
+    try:
+        info = await redis.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    finally:
+        await redis.aclose()
 
 
 def rss_mb(pid: int) -> float:
@@ -91,8 +122,7 @@ async def prepare(database_url: str, redis_url: str) -> None:
 
 
 async def seed(env: dict[str, str], *, caps: bool) -> str:
-    """Migrate, seed the demo, give its offer a (high) click cap; return a link code."""
-    subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
+    """Give the seeded demo offer a (high) click cap; return a link code."""
     conn = await asyncpg.connect(env["DATABASE_URL"])
     if caps:
         await conn.execute(
@@ -129,16 +159,26 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-caps", action="store_true", help="measure without a click cap")
-    parser.add_argument("--rss-clicks", type=int, default=1_000_000,
-                        help="keep serving until this many clicks, then read RSS")
+    parser.add_argument(
+        "--rss-clicks",
+        type=int,
+        default=1_000_000,
+        help="keep serving until this many clicks, then read RSS",
+    )
     args = parser.parse_args()
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench"
     )
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
     asyncio.run(prepare(database_url, redis_url))
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "TRACKER_DATA_DIR": "/tmp/tracker-bench", "LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TRACKER_DATA_DIR": "/tmp/tracker-bench",
+        "LOG_LEVEL": "warning",
+    }
+    subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     code = asyncio.run(seed(env, caps=not args.no_caps))
 
     port = free_port()
@@ -149,20 +189,23 @@ def main() -> None:
     try:
         wait_port(port)
         wrk(f"http://127.0.0.1:{port}/c/x", 2, args.connections)  # warm-up
+        base_cpu = cpu_seconds(base.pid)
         baseline = wrk(f"http://127.0.0.1:{port}/c/x", args.duration, args.connections)
+        base_share = (cpu_seconds(base.pid) - base_cpu) / args.duration
     finally:
         base.send_signal(signal.SIGINT)
         base.wait()
 
     port = free_port()
-    web = subprocess.Popen(
-        [PY, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT
-    )
+    web = subprocess.Popen([PY, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT)
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
         wrk(url, 2, args.connections)  # warm-up
+        web_cpu, redis_cpu = cpu_seconds(web.pid), asyncio.run(redis_cpu_seconds(redis_url))
         real = wrk(url, args.duration, args.connections)
+        web_share = (cpu_seconds(web.pid) - web_cpu) / args.duration
+        redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
 
         started = time.perf_counter()
@@ -192,13 +235,23 @@ def main() -> None:
         web.wait()
 
     ratio = real["rps"] / baseline["rps"]
-    print(f"baseline raw ASGI 302     : {baseline['rps']:>9.0f} req/s  p50 {baseline['p50']:.2f} ms"
-          f"  p99 {baseline['p99']:.2f} ms")
-    print(f"GET /c/{{code}} + enqueue  : {real['rps']:>9.0f} req/s  p50 {real['p50']:.2f} ms"
-          f"  p99 {real['p99']:.2f} ms  non-3xx {real['bad']}")
+    print(
+        f"baseline raw ASGI 302     : {baseline['rps']:>9.0f} req/s  p50 {baseline['p50']:.2f} ms"
+        f"  p99 {baseline['p99']:.2f} ms"
+    )
+    print(
+        f"GET /c/{{code}} + enqueue  : {real['rps']:>9.0f} req/s  p50 {real['p50']:.2f} ms"
+        f"  p99 {real['p99']:.2f} ms  non-3xx {real['bad']}"
+    )
     print(f"ratio redirect / baseline : {ratio:.2f}")
-    print(f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
-          f"included) = {in_db / drained:.0f} clicks/s; served {served}")
+    print(
+        f"CPU: baseline process {base_share:.0%} of a core; during the redirect run the web "
+        f"process {web_share:.0%}, Redis {redis_share:.0%}"
+    )
+    print(
+        f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
+        f"included) = {in_db / drained:.0f} clicks/s; served {served}"
+    )
     print(f"lag under load (1 worker) : {lags}")
     print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
 

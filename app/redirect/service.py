@@ -7,21 +7,17 @@ import contextlib
 import logging
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from app.caps.clicks import ClickCapCounter
 from app.db import Pool
 from app.ops.counters import SharedCounters
 from app.redirect.cache import LinkCache
 from app.redirect.handler import Redirector
 from app.settings import Settings
-from app.streams import keys
+from app.streams import durable, keys
 from app.streams.producer import StreamProducer
 from app.streams.spool import Spool
 
 logger = logging.getLogger(__name__)
-
-REPLAY_INTERVAL_S = 1.0
 
 
 async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis: Redis) -> None:
@@ -29,22 +25,22 @@ async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis
         pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
     )
     await redirector.cache.start()
+    _, redis_url = settings.require_urls()
     redirector.producer = StreamProducer(
-        redis,
+        redis_url,
         keys.shard_keys(keys.CLICKS, settings.stream_shards),
         budget_s=settings.redis_budget_ms / 1000,
         max_batch=settings.enqueue_max_batch,
     )
     redirector.producer.start()
-    redirector.capper = ClickCapCounter(
-        redis, budget_s=settings.redis_budget_ms / 1000, max_batch=settings.enqueue_max_batch
-    )
-    redirector.capper.start()
     redirector.spool = Spool(settings.tracker_data_dir / "spool", keys.CLICKS)
     redirector.spool.start()
     redirector.counters = SharedCounters(redis, keys.web_metrics_key(keys.CLICKS))
     redirector.counters.start()
-    redirector.replayer = asyncio.create_task(_replay_forever(redirector), name="spool-replay")
+    redirector.replayer = asyncio.create_task(
+        durable.replay_forever(redirector.spool, lambda: replay_spool(redirector)),
+        name="spool-replay",
+    )
 
 
 async def stop(redirector: Redirector) -> None:
@@ -53,7 +49,6 @@ async def stop(redirector: Redirector) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await redirector.replayer
     for part in (
-        redirector.capper,
         redirector.producer,
         redirector.spool,
         redirector.cache,
@@ -72,15 +67,3 @@ async def replay_spool(redirector: Redirector) -> int:
         redirector.counters.inc("replayed", moved)
         logger.info("replayed %d spooled clicks into the stream", moved)
     return moved
-
-
-async def _replay_forever(redirector: Redirector) -> None:
-    assert redirector.spool is not None
-    while True:
-        await asyncio.sleep(REPLAY_INTERVAL_S)
-        if not redirector.spool.has_files():
-            continue
-        try:
-            await replay_spool(redirector)
-        except (RedisError, OSError) as exc:
-            logger.warning("spool replay deferred: %s", exc)

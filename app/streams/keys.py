@@ -5,6 +5,7 @@ from __future__ import annotations
 
 GROUP = "tracker"
 CLICKS = "clicks"
+CONVERSIONS = "conversions"
 DEAD_LETTER_SUFFIX = ":dead"
 
 
@@ -23,3 +24,9 @@ def metrics_key(stream_key: str) -> str:
 
 def web_metrics_key(stream: str) -> str:
     return f"metrics:{stream}:web"
+
+
+def retry_key(stream_key: str) -> str:
+    """Entries waiting to be retried later (a sorted set by due time): same hash tag as the
+    shard, so one script can move them back onto it."""
+    return stream_key + ":retry"

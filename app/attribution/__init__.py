@@ -1,0 +1,1 @@
+"""Attribution: conversions from the stream to PostgreSQL, payout rules, the conversions API."""

@@ -1,0 +1,175 @@
+"""SQL of attribution and the conversions API."""
+
+from app.macros import SUB_IDS
+
+NOW = "SELECT now()"
+
+# Each key is (click_id, clicked_at): the time in a UUIDv7 click ID picks the partition.
+FIND_CLICKS = f"""
+SELECT c.click_id, c.clicked_at, c.link_id, c.affiliate_id, c.offer_id,
+       {", ".join("c." + s for s in SUB_IDS)}, c.source, c.aff_click_id,
+       c.country, c.device, c.os, c.browser
+FROM unnest($1::uuid[], $2::timestamptz[]) AS k(click_id, clicked_at)
+JOIN clicks c ON c.click_id = k.click_id AND c.clicked_at = k.clicked_at
+"""
+
+OFFERS = """
+SELECT id, advertiser_id, currency, attribution_window_hours, main_goal, main_goal_multiple,
+       revenue_type, revenue_value, payout_type, payout_value, allow_payout_param
+FROM offers WHERE id = ANY($1::bigint[])
+"""
+GOALS = """
+SELECT offer_id, name, revenue_type, revenue_value, payout_type, payout_value, allow_multiple
+FROM offer_goals WHERE offer_id = ANY($1::bigint[])
+"""
+OVERRIDES = """
+SELECT offer_id, affiliate_id, payout_type, payout_value
+FROM offer_payout_overrides WHERE offer_id = ANY($1::bigint[]) AND affiliate_id = ANY($2::bigint[])
+"""
+CONVERSION_CAPS = """
+SELECT id, offer_id, period, cap_limit, affiliate_id
+FROM offer_caps WHERE metric = 'conversions' AND offer_id = ANY($1::bigint[])
+"""
+# Approved and pending conversions count against a cap; rejected ones do not.
+CAP_USED = """
+SELECT count(*) FROM conversions
+WHERE offer_id = $1 AND ($2::bigint IS NULL OR affiliate_id = $2) AND created_at >= $3
+  AND status IN ('approved', 'pending')
+"""
+AFFILIATES = """
+SELECT id, postback_url, postback_method, postback_on FROM affiliates WHERE id = ANY($1::bigint[])
+"""
+
+# Transaction-scoped advisory locks, taken in ascending order so that two workers never
+# wait on each other in a cycle. Every writer of a conversion key takes its lock first.
+LOCK_KEYS = """
+SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) k ORDER BY k) s
+"""
+
+CONVERSION_COLUMNS = f"""id, advertiser_id, txid, click_id, clicked_at, link_id, affiliate_id,
+offer_id, goal, status, reason, amount, amount_currency, currency, revenue, payout,
+{", ".join(SUB_IDS)}, source, aff_click_id, country, device, os, browser, via,
+received_at, status_at, created_at, updated_at"""
+
+EXISTING_BY_TXID = f"""
+SELECT {CONVERSION_COLUMNS} FROM conversions
+WHERE (advertiser_id, txid) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+FOR UPDATE
+"""
+# Conversions that already use up a one-per-click goal of these clicks.
+CLICK_GOAL_TAKEN = """
+SELECT click_id, goal FROM conversions
+WHERE click_id = ANY($1::uuid[]) AND status IN ('approved', 'pending')
+"""
+
+INSERT_COLUMNS = (
+    "advertiser_id",
+    "txid",
+    "click_id",
+    "clicked_at",
+    "link_id",
+    "affiliate_id",
+    "offer_id",
+    "goal",
+    "status",
+    "reason",
+    "amount",
+    "amount_currency",
+    "currency",
+    "revenue",
+    "payout",
+    *SUB_IDS,
+    "source",
+    "aff_click_id",
+    "country",
+    "device",
+    "os",
+    "browser",
+    "via",
+    "received_at",
+    "status_at",
+)
+_INSERT_TYPES = (
+    "bigint[]",
+    "text[]",
+    "uuid[]",
+    "timestamptz[]",
+    "bigint[]",
+    "bigint[]",
+    "bigint[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "numeric[]",
+    "text[]",
+    "text[]",
+    "numeric[]",
+    "numeric[]",
+    *(["text[]"] * len(SUB_IDS)),
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "timestamptz[]",
+    "timestamptz[]",
+)
+INSERT_CONVERSIONS = f"""
+INSERT INTO conversions ({", ".join(INSERT_COLUMNS)})
+SELECT * FROM unnest({", ".join(f"${i}::{t}" for i, t in enumerate(_INSERT_TYPES, start=1))})
+RETURNING {CONVERSION_COLUMNS}
+"""
+
+UPDATE_STATUSES = """
+UPDATE conversions c SET status = u.status, reason = u.reason, status_at = u.status_at,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
+    AS u(id, status, reason, status_at)
+WHERE c.id = u.id
+"""
+
+INSERT_HISTORY = """
+INSERT INTO conversion_history (conversion_id, old_status, new_status, changed_by)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+"""
+
+# Deltas per rollup row (several conversions of a batch may share one); the rows are
+# given in key order so that concurrent batches lock them in the same order.
+UPSERT_ROLLUPS = """
+INSERT INTO stats_rollup AS r (bucket, affiliate_id, offer_id, link_id, country, device, os,
+    browser, currency, conversions, pending_conversions, rejected_conversions, revenue, payout)
+SELECT * FROM unnest($1::timestamptz[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+    $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
+    $12::bigint[], $13::numeric[], $14::numeric[])
+ON CONFLICT (bucket, affiliate_id, offer_id, link_id, country, device, os, browser, currency)
+DO UPDATE SET conversions = r.conversions + EXCLUDED.conversions,
+              pending_conversions = r.pending_conversions + EXCLUDED.pending_conversions,
+              rejected_conversions = r.rejected_conversions + EXCLUDED.rejected_conversions,
+              revenue = r.revenue + EXCLUDED.revenue,
+              payout = r.payout + EXCLUDED.payout
+"""
+
+# The outbox of the affiliate postback sender (app/sender), one row per notification.
+INSERT_DELIVERIES = """
+INSERT INTO deliveries (conversion_id, affiliate_id, conversion_status, method, url, body)
+SELECT c, a, s, m, u, b::jsonb
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS t(c, a, s, m, u, b)
+"""
+
+GET_CONVERSION = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1"
+GET_CONVERSION_FOR_UPDATE = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1 FOR UPDATE"
+
+LIST_CONVERSIONS = f"""
+SELECT {CONVERSION_COLUMNS} FROM conversions
+WHERE id > $1
+  AND ($3::timestamptz IS NULL OR created_at >= $3)
+  AND ($4::timestamptz IS NULL OR created_at < $4)
+  AND ($5::bigint IS NULL OR affiliate_id = $5)
+  AND ($6::bigint IS NULL OR offer_id = $6)
+  AND ($7::text IS NULL OR status = $7)
+  AND ($8::text IS NULL OR goal = $8)
+ORDER BY id LIMIT $2
+"""

@@ -1,0 +1,112 @@
+"""/api/v1/conversions: list and filter; PATCH a status by hand (admin only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from app.attribution import service as attribution
+from app.attribution.schemas import (
+    AffiliateConversionOut,
+    ConversionOut,
+    StatusPatch,
+    fields_of,
+)
+from app.deps import AdminKey, CurrentKey, PoolDep
+from app.errors import BadRequest, NotFound
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+
+router = APIRouter(prefix="/conversions", tags=["conversions"])
+
+IdPath = Annotated[int, Path(ge=1, le=2**62)]
+IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+TimeQuery = Annotated[
+    str | None,
+    Query(max_length=40, description="ISO date (whole day, UTC) or date-time"),
+]
+Status = Literal["approved", "pending", "rejected", "unattributed"]
+
+
+def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
+    """An ISO date or date-time; a date as `to` includes that whole day."""
+    if text is None or text == "":
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            f"{name}: not an ISO date or date-time", code="invalid_parameter"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@router.get("", response_model=Page[ConversionOut] | Page[AffiliateConversionOut])
+async def list_conversions(
+    pool: PoolDep,
+    principal: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    from_: Annotated[TimeQuery, Query(alias="from")] = None,
+    to: TimeQuery = None,
+    affiliate: IdQuery = None,
+    offer: IdQuery = None,
+    status: Status | None = None,
+    event: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[ConversionOut] | Page[AffiliateConversionOut]:
+    if not principal.is_admin:
+        if affiliate is not None:
+            principal.require_affiliate_access(affiliate)
+        affiliate = principal.affiliate_id
+    rows = await attribution.list_conversions(
+        pool,
+        after=after_id(cursor),
+        limit=limit,
+        start=_moment(from_, "from", end=False),
+        end=_moment(to, "to", end=True),
+        affiliate_id=affiliate,
+        offer_id=offer,
+        status=status,
+        event=event,
+    )
+    cursor_out = next_cursor(rows, limit, rows[-1]["id"] if rows else None)
+    if principal.is_admin:
+        return Page[ConversionOut](
+            items=[ConversionOut.model_validate(fields_of(r)) for r in rows],
+            next_cursor=cursor_out,
+        )
+    return Page[AffiliateConversionOut](
+        items=[AffiliateConversionOut.model_validate(fields_of(r)) for r in rows],
+        next_cursor=cursor_out,
+    )
+
+
+@router.get("/{conversion_id}", response_model=ConversionOut | AffiliateConversionOut)
+async def get_conversion(
+    conversion_id: IdPath, pool: PoolDep, principal: CurrentKey
+) -> ConversionOut | AffiliateConversionOut:
+    row = await attribution.get_conversion(pool, conversion_id=conversion_id)
+    if principal.is_admin:
+        return ConversionOut.model_validate(fields_of(row))
+    if row["affiliate_id"] is None or row["affiliate_id"] != principal.affiliate_id:
+        # Someone else's conversion looks like no conversion at all.
+        raise NotFound(f"conversion {conversion_id} does not exist")
+    return AffiliateConversionOut.model_validate(fields_of(row))
+
+
+@router.patch("/{conversion_id}", response_model=ConversionOut)
+async def patch_conversion(
+    conversion_id: IdPath, body: StatusPatch, pool: PoolDep, principal: AdminKey
+) -> ConversionOut:
+    row = await attribution.change_status(
+        pool,
+        conversion_id=conversion_id,
+        status=body.status,
+        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+    )
+    return ConversionOut.model_validate(fields_of(row))

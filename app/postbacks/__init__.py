@@ -1,0 +1,1 @@
+"""Conversion intake: GET|POST /postback from advertisers, /pixel.gif and /pixel.js."""

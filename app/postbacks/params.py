@@ -1,0 +1,174 @@
+"""Postback and pixel parameters: query string, form or JSON body, with their aliases.
+
+Everything an advertiser may send is checked here, before anything is queued, so bad
+input gets a 400 and is never stored. Parsing is pure (no I/O) and property-tested.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+import orjson
+
+from app.clickid import parse_click_id
+from app.errors import BadRequest
+from app.money import parse_money
+from app.postbacks.records import STATUSES
+
+# First name of each tuple is the canonical one; the first alias present wins.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "click_id": ("click_id", "transaction_id", "clickid", "subid"),
+    "txid": ("txid", "adv_sub", "order_id"),
+    "amount": ("amount",),
+    "payout": ("payout",),
+    "currency": ("currency",),
+    "status": ("status",),
+    "event": ("event",),
+    "token": ("token",),
+    "offer_id": ("offer_id",),
+}
+KNOWN = frozenset(name for names in ALIASES.values() for name in names)
+MAX_VALUE_CHARS = 1024
+MAX_TXID_CHARS = 255
+_EVENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+Raw = dict[str, object]
+
+
+class InvalidBody(BadRequest):
+    pass
+
+
+def from_query(query: bytes | str) -> Raw:
+    """Known parameters of a query string or form body; the first occurrence wins."""
+    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    found: Raw = {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    except ValueError:
+        raise BadRequest("the parameters are not URL-encoded", code="invalid_request") from None
+    for name, value in pairs:
+        if name in KNOWN and name not in found:
+            found[name] = value
+    return found
+
+
+def from_json(body: bytes) -> Raw:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidBody("the request body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise InvalidBody("the JSON body must be an object", code="invalid_json")
+    found: Raw = {}
+    for name, value in data.items():
+        if name not in KNOWN:
+            continue
+        if value is None:
+            continue
+        # bool is an int to Python; `true` is no amount.
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise BadRequest(f"{name}: must be a string or a number", code="invalid_parameter")
+        found[name] = value
+    return found
+
+
+def pick(raw: Raw, name: str) -> object | None:
+    for alias in ALIASES[name]:
+        if alias in raw:
+            return raw[alias]
+    return None
+
+
+def _text(raw: Raw, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
+    value = pick(raw, name)
+    if value is None:
+        return None
+    if isinstance(value, float | int):
+        value = repr(value) if isinstance(value, float) else str(value)
+    assert isinstance(value, str)
+    value = value.strip()
+    if value == "":
+        return None
+    if len(value) > limit:
+        raise BadRequest(f"{name}: longer than {limit} characters", code="invalid_parameter")
+    if "\x00" in value:
+        raise BadRequest(f"{name}: must not contain NUL", code="invalid_parameter")
+    return value
+
+
+def _money(raw: Raw, name: str) -> Decimal | None:
+    value = pick(raw, name)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_money(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name}: {exc}", code="invalid_parameter") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionParams:
+    click_id: uuid.UUID | None
+    txid: str | None
+    amount: Decimal | None
+    payout: Decimal | None
+    currency: str | None
+    status: str
+    event: str | None
+    offer_id: int | None
+
+
+def token_of(raw: Raw) -> str | None:
+    value = pick(raw, "token")
+    return value if isinstance(value, str) and value else None
+
+
+def click_id_of(raw: Raw) -> uuid.UUID | None:
+    """The click ID if one is given; BadRequest if it is not one of ours."""
+    text = _text(raw, "click_id", 64)
+    if text is None:
+        return None
+    parsed = parse_click_id(text)
+    if parsed is None:
+        raise BadRequest("click_id: not a click ID of this tracker", code="invalid_parameter")
+    return parsed
+
+
+def parse_conversion(raw: Raw) -> ConversionParams:
+    """Validate the conversion parameters; BadRequest names the first bad one."""
+    click_id = click_id_of(raw)
+    status = (_text(raw, "status", 32) or "approved").lower()
+    if status not in STATUSES:
+        raise BadRequest(f"status: must be one of {', '.join(STATUSES)}", code="invalid_parameter")
+    event = _text(raw, "event", 64)
+    if event is not None and not _EVENT.match(event):
+        raise BadRequest(
+            "event: a goal name of letters, digits, '_', '.' or '-'", code="invalid_parameter"
+        )
+    currency = _text(raw, "currency", 3)
+    if currency is not None:
+        if not _CURRENCY.match(currency):
+            raise BadRequest("currency: an ISO 4217 code such as USD", code="invalid_parameter")
+        currency = currency.upper()
+    offer_text = _text(raw, "offer_id", 19)
+    offer_id = None
+    if offer_text is not None:
+        if not (offer_text.isascii() and offer_text.isdigit()) or int(offer_text) < 1:
+            raise BadRequest("offer_id: must be a positive integer", code="invalid_parameter")
+        offer_id = int(offer_text)
+    return ConversionParams(
+        click_id=click_id,
+        txid=_text(raw, "txid", MAX_TXID_CHARS),
+        amount=_money(raw, "amount"),
+        payout=_money(raw, "payout"),
+        currency=currency,
+        status=status,
+        event=event,
+        offer_id=offer_id,
+    )

@@ -1,0 +1,129 @@
+"""The conversion record on the `conversions` stream: what intake queues, what attribution reads.
+
+Intake only checks what it can check without the database (token, syntax, money); the
+worker does the rest. Keys are short because every record crosses Redis twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+import orjson
+
+Via = Literal["postback", "pixel"]
+STATUSES = ("approved", "pending", "rejected")
+
+
+class PoisonRecord(ValueError):
+    """A stream entry that is not a conversion record; it goes to the dead-letter stream."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionRecord:
+    via: Via
+    # The advertiser whose token authenticated the postback; None for a pixel, whose
+    # advertiser is the one of the click's offer.
+    advertiser_id: int | None
+    click_id: uuid.UUID
+    txid: str | None
+    amount: Decimal | None
+    payout: Decimal | None
+    currency: str | None
+    status: str
+    event: str | None
+    # Microseconds: postbacks for one txid are ordered by it (see attribution).
+    received_us: int
+    # A pixel may name its offer, so that it can be kept as unattributed when its click
+    # never arrives (a postback knows its advertiser from the token).
+    offer_id: int | None = None
+    attempts: int = 0
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "v": self.via,
+                "adv": self.advertiser_id,
+                "cid": str(self.click_id),
+                "tx": self.txid,
+                "amt": None if self.amount is None else str(self.amount),
+                "pay": None if self.payout is None else str(self.payout),
+                "cur": self.currency,
+                "st": self.status,
+                "ev": self.event,
+                "tu": self.received_us,
+                "off": self.offer_id,
+                "n": self.attempts,
+            }
+        )
+
+    def retried(self) -> ConversionRecord:
+        return replace(self, attempts=self.attempts + 1)
+
+
+def _opt_str(rec: dict[str, Any], key: str) -> str | None:
+    value = rec.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PoisonRecord(f"bad {key}")
+    return value
+
+
+def _opt_int(rec: dict[str, Any], key: str) -> int | None:
+    value = rec.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise PoisonRecord(f"bad {key}")
+    return value
+
+
+def _opt_decimal(rec: dict[str, Any], key: str) -> Decimal | None:
+    text = _opt_str(rec, key)
+    if text is None:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise PoisonRecord(f"bad {key}") from None
+    if not value.is_finite() or value < 0:
+        raise PoisonRecord(f"bad {key}")
+    return value
+
+
+def decode(raw: bytes) -> ConversionRecord:
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonRecord(f"not JSON: {exc}") from None
+    if not isinstance(rec, dict):
+        raise PoisonRecord("not a conversion record")
+    via = rec.get("v")
+    if via not in ("postback", "pixel"):
+        raise PoisonRecord("bad via")
+    try:
+        click_id = uuid.UUID(str(rec.get("cid")))
+    except ValueError:
+        raise PoisonRecord("bad click id") from None
+    status = rec.get("st")
+    if status not in STATUSES:
+        raise PoisonRecord("bad status")
+    advertiser_id = _opt_int(rec, "adv")
+    if via == "postback" and advertiser_id is None:
+        raise PoisonRecord("a postback without its advertiser")
+    received = _opt_int(rec, "tu")
+    if received is None:
+        raise PoisonRecord("no receive time")
+    return ConversionRecord(
+        via=via,
+        advertiser_id=advertiser_id,
+        click_id=click_id,
+        txid=_opt_str(rec, "tx"),
+        amount=_opt_decimal(rec, "amt"),
+        payout=_opt_decimal(rec, "pay"),
+        currency=_opt_str(rec, "cur"),
+        status=status,
+        event=_opt_str(rec, "ev"),
+        received_us=received,
+        offer_id=_opt_int(rec, "off"),
+        attempts=_opt_int(rec, "n") or 0,
+    )

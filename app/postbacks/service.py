@@ -1,0 +1,290 @@
+"""Postback and pixel intake: authenticate from the cache, validate, queue durably.
+
+Nothing here touches PostgreSQL per request: the advertiser comes from the in-process
+cache, and the conversion goes to the `conversions` stream (or the local spool) for the
+worker to attribute. The answer waits until the record is durably queued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+
+from app.db import Pool
+from app.errors import AppError, BadRequest
+from app.postbacks import params
+from app.postbacks.cache import Advertiser, AdvertiserCache
+from app.postbacks.records import ConversionRecord
+from app.redirect.handler import TrustedProxies
+from app.settings import Settings
+from app.streams import keys
+from app.streams.durable import DurableQueue, QueueUnavailable
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-signature"
+
+
+class InvalidToken(AppError):
+    status = 401
+    code = "invalid_token"
+
+
+class InvalidSignature(AppError):
+    status = 401
+    code = "invalid_signature"
+
+
+class AddressNotAllowed(AppError):
+    status = 403
+    code = "address_not_allowed"
+
+
+class Unavailable(AppError):
+    status = 503
+    code = "unavailable"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+@dataclass
+class Intake:
+    """Resources of the intake routes; the app's lifespan fills them in."""
+
+    settings: Settings
+    trusted: TrustedProxies = field(init=False)
+    cache: AdvertiserCache | None = None
+    queue: DurableQueue | None = None
+
+    def __post_init__(self) -> None:
+        self.trusted = TrustedProxies(self.settings.trusted_proxies)
+
+
+async def start(intake: Intake, *, pool: Pool, redis: Redis) -> None:
+    settings = intake.settings
+    intake.cache = AdvertiserCache(
+        pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
+    )
+    await intake.cache.start()
+    intake.queue = DurableQueue(redis, stream=keys.CONVERSIONS, settings=settings)
+    intake.queue.start()
+
+
+async def stop(intake: Intake) -> None:
+    if intake.queue is not None:
+        await intake.queue.stop()
+    if intake.cache is not None:
+        await intake.cache.stop()
+
+
+def sign(secret: str | bytes, timestamp: int, payload: bytes) -> str:
+    """`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + payload>`: what advertisers send."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    mac = hmac.new(key, f"{timestamp}.".encode() + payload, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def check_signature(
+    secret: bytes, header: str | None, payload: bytes, *, now: float, max_age_s: int
+) -> None:
+    """Raise unless `header` signs `payload` with `secret` and is recent enough."""
+    if not header:
+        raise InvalidSignature(f"this advertiser signs postbacks: send {SIGNATURE_HEADER}")
+    fields: dict[str, str] = {}
+    for part in header.split(","):
+        name, sep, value = part.strip().partition("=")
+        if not sep or name in fields:
+            raise BadRequest(
+                "malformed signature: expected t=<time>,v1=<hex>", code="bad_signature"
+            )
+        fields[name] = value
+    stamp, given = fields.get("t", ""), fields.get("v1", "")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not given:
+        raise BadRequest("malformed signature: expected t=<time>,v1=<hex>", code="bad_signature")
+    timestamp = int(stamp)
+    # A replay of a captured request is refused once it is older than the window; the
+    # window also bounds clock skew the other way.
+    if abs(now - timestamp) > max_age_s:
+        raise InvalidSignature("the signature is too old (or from the future)")
+    expected = sign(secret, timestamp, payload).rsplit("v1=", 1)[1]
+    if not hmac.compare_digest(expected.encode(), given.encode("ascii", "replace")):
+        raise InvalidSignature("the signature does not match")
+
+
+def _check_address(advertiser: Advertiser, ip: str) -> None:
+    if not advertiser.networks:
+        return
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        raise AddressNotAllowed("this address may not send postbacks") from None
+    if not any(address in network for network in advertiser.networks):
+        raise AddressNotAllowed("this address may not send postbacks")
+
+
+async def read_body(chunks: AsyncIterator[bytes], *, declared: str | None, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (never read whole)."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"the body must be at most {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the body must be at most {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def body_params(content_type: str, body: bytes) -> params.Raw:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if not body.strip():
+        return {}
+    if media == "application/json" or media.endswith("+json"):
+        return params.from_json(body)
+    if media == "application/x-www-form-urlencoded":
+        try:
+            return params.from_query(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadRequest("the form body is not UTF-8", code="invalid_request") from None
+    raise UnsupportedMediaType("send the parameters in the query string, as a form or as JSON")
+
+
+async def receive_postback(
+    intake: Intake,
+    *,
+    method: str,
+    query: bytes,
+    headers: Mapping[str, str],
+    peer: str,
+    chunks: AsyncIterator[bytes],
+) -> None:
+    """A whole postback request, from its parts; AppError when it is refused."""
+    raw = params.from_query(query)
+    body = b""
+    if method == "POST":
+        body = await read_body(
+            chunks,
+            declared=headers.get("content-length"),
+            limit=intake.settings.postback_max_body_bytes,
+        )
+        # Body parameters win over the query string (the token often sits in the URL).
+        raw = {**raw, **body_params(headers.get("content-type", ""), body)}
+    await accept_postback(
+        intake,
+        raw=raw,
+        peer=peer,
+        forwarded_for=headers.get("x-forwarded-for"),
+        signature=headers.get(SIGNATURE_HEADER),
+        signed_payload=body if body else query,
+    )
+
+
+async def accept_postback(
+    intake: Intake,
+    *,
+    raw: params.Raw,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+    signed_payload: bytes,
+) -> None:
+    """Check a postback and queue it; AppError (4xx/503) when it is refused."""
+    assert intake.cache is not None
+    assert intake.queue is not None
+    token = params.token_of(raw)
+    advertiser = await intake.cache.authenticate(token) if token else None
+    if advertiser is None:
+        raise InvalidToken("a valid postback token is required")
+    _check_address(advertiser, intake.trusted.client_ip(peer, forwarded_for))
+    if advertiser.signing_secret is not None:
+        check_signature(
+            advertiser.signing_secret,
+            signature,
+            signed_payload,
+            now=time.time(),
+            max_age_s=intake.settings.postback_signature_max_age_s,
+        )
+    conversion = params.parse_conversion(raw)
+    if conversion.click_id is None:
+        raise BadRequest("click_id is required", code="missing_parameter")
+    record = ConversionRecord(
+        via="postback",
+        advertiser_id=advertiser.id,
+        click_id=conversion.click_id,
+        txid=conversion.txid,
+        amount=conversion.amount,
+        payout=conversion.payout,
+        currency=conversion.currency,
+        status=conversion.status,
+        event=conversion.event,
+        received_us=time.time_ns() // 1000,
+    )
+    try:
+        await intake.queue.put(record.encode())
+    except QueueUnavailable:
+        raise Unavailable("the conversion could not be queued; retry later") from None
+
+
+async def receive_pixel(intake: Intake, *, query: bytes, cookie: str | None) -> None:
+    """A whole pixel request; never raises, since the browser gets its GIF anyway."""
+    try:
+        await accept_pixel(intake, raw=params.from_query(query), cookie=cookie)
+    except BadRequest as exc:
+        logger.info("pixel ignored: %s", exc.message)
+    except Exception:
+        logger.exception("pixel failed")
+
+
+async def accept_pixel(intake: Intake, *, raw: params.Raw, cookie: str | None) -> bool:
+    """Queue a pixel conversion; False when there is nothing to attribute.
+
+    A pixel answers with its GIF whatever happens, so problems are logged, not raised.
+    The browser is not trusted with a status or payout: a pixel only creates approved
+    conversions, and a repeat changes nothing.
+    """
+    assert intake.queue is not None
+    try:
+        conversion = params.parse_conversion(raw)
+        click_id = conversion.click_id or (
+            params.click_id_of({"click_id": cookie}) if cookie else None
+        )
+    except BadRequest as exc:
+        logger.info("pixel ignored: %s", exc.message)
+        return False
+    if click_id is None:
+        return False
+    record = ConversionRecord(
+        via="pixel",
+        advertiser_id=None,
+        click_id=click_id,
+        txid=conversion.txid,
+        amount=conversion.amount,
+        payout=None,
+        currency=conversion.currency,
+        status="approved",
+        event=conversion.event,
+        received_us=time.time_ns() // 1000,
+        offer_id=conversion.offer_id,
+    )
+    try:
+        await intake.queue.put(record.encode())
+    except QueueUnavailable:
+        logger.error("pixel conversion for click %s could not be queued", click_id)
+        return False
+    return True

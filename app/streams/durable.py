@@ -1,0 +1,90 @@
+"""A stream with the local spool behind it: how the web app queues what it must not lose.
+
+A record is acknowledged once Redis holds it (group-committed XADD within the budget) or,
+when Redis is down or slow, once it is fsync'd to the spool, which a task replays into
+the stream when Redis answers again. The redirect (clicks) and the postback intake
+(conversions) follow the same rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.ops.counters import SharedCounters
+from app.settings import Settings
+from app.streams import keys
+from app.streams.batching import BatchFailed
+from app.streams.producer import StreamProducer
+from app.streams.spool import Spool
+
+logger = logging.getLogger(__name__)
+
+REPLAY_INTERVAL_S = 1.0
+
+QueueUnavailable = BatchFailed
+
+
+async def replay_forever(spool: Spool, replay: Callable[[], Awaitable[int]]) -> None:
+    """Call `replay` whenever the spool holds files, until cancelled."""
+    while True:
+        await asyncio.sleep(REPLAY_INTERVAL_S)
+        if not spool.has_files():
+            continue
+        try:
+            await replay()
+        except (RedisError, OSError) as exc:
+            logger.warning("spool replay deferred: %s", exc)
+
+
+class DurableQueue:
+    def __init__(self, redis: Redis, *, stream: str, settings: Settings) -> None:
+        self.stream = stream
+        self.producer = StreamProducer(
+            settings.require_urls()[1],
+            keys.shard_keys(stream, settings.stream_shards),
+            budget_s=settings.redis_budget_ms / 1000,
+            max_batch=settings.enqueue_max_batch,
+        )
+        self.spool = Spool(settings.tracker_data_dir / "spool", stream)
+        self.counters = SharedCounters(redis, keys.web_metrics_key(stream))
+        self._replayer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.producer.start()
+        self.spool.start()
+        self.counters.start()
+        self._replayer = asyncio.create_task(
+            replay_forever(self.spool, self.replay), name=f"{self.stream}-spool-replay"
+        )
+
+    async def stop(self) -> None:
+        if self._replayer is not None:
+            self._replayer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._replayer
+        await self.producer.stop()
+        await self.spool.stop()
+        await self.counters.stop()
+
+    async def put(self, record: bytes) -> None:
+        """Return once Redis or the spool holds the record; QueueUnavailable if neither."""
+        try:
+            await self.producer.enqueue(record)
+            self.counters.inc("enqueued")
+        except BatchFailed:
+            await self.spool.append(record)
+            self.counters.inc("spooled")
+
+    async def replay(self) -> int:
+        """Move spooled records into the stream; the count moved."""
+        moved = await self.spool.replay(self.producer.send_now)
+        if moved:
+            self.counters.inc("replayed", moved)
+            logger.info("replayed %d spooled %s into the stream", moved, self.stream)
+        return moved

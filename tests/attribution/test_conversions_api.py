@@ -1,0 +1,155 @@
+"""/api/v1/conversions: filters, cursor pages, affiliate scoping, status changes by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.db import Pool
+from app.settings import Settings
+from tests.helpers import affiliate_headers, assert_error
+from tests.postbacks.support import click, conversions, postback, rollup_totals, run_worker
+
+
+async def _three_conversions(
+    app: FastAPI, client: httpx.AsyncClient, shop: dict[str, Any], settings: Settings
+) -> None:
+    alice = await click(app, client, shop["alice_link"]["code"])
+    alice2 = await click(app, client, shop["alice_link"]["code"])
+    bob = await click(app, client, shop["bob_link"]["code"])
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=alice, txid="A1", amount="10")
+    await postback(client, shop["token"], click_id=alice2, txid="A2", status="pending")
+    await postback(client, shop["token"], click_id=bob, txid="B1")
+    await run_worker(settings)
+
+
+async def test_list_filters_and_pages(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    admin: dict[str, str],
+    settings: Settings,
+) -> None:
+    await _three_conversions(app, client, shop, settings)
+
+    async def txids(**params: Any) -> list[str]:
+        response = await client.get("/api/v1/conversions", params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return sorted(c["txid"] for c in response.json()["items"])
+
+    assert await txids() == ["A1", "A2", "B1"]
+    assert await txids(affiliate=shop["alice"]["id"]) == ["A1", "A2"]
+    assert await txids(status="pending") == ["A2"]
+    assert await txids(offer=shop["offer"]["id"], event="conversion") == ["A1", "A2", "B1"]
+    assert await txids(event="sale") == []
+    assert await txids(**{"from": "2000-01-01", "to": "2999-12-31"}) == ["A1", "A2", "B1"]
+    assert await txids(to="2000-01-01T00:00:00Z") == []
+    first = await client.get("/api/v1/conversions", params={"limit": 2}, headers=admin)
+    page = first.json()
+    second = await client.get(
+        "/api/v1/conversions", params={"limit": 2, "cursor": page["next_cursor"]}, headers=admin
+    )
+    items = page["items"] + second.json()["items"]
+    assert (len(page["items"]), second.json()["next_cursor"]) == (2, None)
+    assert sorted(c["txid"] for c in items) == ["A1", "A2", "B1"]
+    assert [c["id"] for c in items] == sorted(c["id"] for c in items)
+    [item] = [c for c in items if c["txid"] == "A1"]
+    assert (item["revenue"], item["payout"], item["amount"]) == ("4.00", "2.50", "10.00")
+    assert item["event"] == "conversion"
+    assert len(item["click_id"]) == 26
+    bad = await client.get("/api/v1/conversions", params={"from": "yesterday"}, headers=admin)
+    assert_error(bad, 400, "invalid_parameter")
+
+
+async def test_an_affiliate_sees_only_its_own_without_revenue(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    await _three_conversions(app, client, shop, settings)
+    alice = await affiliate_headers(client, admin, shop["alice"]["id"])
+    response = await client.get("/api/v1/conversions", headers=alice)
+    assert response.status_code == 200
+    items = sorted(response.json()["items"], key=lambda c: c["txid"])
+    assert [c["txid"] for c in items] == ["A1", "A2"]
+    assert all("revenue" not in c and "advertiser_id" not in c for c in items)
+    assert items[0]["payout"] == "2.50"
+    assert_error(
+        await client.get(
+            "/api/v1/conversions", params={"affiliate": shop["bob"]["id"]}, headers=alice
+        ),
+        403,
+    )
+    bobs = [r["id"] for r in await conversions(pool) if r["txid"] == "B1"]
+    assert_error(await client.get(f"/api/v1/conversions/{bobs[0]}", headers=alice), 404)
+    assert_error(
+        await client.patch(
+            f"/api/v1/conversions/{items[0]['id']}", json={"status": "rejected"}, headers=alice
+        ),
+        403,
+    )
+    assert_error(await client.get("/api/v1/conversions"), 401)
+
+
+async def test_patch_changes_a_status_with_every_effect(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    response = await client.patch(
+        f"/api/v1/affiliates/{shop['alice']['id']}",
+        json={"postback_url": "https://aff.example/pb?s={status}", "postback_on": "all"},
+        headers=admin,
+    )
+    assert response.status_code == 200
+    await _three_conversions(app, client, shop, settings)
+    rows = {r["txid"]: r for r in await conversions(pool)}
+    before = await rollup_totals(pool)
+    assert (before["conversions"], before["pending"]) == (2, 1)
+    patched = await client.patch(
+        f"/api/v1/conversions/{rows['A1']['id']}", json={"status": "rejected"}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["status"] == "rejected"
+    after = await rollup_totals(pool)
+    assert (after["conversions"], after["rejected"], after["payout"]) == (1, 1, Decimal("2.50"))
+    history = await pool.fetch(
+        "SELECT old_status, new_status, changed_by FROM conversion_history"
+        " WHERE conversion_id = $1 ORDER BY id",
+        rows["A1"]["id"],
+    )
+    assert [(h["old_status"], h["new_status"]) for h in history] == [
+        (None, "approved"),
+        ("approved", "rejected"),
+    ]
+    assert history[-1]["changed_by"] == "admin"
+    urls = [r["url"] for r in await pool.fetch("SELECT url FROM deliveries ORDER BY id")]
+    assert urls[-1] == "https://aff.example/pb?s=rejected"
+    # The same status again changes nothing.
+    again = await client.patch(
+        f"/api/v1/conversions/{rows['A1']['id']}", json={"status": "rejected"}, headers=admin
+    )
+    assert again.status_code == 200
+    assert await pool.fetchval("SELECT count(*) FROM conversion_history") == 4
+    assert_error(
+        await client.patch(
+            f"/api/v1/conversions/{rows['A1']['id']}", json={"status": "lost"}, headers=admin
+        ),
+        400,
+    )
+    assert_error(
+        await client.patch(
+            "/api/v1/conversions/999999", json={"status": "approved"}, headers=admin
+        ),
+        404,
+    )
