@@ -20,7 +20,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.catalog import service as catalog_service
+from app.catalog.cache import CatalogCache
 from app.db import Pool
 from app.postbacks import queries
 
@@ -52,18 +52,14 @@ def _advertiser(row: asyncpg.Record) -> Advertiser:
     )
 
 
-class AdvertiserCache:
+class AdvertiserCache(CatalogCache):
+    """Postback token -> active advertiser."""
+
     def __init__(self, pool: Pool, redis: Redis, *, poll_s: float, ttl_s: float) -> None:
-        self._pool = pool
-        self._redis = redis
-        self._poll_s = poll_s
-        self._ttl_s = ttl_s
+        super().__init__(pool, redis, poll_s=poll_s, ttl_s=ttl_s)
         # Keyed by the token's SHA-256: the lookup's timing tells nothing about the token.
         self._by_digest: dict[bytes, Advertiser] = {}
-        self._version: bytes | str | None = None
-        self._loaded_at = 0.0
         self._checked_at = 0.0
-        self._task: asyncio.Task[None] | None = None
         self._recheck: asyncio.Future[None] | None = None
 
     def _find(self, token: bytes) -> Advertiser | None:
@@ -93,41 +89,10 @@ class AdvertiserCache:
         with contextlib.suppress(RedisError, OSError, asyncpg.PostgresError):
             await self.refresh_if_changed()
 
-    async def load(self) -> None:
-        try:
-            version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
-        except RedisError:
-            version = None
+    async def _reload(self) -> None:
         rows = await self._pool.fetch(queries.LOAD_ADVERTISERS)
         self._by_digest = {
             _digest(str(r["postback_token"]).encode()): _advertiser(r)
             for r in rows
             if r["status"] == "active"
         }
-        self._version = version
-        self._loaded_at = time.monotonic()
-
-    async def start(self) -> None:
-        await self.load()
-        self._task = asyncio.create_task(self._watch(), name="advertiser-cache-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def refresh_if_changed(self) -> bool:
-        version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
-        if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
-            await self.load()
-            return True
-        return False
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_s)
-            try:
-                await self.refresh_if_changed()
-            except Exception:  # the cache keeps serving what it has; retry next tick
-                logger.exception("advertiser cache refresh failed")

@@ -1,26 +1,20 @@
 """The in-process link cache: code -> everything a redirect needs, no query per click.
 
-A catalog change bumps a Redis version key (app.catalog.service.notify_changed); every
-web process polls that key a few times a second and reloads when it moves, and reloads
-anyway after a TTL in case a bump was missed.
+Kept fresh by the catalog version key (app.catalog.cache.CatalogCache).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import asyncpg
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app import macros
 from app.caps.clicks import ClickCap, cap_scope
-from app.catalog import service as catalog_service
+from app.catalog.cache import CatalogCache
 from app.db import Pool
 
 logger = logging.getLogger(__name__)
@@ -89,25 +83,17 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
     )
 
 
-class LinkCache:
+class LinkCache(CatalogCache):
+    """Tracking-link code -> LinkTarget."""
+
     def __init__(self, pool: Pool, redis: Redis, *, poll_s: float, ttl_s: float) -> None:
-        self._pool = pool
-        self._redis = redis
-        self._poll_s = poll_s
-        self._ttl_s = ttl_s
+        super().__init__(pool, redis, poll_s=poll_s, ttl_s=ttl_s)
         self._links: dict[str, LinkTarget] = {}
-        self._version: bytes | str | None = None
-        self._loaded_at = 0.0
-        self._task: asyncio.Task[None] | None = None
 
     def get(self, code: str) -> LinkTarget | None:
         return self._links.get(code)
 
-    async def load(self) -> None:
-        try:
-            version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
-        except RedisError:
-            version = None
+    async def _reload(self) -> None:
         rows = await self._pool.fetch(LOAD_LINKS)
         caps: dict[tuple[int, int | None], list[ClickCap]] = {}
         for cap in await self._pool.fetch(LOAD_CLICK_CAPS):
@@ -128,30 +114,3 @@ class LinkCache:
             )
             for r in rows
         }
-        self._version = version
-        self._loaded_at = time.monotonic()
-
-    async def start(self) -> None:
-        await self.load()
-        self._task = asyncio.create_task(self._watch(), name="link-cache-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def refresh_if_changed(self) -> bool:
-        version = await self._redis.get(catalog_service.CATALOG_VERSION_KEY)
-        if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
-            await self.load()
-            return True
-        return False
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_s)
-            try:
-                await self.refresh_if_changed()
-            except Exception:  # the cache keeps serving what it has; retry next tick
-                logger.exception("link cache refresh failed")

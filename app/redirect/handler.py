@@ -8,7 +8,6 @@ Redis (or the local spool, if Redis is down or slow) holds the click.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,11 +18,8 @@ import orjson
 
 from app.caps.clicks import counter_args
 from app.clickid import new_click_id
-from app.ops.counters import SharedCounters
 from app.redirect.cache import LinkCache, LinkTarget
-from app.streams.batching import BatchFailed
-from app.streams.producer import StreamProducer
-from app.streams.spool import Spool
+from app.streams.durable import DurableQueue, QueueUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -124,15 +120,11 @@ class Redirector:
         self.cookie_name = cookie_name
         self.trusted = trusted_proxies
         self.cache: LinkCache | None = None
-        self.producer: StreamProducer | None = None
-        self.spool: Spool | None = None
-        self.replayer: asyncio.Task[None] | None = None
-        self.counters: SharedCounters | None = None
+        self.queue: DurableQueue | None = None
 
     async def handle(self, scope: Scope, send: Send) -> None:
         assert self.cache is not None
-        assert self.producer is not None
-        assert self.spool is not None
+        assert self.queue is not None
         code = scope["path"][len(PREFIX) :]
         target = self.cache.get(code)
         if target is None:
@@ -154,27 +146,20 @@ class Redirector:
         else:
             ip = peer
         record = _record(click_id, ms, target, subs, ip, headers, scope["method"] == "HEAD")
-        counters = self.counters
-        assert counters is not None
-        parts = target.parts
+        queue = self.queue
         try:
             if target.caps:
-                shard = self.producer.shard_for(target.offer_id)
-                caps = counter_args(self.producer.keys[shard], target.caps, ms / 1000)
-                if not await self.producer.enqueue(record, shard=shard, caps=caps):
-                    parts = target.fallback_parts
+                shard = queue.producer.shard_for(target.offer_id)
+                caps = counter_args(queue.producer.keys[shard], target.caps, ms / 1000)
+                within = await queue.put(record, shard=shard, caps=caps)
             else:
-                await self.producer.enqueue(record)
-            counters.inc("enqueued")
-        except BatchFailed:
-            try:
-                await self.spool.append(record)
-            except BatchFailed:
-                # Neither Redis nor the disk took the click: refuse rather than lose it.
-                await _plain(send, 503, b"Service unavailable\n")
-                return
-            counters.inc("spooled")
-        counters.inc("served")
+                within = await queue.put(record)
+        except QueueUnavailable:
+            # Neither Redis nor the disk took the click: refuse rather than lose it.
+            await _plain(send, 503, b"Service unavailable\n")
+            return
+        queue.counters.inc("served")
+        parts = target.parts if within else target.fallback_parts
         if parts is None:
             await _plain(send, 404, UNAVAILABLE_BODY)
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -72,14 +72,22 @@ class DurableQueue:
         await self.spool.stop()
         await self.counters.stop()
 
-    async def put(self, record: bytes) -> None:
-        """Return once Redis or the spool holds the record; QueueUnavailable if neither."""
+    async def put(
+        self, record: bytes, *, shard: int | None = None, caps: Sequence[bytes] | None = None
+    ) -> bool:
+        """Return once Redis or the spool holds the record; QueueUnavailable if neither.
+
+        False when Redis counted a click cap (`caps`, see StreamProducer) as reached; a
+        spooled record counts against no cap.
+        """
         try:
-            await self.producer.enqueue(record)
+            within = await self.producer.enqueue(record, shard=shard, caps=caps)
             self.counters.inc("enqueued")
+            return within
         except BatchFailed:
             await self.spool.append(record)
             self.counters.inc("spooled")
+            return True
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""

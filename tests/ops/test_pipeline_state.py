@@ -28,7 +28,7 @@ async def test_served_equals_stored_plus_in_flight_plus_dead_lettered(
         assert (
             await client.get(f"/c/{catalog['alice_link']['code']}", headers=BROWSER)
         ).status_code == 302
-    await redirector.counters.flush()
+    await redirector.queue.counters.flush()
 
     state = await pipeline.pipeline_state(redis, settings)
     assert (state.served, state.enqueued, state.stored, state.in_streams) == (30, 30, 0, 30)
@@ -52,7 +52,7 @@ async def test_metrics_exposes_the_pipeline_counters(
 ) -> None:
     await app.state.redirector.cache.load()
     await client.get(f"/c/{catalog['bob_link']['code']}", headers=BROWSER)
-    await app.state.redirector.counters.flush()
+    await app.state.redirector.queue.counters.flush()
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert "tracker_redirects_served_total 1" in response.text

@@ -131,7 +131,7 @@ async def test_redis_stopped_mid_run_visitors_still_redirected_and_every_click_s
             own_redis["proc"].terminate()  # Redis goes away (clean shutdown, AOF flushed)
             own_redis["proc"].wait()
             await click(50)
-            assert app.state.redirector.counters.values["spooled"] == 50
+            assert app.state.redirector.queue.counters.values["spooled"] == 50
             own_redis["proc"] = embedded._start_redis(
                 own_redis["dir"], own_redis["port"], durable=True
             )

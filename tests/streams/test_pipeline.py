@@ -163,20 +163,20 @@ async def test_redis_down_spools_and_replays_every_click_once(
     pool: Pool,
 ) -> None:
     redirector = app.state.redirector
-    working = redirector.producer
+    working = redirector.queue.producer
     # Nothing listens on port 9: every batch fails, as when Redis is down.
-    redirector.producer = StreamProducer(
+    redirector.queue.producer = StreamProducer(
         "redis://127.0.0.1:9/0", ["clicks:{0}"], budget_s=0.05, max_batch=64
     )
-    redirector.producer.start()
+    redirector.queue.producer.start()
     try:
         served = await serve_clicks(app, client, catalog["alice_link"]["code"], 40)
     finally:
-        await redirector.producer.stop()
-        redirector.producer = working
-    assert redirector.counters.values["spooled"] == 40
-    assert redirector.spool.has_files()
+        await redirector.queue.producer.stop()
+        redirector.queue.producer = working
+    assert redirector.queue.counters.values["spooled"] == 40
+    assert redirector.queue.spool.has_files()
     assert await redirect_service.replay_spool(redirector) == 40
-    assert not redirector.spool.has_files()
+    assert not redirector.queue.spool.has_files()
     await stream_worker.run(settings, burst=True)
     assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)

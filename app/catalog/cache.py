@@ -1,0 +1,71 @@
+"""In-process copies of catalog data, kept fresh by the catalog version key.
+
+A catalog change bumps the version (`service.notify_changed`); every process polls it a
+few times a second and reloads when it moves, and reloads anyway after a TTL in case a
+bump was lost. Subclasses say what to load; the hot paths then read plain dicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from abc import ABC, abstractmethod
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.catalog.service import CATALOG_VERSION_KEY
+from app.db import Pool
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogCache(ABC):
+    def __init__(self, pool: Pool, redis: Redis, *, poll_s: float, ttl_s: float) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._poll_s = poll_s
+        self._ttl_s = ttl_s
+        self._version: bytes | str | None = None
+        self._loaded_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    @abstractmethod
+    async def _reload(self) -> None:
+        """Read the catalog rows this cache serves and swap them in."""
+
+    async def load(self) -> None:
+        try:
+            version = await self._redis.get(CATALOG_VERSION_KEY)
+        except RedisError:
+            version = None
+        await self._reload()
+        self._version = version
+        self._loaded_at = time.monotonic()
+
+    async def start(self) -> None:
+        await self.load()
+        self._task = asyncio.create_task(self._watch(), name=f"{type(self).__name__}-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def refresh_if_changed(self) -> bool:
+        version = await self._redis.get(CATALOG_VERSION_KEY)
+        if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
+            await self.load()
+            return True
+        return False
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                await self.refresh_if_changed()
+            except Exception:  # the cache keeps serving what it has; retry next tick
+                logger.exception("%s refresh failed", type(self).__name__)
