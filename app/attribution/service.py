@@ -304,9 +304,8 @@ class Rollups:
 class Outbox:
     """Affiliate postbacks to send, written in the conversion's transaction.
 
-    The same rules as app.sender.service.enqueue_delivery (postback_on 'approved' hears
-    of approved conversions only, 'all' of every change), batched: one INSERT for all
-    the rows of a batch instead of one round trip per conversion.
+    The sender decides who hears of what (`sender_service.delivery_for`); this batches
+    the rows: one INSERT per batch instead of one round trip per conversion.
     """
 
     def __init__(self, affiliates: dict[int, asyncpg.Record]) -> None:
@@ -315,29 +314,14 @@ class Outbox:
 
     def add(self, row: Row, status: str) -> None:
         affiliate = self._affiliates.get(row["affiliate_id"]) if row["affiliate_id"] else None
-        if affiliate is None or not affiliate["postback_url"]:
+        if affiliate is None:
             return
-        if affiliate["postback_on"] == "approved" and status != "approved":
-            return
-        method = str(affiliate["postback_method"])
-        # The sender owns what a postback looks like; the public click ID is the
-        # 26-character form the redirect handed out.
-        conversion = {**row, "status": status}
-        if row["click_id"] is not None:
-            conversion["click_id"] = format_click_id(row["click_id"])
-        url, body = sender_service.postback_request(
-            template=str(affiliate["postback_url"]), method=method, conversion=conversion
+        delivery = sender_service.delivery_for(
+            conversion={**row, "status": status}, affiliate=affiliate
         )
-        self._rows.append(
-            (
-                row["id"],
-                affiliate["id"],
-                status,
-                method,
-                url,
-                None if body is None else orjson.dumps(body).decode(),
-            )
-        )
+        if delivery is not None:
+            *head, body = delivery
+            self._rows.append((*head, None if body is None else orjson.dumps(body).decode()))
 
     async def write(self, conn: Connection) -> None:
         if self._rows:

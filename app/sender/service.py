@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ import httpx
 import orjson
 
 from app import db, macros
+from app.clickid import format_click_id
 from app.db import Executor, Pool
 from app.money import format_money
 from app.sender import metrics, queries, ssrf
@@ -437,6 +439,9 @@ def postback_values(conversion: Row) -> dict[str, str]:
 
     def text(name: str) -> str:
         value = conversion.get(name)
+        if isinstance(value, uuid.UUID):
+            # The click ID as the redirect handed it out, not the stored UUID.
+            return format_click_id(value)
         return "" if value is None else str(value)
 
     values = {name: text(name) for name in ("click_id", "aff_click_id", *macros.SUB_IDS)}
@@ -465,20 +470,39 @@ def postback_request(
     return url, body
 
 
+DeliveryRow = tuple[int, int, str, str, str, dict[str, Any] | None]
+
+
+def delivery_for(*, conversion: Row, affiliate: Row) -> DeliveryRow | None:
+    """The outbox row (conversion, affiliate, status, method, url, body) for a conversion
+    just attributed or changed, or None when the affiliate wants no postback for it.
+
+    An affiliate with postback_on 'approved' hears of approved conversions only; with
+    'all', of every status change, so a reversal arrives with {status} = rejected.
+    """
+    template = affiliate["postback_url"]
+    status = conversion["status"]
+    if not template or status == "unattributed":
+        return None
+    if affiliate["postback_on"] != "all" and status != "approved":
+        return None
+    method = affiliate["postback_method"]
+    url, body = postback_request(template=template, method=method, conversion=conversion)
+    return conversion["id"], affiliate["id"], status, method, url, body
+
+
 async def enqueue_delivery(
     conn: Executor,
     *,
     conversion: Row,
     affiliate: Row | None = None,
 ) -> int | None:
-    """Write the outbox row for a conversion just attributed or changed, in the caller's
-    transaction; its ID, or None when the affiliate wants no postback for it.
+    """Write the outbox row for one conversion (see `delivery_for`) in the caller's
+    transaction; its ID, or None when no postback is due.
 
     `conversion` is a conversions row (id, affiliate_id, offer_id, status, goal, txid,
-    click_id, aff_click_id, sub1..sub5, payout, currency). `affiliate` (postback_url,
-    postback_method, postback_on) is read when not given. An affiliate with postback_on
-    'approved' hears of approved conversions only; with 'all', of every status change,
-    so a reversal arrives with {status} = rejected.
+    click_id, aff_click_id, sub1..sub5, payout, currency); `affiliate` (id, postback_url,
+    postback_method, postback_on) is read when not given.
     """
     affiliate_id = conversion.get("affiliate_id")
     if affiliate_id is None:
@@ -487,17 +511,10 @@ async def enqueue_delivery(
         affiliate = await conn.fetchrow(queries.AFFILIATE_FOR_POSTBACK, affiliate_id)
         if affiliate is None:
             return None
-    template = affiliate["postback_url"]
-    if not template:
+    row = delivery_for(conversion=conversion, affiliate=affiliate)
+    if row is None:
         return None
-    status = conversion["status"]
-    if status == "unattributed" or (affiliate["postback_on"] != "all" and status != "approved"):
-        return None
-    method = affiliate["postback_method"]
-    url, body = postback_request(template=template, method=method, conversion=conversion)
-    delivery_id: int = await conn.fetchval(
-        queries.INSERT_DELIVERY, conversion["id"], affiliate_id, status, method, url, body
-    )
+    delivery_id: int = await conn.fetchval(queries.INSERT_DELIVERY, *row)
     return delivery_id
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.clickid import format_click_id
 from app.sender import service as sender_service
 from tests.sender.conftest import Rows
 
@@ -41,7 +42,7 @@ async def test_macros_are_filled_url_encoded(pool: asyncpg.Pool, rows: Rows) -> 
 
     delivery = await rows.get(delivery_id or 0)
     assert delivery["url"] == (
-        f"https://aff.example/pb?c={click_id}&ac=their-click&s1=a%20b%26c%3Dd%2F%C3%A9%3F%23"
+        f"https://aff.example/pb?c={format_click_id(click_id)}&ac=their-click&s1=a%20b%26c%3Dd%2F%C3%A9%3F%23"
         f"&s5=&p=0.125&st=approved&e=first%20deposit&tx=T%201&o={offer}"
     )
     assert delivery["method"] == "GET"
@@ -63,7 +64,8 @@ async def test_post_carries_a_json_body(pool: asyncpg.Pool, rows: Rows) -> None:
     assert delivery["url"] == "https://aff.example/pb"
     body = delivery["body"]
     assert body["txid"] == conversion["txid"]
-    assert body["click_id"] == str(conversion["click_id"])
+    # The click ID as the redirect handed it out, not the stored UUID.
+    assert body["click_id"] == format_click_id(conversion["click_id"])
     assert body["sub2"] == "kw"
     assert body["sub1"] is None
     assert body["payout"] == "2.50"
