@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import tempfile
@@ -45,6 +44,7 @@ from loadtests.bench_redirect import (
     free_port,
     prepare,
     wait_port,
+    wrk,
 )
 
 # Each request gets its own txid: thread id, counter and a random part.
@@ -56,35 +56,6 @@ request = function()
   return wrk.format("GET", wrk.path .. "&txid=" .. tag .. "-" .. counter)
 end
 """
-
-
-def wrk(
-    url: str, duration: int, connections: int, extra: list[str] | None = None
-) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", *(extra or []), url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-    def latency(label: str) -> float:
-        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not m:
-            return float("nan")
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": rps,
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "requests": total,
-        "bad": int(errors.group(1)) if errors else 0,
-    }
 
 
 async def demo_link(env: dict[str, str]) -> tuple[str, dict[str, int]]:

@@ -60,9 +60,11 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"port {port} did not open")
 
 
-def wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+def wrk(
+    url: str, duration: int, connections: int, extra: list[str] | None = None
+) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", *(extra or []), url],
         check=True,
         capture_output=True,
         text=True,
