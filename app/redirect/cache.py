@@ -56,7 +56,9 @@ class LinkTarget:
     fallback_parts: tuple[str, ...] | None
     caps: tuple[ClickCap, ...]
     currency: str
-    cookie_max_age: int
+    # What follows "name=<click id>" in the Set-Cookie header, over HTTP and HTTPS.
+    cookie_tail: bytes
+    cookie_tail_https: bytes
     fixed: dict[str, str]
 
 
@@ -69,6 +71,7 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
     elif row["affiliate_status"] != "active":
         diverted = "affiliate_inactive"
     url = row["url"] if diverted is None else row["fallback_url"]
+    max_age = int(row["attribution_window_hours"]) * 3600
     return LinkTarget(
         link_id=int(row["id"]),
         affiliate_id=int(row["affiliate_id"]),
@@ -78,7 +81,9 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
         fallback_parts=split_template(str(row["fallback_url"])) if row["fallback_url"] else None,
         caps=caps if diverted is None else (),
         currency=str(row["currency"]),
-        cookie_max_age=int(row["attribution_window_hours"]) * 3600,
+        cookie_tail=f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax".encode(),
+        # A cross-site pixel only gets the cookie back with SameSite=None, which needs Secure.
+        cookie_tail_https=f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=None; Secure".encode(),
         fixed={"affiliate_id": str(row["affiliate_id"]), "offer_id": str(row["offer_id"])},
     )
 

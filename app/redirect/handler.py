@@ -117,7 +117,7 @@ class Redirector:
     """Resources of the redirect path; the app's lifespan fills them in."""
 
     def __init__(self, *, cookie_name: str, trusted_proxies: TrustedProxies) -> None:
-        self.cookie_name = cookie_name
+        self._cookie_prefix = f"{cookie_name}=".encode()
         self.trusted = trusted_proxies
         self.cache: LinkCache | None = None
         self.queue: DurableQueue | None = None
@@ -168,8 +168,9 @@ class Redirector:
         values["click_id"] = click_id
         location = fill_parts(parts, values)
         cookie = (
-            f"{self.cookie_name}={click_id}; Max-Age={target.cookie_max_age}; Path=/; HttpOnly; "
-            + ("SameSite=None; Secure" if https else "SameSite=Lax")
+            self._cookie_prefix
+            + click_id.encode()
+            + (target.cookie_tail_https if https else target.cookie_tail)
         )
         await send(
             {
@@ -178,7 +179,7 @@ class Redirector:
                 "headers": [
                     (b"location", location.encode("latin-1")),
                     (b"cache-control", b"no-store"),
-                    (b"set-cookie", cookie.encode()),
+                    (b"set-cookie", cookie),
                     (b"content-length", b"0"),
                 ],
             }

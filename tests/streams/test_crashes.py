@@ -51,7 +51,8 @@ async def test_a_worker_killed_with_sigkill_mid_stream_loses_nothing(
         fallback_parts=None,
         caps=(),
         currency="USD",
-        cookie_max_age=60,
+        cookie_tail=b"",
+        cookie_tail_https=b"",
         fixed={},
     )
     shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
