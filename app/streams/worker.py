@@ -275,7 +275,7 @@ async def run(
 ) -> Counters:
     """Run one consumer per stream (clicks, conversions) until stopped; the clicks' counters.
 
-    In burst mode every consumer runs until its streams are empty.
+    In burst mode each consumer in turn runs until its streams are empty.
     """
     database_url, redis_url = settings.require_urls()
     stop = stop or asyncio.Event()
@@ -303,7 +303,13 @@ async def run(
         logger.info("worker %s started", clicks.consumer)
         await maintain_partitions(pool, settings)
         upkeep = None if burst else asyncio.create_task(_upkeep(pool, settings, stop))
-        await asyncio.gather(*(c.run(stop=stop, burst=burst) for c in consumers))
+        if burst:
+            # One stream after the other, clicks first: a burst run (tests, catch-up)
+            # then stores a click before the conversion that names it is attributed.
+            for consumer in consumers:
+                await consumer.run(stop=stop, burst=True)
+        else:
+            await asyncio.gather(*(c.run(stop=stop, burst=False) for c in consumers))
         if upkeep is not None:
             upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
