@@ -164,14 +164,18 @@ stats_cli = typer.Typer(help="Operational figures.", no_args_is_help=True)
 cli.add_typer(stats_cli, name="stats")
 
 
-async def _pipeline(settings: Settings) -> dict[str, object]:
+async def _pipeline(settings: Settings) -> list[dict[str, object]]:
     from app.ops import pipeline
     from app.redis import create_redis
+    from app.streams import keys
 
     _, redis_url = settings.require_urls()
     redis = create_redis(redis_url)
     try:
-        return (await pipeline.pipeline_state(redis, settings)).as_dict()
+        return [
+            (await pipeline.pipeline_state(redis, settings, stream)).as_dict()
+            for stream in (keys.CLICKS, keys.CONVERSIONS)
+        ]
     finally:
         await redis.aclose()
 
@@ -184,7 +188,12 @@ def stats_pipeline() -> None:
         settings.require_urls()
     except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    state = _run(lambda: _pipeline(settings))
+    for state in _run(lambda: _pipeline(settings)):
+        _print_pipeline(state)
+
+
+def _print_pipeline(state: dict[str, object]) -> None:
+    typer.echo(f"{state['stream']}:")
     for name in (
         "served",
         "enqueued",
@@ -200,7 +209,8 @@ def stats_pipeline() -> None:
     for shard in state["shards"]:  # type: ignore[attr-defined]
         typer.echo(
             f"{shard['stream']:>14}  length {shard['length']}  lag {shard['lag']}  "
-            f"pending {shard['pending']}  dead letters {shard['dead_letters']}"
+            f"pending {shard['pending']}  retrying {shard['retrying']}  "
+            f"dead letters {shard['dead_letters']}"
         )
 
 

@@ -1,9 +1,11 @@
-"""Where every click is: served = stored + in flight + dead-lettered.
+"""Where every click (and conversion) is: served = stored + in flight + dead-lettered.
 
-Served, enqueued, spooled and replayed come from the web processes' shared counters;
-stored and dead-lettered from the workers' counters, which are incremented in the same
-MULTI as the stream ack; in flight is what the streams hold unacked plus what the local
-spool holds. A non-zero balance means a click is unaccounted for.
+Served is what the web processes acknowledged (a 302, or a postback's 200): each such
+record was either enqueued in Redis or spooled, so served = enqueued + spooled, counted
+by the web processes. Stored and dead-lettered come from the workers' counters, which
+are incremented in the same MULTI as the stream ack; in flight is what the streams hold
+unacked plus what the local spool holds. A non-zero balance means a record is
+unaccounted for.
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ class ShardState:
     lag: int
     pending: int
     dead_letters: int
+    # Entries set aside to be tried again later (conversions whose click is not stored yet).
+    retrying: int
 
 
 @dataclass
 class PipelineState:
+    stream: str
     served: int
     enqueued: int
     spooled: int
@@ -80,14 +85,16 @@ async def shard_state(redis: Redis, key: str) -> ShardState:
         lag=lag,
         pending=pending,
         dead_letters=int(await redis.xlen(keys.dead_letter_key(key))),
+        retrying=int(await redis.zcard(keys.retry_key(key))),
     )
 
 
-async def pipeline_state(redis: Redis, settings: Settings) -> PipelineState:
-    web = await redis.hgetall(keys.web_metrics_key(keys.CLICKS))
+async def pipeline_state(
+    redis: Redis, settings: Settings, stream: str = keys.CLICKS
+) -> PipelineState:
+    web = await redis.hgetall(keys.web_metrics_key(stream))
     shards = [
-        await shard_state(redis, key)
-        for key in keys.shard_keys(keys.CLICKS, settings.stream_shards)
+        await shard_state(redis, key) for key in keys.shard_keys(stream, settings.stream_shards)
     ]
     stored = dead = 0
     for shard in shards:
@@ -95,43 +102,74 @@ async def pipeline_state(redis: Redis, settings: Settings) -> PipelineState:
         stored += _int(worker, "stored")
         dead += _int(worker, "dead_lettered")
     return PipelineState(
-        served=_int(web, "served"),
+        stream=stream,
+        served=_int(web, "enqueued") + _int(web, "spooled"),
         enqueued=_int(web, "enqueued"),
         spooled=_int(web, "spooled"),
         replayed=_int(web, "replayed"),
         stored=stored,
         dead_lettered=dead,
-        in_streams=sum(s.lag + s.pending for s in shards),
-        in_spool=spooled_records(settings.tracker_data_dir / "spool", keys.CLICKS),
+        in_streams=sum(s.lag + s.pending + s.retrying for s in shards),
+        in_spool=spooled_records(settings.tracker_data_dir / "spool", stream),
         shards=shards,
     )
 
 
-def prometheus_text(state: PipelineState) -> str:
-    """The pipeline's figures in the Prometheus text format."""
+# Metric names per stream: (acknowledged, record noun).
+_NAMES = {
+    keys.CLICKS: ("redirects_served", "clicks"),
+    keys.CONVERSIONS: ("postbacks_accepted", "conversions"),
+}
+
+
+def prometheus_text(states: list[PipelineState]) -> str:
+    """The pipelines' figures in the Prometheus text format."""
     lines: list[str] = []
 
-    def counter(name: str, value: int, doc: str) -> None:
-        lines.extend([f"# HELP {name} {doc}", f"# TYPE {name} counter", f"{name} {value}"])
+    def metric(kind: str, name: str, doc: str, samples: list[tuple[str, int]]) -> None:
+        lines.extend([f"# HELP {name} {doc}", f"# TYPE {name} {kind}"])
+        lines.extend(f"{name}{labels} {value}" for labels, value in samples)
 
-    counter("tracker_redirects_served_total", state.served, "Tracking-link redirects served.")
-    counter("tracker_clicks_enqueued_total", state.enqueued, "Clicks acknowledged by Redis.")
-    counter("tracker_clicks_spooled_total", state.spooled, "Clicks written to the local spool.")
-    counter("tracker_clicks_replayed_total", state.replayed, "Spooled clicks replayed.")
-    counter("tracker_clicks_stored_total", state.stored, "Clicks committed to PostgreSQL.")
-    counter("tracker_clicks_dead_lettered_total", state.dead_lettered, "Entries dead-lettered.")
+    for state in states:
+        served, noun = _NAMES.get(state.stream, (f"{state.stream}_accepted", state.stream))
+        metric(
+            "counter",
+            f"tracker_{served}_total",
+            "Acknowledged to the client.",
+            [("", state.served)],
+        )
+        for field, doc in (
+            ("enqueued", "acknowledged by Redis"),
+            ("spooled", "written to the local spool"),
+            ("replayed", "replayed from the spool"),
+            ("stored", "committed to PostgreSQL"),
+            ("dead_lettered", "dead-lettered"),
+        ):
+            metric(
+                "counter",
+                f"tracker_{noun}_{field}_total",
+                f"Records {doc}.",
+                [("", getattr(state, field))],
+            )
+        metric(
+            "gauge",
+            f"tracker_{noun}_pipeline_balance",
+            "served - stored - in flight - dead-lettered (0: nothing lost).",
+            [("", state.balance)],
+        )
     for name, field, doc in (
         ("tracker_stream_lag", "lag", "Entries not yet read by the worker group."),
         ("tracker_stream_pending", "pending", "Entries read but not yet acked."),
         ("tracker_stream_dead_letters", "dead_letters", "Entries in the dead-letter stream."),
     ):
-        lines.extend([f"# HELP {name} {doc}", f"# TYPE {name} gauge"])
-        lines.extend(f'{name}{{stream="{s.stream}"}} {getattr(s, field)}' for s in state.shards)
-    lines.extend(
-        [
-            "# HELP tracker_pipeline_balance served - stored - in flight - dead-lettered.",
-            "# TYPE tracker_pipeline_balance gauge",
-            f"tracker_pipeline_balance {state.balance}",
-        ]
-    )
+        metric(
+            "gauge",
+            name,
+            doc,
+            [
+                (f'{{stream="{shard.stream}"}}', getattr(shard, field))
+                for state in states
+                for shard in state.shards
+            ],
+        )
     return "\n".join(lines) + "\n"

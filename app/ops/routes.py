@@ -51,7 +51,8 @@ async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONRe
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 shards = [
                     await pipeline.shard_state(redis, key)
-                    for key in keys.shard_keys(keys.CLICKS, settings.stream_shards)
+                    for stream in (keys.CLICKS, keys.CONVERSIONS)
+                    for key in keys.shard_keys(stream, settings.stream_shards)
                 ]
             body["stream_lag"] = {s.stream: s.lag + s.pending for s in shards}
     return JSONResponse(body, status_code=200 if ok else 503)
@@ -60,13 +61,21 @@ async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONRe
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(redis: RedisDep, settings: SettingsDep) -> PlainTextResponse:
     """Prometheus metrics: the fleet-wide pipeline counters and this process's own."""
-    state = await pipeline.pipeline_state(redis, settings)
-    body = pipeline.prometheus_text(state) + generate_latest().decode()
+    states = [
+        await pipeline.pipeline_state(redis, settings, stream)
+        for stream in (keys.CLICKS, keys.CONVERSIONS)
+    ]
+    body = pipeline.prometheus_text(states) + generate_latest().decode()
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/pipeline")
 async def pipeline_report(redis: RedisDep, settings: SettingsDep, _: AdminKey) -> JSONResponse:
-    """Reconciliation: served = stored + in flight + dead-lettered (balance 0). Admin only."""
-    state = await pipeline.pipeline_state(redis, settings)
-    return JSONResponse(state.as_dict())
+    """Reconciliation per stream: served = stored + in flight + dead-lettered (balance 0).
+    Admin only."""
+    return JSONResponse(
+        {
+            stream: (await pipeline.pipeline_state(redis, settings, stream)).as_dict()
+            for stream in (keys.CLICKS, keys.CONVERSIONS)
+        }
+    )

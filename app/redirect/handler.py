@@ -158,7 +158,6 @@ class Redirector:
             # Neither Redis nor the disk took the click: refuse rather than lose it.
             await _plain(send, 503, b"Service unavailable\n")
             return
-        queue.counters.inc("served")
         parts = target.parts if within else target.fallback_parts
         if parts is None:
             await _plain(send, 404, UNAVAILABLE_BODY)

@@ -11,5 +11,10 @@ async def test_ready_checks_postgres_and_redis(client: httpx.AsyncClient) -> Non
     response = await client.get("/ready")
     assert response.status_code == 200
     assert response.json()["checks"] == {"postgres": "ok", "redis": "ok"}
-    assert response.json()["stream_lag"] == {"clicks:{0}": 0, "clicks:{1}": 0}
+    assert response.json()["stream_lag"] == {
+        "clicks:{0}": 0,
+        "clicks:{1}": 0,
+        "conversions:{0}": 0,
+        "conversions:{1}": 0,
+    }
     assert (await client.get("/api/v1/ready")).status_code == 200

@@ -43,7 +43,8 @@ async def test_served_equals_stored_plus_in_flight_plus_dead_lettered(
 
     report = await client.get("/api/v1/pipeline", headers=admin)
     assert report.status_code == 200
-    assert report.json()["stored"] == 30
+    assert report.json()["clicks"]["stored"] == 30
+    assert report.json()["conversions"]["balance"] == 0
     assert (await client.get("/api/v1/pipeline")).status_code == 401
 
 
@@ -57,3 +58,28 @@ async def test_metrics_exposes_the_pipeline_counters(
     assert response.status_code == 200
     assert "tracker_redirects_served_total 1" in response.text
     assert 'tracker_stream_lag{stream="clicks:{' in response.text
+
+
+async def test_conversions_have_their_own_reconciliation(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    redis: Redis,
+) -> None:
+    token = catalog["advertiser"]["postback_token"]
+    for i in range(3):
+        response = await client.get(
+            "/postback", params={"token": token, "click_id": "0" * 26, "txid": f"T{i}"}
+        )
+        assert response.status_code == 200, response.text
+    await app.state.intake.queue.counters.flush()
+    state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
+    assert (state.served, state.in_streams, state.balance) == (3, 3, 0)
+    await stream_worker.run(settings, burst=True)
+    # The click is unknown: the conversions wait in the retry set, still accounted for.
+    state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
+    assert (state.stored, state.in_streams, state.balance) == (0, 3, 0)
+    metrics = (await client.get("/metrics")).text
+    assert "tracker_postbacks_accepted_total 3" in metrics
+    assert 'tracker_stream_lag{stream="conversions:{0}"}' in metrics
