@@ -7,6 +7,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,28 @@ def _settings() -> Settings:
     return settings
 
 
+def _server_settings() -> Settings:
+    """Settings for a command that needs the servers: the URLs from the environment, or
+    those of the embedded servers a `tracker dev` is running on the same data folder."""
+    settings = _settings()
+    if not settings.database_url or not settings.redis_url:
+        from app import embedded
+
+        running = embedded.running_urls(settings.tracker_data_dir)
+        if running is not None:
+            settings = settings.model_copy(
+                update={
+                    "database_url": settings.database_url or running[0],
+                    "redis_url": settings.redis_url or running[1],
+                }
+            )
+    try:
+        settings.require_urls()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+    return settings
+
+
 def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
     import uvloop
 
@@ -62,11 +85,9 @@ def serve(
     """Run the web app: tracking links, postbacks and the API."""
     import uvicorn
 
-    settings = _settings()
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
+    # The app factory reads the environment (in each worker process): pass the URLs on.
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.require_urls()
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
@@ -88,11 +109,7 @@ def worker(burst: BurstOpt = False) -> None:
     """Move clicks and conversions from the Redis streams into PostgreSQL."""
     from app.streams import worker as stream_worker
 
-    settings = _settings()
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
     _run(lambda: stream_worker.run(settings, burst=burst, handle_signals=True))
 
 
@@ -101,11 +118,7 @@ def sender(burst: BurstOpt = False) -> None:
     """Deliver postbacks to affiliates' own trackers."""
     from app.sender import service as sender_service
 
-    settings = _settings()
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
 
 
@@ -124,11 +137,8 @@ async def _migrate(database_url: str) -> list[str]:
 @cli.command()
 def migrate() -> None:
     """Apply the pending database migrations (running it twice changes nothing)."""
-    settings = _settings()
-    try:
-        database_url, _ = settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
+    database_url, _ = settings.require_urls()
     applied = _run(lambda: _migrate(database_url))
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
@@ -152,11 +162,7 @@ async def _seed(settings: Settings) -> str:
 @cli.command()
 def seed() -> None:
     """Create the demo catalog (once) and print its links and keys."""
-    settings = _settings()
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
     typer.echo(_run(lambda: _seed(settings)))
 
 
@@ -183,11 +189,7 @@ async def _pipeline(settings: Settings) -> list[dict[str, object]]:
 @stats_cli.command("pipeline")
 def stats_pipeline() -> None:
     """Where every click is: served = stored + in flight + dead-lettered (balance 0)."""
-    settings = _settings()
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
+    settings = _server_settings()
     for state in _run(lambda: _pipeline(settings)):
         _print_pipeline(state)
 
@@ -228,6 +230,15 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         start_new_session=True,
         preexec_fn=_die_with_parent,
     )
+
+
+def _wait_for_port(host: str, port: int, web: subprocess.Popen[bytes]) -> None:
+    """Until the web process accepts connections, so the printed links work at once."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and web.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+            return
+        time.sleep(0.1)
 
 
 def _stop_children(children: list[subprocess.Popen[bytes]], timeout: float = 15.0) -> None:
@@ -290,6 +301,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             _spawn(["worker"], env),
             _spawn(["sender"], env),
         ]
+        _wait_for_port(host, port, children[0])
         typer.echo(banner)
         while not stopping:
             for child in children:

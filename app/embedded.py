@@ -174,13 +174,28 @@ class EmbeddedServers:
         self.stop()
 
 
+def running_urls(data_dir: Path) -> tuple[str, str] | None:
+    """The URLs of the embedded servers a `tracker dev` runs on `data_dir`, if it runs.
+
+    Lets the other commands (`tracker stats pipeline`, `migrate`, `seed`) reach them.
+    """
+    try:
+        state = json.loads((data_dir.expanduser().resolve() / STATE_FILE).read_text())
+        pids = [int(state["postgres"]), int(state["redis"])]
+        urls = str(state["database_url"]), str(state["redis_url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return urls if all(_pid_alive(pid) for pid in pids) else None
+
+
 def _stop_stale(data_dir: Path, pgdata: Path) -> None:
     """Stop servers that a killed parent left running on this data folder."""
     state_path = data_dir / STATE_FILE
     pids: dict[str, int] = {}
     if state_path.exists():
         with contextlib.suppress(ValueError, OSError):
-            pids = {k: int(v) for k, v in json.loads(state_path.read_text()).items()}
+            state = json.loads(state_path.read_text())
+            pids = {k: int(state[k]) for k in ("postgres", "redis") if k in state}
     postmaster = pgdata / "postmaster.pid"
     if postmaster.exists():
         with contextlib.suppress(ValueError, OSError, IndexError):
@@ -357,11 +372,22 @@ def start(data_dir: Path, *, database: str = "tracker", durable: bool = True) ->
     except BaseException:
         _stop_child(postgres, signal.SIGINT)
         raise
-    (data_dir / STATE_FILE).write_text(json.dumps({"postgres": postgres.pid, "redis": redis.pid}))
+    database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/{database}"
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    (data_dir / STATE_FILE).write_text(
+        json.dumps(
+            {
+                "postgres": postgres.pid,
+                "redis": redis.pid,
+                "database_url": database_url,
+                "redis_url": redis_url,
+            }
+        )
+    )
     servers = EmbeddedServers(
         data_dir=data_dir,
-        database_url=f"postgresql://postgres@127.0.0.1:{pg_port}/{database}",
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        database_url=database_url,
+        redis_url=redis_url,
         postgres=postgres,
         redis=redis,
         _lock_file=lock_file,

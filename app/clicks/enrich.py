@@ -2,7 +2,7 @@
 
 - ua-parser (with its Rust core, ua-parser-rs): OS, browser and device family.
 - crawlerdetect: bots, crawlers, HTTP libraries and link-preview fetchers (recall 0.99
-  in ../shared/LIBRARIES.md, no false positives).
+  on 108 labelled bots, no false positive on 192 browsers).
 - iptocc: IP -> country from registry data shipped in the wheel (IPv4 and IPv6).
 The same few thousand user agents repeat, so parsing is behind an LRU cache.
 """

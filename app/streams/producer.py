@@ -1,7 +1,7 @@
 """Group-committed XADD: one EVALSHA (a Lua script doing the XADDs) per batch of records.
 
 One call per batch instead of a pipeline of XADDs measured 55% vs 40% of a raw ASGI
-302 in the prototype (../shared/LIBRARIES.md): the script call is one request to parse
+302 in a prototype on this machine: the script call is one request to parse
 and one reply to read. Each shard key has its own batcher.
 
 Click caps are counted by the same script, so a capped click costs no extra round
