@@ -49,6 +49,7 @@ _COARSE = frozenset({"affiliate", "offer", "link", "country"})
 # Coarsest first: the planner takes the first tier that answers a query exactly.
 TIERS = (
     Tier("stats_rollup_daily_links", 86400, frozenset({"affiliate", "offer", "link"})),
+    Tier("stats_rollup_daily_offer_country", 86400, frozenset({"offer", "country"})),
     Tier("stats_rollup_daily", 86400, _COARSE),
     Tier("stats_rollup_hourly", 3600, _COARSE),
     Tier("stats_rollup", 900, _COARSE | {"device", "os", "browser"}),

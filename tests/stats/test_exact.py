@@ -230,7 +230,9 @@ async def test_the_planner_takes_the_coarsest_exact_source(dataset: dict[str, An
 
     span = {"from": "2025-11-01", "to": "2025-11-02"}
     assert table(**span, group_by="day") == "stats_rollup_daily_links"
-    assert table(**span, group_by="day,country") == "stats_rollup_daily"
+    assert table(**span, group_by="day,country") == "stats_rollup_daily_offer_country"
+    assert table(**span, group_by="offer,country") == "stats_rollup_daily_offer_country"
+    assert table(**span, group_by="link,country") == "stats_rollup_daily"
     assert table(**span, group_by="day", tz="Europe/Berlin") == "stats_rollup_hourly"
     assert table(**span, group_by="hour", tz="America/New_York") == "stats_rollup_hourly"
     assert table(**span, group_by="day", tz="Asia/Kolkata") == "stats_rollup"
