@@ -52,6 +52,7 @@ TIERS = (
     Tier("stats_rollup_daily_offer_country", 86400, frozenset({"offer", "country"})),
     Tier("stats_rollup_daily", 86400, _COARSE),
     Tier("stats_rollup_hourly", 3600, _COARSE),
+    Tier("stats_rollup_links", 900, frozenset({"affiliate", "offer", "link"})),
     Tier("stats_rollup", 900, _COARSE | {"device", "os", "browser"}),
 )
 
