@@ -50,21 +50,36 @@ def new_click_id() -> tuple[str, int]:
     return text, ms
 
 
+# Click IDs made before this (2020-01-01) or more than a day ahead of the clock are not
+# ours: refusing them keeps absurd partition times (year 10889) out of the pipeline.
+_EARLIEST_MS = 1_577_836_800_000
+_CLOCK_SKEW_MS = 86_400_000
+
+
 def parse_click_id(text: str) -> uuid.UUID | None:
-    """The UUID of a click ID in our 26-character form or the canonical UUID form."""
-    text = text.strip()
+    """The UUID of a click ID in our 26-character form or the canonical UUID form; None
+    unless it is a well-formed UUIDv7 made at a plausible time."""
+    text = text.strip().lower()
     if len(text) == 26:
         try:
-            raw = base64.b32hexdecode(text.upper() + "======")
+            click = uuid.UUID(bytes=base64.b32hexdecode(text.upper() + "======"))
         except (binascii.Error, ValueError):
             return None
-        return uuid.UUID(bytes=raw)
-    if len(text) == 36:
+        if format_click_id(click) != text:
+            return None  # unused trailing bits set: another spelling of some other ID
+    elif len(text) == 36:
         try:
-            return uuid.UUID(text)
+            click = uuid.UUID(text)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    if click.version != 7 or click.variant != uuid.RFC_4122:
+        return None
+    ms = click.int >> 80
+    if not _EARLIEST_MS <= ms <= time.time_ns() // 1_000_000 + _CLOCK_SKEW_MS:
+        return None
+    return click
 
 
 def click_time(click_uuid: uuid.UUID) -> datetime:

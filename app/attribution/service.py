@@ -401,7 +401,8 @@ class Attributor:
         async with self._redis.pipeline(transaction=False) as pipe:
             for rec in records:
                 delay = min(
-                    self._settings.attribution_retry_base_s * 2**rec.attempts,
+                    # The exponent is capped: 2**1024 overflows a float.
+                    self._settings.attribution_retry_base_s * 2 ** min(rec.attempts, 32),
                     self._settings.attribution_retry_max_s,
                 )
                 stream = self._streams[rec.click_id.int % len(self._streams)]

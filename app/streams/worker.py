@@ -40,6 +40,8 @@ Entry = tuple[str, bytes]
 Handler = Callable[[list[Entry]], Awaitable[tuple[int, list[tuple[str, str]]]]]
 
 TRIM_INTERVAL_S = 10.0
+# Failures of the infrastructure, not of an entry: the entries stay pending and are retried.
+INFRASTRUCTURE_ERRORS = (RedisError, OSError, asyncpg.PostgresError)
 ERROR_BACKOFF_S = 1.0
 
 
@@ -100,13 +102,39 @@ class StreamConsumer:
         for entry_id, error in poison:
             logger.error("dead-lettered %s %s: %s", key, entry_id, error)
 
-    async def _process(self, key: str, entries: list[Entry]) -> None:
+    async def _process(self, key: str, entries: list[Entry], *, singly: bool = False) -> None:
+        """Store entries and ack them. An error that is not the infrastructure's (Redis,
+        PostgreSQL, the network: those leave the entries pending, to be retried) makes
+        the batch go again one entry at a time, so a bad entry is dead-lettered with
+        its own error and cannot hold back, or crash, the others."""
         if not entries:
             return
         self.counters.read += len(entries)
-        stored, poison = await self.handler(entries)
+        if singly:
+            stored, poison = await self._one_by_one(entries)
+        else:
+            try:
+                stored, poison = await self.handler(entries)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                logger.exception("a batch of %d entries failed; retrying them singly", len(entries))
+                stored, poison = await self._one_by_one(entries)
         self.counters.stored += stored
         await self._finish(key, entries, poison, stored)
+
+    async def _one_by_one(self, entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+        stored, poison = 0, []
+        for entry in entries:
+            try:
+                one_stored, one_poison = await self.handler([entry])
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:  # this entry's own fault: dead-letter it, with why
+                one_stored, one_poison = 0, [(entry[0], f"{type(exc).__name__}: {exc}")]
+            stored += one_stored
+            poison += one_poison
+        return stored, poison
 
     async def reclaim(self) -> int:
         """Take over entries pending longer than the idle limit (a dead consumer's)."""
@@ -133,19 +161,17 @@ class StreamConsumer:
         return taken
 
     async def _process_reclaimed(self, key: str, entries: list[Entry]) -> None:
+        """Entries delivered many times go one at a time: each is then stored, or
+        dead-lettered with its own error. The delivery count alone never dead-letters an
+        entry, so a database outage, which makes every batch fail, loses nothing."""
         pending = await self.redis.xpending_range(
             key, keys.GROUP, min=entries[0][0], max=entries[-1][0], count=len(entries) * 2
         )
         deliveries = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-        worn = [
-            (e, f"failed {deliveries[e[0]]} deliveries")
-            for e in entries
-            if deliveries.get(e[0], 0) > self.max_deliveries
-        ]
-        if worn:
-            await self._finish(key, [e for e, _ in worn], [(e[0], why) for e, why in worn])
-        worn_ids = {e[0] for e, _ in worn}
+        worn = [e for e in entries if deliveries.get(e[0], 0) > self.max_deliveries]
+        worn_ids = {e[0] for e in worn}
         await self._process(key, [e for e in entries if e[0] not in worn_ids])
+        await self._process(key, worn, singly=True)
 
     async def read_new(self, block_ms: int | None) -> int:
         reply: Any = await self.redis.xreadgroup(
@@ -193,7 +219,7 @@ class StreamConsumer:
                 if time.monotonic() - self._last_trim > TRIM_INTERVAL_S:
                     await self.trim()
                     self._last_trim = time.monotonic()
-            except (RedisError, OSError, asyncpg.PostgresError) as exc:
+            except INFRASTRUCTURE_ERRORS as exc:
                 self.counters.failures += 1
                 if burst:
                     raise

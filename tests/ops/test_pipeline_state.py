@@ -6,6 +6,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.clickid import new_click_id
 from app.ops import pipeline
 from app.settings import Settings
 from app.streams import keys
@@ -68,9 +69,10 @@ async def test_conversions_have_their_own_reconciliation(
     redis: Redis,
 ) -> None:
     token = catalog["advertiser"]["postback_token"]
+    unknown_click = new_click_id()[0]
     for i in range(3):
         response = await client.get(
-            "/postback", params={"token": token, "click_id": "0" * 26, "txid": f"T{i}"}
+            "/postback", params={"token": token, "click_id": unknown_click, "txid": f"T{i}"}
         )
         assert response.status_code == 200, response.text
     await app.state.intake.queue.counters.flush()

@@ -1,0 +1,69 @@
+"""The consumer's failure rules: an entry's own error dead-letters that entry only; an
+infrastructure failure dead-letters nothing, however often it repeats."""
+
+import pytest
+from redis.asyncio import Redis
+
+from app.streams import keys
+from app.streams.worker import StreamConsumer
+
+KEY = "test:{0}"
+
+
+def consumer(redis: Redis, handler: object, **options: int) -> StreamConsumer:
+    return StreamConsumer(
+        redis=redis,
+        stream_keys=[KEY],
+        handler=handler,  # type: ignore[arg-type]
+        consumer="c1",
+        reclaim_idle_ms=0,
+        **options,
+    )
+
+
+async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis) -> None:
+    stored: list[bytes] = []
+
+    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+        if any(record == b"bad" for _, record in entries):
+            raise ValueError("year 10889 is out of range")
+        stored.extend(record for _, record in entries)
+        return len(entries), []
+
+    for record in (b"a", b"bad", b"c"):
+        await redis.xadd(KEY, {"r": record})
+    worker = consumer(redis, handler)
+    await worker.ensure_groups()
+    assert await worker.read_new(None) == 3
+    assert sorted(stored) == [b"a", b"c"]
+    [(_, dead)] = await redis.xrange(keys.dead_letter_key(KEY))
+    assert dead[b"record"] == b"bad"
+    assert b"ValueError: year 10889" in dead[b"error"]
+    assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
+
+
+async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis) -> None:
+    down = True
+
+    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+        if down:
+            raise ConnectionRefusedError("PostgreSQL is down")
+        return len(entries), []
+
+    await redis.xadd(KEY, {"r": b"click"})
+    worker = consumer(redis, handler, max_deliveries=2)
+    await worker.ensure_groups()
+    with pytest.raises(ConnectionRefusedError):
+        await worker.read_new(None)
+    for _ in range(6):  # six more tries: three times the delivery limit
+        with pytest.raises(ConnectionRefusedError):
+            await worker.reclaim()
+    [pending] = await redis.xpending_range(KEY, keys.GROUP, min="-", max="+", count=10)
+    assert pending["times_delivered"] > 2
+    assert await redis.xlen(keys.dead_letter_key(KEY)) == 0
+
+    down = False
+    assert await worker.reclaim() == 1
+    assert worker.counters.stored == 1
+    assert await redis.xlen(keys.dead_letter_key(KEY)) == 0
+    assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
