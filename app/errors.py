@@ -116,6 +116,11 @@ async def _db_error(_: Request, exc: Exception) -> JSONResponse:
     return await _unexpected(_, exc)
 
 
+async def _overflow(_: Request, exc: Exception) -> JSONResponse:
+    # Only extreme input overflows (dates at year 9999, huge exponents): a client error.
+    return _json(400, "invalid_request", "a value is out of range")
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return _json(500, "internal_error", "internal error")
@@ -126,4 +131,5 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(asyncpg.PostgresError, _db_error)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

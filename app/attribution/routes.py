@@ -39,11 +39,11 @@ def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # 9999-12-31 plus a day overflows
         raise BadRequest(
             f"{name}: not an ISO date or date-time", code="invalid_parameter"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get("", response_model=Page[ConversionOut] | Page[AffiliateConversionOut])

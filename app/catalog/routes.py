@@ -204,14 +204,22 @@ async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, key: CurrentKey) ->
 @affiliates.patch("/{affiliate_id}", response_model=AffiliateOut)
 @affiliates.put("/{affiliate_id}", response_model=AffiliateOut, include_in_schema=False)
 async def update_affiliate(
-    affiliate_id: IdPath, body: AffiliatePatch, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    affiliate_id: IdPath,
+    body: AffiliatePatch,
+    pool: PoolDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    _: AdminKey,
 ) -> AffiliateOut:
-    return await catalog.update_affiliate(
+    affiliate = await catalog.update_affiliate(
         pool,
         affiliate_id=affiliate_id,
         body=body,
         allowed_networks=settings.sender_allowed_networks,
     )
+    # A paused affiliate's links go to the fallback: the redirect caches must hear of it.
+    await catalog.notify_changed(redis)
+    return affiliate
 
 
 @affiliates.delete("/{affiliate_id}", status_code=204)

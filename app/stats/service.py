@@ -94,13 +94,13 @@ def _instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
             day = date.fromisoformat(text)
             return _local_start(day + timedelta(days=1) if end else day, zone)
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31 plus a day overflows
         raise _bad(
             "invalid_range", f"{name}: expected an ISO date or time such as 2026-11-24"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 def _names(text: str | None, allowed: Sequence[str], *, what: str, code: str) -> list[str]:

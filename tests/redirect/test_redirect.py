@@ -189,3 +189,30 @@ async def test_https_behind_a_trusted_proxy_gets_a_cross_site_cookie(
             )
     assert response.status_code == 302
     assert "SameSite=None; Secure" in response.headers["set-cookie"]
+
+
+async def test_pausing_an_affiliate_diverts_its_links_at_the_next_refresh(
+    app: FastAPI, client: httpx.AsyncClient, catalog: dict[str, Any], admin: dict[str, str]
+) -> None:
+    cache = app.state.redirector.cache
+    await cache.load()
+    paused = await client.patch(
+        f"/api/v1/affiliates/{catalog['alice']['id']}", json={"status": "paused"}, headers=admin
+    )
+    assert paused.status_code == 200
+    assert await cache.refresh_if_changed() is True
+    response = await client.get(f"/c/{catalog['alice_link']['code']}")
+    assert response.headers["location"] == "https://shop.example/"
+
+
+async def test_dates_at_the_end_of_time_are_a_400_not_a_500(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    for path in (
+        "/api/v1/stats?to=9999-12-31",
+        "/api/v1/conversions?to=9999-12-31",
+        "/api/v1/stats?from=0001-01-01T00:00:00%2B05:00",
+    ):
+        response = await client.get(path, headers=admin)
+        assert response.status_code == 400, (path, response.text)
+        assert set(response.json()["error"]) >= {"code", "message"}
