@@ -183,8 +183,15 @@ async def receive_postback(
             declared=headers.get("content-length"),
             limit=intake.settings.postback_max_body_bytes,
         )
-        # Body parameters win over the query string (the token often sits in the URL).
-        raw = {**raw, **body_params(headers.get("content-type", ""), body)}
+        from_body = body_params(headers.get("content-type", ""), body)
+        if from_body:
+            # A body carries the conversion whole: query parameters are not mixed in
+            # (they are outside what a signature covers), except the token, which often
+            # sits in the URL.
+            query_token = params.token_of(raw)
+            raw = dict(from_body)
+            if query_token and not params.token_of(raw):
+                raw["token"] = query_token
     await accept_postback(
         intake,
         raw=raw,

@@ -17,6 +17,7 @@ from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
 from app.postbacks import service as intake_service
 from app.settings import Settings
+from app.streams import keys
 from app.streams.producer import StreamProducer
 from tests.helpers import assert_error, create
 from tests.postbacks.support import (
@@ -246,6 +247,40 @@ async def test_signed_postbacks(
     response = await send(intake_service.sign("sekret", now, body))
     assert response.status_code == 200, response.text
     assert await stream_length(redis, settings) == 1
+
+
+async def test_a_signed_body_cannot_be_amended_from_the_query_string(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    pool: Pool,
+    redis: Redis,
+    settings: Settings,
+) -> None:
+    advertiser = await _signed_advertiser(client, admin, pool, redis)
+    await app.state.intake.cache.load()
+    click_id = new_click_id()[0]
+    # Status left to its default, the click under an alias: what a forger would add to.
+    body = orjson.dumps({"clickid": click_id, "txid": "S-2"})
+    signature = intake_service.sign("sekret", int(time.time()), body)
+    # A replay of the signed body, with a reversal and another click added in the URL.
+    response = await client.post(
+        "/postback",
+        params={
+            "token": advertiser["postback_token"],
+            "status": "rejected",
+            "click_id": new_click_id()[0],
+        },
+        content=body,
+        headers={"Content-Type": "application/json", "X-Signature": signature},
+    )
+    assert response.status_code == 200, response.text
+    [record] = [
+        orjson.loads(fields[b"r"])
+        for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
+        for _, fields in await redis.xrange(key)
+    ]
+    assert (record["st"], record["cid"]) == ("approved", str(parse_click_id(click_id)))
 
 
 async def test_the_ip_allowlist(
