@@ -130,6 +130,13 @@ FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
 WHERE c.id = u.id
 """
 
+# A pixel conversion superseded by the advertiser's postback keeps its row (and history)
+# under a txid of its own, so the order's txid can name the postback's conversion.
+FREE_TXIDS = """
+UPDATE conversions SET txid = txid || ' (superseded by postback, #' || id || ')'
+WHERE id = ANY($1::bigint[])
+"""
+
 INSERT_HISTORY = """
 INSERT INTO conversion_history (conversion_id, old_status, new_status, changed_by)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])

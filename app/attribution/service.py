@@ -346,6 +346,17 @@ async def _write_history(conn: Connection, items: list[tuple[int, str | None, st
 # --- the worker handler ------------------------------------------------------------
 
 
+def _pixel_claimed(current: Row, row: Row, rec: ConversionRecord) -> bool:
+    """Whether a postback finds its txid held by a pixel conversion of another click."""
+    return (
+        rec.via != "pixel"
+        and current.get("via") == "pixel"
+        and current["click_id"] is not None
+        and row.get("click_id") is not None
+        and row["click_id"] != current["click_id"]
+    )
+
+
 @dataclass
 class Outcome:
     stored: int = 0
@@ -488,7 +499,9 @@ class Attributor:
                     continue
                 candidates.append((unattributed_row(rec, advertiser_id, offer, None), rec, False))
             if candidates:
-                outcome.stored = await self._write(conn, now, candidates, offers)
+                outcome.stored = await self._write(
+                    conn, now, candidates, offers, superseded=outcome.deferred
+                )
                 self.unattributed += sum(
                     1 for row, _, _ in candidates if row["status"] == "unattributed"
                 )
@@ -511,7 +524,11 @@ class Attributor:
         now: datetime,
         candidates: list[tuple[Row, ConversionRecord, bool]],
         offers: dict[int, Offer],
+        *,
+        superseded: list[ConversionRecord],
     ) -> int:
+        """Store a batch's conversions and status changes; records to try again later go
+        to `superseded`."""
         locks = {lock_key("txid", row["advertiser_id"], row["txid"]) for row, _, _ in candidates}
         capped = {
             row["offer_id"]
@@ -549,9 +566,27 @@ class Attributor:
                 )
 
         batch = Batch()
+        freed: set[tuple[int, str]] = set()
         for row, rec, one_per_click in candidates:
             key = (int(row["advertiser_id"]), str(row["txid"]))
+            if key in freed:
+                # After its txid was taken back from a pixel below: in a later batch.
+                superseded.append(rec)
+                continue
             current = state.get(key)
+            if current is not None and _pixel_claimed(current, row, rec):
+                # The advertiser's own (authenticated) postback names another click than
+                # a browser pixel did for the same order: the server is the authority. The
+                # pixel's conversion is reversed and gives up the txid; this postback goes
+                # around again and is then recorded as a conversion of its own click.
+                old = current["status"]
+                current["status"], current["reason"] = "rejected", "superseded"
+                current["status_at"] = _received_at(rec)
+                batch.changes.append((key, old, "rejected", rec.via))
+                batch.events.append((key, old, "rejected", rec.via))
+                freed.add(key)
+                superseded.append(rec)
+                continue
             if current is None:
                 row["created_at"] = now
                 if row["status"] in COUNTED:
@@ -606,6 +641,8 @@ class Attributor:
                 [r["reason"] for r in final.values()],
                 [r["status_at"] for r in final.values()],
             )
+        if freed:
+            await conn.execute(queries.FREE_TXIDS, [state[k]["id"] for k in sorted(freed)])
         if not batch.events:
             return 0
         affiliates = await _affiliates(

@@ -330,3 +330,46 @@ async def test_a_pixel_whose_click_never_comes(
         dead += await redis.xrange(keys.dead_letter_key(key))
     assert len(dead) == 1
     assert b"never stored" in dead[0][1][b"error"]
+
+
+async def test_an_advertiser_postback_takes_its_order_back_from_a_pixel_of_another_click(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    """Bob fires the (unauthenticated) pixel for an order he guessed; the advertiser's
+    postback for that order names Alice's click: Alice gets the conversion."""
+    alice = await click(app, client, shop["alice_link"]["code"])
+    bob = await click(app, client, shop["bob_link"]["code"])
+    await run_worker(settings)
+    gif = await client.get("/pixel.gif", params={"click_id": bob, "txid": "ORDER-9"})
+    assert gif.status_code == 200
+    await run_worker(settings)
+    [claimed] = await conversions(pool)
+    assert (claimed["affiliate_id"], claimed["status"]) == (shop["bob"]["id"], "approved")
+
+    settings.attribution_retry_base_s = 0.01
+    response = await postback(client, shop["token"], click_id=alice, txid="ORDER-9")
+    assert response.status_code == 200
+    for _ in range(50):
+        await run_worker(settings)
+        if len(await conversions(pool)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    superseded, real = await conversions(pool)
+    assert (superseded["affiliate_id"], superseded["status"], superseded["reason"]) == (
+        shop["bob"]["id"],
+        "rejected",
+        "superseded",
+    )
+    assert superseded["txid"] != "ORDER-9"
+    assert (real["affiliate_id"], real["status"], real["txid"]) == (
+        shop["alice"]["id"],
+        "approved",
+        "ORDER-9",
+    )
+    totals = await rollup_totals(pool)
+    assert (totals["conversions"], totals["rejected"]) == (1, 1)
+    assert totals["payout"] == Decimal("2.50")
