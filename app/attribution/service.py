@@ -615,6 +615,15 @@ class Attributor:
                 batch.touched.add(key)
                 continue
             old = current["status"]
+            if old not in COUNTED and rec.status in COUNTED and current["offer_id"] is not None:
+                # Coming back (rejected -> approved) is counted like a new conversion: it
+                # may not pass a cap or take a one-per-click goal already used.
+                probe = {**current, "status": rec.status, "reason": None}
+                self._admit(probe, one_per_click, taken, offers, used)
+                if probe["status"] == "rejected":
+                    current["reason"], current["status_at"] = probe["reason"], sent_at
+                    batch.touched.add(key)
+                    continue
             current["status"], current["status_at"] = rec.status, sent_at
             batch.changes.append((key, old, rec.status, rec.via))
             batch.events.append((key, old, rec.status, rec.via))

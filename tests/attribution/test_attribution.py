@@ -373,3 +373,23 @@ async def test_an_advertiser_postback_takes_its_order_back_from_a_pixel_of_anoth
     totals = await rollup_totals(pool)
     assert (totals["conversions"], totals["rejected"]) == (1, 1)
     assert totals["payout"] == Decimal("2.50")
+
+
+async def test_coming_back_from_rejected_cannot_take_a_used_one_per_click_goal(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    alice = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    for txid, status in (("T-1", "approved"), ("T-2", "rejected"), ("T-2", "approved")):
+        assert (
+            await postback(client, shop["token"], click_id=alice, txid=txid, status=status)
+        ).status_code == 200
+        await run_worker(settings)
+    first, second = await conversions(pool)
+    assert (first["txid"], first["status"]) == ("T-1", "approved")
+    assert (second["txid"], second["status"], second["reason"]) == ("T-2", "rejected", "duplicate")
+    assert (await rollup_totals(pool))["conversions"] == 1
