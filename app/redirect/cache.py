@@ -5,8 +5,10 @@ Kept fresh by the catalog version key (app.catalog.cache.CatalogCache).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote
 
 import asyncpg
@@ -37,6 +39,7 @@ SELECT offer_id, affiliate_id, period, cap_limit FROM offer_caps WHERE metric = 
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
 
 
+@lru_cache(maxsize=65536)
 def split_template(template: str) -> tuple[str, ...]:
     """Literal and macro-name parts, alternating (literal first), for a fast fill."""
     parts = macros.MACRO.split(template)
@@ -62,6 +65,15 @@ class LinkTarget:
     fixed: dict[str, str]
 
 
+@lru_cache(maxsize=1024)
+def _cookie_tails(max_age: int) -> tuple[bytes, bytes]:
+    return (
+        f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax".encode(),
+        # A cross-site pixel only gets the cookie back with SameSite=None, which needs Secure.
+        f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=None; Secure".encode(),
+    )
+
+
 def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
     diverted = None
     if row["link_status"] == "archived" or row["offer_status"] == "archived":
@@ -71,7 +83,7 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
     elif row["affiliate_status"] != "active":
         diverted = "affiliate_inactive"
     url = row["url"] if diverted is None else row["fallback_url"]
-    max_age = int(row["attribution_window_hours"]) * 3600
+    cookie_tail, cookie_tail_https = _cookie_tails(int(row["attribution_window_hours"]) * 3600)
     return LinkTarget(
         link_id=int(row["id"]),
         affiliate_id=int(row["affiliate_id"]),
@@ -81,9 +93,8 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
         fallback_parts=split_template(str(row["fallback_url"])) if row["fallback_url"] else None,
         caps=caps if diverted is None else (),
         currency=str(row["currency"]),
-        cookie_tail=f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax".encode(),
-        # A cross-site pixel only gets the cookie back with SameSite=None, which needs Secure.
-        cookie_tail_https=f"; Max-Age={max_age}; Path=/; HttpOnly; SameSite=None; Secure".encode(),
+        cookie_tail=cookie_tail,
+        cookie_tail_https=cookie_tail_https,
         fixed={"affiliate_id": str(row["affiliate_id"]), "offer_id": str(row["offer_id"])},
     )
 
@@ -109,13 +120,21 @@ class LinkCache(CatalogCache):
                     limit=cap["cap_limit"],
                 )
             )
-        self._links = {
-            r["code"]: _target(
-                r,
-                tuple(
-                    caps.get((r["offer_id"], None), [])
-                    + caps.get((r["offer_id"], r["affiliate_id"]), [])
-                ),
-            )
-            for r in rows
-        }
+        # Built in a thread: with 100k links this is ~0.3 s of CPU that would otherwise
+        # stall every redirect of this process at each catalog change.
+        self._links = await asyncio.to_thread(_targets, rows, caps)
+
+
+def _targets(
+    rows: list[asyncpg.Record], caps: dict[tuple[int, int | None], list[ClickCap]]
+) -> dict[str, LinkTarget]:
+    return {
+        r["code"]: _target(
+            r,
+            tuple(
+                caps.get((r["offer_id"], None), [])
+                + caps.get((r["offer_id"], r["affiliate_id"]), [])
+            ),
+        )
+        for r in rows
+    }
