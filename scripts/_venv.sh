@@ -1,7 +1,7 @@
 # Sourced by scripts/dev and scripts/test: make .venv and install the project into it.
 # Re-installs only when pyproject.toml changed since the last install.
 set -euo pipefail
-extras="${1:-}"
+extras="${1:-}"  # the optional dependencies to install (dev for the tests)
 py=""
 for candidate in python3.13 python3.12 python3.11 python3; do
   if command -v "$candidate" >/dev/null 2>&1 &&
