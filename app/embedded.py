@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from app.processes import pid_alive
+
 logger = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "tracker_pg"
@@ -64,16 +66,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -83,13 +75,13 @@ def _cmdline(pid: int) -> str:
 
 def _stop_pid(pid: int, sig: signal.Signals, timeout: float = STOP_TIMEOUT_S) -> None:
     """Signal a process and wait for it to go; SIGKILL if it outstays the timeout."""
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.05)
     logger.warning("process %s did not stop in %.0fs; killing it", pid, timeout)
@@ -185,7 +177,7 @@ def running_urls(data_dir: Path) -> tuple[str, str] | None:
         urls = str(state["database_url"]), str(state["redis_url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return urls if all(_pid_alive(pid) for pid in pids) else None
+    return urls if all(pid_alive(pid) for pid in pids) else None
 
 
 def _stop_stale(data_dir: Path, pgdata: Path) -> None:
@@ -201,7 +193,7 @@ def _stop_stale(data_dir: Path, pgdata: Path) -> None:
         with contextlib.suppress(ValueError, OSError, IndexError):
             pids.setdefault("postgres", int(postmaster.read_text().splitlines()[0]))
     for name, pid in pids.items():
-        if pid <= 0 or not _pid_alive(pid):
+        if pid <= 0 or not pid_alive(pid):
             continue
         cmdline = _cmdline(pid)
         if ("postgres" in name and "postgres" in cmdline and str(pgdata) in cmdline) or (

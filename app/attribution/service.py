@@ -34,10 +34,11 @@ from app.clickid import click_time, format_click_id
 from app.db import Connection, Pool
 from app.errors import Conflict, NotFound
 from app.macros import SUB_IDS
-from app.postbacks.records import ConversionRecord, PoisonRecord, decode
+from app.postbacks.records import ConversionRecord, decode
 from app.sender import service as sender_service
 from app.settings import Settings
 from app.streams import keys
+from app.streams.records import PoisonRecord
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 from redis.asyncio import Redis
 
 from app.clickid import parse_click_id
 from app.clicks import enrich
 from app.db import Connection, Pool
 from app.macros import SUB_IDS
+from app.streams.records import PoisonRecord, load_record
 
 logger = logging.getLogger(__name__)
 
@@ -84,10 +84,6 @@ SELECT count(*) FROM inserted
 """
 
 
-class PoisonRecord(ValueError):
-    """A stream entry that can never be stored; it goes to the dead-letter stream."""
-
-
 @dataclass(slots=True)
 class Click:
     row: list[Any]
@@ -111,12 +107,7 @@ def _id(value: Any, name: str) -> int:
 
 def decode(raw: bytes) -> Click:
     """A click from its stream record; PoisonRecord if it is not one."""
-    try:
-        rec = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonRecord(f"not JSON: {exc}") from None
-    if not isinstance(rec, dict):
-        raise PoisonRecord("not a click record")
+    rec = load_record(raw, "click")
     click_uuid: uuid.UUID | None = (
         parse_click_id(rec["id"]) if isinstance(rec.get("id"), str) else None
     )

@@ -13,12 +13,10 @@ from typing import Any, Literal
 
 import orjson
 
+from app.streams.records import PoisonRecord, load_record
+
 Via = Literal["postback", "pixel"]
 STATUSES = ("approved", "pending", "rejected")
-
-
-class PoisonRecord(ValueError):
-    """A stream entry that is not a conversion record; it goes to the dead-letter stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +89,7 @@ def _opt_decimal(rec: dict[str, Any], key: str) -> Decimal | None:
 
 
 def decode(raw: bytes) -> ConversionRecord:
-    try:
-        rec = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonRecord(f"not JSON: {exc}") from None
-    if not isinstance(rec, dict):
-        raise PoisonRecord("not a conversion record")
+    rec = load_record(raw, "conversion")
     via = rec.get("v")
     if via not in ("postback", "pixel"):
         raise PoisonRecord("bad via")

@@ -17,6 +17,7 @@ import struct
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+from app.processes import pid_alive
 from app.streams.batching import GroupCommit
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class Spool:
                     continue
                 os.close(self._fd)
                 self._fd = None
-            elif pid and _pid_alive(pid):
+            elif pid and pid_alive(pid):
                 continue
             rotated = path.with_name(f"{path.name}.{os.urandom(4).hex()}")
             try:
@@ -131,13 +132,3 @@ class Spool:
                 path.unlink()
                 sent += len(records)
         return sent
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
