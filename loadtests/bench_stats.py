@@ -64,9 +64,27 @@ async def main(args: argparse.Namespace) -> None:
     reports = [
         ("by day, 30 days", json_report(**month, group_by="day")),
         ("by day, 30 days, Asia/Kolkata", json_report(**month, group_by="day", tz="Asia/Kolkata")),
+        (
+            "by day, 30 days, Asia/Kolkata, median affiliate",
+            json_report(
+                **month, group_by="day", tz="Asia/Kolkata", affiliate=str(median_affiliate)
+            ),
+        ),
+        (
+            "by day and offer, 30 days, Asia/Kolkata",
+            json_report(**month, group_by="day,offer", tz="Asia/Kolkata"),
+        ),
         ("by affiliate, 30 days", json_report(**month, group_by="affiliate")),
+        (
+            "by affiliate, 30 days, Asia/Kolkata",
+            json_report(**month, group_by="affiliate", tz="Asia/Kolkata"),
+        ),
         ("by affiliate, last 7 days (default range)", json_report(group_by="affiliate")),
         ("by offer and country, 30 days", json_report(**month, group_by="offer,country")),
+        (
+            "by offer and country, 30 days, Asia/Kolkata",
+            json_report(**month, group_by="offer,country", tz="Asia/Kolkata"),
+        ),
         (
             "top 20 sub1 of the busiest affiliate, 7 days",
             json_report(group_by="sub1", affiliate=str(top_affiliate), sort="-clicks", limit="20"),

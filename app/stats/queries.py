@@ -7,6 +7,7 @@ client sends (time zone, range, filter values, limit) is a bound parameter.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 TIME_DIMENSIONS = ("hour", "day")
@@ -38,23 +39,39 @@ NAME_COLUMNS = {
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """A rollup table: its time grain in seconds and the dimensions it keeps."""
+    """A rollup table: its time grain in seconds and the dimensions it keeps. A `whole`
+    tier is small enough to answer any range alone; the planner prefers it to a mix."""
 
     table: str
     grain_s: int
     dimensions: frozenset[str]
+    whole: bool = False
 
 
-_COARSE = frozenset({"affiliate", "offer", "link", "country"})
-# Coarsest first: the planner takes the first tier that answers a query exactly.
+@dataclass(frozen=True, slots=True)
+class Read:
+    """The rows of one tier over bucket-aligned ranges of UTC instants [start, end)."""
+
+    tier: Tier
+    ranges: tuple[tuple[datetime, datetime], ...]
+
+
+_LINKS = frozenset({"affiliate", "offer", "link"})
+_COARSE = _LINKS | {"country"}
+# Per grain, the planner takes the first tier (in this order) that keeps every dimension.
 TIERS = (
-    Tier("stats_rollup_daily_links", 86400, frozenset({"affiliate", "offer", "link"})),
+    Tier("stats_rollup_totals", 900, frozenset(), whole=True),
+    Tier("stats_rollup_daily_links", 86400, _LINKS),
     Tier("stats_rollup_daily_offer_country", 86400, frozenset({"offer", "country"})),
     Tier("stats_rollup_daily", 86400, _COARSE),
+    Tier("stats_rollup_links_hourly", 3600, _LINKS),
     Tier("stats_rollup_hourly", 3600, _COARSE),
-    Tier("stats_rollup_links", 900, frozenset({"affiliate", "offer", "link"})),
+    Tier("stats_rollup_links", 900, _LINKS),
     Tier("stats_rollup", 900, _COARSE | {"device", "os", "browser"}),
 )
+# A read lists the buckets of its short ranges (one index probe each) and keeps long ranges
+# as ranges; a local day in Asia/Kolkata is 2 + 23 + 2 buckets of three tiers.
+SHORT_RANGE_BUCKETS = 64
 
 _ROLLUP_COLUMNS = {
     "affiliate": "affiliate_id",
@@ -93,25 +110,29 @@ _ROLLUP_SUMS = ", ".join(
     f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
     for m in (*COUNT_METRICS, *MONEY_METRICS)
 )
+# Clicks stored before migration 0002 have no currency of their own; the subquery runs
+# for those rows only.
+_CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.id = k.offer_id))"
 _CLICK_SUMS = """count(*) FILTER (WHERE NOT k.is_bot) AS clicks,
        count(*) FILTER (WHERE k.is_unique AND NOT k.is_bot) AS unique_clicks,
-       count(*) FILTER (WHERE k.is_bot) AS bot_clicks,
-       0::bigint AS conversions, 0::bigint AS pending_conversions,
-       0::bigint AS rejected_conversions, 0::numeric AS revenue, 0::numeric AS payout"""
-_CONVERSION_SUMS = """0::bigint AS clicks, 0::bigint AS unique_clicks, 0::bigint AS bot_clicks,
-       count(*) FILTER (WHERE v.status = 'approved') AS conversions,
+       count(*) FILTER (WHERE k.is_bot) AS bot_clicks"""
+_CONVERSION_SUMS = """count(*) FILTER (WHERE v.status = 'approved') AS conversions,
        count(*) FILTER (WHERE v.status = 'pending') AS pending_conversions,
        count(*) FILTER (WHERE v.status = 'rejected') AS rejected_conversions,
        coalesce(sum(v.revenue) FILTER (WHERE v.status = 'approved'), 0) AS revenue,
        coalesce(sum(v.payout) FILTER (WHERE v.status = 'approved'), 0) AS payout"""
-_DERIVED = """g.revenue - g.payout AS profit,
-       CASE WHEN g.clicks > 0 THEN round(g.conversions * 100.0 / g.clicks, 2) END AS cr,
-       CASE WHEN g.clicks > 0 THEN round(g.payout / g.clicks, 4) END AS epc"""
+_DERIVED = {
+    "profit": "{t}.revenue - {t}.payout",
+    "cr": "CASE WHEN {t}.clicks > 0 THEN round({t}.conversions * 100.0 / {t}.clicks, 2) END",
+    "epc": "CASE WHEN {t}.clicks > 0 THEN round({t}.payout / {t}.clicks, 4) END",
+}
 
 # A runaway report must not hold a connection for long; sub-ID reports group hundreds of
-# thousands of values, which spill to disk at the default 4 MB.
+# thousands of values, which spill to disk at the default 4 MB. JIT compiling costs ~40 ms
+# on a raw-click report and saves less than that on these short aggregations.
 STATEMENT_SETTINGS = (
-    "SELECT set_config('statement_timeout', '30s', true), set_config('work_mem', '64MB', true)"
+    "SELECT set_config('statement_timeout', '30s', true), set_config('work_mem', '64MB', true),"
+    " set_config('jit', 'off', true)"
 )
 
 
@@ -189,8 +210,28 @@ def _leaf(
     )
 
 
-def build(report: Report, tier: Tier | None, *, totals: bool) -> tuple[str, list[Any]]:
-    """The statement for a report read from `tier` (None: the raw clicks and conversions).
+def _buckets(read: Read, params: Params) -> str:
+    """The condition that picks a read's buckets."""
+    if len(read.ranges) == 1:
+        ((start, end),) = read.ranges
+        return f"bucket >= {params.add(start)} AND bucket < {params.add(end)}"
+    grain = timedelta(seconds=read.tier.grain_s)
+    listed: list[datetime] = []
+    conditions = []
+    for start, end in read.ranges:
+        count = (end - start) // grain
+        if count <= SHORT_RANGE_BUCKETS:
+            listed += [start + i * grain for i in range(count)]
+        else:
+            conditions.append(f"(bucket >= {params.add(start)} AND bucket < {params.add(end)})")
+    if listed:
+        conditions.append(f"bucket = ANY({params.add(listed)}::timestamptz[])")
+    return f"({' OR '.join(conditions)})" if len(conditions) > 1 else conditions[0]
+
+
+def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tuple[str, list[Any]]:
+    """The statement for a report read from rollup `reads` (None: the raw clicks and
+    conversions).
 
     Its rows: one per group and currency (`is_total` false), sorted and limited, then,
     with `totals`, one per currency over all groups (`is_total` true).
@@ -198,8 +239,7 @@ def build(report: Report, tier: Tier | None, *, totals: bool) -> tuple[str, list
     params = Params()
     uses_time = any(d in TIME_DIMENSIONS for d in (*report.group_by, *report.filters))
     tz = params.tz(report.tz) if uses_time else ""
-    start, end = params.add(report.start), params.add(report.end)
-    if tier is not None:
+    if reads is not None:
         leaves = [
             _leaf(
                 report,
@@ -208,21 +248,23 @@ def build(report: Report, tier: Tier | None, *, totals: bool) -> tuple[str, list
                 ts="bucket",
                 currency="currency",
                 sums=_ROLLUP_SUMS,
-                source=tier.table,
-                where=[f"bucket >= {start}", f"bucket < {end}"],
+                source=read.tier.table,
+                where=[_buckets(read, params)],
                 tz=tz,
             )
+            for read in reads
         ]
     else:
+        start, end = params.add(report.start), params.add(report.end)
         leaves = [
             _leaf(
                 report,
                 params,
                 columns=_CLICK_COLUMNS,
                 ts="k.clicked_at",
-                currency="coalesce(k.currency, o.currency)",
+                currency=_CLICK_CURRENCY,
                 sums=_CLICK_SUMS,
-                source="clicks k LEFT JOIN offers o ON o.id = k.offer_id",
+                source="clicks k",
                 where=[f"k.clicked_at >= {start}", f"k.clicked_at < {end}"],
                 tz=tz,
             ),
@@ -243,15 +285,24 @@ def build(report: Report, tier: Tier | None, *, totals: bool) -> tuple[str, list
             ),
         ]
     dims = [f"d_{d}" for d in report.group_by]
-    sums = ", ".join(
-        f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
-        for m in (*COUNT_METRICS, *MONEY_METRICS)
-    )
-    if dims and totals:
-        grouping = f"GROUPING SETS (({', '.join([*dims, 'currency'])}), (currency))"
-        is_total = f"GROUPING({dims[0]}) = 1"
+    keys = ", ".join([*dims, "currency"])
+    if reads is not None:
+        sums = ", ".join(
+            f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
+            for m in (*COUNT_METRICS, *MONEY_METRICS)
+        )
+        union = "\nUNION ALL\n".join(leaves)
+        grouped = f"SELECT {keys}, {sums}\nFROM (\n{union}\n) u GROUP BY {keys}"
     else:
-        grouping, is_total = ", ".join([*dims, "currency"]), "false"
+        # Clicks and conversions are grouped apart and joined: summing them as one union
+        # would carry every money aggregate through every click. A click's dimensions are
+        # never NULL (text ones read as ''), so equal groups always meet in the join.
+        clicks_leaf, conversions_leaf = leaves
+        metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in (*COUNT_METRICS, *MONEY_METRICS))
+        grouped = (
+            f"SELECT {keys}, {metrics}\nFROM (\n{clicks_leaf}\n) c\n"
+            f"FULL JOIN (\n{conversions_leaf}\n) v USING ({keys})"
+        )
     names = []
     joins = []
     for dimension in report.group_by:
@@ -259,31 +310,43 @@ def build(report: Report, tier: Tier | None, *, totals: bool) -> tuple[str, list
             table, column = NAME_COLUMNS[dimension]
             alias = f"n_{dimension}"
             names.append(f"{alias}.{column} AS {dimension}_name")
-            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = g.d_{dimension}")
-    order = []
-    for column, descending in report.sort:
-        order.append(f"{column} {'DESC NULLS LAST' if descending else 'ASC NULLS LAST'}")
-    order += [f"{d} ASC NULLS FIRST" for d in dims if d not in {c for c, _ in report.sort}]
-    order.append("currency")
-    order_by = ", ".join(order)
+            joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = r.d_{dimension}")
+    derived = [f"{expr.format(t='r')} AS {name}" for name, expr in _DERIVED.items()]
+
+    def order_by(table: str) -> str:
+        order = []
+        for column, descending in report.sort:
+            expr = _DERIVED[column].format(t=table) if column in _DERIVED else column
+            order.append(f"{expr} {'DESC NULLS LAST' if descending else 'ASC NULLS LAST'}")
+        order += [f"{d} ASC NULLS FIRST" for d in dims if d not in {c for c, _ in report.sort}]
+        order.append("currency")
+        return ", ".join(order)
+
     limit = f"LIMIT {params.add(report.limit)}" if report.limit is not None else ""
-    union = "\nUNION ALL\n".join(leaves)
-    sql = f"""WITH u AS (
-{union}
-), g AS (
-SELECT {", ".join([*dims, "currency"])}, {sums}, {is_total} AS is_total
-FROM u GROUP BY {grouping}
-), s AS (
-SELECT g.*, {", ".join([_DERIVED, *names])}
-FROM g {" ".join(joins)}
-)
-"""
     if totals and dims:
-        sql += f"""SELECT * FROM (
-(SELECT * FROM s WHERE NOT is_total ORDER BY {order_by} {limit})
+        # The groups are kept once and read twice: sorted and cut for the rows, summed
+        # per currency for the totals. Derived metrics and names are computed for the
+        # rows returned only.
+        per_currency = ", ".join(
+            f"sum({m})::bigint" if m in COUNT_METRICS else f"sum({m})"
+            for m in (*COUNT_METRICS, *MONEY_METRICS)
+        )
+        nulls = ", ".join("NULL" for _ in dims)
+        sql = f"""WITH g AS MATERIALIZED (
+{grouped}
+), r AS (
+(SELECT g.*, false AS is_total FROM g ORDER BY {order_by("g")} {limit})
 UNION ALL
-(SELECT * FROM s WHERE is_total)
-) r ORDER BY is_total, {order_by}"""
+(SELECT {nulls}, currency, {per_currency}, true FROM g GROUP BY currency)
+)
+SELECT r.*, {", ".join([*derived, *names])}
+FROM r {" ".join(joins)}
+ORDER BY is_total, {order_by("r")}"""
     else:
-        sql += f"SELECT * FROM s ORDER BY {order_by} {limit}"
+        sql = f"""WITH r AS (
+{grouped}
+)
+SELECT r.*, false AS is_total, {", ".join([*derived, *names])}
+FROM r {" ".join(joins)}
+ORDER BY {order_by("r")} {limit}"""
     return sql, params.values

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,8 +29,8 @@ from app.stats.queries import (
     NETWORK_METRICS,
     SUB_DIMENSIONS,
     TIME_DIMENSIONS,
+    Read,
     Report,
-    Tier,
 )
 
 Format = Literal["json", "csv"]
@@ -61,7 +62,7 @@ def _bad(code: str, message: str) -> BadRequest:
 class Plan:
     report: Report
     zone: ZoneInfo
-    tier: Tier | None  # None: raw clicks and conversions
+    reads: tuple[Read, ...] | None  # None: raw clicks and conversions
     columns: tuple[str, ...]  # output columns, in order
     hidden: frozenset[str]
 
@@ -174,28 +175,100 @@ def _offsets(zone: ZoneInfo, start: datetime, end: datetime) -> set[int]:
     return offsets
 
 
-def _tier_for(report: Report, zone: ZoneInfo) -> Tier | None:
-    """The coarsest rollup that answers the report exactly, or None for the raw rows.
+def _local_days(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """The instants in (start, end) where a local day starts (a day starting in a DST gap
+    starts at the transition, as PostgreSQL's AT TIME ZONE has it)."""
+    cuts = []
+    day = start.astimezone(zone).date() + timedelta(days=1)
+    while (cut := _local_start(day, zone)) < end:
+        if cut > start:
+            cuts.append(cut)
+        day += timedelta(days=1)
+    return cuts
 
-    A tier fits when it keeps every dimension used, both ends of the range fall on its
-    bucket edges, and so does every local hour or day boundary the report groups or
-    filters by (hour buckets serve whole-hour zones, UTC days serve UTC-offset zones,
-    15-minute buckets serve every zone in use today).
+
+Pieces = list[tuple[int, int, int]]  # (grain, start, end) in seconds since the epoch
+
+
+def _split(start: int, end: int, grains: Sequence[int]) -> Pieces | None:
+    """[start, end) as runs of whole buckets, coarsest in the middle: a Kolkata day from
+    18:30 UTC is two quarter hours, 23 hours and two quarter hours. None if the ends are
+    off the finest grain."""
+    if start == end:
+        return []
+    if not grains:
+        return None
+    grain, finer = grains[0], grains[1:]
+    first, last = -(-start // grain) * grain, end // grain * grain
+    if first >= last:
+        return _split(start, end, finer)
+    head, tail = _split(start, first, finer), _split(last, end, finer)
+    if head is None or tail is None:
+        return None
+    return [*head, (grain, first, last), *tail]
+
+
+def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
+    """The rollup reads that answer the report exactly, or None for the raw rows.
+
+    Every bucket read must lie inside one group: inside one local hour when the report
+    groups or filters by hour (hour buckets serve whole-hour zones, 15-minute buckets every
+    zone in use today), inside one local day when by day. So the range is cut at local
+    midnights, and each piece is read from the coarsest tier whose buckets fit it: UTC
+    days in the middle, hours and quarter hours towards the edges. A tier small enough to
+    read whole (network totals) is taken alone when it keeps the dimensions used.
     """
     used = {*report.group_by, *report.filters}
     local = used & set(TIME_DIMENSIONS)
-    offsets = _offsets(zone, report.start, report.end) if local else set()
-    for tier in queries.TIERS:
-        if not used - set(TIME_DIMENSIONS) <= tier.dimensions:
-            continue
-        if report.start.timestamp() % tier.grain_s or report.end.timestamp() % tier.grain_s:
-            continue
-        if "hour" in local and tier.grain_s > 3600:
-            continue
-        if any(offset % tier.grain_s for offset in offsets):
-            continue
-        return tier
-    return None
+    tiers = [t for t in queries.TIERS if used - set(TIME_DIMENSIONS) <= t.dimensions]
+    coarsest = 86400
+    cuts: list[datetime] = []
+    if "hour" in local:
+        offsets = _offsets(zone, report.start, report.end)
+        coarsest = next((g for g in (3600, 900) if all(o % g == 0 for o in offsets)), 0)
+    elif "day" in local:
+        cuts = _local_days(zone, report.start, report.end)
+    edges = [int(t.timestamp()) for t in (report.start, *cuts, report.end)]
+    if any(t.microsecond for t in (report.start, report.end)):
+        return None
+
+    def pieces(grains: Sequence[int]) -> Pieces | None:
+        out: Pieces = []
+        for start, end in pairwise(edges):
+            split = _split(start, end, grains)
+            if split is None:
+                return None
+            out += split
+        return out
+
+    for tier in tiers:
+        if tier.whole and tier.grain_s <= coarsest and (whole := pieces([tier.grain_s])):
+            return (Read(tier, _ranges(whole)),)
+    grains = sorted({t.grain_s for t in tiers if t.grain_s <= coarsest}, reverse=True)
+    found = pieces(grains)
+    if not found:
+        return None
+    reads = []
+    for grain in grains:
+        runs = [p for p in found if p[0] == grain]
+        if runs:
+            tier = next(t for t in tiers if t.grain_s == grain and not t.whole)
+            reads.append(Read(tier, _ranges(runs)))
+    return tuple(reads)
+
+
+def _ranges(pieces: Pieces) -> tuple[tuple[datetime, datetime], ...]:
+    """The pieces' spans as UTC instants, adjacent ones joined."""
+    joined: list[list[int]] = []
+    for _, start, end in sorted(pieces, key=lambda p: p[1]):
+        if joined and joined[-1][1] == start:
+            joined[-1][1] = end
+        else:
+            joined.append([start, end])
+    return tuple(
+        (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+        for start, end in joined
+    )
 
 
 def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, Format]:
@@ -279,8 +352,8 @@ def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, F
         sort=tuple(sort),
         limit=limit,
     )
-    tier = _tier_for(report, zone)
-    if tier is None and end - start > MAX_RAW_SPAN:
+    reads = _reads(report, zone)
+    if reads is None and end - start > MAX_RAW_SPAN:
         raise _bad(
             "range_too_long",
             f"reports by sub-ID or source, or with bounds off the quarter hour, cover at most "
@@ -293,7 +366,7 @@ def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, F
             columns.append(f"{d}_name")
     columns.append("currency")
     columns += [m for m in METRICS if m not in hidden]
-    return Plan(report, zone, tier, tuple(columns), hidden), fmt
+    return Plan(report, zone, reads, tuple(columns), hidden), fmt
 
 
 # --- rendering --------------------------------------------------------------------
@@ -368,7 +441,7 @@ async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
         sort=report.sort,
         limit=min(report.limit or MAX_JSON_ROWS + 1, MAX_JSON_ROWS + 1),
     )
-    sql, args = queries.build(capped, plan.tier, totals=True)
+    sql, args = queries.build(capped, plan.reads, totals=True)
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(queries.STATEMENT_SETTINGS)
         records = await conn.fetch(sql, *args)
@@ -394,7 +467,7 @@ def _csv_cell(column: str, value: Any) -> Any:
 
 async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
     """The report as CSV lines, header first, streamed from a server-side cursor."""
-    sql, args = queries.build(plan.report, plan.tier, totals=False)
+    sql, args = queries.build(plan.report, plan.reads, totals=False)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(plan.columns)

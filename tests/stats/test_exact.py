@@ -132,6 +132,28 @@ async def test_times_off_the_quarter_hour_are_exact_too(
     )
 
 
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "America/New_York", "UTC"])
+@pytest.mark.parametrize("group_by", [[], ["affiliate", "offer"], ["day", "link"], ["country"]])
+async def test_ranges_read_from_several_tiers_are_exact(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    dataset: dict[str, Any],
+    pool: Pool,
+    tz: str,
+    group_by: list[str],
+) -> None:
+    # Bounds on a quarter hour but not an hour: quarter hours, hours and a UTC day.
+    start = datetime(2025, 10, 31, 22, 45, tzinfo=UTC)
+    end = datetime(2025, 11, 2, 20, 15, tzinfo=UTC)
+    params = {"from": "2025-10-31T22:45:00Z", "to": "2025-11-02T20:15:00Z", "tz": tz}
+    if group_by:
+        params["group_by"] = ",".join(group_by)
+    plan, _ = stats_service.plan({k: [v] for k, v in params.items()}, Principal(role="admin"))
+    assert plan.reads is not None
+    assert len(plan.reads) == 1 if not group_by else len(plan.reads) > 1, plan.reads
+    await check(client, pool, admin, params=params, start=start, end=end, tz=tz, group_by=group_by)
+
+
 async def test_filters_match_the_raw_rows(
     client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
 ) -> None:
@@ -221,23 +243,30 @@ async def test_top_n_sorts_before_it_cuts_and_totals_cover_everything(
     assert body["totals"]["revenue"] is None
 
 
-async def test_the_planner_takes_the_coarsest_exact_source(dataset: dict[str, Any]) -> None:
+async def test_the_planner_takes_the_coarsest_exact_sources(dataset: dict[str, Any]) -> None:
     admin = Principal(role="admin")
 
-    def table(**params: str) -> str | None:
+    def tables(**params: str) -> tuple[str, ...] | None:
         plan, _ = stats_service.plan({k: [v] for k, v in params.items()}, admin)
-        return plan.tier.table if plan.tier else None
+        return tuple(r.tier.table for r in plan.reads) if plan.reads is not None else None
+
+    def table(**params: str) -> str | None:
+        found = tables(**params)
+        assert found is None or len(found) == 1, found
+        return found[0] if found else None
 
     span = {"from": "2025-11-01", "to": "2025-11-02"}
-    assert table(**span, group_by="day") == "stats_rollup_daily_links"
+    # Reports without an ID or user-agent dimension read the network totals, in any zone.
+    assert table(**span, group_by="day") == "stats_rollup_totals"
+    assert table(**span, group_by="hour", tz="Asia/Kathmandu") == "stats_rollup_totals"
+    assert table(**span, group_by="day", tz="Asia/Kolkata") == "stats_rollup_totals"
+    assert table(**span, group_by="day,affiliate") == "stats_rollup_daily_links"
     assert table(**span, group_by="day,country") == "stats_rollup_daily_offer_country"
     assert table(**span, group_by="offer,country") == "stats_rollup_daily_offer_country"
     assert table(**span, group_by="link,country") == "stats_rollup_daily"
-    assert table(**span, group_by="day", tz="Europe/Berlin") == "stats_rollup_hourly"
-    assert table(**span, group_by="hour", tz="America/New_York") == "stats_rollup_hourly"
-    assert table(**span, group_by="day", tz="Asia/Kolkata") == "stats_rollup_links"
-    assert table(**span, group_by="hour", tz="Asia/Kathmandu") == "stats_rollup_links"
-    assert table(**span, group_by="day,country", tz="Asia/Kolkata") == "stats_rollup"
+    assert table(**span, group_by="day,link", tz="Europe/Berlin") == "stats_rollup_links_hourly"
+    assert table(**span, group_by="hour,country", tz="America/New_York") == "stats_rollup_hourly"
+    assert table(**span, group_by="hour,offer", tz="Asia/Kathmandu") == "stats_rollup_links"
     assert table(**span, group_by="device") == "stats_rollup"
     assert table(**span, group_by="browser") == "stats_rollup"
     assert table(**span, group_by="affiliate", country="DE") == "stats_rollup_daily"
@@ -245,3 +274,32 @@ async def test_the_planner_takes_the_coarsest_exact_source(dataset: dict[str, An
     assert table(**span, group_by="sub1") is None
     assert table(**span, source="fb") is None
     assert table(**{"from": "2025-11-01T00:07:00Z", "to": "2025-11-02"}) is None
+    # Half-hour zones: UTC days in the middle, hours and quarter hours at the edges...
+    assert tables(**span, group_by="affiliate", tz="Asia/Kolkata") == (
+        "stats_rollup_daily_links",
+        "stats_rollup_links_hourly",
+        "stats_rollup_links",
+    )
+    # ...and by local day, each day from hours and quarter hours (no UTC day fits in it).
+    assert tables(**span, group_by="day,offer", tz="Asia/Kolkata") == (
+        "stats_rollup_links_hourly",
+        "stats_rollup_links",
+    )
+    assert tables(**span, group_by="day,country", tz="Asia/Kolkata") == (
+        "stats_rollup_hourly",
+        "stats_rollup",
+    )
+
+
+async def test_clicks_stored_without_a_currency_count_in_their_offers(
+    client: httpx.AsyncClient, admin: dict[str, str], dataset: dict[str, Any], pool: Pool
+) -> None:
+    # Clicks stored before migration 0002 have no currency; raw reports take the offer's.
+    params = {"from": "2025-11-01", "to": "2025-11-02", "group_by": "sub1,offer"}
+    before = await client.get("/api/v1/stats", params=params, headers=admin)
+    assert before.status_code == 200
+    changed = await pool.execute("UPDATE clicks SET currency = NULL WHERE sub1 IS NOT NULL")
+    assert changed != "UPDATE 0"
+    after = await client.get("/api/v1/stats", params=params, headers=admin)
+    assert after.json() == before.json()
+    assert {r["currency"] for r in after.json()["rows"]} == {"USD", "EUR"}
