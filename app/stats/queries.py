@@ -287,12 +287,13 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
     dims = [f"d_{d}" for d in report.group_by]
     keys = ", ".join([*dims, "currency"])
     if reads is not None:
-        sums = ", ".join(
-            f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
-            for m in (*COUNT_METRICS, *MONEY_METRICS)
-        )
         union = "\nUNION ALL\n".join(leaves)
-        grouped = f"SELECT {keys}, {sums}\nFROM (\n{union}\n) u GROUP BY {keys}"
+        # One read is grouped already; several are grouped again as one.
+        grouped = (
+            leaves[0]
+            if len(leaves) == 1
+            else f"SELECT {keys}, {_ROLLUP_SUMS}\nFROM (\n{union}\n) u GROUP BY {keys}"
+        )
     else:
         # Clicks and conversions are grouped apart and joined: summing them as one union
         # would carry every money aggregate through every click. A click's dimensions are

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -372,34 +372,52 @@ def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, F
 # --- rendering --------------------------------------------------------------------
 
 
-def _value(column: str, value: Any, zone: ZoneInfo) -> Any:
-    if value is None:
-        return None
+Cells = Callable[[asyncpg.Record], list[Any]]
+_DECIMAL_METRICS = frozenset({"revenue", "payout", "profit", "cr", "epc"})
+_TEXT_DIMENSIONS = frozenset({*SUB_DIMENSIONS, "country", "device", "os", "browser"})
+
+
+def _none_if_empty(value: str) -> str | None:
+    return value or None  # "none": a click without that sub-ID, an unknown country
+
+
+def _converter(column: str, zone: ZoneInfo) -> Callable[[Any], Any] | None:
     if column == "hour":
-        return value.astimezone(zone).isoformat()
+        return lambda value: value.astimezone(zone).isoformat()
     if column == "day":
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return format_money(value)
-    if value == "" and column in DIMENSIONS:
-        return None  # "none": a click without that sub-ID, an unknown country
-    return value
+        return date.isoformat
+    if column in _DECIMAL_METRICS:
+        return format_money
+    if column in _TEXT_DIMENSIONS:
+        return _none_if_empty
+    return None
 
 
-def _row(record: asyncpg.Record, plan: Plan) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for column in plan.columns:
-        source = f"d_{column}" if column in DIMENSIONS else column
-        out[column] = _value(column, record[source], plan.zone)
-    return out
+def _cells(plan: Plan) -> Cells:
+    """A record's output values, in the plan's column order; the conversions are looked up
+    once per report, not once per cell (a CSV export renders tens of thousands of rows)."""
+    steps = [(f"d_{c}" if c in DIMENSIONS else c, _converter(c, plan.zone)) for c in plan.columns]
+
+    def cells(record: asyncpg.Record) -> list[Any]:
+        out = []
+        for source, convert in steps:
+            value = record[source]
+            out.append(value if value is None or convert is None else convert(value))
+        return out
+
+    return cells
 
 
-def _totals(records: Iterable[asyncpg.Record], plan: Plan) -> dict[str, Any]:
+def _row(record: asyncpg.Record, plan: Plan, cells: Cells) -> dict[str, Any]:
+    return dict(zip(plan.columns, cells(record), strict=True))
+
+
+def _totals(records: Iterable[asyncpg.Record], plan: Plan, cells: Cells) -> dict[str, Any]:
     """Totals over every row, and per currency: money only adds up within one currency,
     so the overall money fields are null when the report holds several."""
     per_currency = sorted(
         (
-            {k: v for k, v in _row(r, plan).items() if k == "currency" or k in METRICS}
+            {k: v for k, v in _row(r, plan, cells).items() if k == "currency" or k in METRICS}
             for r in records
         ),
         key=lambda r: str(r["currency"]),
@@ -453,21 +471,28 @@ async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
             f"the report has more than {MAX_JSON_ROWS} rows: add a limit, narrow it, "
             "or use format=csv",
         )
-    return {"rows": [_row(r, plan) for r in rows], **_totals(totals, plan)}
+    cells = _cells(plan)
+    return {"rows": [_row(r, plan, cells) for r in rows], **_totals(totals, plan, cells)}
 
 
-def _csv_cell(column: str, value: Any) -> Any:
+def _defuse(value: Any) -> Any:
     # A cell starting with = + - @ is a formula to a spreadsheet; sub-IDs and names are
     # visitor- or user-supplied text, so they are defused with a leading apostrophe.
-    # Metrics (a negative profit) are numbers and stay as they are.
-    if isinstance(value, str) and value.startswith(_TEXT_FORMULA_START) and column not in METRICS:
+    # Metrics (a negative profit) are numbers and are never passed here.
+    if isinstance(value, str) and value.startswith(_TEXT_FORMULA_START):
         return "'" + value
-    return "" if value is None else value
+    return value
 
 
 async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
     """The report as CSV lines, header first, streamed from a server-side cursor."""
     sql, args = queries.build(plan.report, plan.reads, totals=False)
+    cells = _cells(plan)
+    text = [
+        i
+        for i, c in enumerate(plan.columns)
+        if c in _TEXT_DIMENSIONS or c.endswith("_name") or c == "currency"
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(plan.columns)
@@ -477,8 +502,10 @@ async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(queries.STATEMENT_SETTINGS)
         async for record in conn.cursor(sql, *args, prefetch=2000):
-            row = _row(record, plan)
-            writer.writerow([_csv_cell(c, row[c]) for c in plan.columns])
+            values = cells(record)
+            for i in text:
+                values[i] = _defuse(values[i])
+            writer.writerow(values)
             if buffer.tell() > 65536:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
