@@ -74,6 +74,10 @@ async def main(args: argparse.Namespace) -> None:
             "by day and offer, 30 days, Asia/Kolkata",
             json_report(**month, group_by="day,offer", tz="Asia/Kolkata"),
         ),
+        (
+            "by day and offer, 30 days, America/New_York",
+            json_report(**month, group_by="day,offer", tz="America/New_York"),
+        ),
         ("by affiliate, 30 days", json_report(**month, group_by="affiliate")),
         (
             "by affiliate, 30 days, Asia/Kolkata",

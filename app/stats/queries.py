@@ -54,6 +54,9 @@ class Read:
 
     tier: Tier
     ranges: tuple[tuple[datetime, datetime], ...]
+    # Rows counted against the UTC day that holds them: grouped under that day's local
+    # date, their amounts negated (see stats.service._reads).
+    negate: bool = False
 
 
 _LINKS = frozenset({"affiliate", "offer", "link"})
@@ -109,6 +112,17 @@ _CONVERSION_COLUMNS = {
 _ROLLUP_SUMS = ", ".join(
     f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
     for m in (*COUNT_METRICS, *MONEY_METRICS)
+)
+_NEGATED_SUMS = ", ".join(
+    f"(-sum({m}))::bigint AS {m}" if m in COUNT_METRICS else f"-sum({m}) AS {m}"
+    for m in (*COUNT_METRICS, *MONEY_METRICS)
+)
+# Daily rows are labelled by their noon, the instant of the local day holding most of them
+# (the whole of them when the planner reads them), and negated rows by the noon of the
+# daily row they are taken out of.
+_DAILY_LABEL = "(bucket + interval '12 hours')"
+_NEGATED_LABEL = (
+    "(date_bin('1 day', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') + interval '12 hours')"
 )
 # Clicks stored before migration 0002 have no currency of their own; the subquery runs
 # for those rows only.
@@ -245,9 +259,13 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
                 report,
                 params,
                 columns=_ROLLUP_COLUMNS,
-                ts="bucket",
+                ts=_NEGATED_LABEL
+                if read.negate
+                else _DAILY_LABEL
+                if read.tier.grain_s == 86400
+                else "bucket",
                 currency="currency",
-                sums=_ROLLUP_SUMS,
+                sums=_NEGATED_SUMS if read.negate else _ROLLUP_SUMS,
                 source=read.tier.table,
                 where=[_buckets(read, params)],
                 tz=tz,
@@ -292,7 +310,11 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
         grouped = (
             leaves[0]
             if len(leaves) == 1
-            else f"SELECT {keys}, {_ROLLUP_SUMS}\nFROM (\n{union}\n) u GROUP BY {keys}"
+            else f"SELECT {keys}, {_ROLLUP_SUMS}\nFROM (\n{union}\n) u GROUP BY {keys}\n"
+            # Negated reads cancel rows out; a group is there when it counts something, as
+            # in the raw rows.
+            "HAVING sum(clicks) + sum(bot_clicks) + sum(conversions) + sum(pending_conversions)"
+            " + sum(rejected_conversions) <> 0"
         )
     else:
         # Clicks and conversions are grouped apart and joined: summing them as one union

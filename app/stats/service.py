@@ -208,6 +208,13 @@ def _split(start: int, end: int, grains: Sequence[int]) -> Pieces | None:
     return [*head, (grain, first, last), *tail]
 
 
+DAY = 86400
+
+
+def _count(pieces: Pieces) -> int:
+    return sum((end - start) // grain for grain, start, end in pieces)
+
+
 def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
     """The rollup reads that answer the report exactly, or None for the raw rows.
 
@@ -217,11 +224,18 @@ def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
     midnights, and each piece is read from the coarsest tier whose buckets fit it: UTC
     days in the middle, hours and quarter hours towards the edges. A tier small enough to
     read whole (network totals) is taken alone when it keeps the dimensions used.
+
+    By day in a zone off UTC, no UTC day fits in a local day, but most of one does: a
+    Europe/Berlin day is UTC day D from 00:00 to 23:00 plus the hour before. Such a UTC day
+    is read whole, labelled by the local day of its noon, and the hours it holds of the
+    next local day (or past the range) are read again, negated, under that same label;
+    those hours are also read normally under their own day. One daily row and two hourly
+    ones replace 23 hourly rows.
     """
     used = {*report.group_by, *report.filters}
     local = used & set(TIME_DIMENSIONS)
     tiers = [t for t in queries.TIERS if used - set(TIME_DIMENSIONS) <= t.dimensions]
-    coarsest = 86400
+    coarsest = DAY
     cuts: list[datetime] = []
     if "hour" in local:
         offsets = _offsets(zone, report.start, report.end)
@@ -245,15 +259,54 @@ def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
         if tier.whole and tier.grain_s <= coarsest and (whole := pieces([tier.grain_s])):
             return (Read(tier, _ranges(whole)),)
     grains = sorted({t.grain_s for t in tiers if t.grain_s <= coarsest}, reverse=True)
-    found = pieces(grains)
+    days: Pieces = []  # UTC days read whole although they straddle a local midnight
+    negated: Pieces = []  # what they hold outside the local day they are labelled with
+    covered: list[tuple[int, int]] = []  # what they answer for
+    if "day" in local and DAY in grains:
+        finer = grains[1:]
+        first, last = edges[0], edges[-1]
+        for day_start in range(first // DAY * DAY, last, DAY):
+            # A daily row is labelled by its noon: the local day holding most of it.
+            noon = datetime.fromtimestamp(day_start + DAY // 2, UTC)
+            label = noon.astimezone(zone).date()
+            start = max(day_start, first, int(_local_start(label, zone).timestamp()))
+            end = min(
+                day_start + DAY,
+                last,
+                int(_local_start(label + timedelta(days=1), zone).timestamp()),
+            )
+            if end - start in range(1, DAY):
+                inside = _split(start, end, finer)
+                head = _split(day_start, start, finer)
+                tail = _split(end, day_start + DAY, finer)
+                if (
+                    inside
+                    and head is not None
+                    and tail is not None
+                    and 1 + _count(head) + _count(tail) < _count(inside)
+                ):
+                    days.append((DAY, day_start, day_start + DAY))
+                    negated += head + tail
+                    covered.append((start, end))
+    # The spans answered by whole UTC days are left out of the plain split.
+    found: Pieces = list(days)
+    skip = set(covered)  # each is one span between neighbouring edges
+    for start, end in pairwise(sorted({*edges, *(t for span in covered for t in span)})):
+        if (start, end) in skip:
+            continue
+        split = _split(start, end, grains)
+        if split is None:
+            return None
+        found += split
     if not found:
         return None
     reads = []
-    for grain in grains:
-        runs = [p for p in found if p[0] == grain]
-        if runs:
-            tier = next(t for t in tiers if t.grain_s == grain and not t.whole)
-            reads.append(Read(tier, _ranges(runs)))
+    for negate, chosen in ((False, found), (True, negated)):
+        for grain in grains:
+            runs = [p for p in chosen if p[0] == grain]
+            if runs:
+                tier = next(t for t in tiers if t.grain_s == grain and not t.whole)
+                reads.append(Read(tier, _ranges(runs), negate=negate))
     return tuple(reads)
 
 

@@ -24,6 +24,8 @@ GROUPINGS = [
     ["sub1"],
     ["hour", "sub1", "source"],
     ["day", "affiliate", "sub2"],
+    ["day", "link"],
+    ["day", "offer", "country"],
 ]
 FIRST_DAY, LAST_DAY = date(2025, 11, 1), date(2025, 11, 2)
 
@@ -264,7 +266,23 @@ async def test_the_planner_takes_the_coarsest_exact_sources(dataset: dict[str, A
     assert table(**span, group_by="day,country") == "stats_rollup_daily_offer_country"
     assert table(**span, group_by="offer,country") == "stats_rollup_daily_offer_country"
     assert table(**span, group_by="link,country") == "stats_rollup_daily"
-    assert table(**span, group_by="day,link", tz="Europe/Berlin") == "stats_rollup_links_hourly"
+    # By local day off UTC: whole UTC days, less (negated) the hour each holds of the next
+    # local day, plus the hours before.
+    assert tables(**span, group_by="day,link", tz="Europe/Berlin") == (
+        "stats_rollup_daily_links",
+        "stats_rollup_links_hourly",
+        "stats_rollup_links_hourly",
+    )
+    plan, _ = stats_service.plan(
+        {"group_by": ["day,link"], "tz": ["Europe/Berlin"], **{k: [v] for k, v in span.items()}},
+        admin,
+    )
+    assert plan.reads is not None
+    assert [(r.tier.grain_s, r.negate, len(r.ranges)) for r in plan.reads] == [
+        (86400, False, 1),
+        (3600, False, 2),
+        (3600, True, 2),
+    ]
     assert table(**span, group_by="hour,country", tz="America/New_York") == "stats_rollup_hourly"
     assert table(**span, group_by="hour,offer", tz="Asia/Kathmandu") == "stats_rollup_links"
     assert table(**span, group_by="device") == "stats_rollup"
@@ -280,15 +298,15 @@ async def test_the_planner_takes_the_coarsest_exact_sources(dataset: dict[str, A
         "stats_rollup_links_hourly",
         "stats_rollup_links",
     )
-    # ...and by local day, each day from hours and quarter hours (no UTC day fits in it).
+    # ...and by local day, UTC days less their last 5.5 hours, plus those of the day before.
     assert tables(**span, group_by="day,offer", tz="Asia/Kolkata") == (
+        "stats_rollup_daily_links",
+        "stats_rollup_links_hourly",
+        "stats_rollup_links",
         "stats_rollup_links_hourly",
         "stats_rollup_links",
     )
-    assert tables(**span, group_by="day,country", tz="Asia/Kolkata") == (
-        "stats_rollup_hourly",
-        "stats_rollup",
-    )
+    assert tables(**span, group_by="day,device", tz="Asia/Kolkata") == ("stats_rollup",)
 
 
 async def test_clicks_stored_without_a_currency_count_in_their_offers(
@@ -303,3 +321,34 @@ async def test_clicks_stored_without_a_currency_count_in_their_offers(
     after = await client.get("/api/v1/stats", params=params, headers=admin)
     assert after.json() == before.json()
     assert {r["currency"] for r in after.json()["rows"]} == {"USD", "EUR"}
+
+
+async def test_a_group_that_cancels_out_is_not_reported(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    # Berlin's 2025-11-01 ends at 23:00 UTC. A click at 23:30 UTC is in the UTC day read
+    # whole for it and in the hour taken back out: its link must not show up as a zero row.
+    link = catalog["bob_link"]
+    at = datetime(2025, 11, 1, 23, 30, tzinfo=UTC)
+    assert await factory.store_clicks(pool, [factory.click(link, at, currency="USD")]) == 1
+    params = {"from": "2025-11-01", "to": "2025-11-01", "tz": "Europe/Berlin"}
+    plan, _ = stats_service.plan(
+        {**{k: [v] for k, v in params.items()}, "group_by": ["day,link"]}, Principal(role="admin")
+    )
+    assert plan.reads is not None
+    assert any(r.negate for r in plan.reads)
+    body = (
+        await client.get("/api/v1/stats", params={**params, "group_by": "day,link"}, headers=admin)
+    ).json()
+    assert body["rows"] == []
+    assert body["totals"]["clicks"] == 0
+    next_day = (
+        await client.get(
+            "/api/v1/stats",
+            params={**params, "from": "2025-11-02", "to": "2025-11-02", "group_by": "day,link"},
+            headers=admin,
+        )
+    ).json()
+    assert [(r["day"], r["link"], r["clicks"]) for r in next_day["rows"]] == [
+        ("2025-11-02", link["id"], 1)
+    ]
