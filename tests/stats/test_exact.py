@@ -382,3 +382,30 @@ async def test_random_ranges_zones_and_groupings_match_the_raw_rows(
         await check(
             client, pool, admin, params=params, start=start, end=end, tz=tz, group_by=group_by
         )
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata", "Europe/Berlin"])
+async def test_an_affiliates_day_report_counts_only_its_own_traffic(
+    client: httpx.AsyncClient, dataset: dict[str, Any], pool: Pool, tz: str
+) -> None:
+    # The network-totals tier has no affiliate column: an affiliate's report never reads it.
+    alice = dataset["alice"]["id"]
+    params = {"from": "2025-11-01", "to": "2025-11-02", "tz": tz, "group_by": "day"}
+    plan, _ = stats_service.plan(
+        {k: [v] for k, v in params.items()}, Principal(role="affiliate", affiliate_id=alice)
+    )
+    assert plan.reads is not None
+    assert "stats_rollup_totals" not in {r.tier.table for r in plan.reads}
+    start, end = factory.day_range(FIRST_DAY, LAST_DAY, tz)
+    await check(
+        client,
+        pool,
+        dataset["alice_headers"],
+        params=params,
+        start=start,
+        end=end,
+        tz=tz,
+        group_by=["day"],
+        filters={"affiliate": [alice]},
+        admin=False,
+    )
