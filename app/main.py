@@ -13,6 +13,7 @@ from app import __doc__ as description
 from app import db
 from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
+from app.dashboard import routes as dashboard_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
+    app.include_router(dashboard_routes.router)
     return app
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -21,12 +16,8 @@ from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
 from app.postbacks.routes import GIF
 from app.settings import Settings
+from tests.browser import needs_browser, run_script, serve
 from tests.postbacks.support import click, conversions, make_shop, run_worker, stream_length
-
-NODE_MODULES = Path(
-    os.environ.get("TRACKER_NODE_MODULES", "~/.cache/tracker-node/node_modules")
-).expanduser()
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
 def _is_gif(response: httpx.Response) -> None:
@@ -135,25 +126,12 @@ def _advertiser_site(tracker: str) -> Callable[..., Awaitable[None]]:
     return site
 
 
-async def _serve(app: Any, host: str) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    config = uvicorn.Config(
-        app, host=host, port=0, lifespan="off", log_level="warning", http="h11", ws="none"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    # uvicorn has no started event to wait on.
-    while not server.started:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://{host}:{port}"
-
-
 @pytest.fixture
 async def servers(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """The tracker on 127.0.0.1 and an advertiser's site on 127.0.0.2: two sites."""
-    tracker, tracker_task, tracker_url = await _serve(app, "127.0.0.1")
+    tracker, tracker_task, tracker_url = await serve(app, "127.0.0.1")
     holder: dict[str, Any] = {"tracker": tracker_url}
-    site, site_task, site_url = await _serve(_advertiser_site(tracker_url), "127.0.0.2")
+    site, site_task, site_url = await serve(_advertiser_site(tracker_url), "127.0.0.2")
     holder["site"] = site_url
     try:
         yield holder
@@ -163,10 +141,7 @@ async def servers(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
             await task
 
 
-@pytest.mark.skipif(
-    not (shutil.which("node") and Path(CHROMIUM).exists() and NODE_MODULES.exists()),
-    reason="needs node, playwright-core (npm) and chromium",
-)
+@needs_browser
 async def test_pixel_js_in_chromium_across_two_sites(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -179,18 +154,11 @@ async def test_pixel_js_in_chromium_across_two_sites(
         client, admin, url=f"{servers['site']}/landing?click_id={{click_id}}&utm=x"
     )
     await app.state.redirector.cache.load()
-    node = await asyncio.create_subprocess_exec(
-        "node",
-        str(Path(__file__).with_name("browser.js")),
+    seen = await run_script(
+        Path(__file__).with_name("browser.js"),
         f"{servers['tracker']}/c/{shop['alice_link']['code']}",
         f"{servers['site']}/thanks",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES), "CHROMIUM": CHROMIUM},
     )
-    out, err = await asyncio.wait_for(node.communicate(), 45)
-    assert node.returncode == 0, err.decode()
-    seen = orjson.loads(out)
     landing_id = parse_qs(urlsplit(seen["landing"]["url"]).query)["click_id"][0]
     # The script kept the click ID in a cookie of the advertiser's own site ...
     assert f"tclid={landing_id}" in seen["landing"]["cookie"]
