@@ -23,6 +23,7 @@ class DemoInfo:
     postback_url: str
     admin_key: str | None
     docs_url: str
+    dashboard_url: str
     created: bool
 
 
@@ -69,6 +70,7 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
         postback_url=out.postback_url,
         admin_key=admin_key,
         docs_url=f"{settings.public_url}/docs",
+        dashboard_url=f"{settings.public_url}/dashboard",
         created=created,
     )
 
@@ -109,6 +111,7 @@ def banner(info: DemoInfo) -> str:
         f"  Advertiser postback URL:\n    {info.postback_url}",
         f"  Admin API key:  {info.admin_key or '(set ADMIN_API_KEY)'}",
         f"  API docs:       {info.docs_url}",
+        f"  Dashboard:      {info.dashboard_url} (paste the admin key)",
         "  Press Ctrl-C to stop.",
         "",
     ]
