@@ -27,6 +27,9 @@ CREATE TABLE stats_rollup_totals (
 
 -- TG_ARGV: target table, bucket width, key columns between bucket and currency ('' for
 -- none). The arguments are fixed by the CREATE TRIGGER statements below, never by input.
+-- Rows are upserted in key order, so two writers that touch the same rows (every batch
+-- touches its quarter hour's network total) take their locks in the same order and wait
+-- for each other instead of deadlocking.
 CREATE FUNCTION stats_tier_fanout() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -48,7 +51,7 @@ BEGIN
         'SELECT date_bin(%L::interval, bucket, TIMESTAMPTZ ''2000-01-01 00:00:00+00''), '
         '%scurrency, sum(clicks), sum(unique_clicks), sum(bot_clicks), sum(conversions), '
         'sum(pending_conversions), sum(rejected_conversions), sum(revenue), sum(payout) '
-        'FROM (%s) d GROUP BY 1, %scurrency '
+        'FROM (%s) d GROUP BY 1, %scurrency ORDER BY 1, %scurrency '
         'ON CONFLICT (%s) DO UPDATE SET '
         'clicks = t.clicks + EXCLUDED.clicks, '
         'unique_clicks = t.unique_clicks + EXCLUDED.unique_clicks, '
@@ -57,10 +60,13 @@ BEGIN
         'pending_conversions = t.pending_conversions + EXCLUDED.pending_conversions, '
         'rejected_conversions = t.rejected_conversions + EXCLUDED.rejected_conversions, '
         'revenue = t.revenue + EXCLUDED.revenue, payout = t.payout + EXCLUDED.payout',
-        TG_ARGV[0], keys, amounts, TG_ARGV[1], keys, source, keys, conflict);
+        TG_ARGV[0], keys, amounts, TG_ARGV[1], keys, source, keys, keys, conflict);
     RETURN NULL;
 END $$;
 
+-- The backfill and the triggers must see the same rows: writers of stats_rollup_links
+-- (through stats_rollup's trigger) wait until the triggers exist.
+LOCK TABLE stats_rollup_links IN SHARE ROW EXCLUSIVE MODE;
 INSERT INTO stats_rollup_links_hourly
 SELECT date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00'), affiliate_id,
        offer_id, link_id, currency, sum(clicks), sum(unique_clicks), sum(bot_clicks),

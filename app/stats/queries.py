@@ -113,6 +113,12 @@ _ROLLUP_SUMS = ", ".join(
     f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
     for m in (*COUNT_METRICS, *MONEY_METRICS)
 )
+# A group is reported when it counts something, as in the raw rows: negated reads cancel
+# rows out, and a rollup row whose amounts were moved away keeps its key with zeros.
+_COUNTS_SOMETHING = (
+    "sum(clicks) + sum(bot_clicks) + sum(conversions) + sum(pending_conversions)"
+    " + sum(rejected_conversions) <> 0"
+)
 _NEGATED_SUMS = ", ".join(
     f"(-sum({m}))::bigint AS {m}" if m in COUNT_METRICS else f"-sum({m}) AS {m}"
     for m in (*COUNT_METRICS, *MONEY_METRICS)
@@ -124,6 +130,13 @@ _DAILY_LABEL = "(bucket + interval '12 hours')"
 _NEGATED_LABEL = (
     "(date_bin('1 day', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') + interval '12 hours')"
 )
+# The clicks' affiliate indexes (migration 0008) are split by the length of sub1: the
+# covering one holds the short values (nearly all), a plain one the long. Read as one
+# table, each half of the union is answered from its own index.
+SHORT_SUB1 = "coalesce(octet_length(sub1), 0) <= 1000"
+_CLICKS = f"""(SELECT * FROM clicks WHERE {SHORT_SUB1}
+         UNION ALL
+         SELECT * FROM clicks WHERE {SHORT_SUB1.replace("<=", ">")}) k"""
 # Clicks stored before migration 0002 have no currency of their own; the subquery runs
 # for those rows only.
 _CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.id = k.offer_id))"
@@ -200,6 +213,7 @@ def _leaf(
     source: str,
     where: list[str],
     tz: str,
+    having: str = "",
 ) -> str:
     selects = []
     for dimension in report.group_by:
@@ -221,6 +235,7 @@ def _leaf(
     return (
         f"SELECT {', '.join([*selects, f'{currency} AS currency'])}, {sums}\n"
         f"FROM {source}\nWHERE {' AND '.join(conditions)}\nGROUP BY {group}"
+        + (f"\nHAVING {having}" if having else "")
     )
 
 
@@ -269,6 +284,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
                 source=read.tier.table,
                 where=[_buckets(read, params)],
                 tz=tz,
+                having=_COUNTS_SOMETHING,
             )
             for read in reads
         ]
@@ -282,7 +298,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
                 ts="k.clicked_at",
                 currency=_CLICK_CURRENCY,
                 sums=_CLICK_SUMS,
-                source="clicks k",
+                source=_CLICKS,
                 where=[f"k.clicked_at >= {start}", f"k.clicked_at < {end}"],
                 tz=tz,
             ),
@@ -311,10 +327,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
             leaves[0]
             if len(leaves) == 1
             else f"SELECT {keys}, {_ROLLUP_SUMS}\nFROM (\n{union}\n) u GROUP BY {keys}\n"
-            # Negated reads cancel rows out; a group is there when it counts something, as
-            # in the raw rows.
-            "HAVING sum(clicks) + sum(bot_clicks) + sum(conversions) + sum(pending_conversions)"
-            " + sum(rejected_conversions) <> 0"
+            f"HAVING {_COUNTS_SOMETHING}"
         )
     else:
         # Clicks and conversions are grouped apart and joined: summing them as one union

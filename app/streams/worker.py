@@ -42,6 +42,16 @@ Handler = Callable[[list[Entry]], Awaitable[tuple[int, list[tuple[str, str]]]]]
 TRIM_INTERVAL_S = 10.0
 # Failures of the infrastructure, not of an entry: the entries stay pending and are retried.
 INFRASTRUCTURE_ERRORS = (RedisError, OSError, asyncpg.PostgresError)
+# PostgreSQL refusing a value (class 22: a value out of range or badly encoded; class 54: a
+# value too large, such as an index row) is an entry's fault, not an outage: retried
+# forever it would stop its whole shard. The batch is retried entry by entry instead.
+ENTRY_ERRORS = (asyncpg.DataError, asyncpg.ProgramLimitExceededError)
+
+
+def _infrastructure(exc: BaseException) -> bool:
+    return isinstance(exc, INFRASTRUCTURE_ERRORS) and not isinstance(exc, ENTRY_ERRORS)
+
+
 ERROR_BACKOFF_S = 1.0
 
 
@@ -115,9 +125,9 @@ class StreamConsumer:
         else:
             try:
                 stored, poison = await self.handler(entries)
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception:
+            except Exception as exc:
+                if _infrastructure(exc):
+                    raise
                 logger.exception("a batch of %d entries failed; retrying them singly", len(entries))
                 stored, poison = await self._one_by_one(entries)
         self.counters.stored += stored
@@ -128,9 +138,10 @@ class StreamConsumer:
         for entry in entries:
             try:
                 one_stored, one_poison = await self.handler([entry])
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception as exc:  # this entry's own fault: dead-letter it, with why
+            except Exception as exc:
+                if _infrastructure(exc):
+                    raise
+                # This entry's own fault: dead-letter it, with why.
                 one_stored, one_poison = 0, [(entry[0], f"{type(exc).__name__}: {exc}")]
             stored += one_stored
             poison += one_poison

@@ -406,3 +406,55 @@ async def test_an_affiliates_day_report_counts_only_its_own_traffic(
         filters={"affiliate": [alice]},
         admin=False,
     )
+
+
+async def test_a_sub1_too_long_for_an_index_row_is_stored_and_reported(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    # 1,024 three-byte characters are 3 kB, past btree's 2.7 kB row limit: such clicks sit
+    # in the affiliate's second index, and reports read both.
+    wide = "".join(chr(0x4E00 + i) for i in range(1024))
+    at = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
+    link = catalog["alice_link"]
+    clicks = [factory.click(link, at, currency="USD", sub1=wide) for _ in range(2)]
+    clicks.append(factory.click(link, at, currency="USD", sub1="short"))
+    assert await factory.store_clicks(pool, clicks) == 3
+    response = await client.get(
+        "/api/v1/stats",
+        params={
+            "from": "2025-11-01",
+            "to": "2025-11-01",
+            "group_by": "sub1",
+            "affiliate": str(catalog["alice"]["id"]),
+            "sort": "-clicks",
+            "limit": "5",
+        },
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    assert [(r["sub1"], r["clicks"]) for r in response.json()["rows"]] == [
+        (wide, 2),
+        ("short", 1),
+    ]
+
+
+async def test_a_rollup_row_of_zeros_is_no_group(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    link = catalog["bob_link"]
+    await pool.execute(
+        """INSERT INTO stats_rollup (bucket, affiliate_id, offer_id, link_id, currency)
+           VALUES ('2025-11-01 12:00+00', $1, $2, $3, 'USD')""",
+        link["affiliate_id"],
+        link["offer_id"],
+        link["id"],
+    )
+    for group_by in ("link", "day,link", "country"):
+        body = (
+            await client.get(
+                "/api/v1/stats",
+                params={"from": "2025-11-01", "to": "2025-11-01", "group_by": group_by},
+                headers=admin,
+            )
+        ).json()
+        assert body["rows"] == [], group_by
