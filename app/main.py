@@ -26,6 +26,7 @@ from app.redis import create_redis
 from app.sender import routes as sender_routes
 from app.settings import Settings
 from app.stats import routes as stats_routes
+from app.stats import service as stats_service
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,23 @@ class TrackerApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+_ZONES_CHECKED: set[str] = set()
+
+
+async def _check_time_zones(pool: db.Pool, database_url: str) -> None:
+    if database_url in _ZONES_CHECKED:
+        return
+    _ZONES_CHECKED.add(database_url)
+    if differing := await stats_service.zones_out_of_step(pool):
+        logger.warning(
+            "PostgreSQL and Python disagree on the rules of %d time zones (%s): stats "
+            "reports in them may cut days at the wrong hour. Give both the same tz "
+            "database (PYTHONTZPATH can point Python at PostgreSQL's share/timezone).",
+            len(differing),
+            ", ".join(differing[:5]) + (", ..." if len(differing) > 5 else ""),
+        )
+
+
 def create_app(settings: Settings) -> TrackerApp:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +84,7 @@ def create_app(settings: Settings) -> TrackerApp:
             if settings.migrate_on_start:
                 async with pool.acquire() as conn:
                     await db.migrate(conn)
+            await _check_time_zones(pool, database_url)
             app.state.pool = pool
             app.state.redis = redis
             await redirect_service.start(redirector, settings=settings, pool=pool, redis=redis)

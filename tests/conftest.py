@@ -37,6 +37,7 @@ def server_urls() -> Iterator[tuple[str, str]]:
         return
     with tempfile.TemporaryDirectory(prefix="tracker-test-") as tmp:
         servers = embedded.start(Path(tmp), database="postgres", durable=False)
+        embedded.use_postgres_time_zones()
         try:
             yield servers.database_url, servers.redis_url
         finally:

@@ -47,6 +47,10 @@ MAX_FILTER_VALUES = 100
 MAX_TEXT_VALUE = 1024  # sub-IDs are stored up to 1,024 characters (DESIGN.md)
 QUERY_PARAMETERS = frozenset({"from", "to", "tz", "group_by", "sort", "limit", "format"})
 
+# IANA zones with summer time whose names PostgreSQL takes for fixed-offset abbreviations
+# first (AT TIME ZONE 'CET' is always +01:00): the days would be cut by one rule and
+# labelled by the other.
+ABBREVIATION_ZONES = frozenset({"CET", "EET", "MET", "WET"})
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 _COUNTRY = re.compile(r"^([A-Za-z]{2})?$")
 # What the user-agent parser produces ("Mac OS X", "Chrome Mobile iOS", "Other").
@@ -67,6 +71,41 @@ class Plan:
     hidden: frozenset[str]
 
 
+# --- time zone rules ----------------------------------------------------------------
+
+# Offsets over the coming year (now and every quarter), by PostgreSQL's rules.
+_ZONE_OFFSETS = """
+SELECT z.name, t.at,
+       extract(epoch FROM (t.at AT TIME ZONE z.name) - (t.at AT TIME ZONE 'UTC'))::int AS offset_s
+FROM pg_timezone_names z
+CROSS JOIN (SELECT now() + make_interval(months => m) AS at FROM generate_series(0, 9, 3) m) t
+"""
+
+
+async def zones_out_of_step(pool: Pool, load: Callable[[str], ZoneInfo] = ZoneInfo) -> list[str]:
+    """The zones whose offsets in the coming year differ between PostgreSQL and Python.
+
+    Reports cut local days in Python and label rows in SQL: with two tz databases of
+    different versions, a zone whose rules changed in between (America/Vancouver in
+    2026) would have its days cut an hour off. Checked once at start, and logged."""
+    names: dict[str, ZoneInfo | None] = {}
+    out = set()
+    for row in await pool.fetch(_ZONE_OFFSETS):
+        name = row["name"]
+        if name in ABBREVIATION_ZONES:
+            continue  # refused by the API
+        if name not in names:
+            try:
+                names[name] = load(name) if _TZ_NAME.match(name) else None
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                names[name] = None
+        zone = names[name]
+        offset = row["at"].astimezone(zone).utcoffset() if zone is not None else None
+        if offset is not None and int(offset.total_seconds()) != row["offset_s"]:
+            out.add(name)
+    return sorted(out)
+
+
 # --- parsing ----------------------------------------------------------------------
 
 
@@ -75,6 +114,12 @@ def _zone(name: str) -> ZoneInfo:
     # out; ZoneInfo then checks the name against the IANA database.
     if len(name) > 64 or not _TZ_NAME.match(name):
         raise _bad("unknown_time_zone", f"tz: {name[:64]!r} is not an IANA time zone name")
+    if name in ABBREVIATION_ZONES:
+        raise _bad(
+            "ambiguous_time_zone",
+            f"tz: PostgreSQL reads {name!r} as a fixed offset, without its summer time; "
+            "use a city zone such as Europe/Paris or Europe/Athens",
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
