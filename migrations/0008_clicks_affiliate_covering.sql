@@ -6,7 +6,7 @@
 -- sub1 holds up to 1,024 characters, up to 4 kB of UTF-8: past btree's 2.7 kB limit on an
 -- index row. So the covering index takes the clicks whose sub1 is at most 1,000 bytes
 -- (nearly all), a small plain index the others, and reports read the two as one
--- (app/stats/queries.py, SHORT_SUB1). sub1 only: it is the sub-ID networks rank by;
+-- (app/stats/queries.py, _CLICKS). sub1 only: it is the sub-ID networks rank by;
 -- sub2..sub5 and source reports fetch their values from the heap.
 --
 -- Both are built under a lock that holds click inserts until the build ends (clicks wait

@@ -133,10 +133,9 @@ _NEGATED_LABEL = (
 # The clicks' affiliate indexes (migration 0008) are split by the length of sub1: the
 # covering one holds the short values (nearly all), a plain one the long. Read as one
 # table, each half of the union is answered from its own index.
-SHORT_SUB1 = "coalesce(octet_length(sub1), 0) <= 1000"
-_CLICKS = f"""(SELECT * FROM clicks WHERE {SHORT_SUB1}
+_CLICKS = """(SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) <= 1000
          UNION ALL
-         SELECT * FROM clicks WHERE {SHORT_SUB1.replace("<=", ">")}) k"""
+         SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) > 1000) k"""
 # Clicks stored before migration 0002 have no currency of their own; the subquery runs
 # for those rows only.
 _CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.id = k.offer_id))"
@@ -363,17 +362,13 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
         # The groups are kept once and read twice: sorted and cut for the rows, summed
         # per currency for the totals. Derived metrics and names are computed for the
         # rows returned only.
-        per_currency = ", ".join(
-            f"sum({m})::bigint" if m in COUNT_METRICS else f"sum({m})"
-            for m in (*COUNT_METRICS, *MONEY_METRICS)
-        )
         nulls = ", ".join("NULL" for _ in dims)
         sql = f"""WITH g AS MATERIALIZED (
 {grouped}
 ), r AS (
 (SELECT g.*, false AS is_total FROM g ORDER BY {order_by("g")} {limit})
 UNION ALL
-(SELECT {nulls}, currency, {per_currency}, true FROM g GROUP BY currency)
+(SELECT {nulls}, currency, {_ROLLUP_SUMS}, true FROM g GROUP BY currency)
 )
 SELECT r.*, {", ".join([*derived, *names])}
 FROM r {" ".join(joins)}
