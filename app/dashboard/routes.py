@@ -19,6 +19,7 @@ _STATIC = files("app.dashboard") / "static"
 _PAGE = (_STATIC / "index.html").read_bytes()
 _SCRIPT = (_STATIC / "dashboard.js").read_bytes()
 _STYLE = (_STATIC / "dashboard.css").read_bytes()
+_ICON = (_STATIC / "icon.svg").read_bytes()
 
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -46,3 +47,8 @@ async def script() -> Response:
 @router.get("/dashboard.css")
 async def style() -> Response:
     return Response(_STYLE, media_type="text/css; charset=utf-8", headers=_HEADERS)
+
+
+@router.get("/dashboard.svg")
+async def icon() -> Response:
+    return Response(_ICON, media_type="image/svg+xml", headers=_HEADERS)

@@ -42,6 +42,8 @@ async def test_the_page_and_its_assets_are_served_under_a_strict_policy(
     assert "/api/v1/stats" in script.text
     style = await client.get("/dashboard.css")
     assert style.headers["content-type"].startswith("text/css")
+    icon = await client.get("/dashboard.svg")
+    assert icon.headers["content-type"] == "image/svg+xml"
     assert page.headers["x-content-type-options"] == "nosniff"
 
 
