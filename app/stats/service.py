@@ -48,9 +48,14 @@ MAX_TEXT_VALUE = 1024  # sub-IDs are stored up to 1,024 characters (DESIGN.md)
 QUERY_PARAMETERS = frozenset({"from", "to", "tz", "group_by", "sort", "limit", "format"})
 
 # IANA zones with summer time whose names PostgreSQL takes for fixed-offset abbreviations
-# first (AT TIME ZONE 'CET' is always +01:00): the days would be cut by one rule and
-# labelled by the other.
-ABBREVIATION_ZONES = frozenset({"CET", "EET", "MET", "WET"})
+# first (AT TIME ZONE 'CET' is always +01:00). They are read as the city zones the IANA
+# database links them to (since 2024b), which PostgreSQL reads as zones.
+ABBREVIATION_ZONES = {
+    "CET": "Europe/Brussels",
+    "MET": "Europe/Brussels",
+    "EET": "Europe/Athens",
+    "WET": "Europe/Lisbon",
+}
 _TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 _COUNTRY = re.compile(r"^([A-Za-z]{2})?$")
 # What the user-agent parser produces ("Mac OS X", "Chrome Mobile iOS", "Other").
@@ -93,7 +98,7 @@ async def zones_out_of_step(pool: Pool, load: Callable[[str], ZoneInfo] = ZoneIn
     for row in await pool.fetch(_ZONE_OFFSETS):
         name = row["name"]
         if name in ABBREVIATION_ZONES:
-            continue  # refused by the API
+            continue  # read as a city zone by the API
         if name not in names:
             try:
                 names[name] = load(name) if _TZ_NAME.match(name) else None
@@ -114,12 +119,7 @@ def _zone(name: str) -> ZoneInfo:
     # out; ZoneInfo then checks the name against the IANA database.
     if len(name) > 64 or not _TZ_NAME.match(name):
         raise _bad("unknown_time_zone", f"tz: {name[:64]!r} is not an IANA time zone name")
-    if name in ABBREVIATION_ZONES:
-        raise _bad(
-            "ambiguous_time_zone",
-            f"tz: PostgreSQL reads {name!r} as a fixed offset, without its summer time; "
-            "use a city zone such as Europe/Paris or Europe/Athens",
-        )
+    name = ABBREVIATION_ZONES.get(name, name)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

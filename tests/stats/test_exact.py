@@ -458,3 +458,19 @@ async def test_a_rollup_row_of_zeros_is_no_group(
             )
         ).json()
         assert body["rows"] == [], group_by
+
+
+async def test_cet_keeps_its_summer_time(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    # PostgreSQL reads 'CET' as the fixed abbreviation (+01:00); the IANA zone has summer
+    # time. 22:30 UTC on 1 July is 00:30 on 2 July in CET's summer, 23:30 on 1 July without.
+    at = datetime(2025, 7, 1, 22, 30, tzinfo=UTC)
+    clicks = [factory.click(catalog["alice_link"], at, currency="USD")]
+    assert await factory.store_clicks(pool, clicks) == 1
+    for group_by in ("day", "day,link", "hour,affiliate"):
+        params = {"from": "2025-07-01", "to": "2025-07-02", "tz": "CET", "group_by": group_by}
+        body = (await client.get("/api/v1/stats", params=params, headers=admin)).json()
+        [row] = body["rows"]
+        assert row.get("day", "2025-07-02") == "2025-07-02", group_by
+        assert row.get("hour", "2025-07-02T00:00:00+02:00") == "2025-07-02T00:00:00+02:00"
