@@ -71,6 +71,7 @@ async function main() {
     await other.click("#load");
     await other.waitForSelector("body[data-loaded='1']");
     const affiliate = await table(other);
+    affiliate.sortable = await other.$$eval("#sort option:not([disabled])", (os) => os.map((o) => o.value));
 
     process.stdout.write(JSON.stringify({ admin, byDay, error, affiliate, problems }));
   } finally {

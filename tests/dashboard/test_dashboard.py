@@ -112,3 +112,5 @@ async def test_the_dashboard_in_chromium(
     assert not {"revenue", "profit"} & set(mine["head"])
     assert "payout" in mine["head"]
     assert [r[:3] for r in mine["rows"]] == [["2025-11-01", "USD", "3"]]
+    assert "-payout" in mine["sortable"]
+    assert not {"-revenue", "-profit"} & set(mine["sortable"])

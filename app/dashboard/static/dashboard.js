@@ -227,6 +227,11 @@ async function show(event) {
   if (!response) return;
   const body = await response.json();
   const groups = groupBy();
+  // An affiliate's key gets no network money: it cannot sort by it either.
+  for (const node of $("sort").options) {
+    const metric = node.value.slice(1);
+    node.disabled = Boolean(metric) && METRICS.includes(metric) && !(metric in (body.totals || {}));
+  }
   renderSummary(body);
   renderChart(body, groups);
   renderTable(body, groups);
