@@ -39,6 +39,10 @@ DECLARE
     source text := format('SELECT bucket, %scurrency, %s FROM new_rows', keys, amounts);
     conflict text := format('bucket, %scurrency', keys);
 BEGIN
+    -- INSERT ... ON CONFLICT fires both triggers, often one with no rows: skip planning.
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
     -- The transition table old_rows exists only for an UPDATE, which moves (new - old).
     IF TG_OP = 'UPDATE' THEN
         source := source || format(
