@@ -81,9 +81,14 @@ def create_app(settings: Settings) -> TrackerApp:
         )
         redis = create_redis(redis_url)
         try:
-            if settings.migrate_on_start:
-                async with pool.acquire() as conn:
+            async with pool.acquire() as conn:
+                if settings.migrates_on_start:
                     await db.migrate(conn)
+                elif pending := await db.pending_migrations(conn):
+                    raise RuntimeError(
+                        f"{len(pending)} migration(s) not applied ({pending[0]} first): "
+                        "run `tracker migrate` before starting this version"
+                    )
             await _check_time_zones(pool, database_url)
             app.state.pool = pool
             app.state.redis = redis

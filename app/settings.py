@@ -18,7 +18,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     db_pool_min: int = Field(default=2, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
-    migrate_on_start: bool = True
+    # Unset: on in development, off in production (run `tracker migrate` before a deploy).
+    migrate_on_start: bool | None = None
     log_level: str = "info"
     # Click pipeline
     stream_shards: int = Field(default=2, ge=1, le=256)
@@ -64,6 +65,12 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value() and len(value.get_secret_value()) < 16:
             raise ValueError("ADMIN_API_KEY must be at least 16 characters")
         return value or None
+
+    @property
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is None:
+            return self.environment == "development"
+        return self.migrate_on_start
 
     def require_urls(self) -> tuple[str, str]:
         """The server URLs, which every process but `tracker dev` needs set."""
