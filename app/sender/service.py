@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 import orjson
 
-from app import db, macros
+from app import db, macros, outage
 from app.clickid import format_click_id
 from app.db import Executor, Pool
 from app.money import format_money
@@ -326,9 +326,12 @@ class Sender:
             self.receivers.finish(key, started)
         try:
             await self._record(row, outcome)
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError) as exc:
             # The row stays leased and is tried again when the lease ends.
-            logger.exception("recording delivery %s failed", row["id"])
+            if outage.server_down(exc) is None:
+                logger.exception("recording delivery %s failed", row["id"])
+            else:  # expected while PostgreSQL is down: one line, no traceback
+                logger.warning("recording delivery %s failed: %s", row["id"], exc)
 
     async def _record(self, row: Row, outcome: Outcome) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
