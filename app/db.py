@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+from app import outage
 from app.live_migrations import NO_TRANSACTION, sql_statements
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    outage.quiet_client_logs()
     pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,

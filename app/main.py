@@ -17,6 +17,7 @@ from app.dashboard import routes as dashboard_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
+from app.outage import install_handlers as install_outage_handlers
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.redirector = app.state.redirector = redirector
     intake = app.state.intake = intake_service.Intake(settings)
     install_handlers(app)
+    install_outage_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app import outage
 from app.catalog.service import CATALOG_VERSION_KEY
 from app.db import Pool
 
@@ -63,9 +64,19 @@ class CatalogCache(ABC):
         return False
 
     async def _watch(self) -> None:
+        down: str | None = None
         while True:
             await asyncio.sleep(self._poll_s)
             try:
                 await self.refresh_if_changed()
-            except Exception:  # the cache keeps serving what it has; retry next tick
-                logger.exception("%s refresh failed", type(self).__name__)
+            except Exception as exc:  # the cache keeps serving what it has; retry next tick
+                # A server out of reach is expected: one line when it goes, none per tick.
+                if (server := outage.server_down(exc)) is None:
+                    logger.exception("%s refresh failed", type(self).__name__)
+                elif down is None:
+                    logger.warning("%s refresh waits for %s: %s", type(self).__name__, server, exc)
+                down = server
+                continue
+            if down is not None:
+                logger.info("%s refresh works again", type(self).__name__)
+                down = None

@@ -4,8 +4,12 @@ VALUES ($1, $2, $3, $4, $5)
 RETURNING id, prefix, name, role, affiliate_id, created_at, revoked_at
 """
 
+# The affiliate's status is read in the same query, so archiving or pausing an affiliate
+# stops its keys on the very next request, in every web process (nothing is cached).
 FIND_ACTIVE_KEY = """
-SELECT id, role, affiliate_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+SELECT k.id, k.role, k.affiliate_id, a.status AS affiliate_status
+FROM api_keys k LEFT JOIN affiliates a ON a.id = k.affiliate_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
 
 LIST_KEYS = """

@@ -71,7 +71,8 @@ async def create_key(
 async def authenticate(
     pool: Pool, *, authorization: str | None, admin_key: str | None
 ) -> Principal:
-    """Resolve an `Authorization: Bearer <key>` header to a Principal, or raise 401."""
+    """Resolve an `Authorization: Bearer <key>` header to a Principal, or raise 401 (no,
+    unknown or revoked key) or 403 (a key of an affiliate whose status is not active)."""
     if not authorization:
         raise Unauthorized("missing Authorization: Bearer <key> header")
     scheme, _, token = authorization.partition(" ")
@@ -83,4 +84,12 @@ async def authenticate(
     row = await pool.fetchrow(queries.FIND_ACTIVE_KEY, hash_key(token))
     if row is None:
         raise Unauthorized("unknown or revoked API key")
+    if row["role"] == "affiliate" and row["affiliate_status"] != "active":
+        # The key is genuine, its affiliate may not act now: 403, and it works again as
+        # soon as the affiliate is active again.
+        raise Forbidden(
+            f"affiliate {row['affiliate_id']} is {row['affiliate_status']}: its keys are "
+            "refused until it is active again",
+            code="affiliate_inactive",
+        )
     return Principal(role=row["role"], affiliate_id=row["affiliate_id"], key_id=row["id"])

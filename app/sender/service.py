@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 import orjson
 
-from app import db, macros
+from app import db, macros, outage
 from app.clickid import format_click_id
 from app.db import Executor, Pool
 from app.money import format_money
@@ -63,6 +63,8 @@ class Outcome:
     latency_ms: int
     snippet: str | None
     retry_after_s: float | None = None
+    # Trying again cannot help (the SSRF guard refused the target): fail at once.
+    permanent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -251,7 +253,7 @@ class Sender:
         return client
 
     async def send(self, row: Row) -> Outcome:
-        started = time.perf_counter()
+        started, permanent = time.perf_counter(), False
         try:
             # A read timeout restarts with every byte; this bounds a trickling receiver.
             async with asyncio.timeout(self._deadline_s):
@@ -261,9 +263,13 @@ class Sender:
         # Whatever a receiver or a bad URL does, it is this delivery's failure only.
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+            # The SSRF guard's verdict does not change by waiting (a DNS answer may).
+            permanent = isinstance(exc, ssrf.RefusedAddress) and not isinstance(
+                exc, ssrf.UnresolvedHost
+            )
         latency = time.perf_counter() - started
         metrics.delivery_latency.observe(latency)
-        return Outcome(status_code=None, error=error, latency_ms=int(latency * 1000), snippet=None)
+        return Outcome(None, error, int(latency * 1000), None, permanent=permanent)
 
     async def _send(self, row: Row, started: float) -> Outcome:
         url: str = row["url"]
@@ -320,9 +326,12 @@ class Sender:
             self.receivers.finish(key, started)
         try:
             await self._record(row, outcome)
-        except (OSError, asyncpg.PostgresError):
+        except (OSError, asyncpg.PostgresError) as exc:
             # The row stays leased and is tried again when the lease ends.
-            logger.exception("recording delivery %s failed", row["id"])
+            if outage.server_down(exc) is None:
+                logger.exception("recording delivery %s failed", row["id"])
+            else:  # expected while PostgreSQL is down: one line, no traceback
+                logger.warning("recording delivery %s failed: %s", row["id"], exc)
 
     async def _record(self, row: Row, outcome: Outcome) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -339,9 +348,8 @@ class Sender:
                 self.sent += 1
                 metrics.deliveries_sent.inc()
                 return
-            when = next_attempt(
-                row["attempts"] + 1, self._settings.sender_retry_schedule_s, outcome.retry_after_s
-            )
+            schedule = [] if outcome.permanent else self._settings.sender_retry_schedule_s
+            when = next_attempt(row["attempts"] + 1, schedule, outcome.retry_after_s)
             status = "pending" if when is not None else "failed"
             await conn.execute(
                 queries.MARK_RETRY,

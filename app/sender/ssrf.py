@@ -26,6 +26,10 @@ class RefusedAddress(Exception):
     pass
 
 
+class UnresolvedHost(RefusedAddress):
+    """The name has no address now: unlike a refused address, DNS may be fixed later."""
+
+
 def parse_networks(networks: Sequence[str]) -> list[IPNetwork]:
     return [ipaddress.ip_network(n, strict=False) for n in networks]
 
@@ -83,11 +87,11 @@ async def resolve_public(host: str, port: int, allowed: Sequence[IPNetwork]) -> 
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise RefusedAddress(f"cannot resolve {host}: {exc}") from None
+        raise UnresolvedHost(f"cannot resolve {host}: {exc}") from None
     # getaddrinfo also reads forms such as "2130706433" or "0x7f.1"; its answer is checked.
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:
-        raise RefusedAddress(f"{host} has no address")
+        raise UnresolvedHost(f"{host} has no address")
     for address in addresses:
         check_address(address, allowed)
     return str(addresses[0])

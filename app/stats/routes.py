@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
@@ -30,6 +31,12 @@ _FILTERS = [
     }
     for name in DIMENSIONS
 ]
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 @router.get(
@@ -62,8 +69,10 @@ async def get_stats(
     plan, fmt = stats_service.plan(params, principal)
     if fmt == "csv":
         day = plan.report.start.astimezone(plan.zone).date().isoformat()
+        chunks = stats_service.report_csv(pool, plan)
+        header = await anext(chunks)  # connects first (see report_csv)
         return StreamingResponse(
-            stats_service.report_csv(pool, plan),
+            _prepended(header, chunks),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="stats-{day}.csv"'},
         )

@@ -594,11 +594,13 @@ async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(plan.columns)
-    yield buffer.getvalue().encode()
-    buffer.seek(0)
-    buffer.truncate()
+    # Connected before the header goes out: the route reads that first chunk before the
+    # response starts, so PostgreSQL out of reach is a 503, not a cut download.
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(queries.STATEMENT_SETTINGS)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
         async for record in conn.cursor(sql, *args, prefetch=2000):
             values = cells(record)
             for i in text:

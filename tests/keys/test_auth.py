@@ -80,6 +80,70 @@ async def test_a_revoked_key_is_401(
     assert_error(await client.get("/api/v1/links", headers=headers), 401, "unauthorized")
 
 
+async def test_archiving_an_affiliate_stops_its_keys_and_restoring_it_restores_them(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any]
+) -> None:
+    alice = catalog["alice"]["id"]
+    headers = await affiliate_headers(client, admin, alice)
+    assert (await client.get("/api/v1/links", headers=headers)).status_code == 200
+
+    # Its link and key refer to it, so DELETE archives it.
+    assert (await client.delete(f"/api/v1/affiliates/{alice}", headers=admin)).status_code == 204
+    archived = await client.get(f"/api/v1/affiliates/{alice}", headers=admin)
+    assert archived.json()["status"] == "archived"
+
+    for path in ("/api/v1/links", f"/api/v1/affiliates/{alice}", "/api/v1/stats"):
+        error = assert_error(await client.get(path, headers=headers), 403, "affiliate_inactive")
+        assert "archived" in error["message"]
+
+    restored = await client.patch(
+        f"/api/v1/affiliates/{alice}", json={"status": "active"}, headers=admin
+    )
+    assert restored.status_code == 200, restored.text
+    assert (await client.get("/api/v1/links", headers=headers)).status_code == 200
+
+
+async def test_pausing_an_affiliate_stops_its_keys_until_it_is_active_again(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any]
+) -> None:
+    alice, bob = catalog["alice"]["id"], catalog["bob"]["id"]
+    alice_headers = await affiliate_headers(client, admin, alice)
+    bob_headers = await affiliate_headers(client, admin, bob)
+
+    paused = await client.patch(
+        f"/api/v1/affiliates/{alice}", json={"status": "paused"}, headers=admin
+    )
+    assert paused.status_code == 200, paused.text
+
+    error = assert_error(
+        await client.get("/api/v1/links", headers=alice_headers), 403, "affiliate_inactive"
+    )
+    assert "paused" in error["message"]
+    # Other affiliates' keys and admin keys are untouched.
+    assert (await client.get("/api/v1/links", headers=bob_headers)).status_code == 200
+    assert (await client.get("/api/v1/affiliates", headers=admin)).status_code == 200
+
+    await client.patch(f"/api/v1/affiliates/{alice}", json={"status": "active"}, headers=admin)
+    assert (await client.get("/api/v1/links", headers=alice_headers)).status_code == 200
+
+
+async def test_an_affiliate_status_change_in_the_database_reaches_keys_at_once(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: asyncpg.Pool
+) -> None:
+    """No web process keeps an old answer: the status is read with the key itself, so a
+    change made by another process (here: straight in PostgreSQL) counts on the next
+    request."""
+    alice = catalog["alice"]["id"]
+    headers = await affiliate_headers(client, admin, alice)
+    assert (await client.get("/api/v1/links", headers=headers)).status_code == 200
+
+    for status in ("archived", "paused"):
+        await pool.execute("UPDATE affiliates SET status = $2 WHERE id = $1", alice, status)
+        assert_error(await client.get("/api/v1/links", headers=headers), 403, "affiliate_inactive")
+        await pool.execute("UPDATE affiliates SET status = 'active' WHERE id = $1", alice)
+        assert (await client.get("/api/v1/links", headers=headers)).status_code == 200
+
+
 # --- affiliate keys ----------------------------------------------------------------
 
 

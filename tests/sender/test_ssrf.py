@@ -3,9 +3,11 @@ refused addresses are refused before any connection, and public ones are only ch
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import asyncpg
+import httpx
 import pytest
 
 from app.sender import service as sender_service
@@ -102,9 +104,58 @@ async def test_sender_refuses_loopback_receiver_without_the_allowance(
 
     assert receiver.received == []
     delivery = await rows.get(delivery_id)
-    assert delivery["status"] == "pending"
+    # The guard's refusal is permanent: failed at the first try, never retried.
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"] == 1
     assert "RefusedAddress" in delivery["last_error"]
     assert "not a public address" in delivery["last_error"]
+
+
+async def test_refused_delivery_is_failed_with_its_reason_in_the_api(
+    pool: asyncpg.Pool,
+    strict_settings: Settings,
+    receiver: Receiver,
+    rows: Rows,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+) -> None:
+    """A postback URL whose name resolves to a private address outside
+    SENDER_ALLOWED_NETWORKS: one try, then `failed`, and nothing more."""
+    delivery_id = await rows.delivery(f"http://localhost:{receiver.port}/pb")
+    sender = sender_service.Sender(pool, strict_settings)
+    try:
+        await sender.run(stop=asyncio.Event(), burst=True)
+        await rows.make_due()  # were it still pending, it would be due again now
+        assert await sender.run_once() == 0
+    finally:
+        await sender.aclose()
+
+    assert receiver.received == []
+    assert len(await rows.attempts(delivery_id)) == 1
+    listed = await client.get("/api/v1/deliveries", params={"status": "failed"}, headers=admin)
+    [item] = listed.json()["items"]
+    assert item["id"] == delivery_id
+    assert item["status"] == "failed"
+    assert "is not a public address" in item["last_error"]
+    assert (await client.get("/api/v1/deliveries?status=pending", headers=admin)).json()[
+        "items"
+    ] == []
+
+
+async def test_unresolvable_receiver_stays_pending_for_a_retry(
+    pool: asyncpg.Pool, strict_settings: Settings, rows: Rows
+) -> None:
+    """A name without an address may get one later (DNS set up after the URL): retried."""
+    delivery_id = await rows.delivery("http://no-such-host.invalid/pb")
+    sender = sender_service.Sender(pool, strict_settings)
+    try:
+        assert await sender.run_once() == 1
+    finally:
+        await sender.aclose()
+
+    delivery = await rows.get(delivery_id)
+    assert delivery["status"] == "pending"
+    assert "cannot resolve" in delivery["last_error"]
 
 
 async def test_saved_url_check_refuses_literals_and_names(strict_settings: Settings) -> None:
