@@ -192,3 +192,22 @@ async def test_a_change_of_caps_alone_reaches_the_cache(
     target = cache.get(code)
     assert target is not None
     assert [c.limit for c in target.caps] == [5]
+
+
+async def test_a_miss_with_redis_unreachable_is_a_404_from_the_cache_as_it_is(
+    app: FastAPI, client: httpx.AsyncClient, catalog: dict[str, Any]
+) -> None:
+    from redis.asyncio import Redis
+
+    cache: LinkCache = app.state.redirector.cache
+    await cache.load()
+    loads = cache.db_loads
+    unreachable = Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=1)
+    cache._redis, reachable = unreachable, cache._redis
+    try:
+        assert (await client.get("/c/nope-nope")).status_code == 404
+        assert (await client.get(f"/c/{catalog['alice_link']['code']}")).status_code == 302
+    finally:
+        cache._redis = reachable
+        await unreachable.aclose()
+    assert cache.db_loads == loads
