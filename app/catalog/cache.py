@@ -3,6 +3,8 @@
 A catalog change bumps the version (`service.notify_changed`); every process polls it a
 few times a second and reloads when it moves, and reloads anyway after a TTL in case a
 bump was lost. Subclasses say what to load; the hot paths then read plain dicts.
+(The link cache, app.redirect.cache, loads only what changed, and checks the version
+at once on a miss.)
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
 OFFER_HAS_LINKS = "SELECT EXISTS (SELECT 1 FROM links WHERE offer_id = $1)"
 ARCHIVE_OFFER = "UPDATE offers SET status = 'archived', updated_at = now() WHERE id = $1"
 DELETE_OFFER = "DELETE FROM offers WHERE id = $1"
+TOUCH_OFFER = "UPDATE offers SET updated_at = now() WHERE id = $1"
 ADVERTISER_STATUS = "SELECT status FROM advertisers WHERE id = $1"
 EXISTING_AFFILIATES = "SELECT id FROM affiliates WHERE id = ANY($1::bigint[])"
 

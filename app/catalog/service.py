@@ -365,6 +365,9 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
         if columns:
             sql = _update_sql("offers", list(columns), queries.OFFER_COLUMNS)
             await conn.execute(sql, offer_id, *columns.values())
+        elif changes:
+            # Goals, overrides or caps only: the link caches find changed offers by updated_at.
+            await conn.execute(queries.TOUCH_OFFER, offer_id)
         await _replace_offer_children(
             conn,
             offer_id,

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
 from app.ops import pipeline
+from app.redirect import metrics as link_metrics
 from app.streams import keys
 
 router = APIRouter(tags=["operations"])
@@ -66,6 +67,7 @@ async def metrics(redis: RedisDep, settings: SettingsDep) -> PlainTextResponse:
         for stream in (keys.CLICKS, keys.CONVERSIONS)
     ]
     body = pipeline.prometheus_text(states) + generate_latest().decode()
+    body += await link_metrics.prometheus_text(redis)
     return PlainTextResponse(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -127,9 +127,13 @@ class Redirector:
         assert self.queue is not None
         code = scope["path"][len(PREFIX) :]
         target = self.cache.get(code)
-        if target is None:
-            await _plain(send, 404, NOT_FOUND_BODY)
-            return
+        if target is None or target.diverted is not None:
+            # Not a plain hit: the link may be new or re-activated since the cache loaded.
+            target = await self.cache.resolve(code)
+            if target is None:
+                self.cache.count_unknown()
+                await _plain(send, 404, NOT_FOUND_BODY)
+                return
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             if name in _HEADERS:
