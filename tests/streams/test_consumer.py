@@ -6,6 +6,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.streams import keys
+from app.streams.outcome import BatchOutcome
 from app.streams.worker import StreamConsumer
 
 KEY = "test:{0}"
@@ -34,11 +35,11 @@ def consumer(redis: Redis, handler: object, **options: int) -> StreamConsumer:
 async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis, error: Exception) -> None:
     stored: list[bytes] = []
 
-    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+    async def handler(entries: list[tuple[str, bytes]]) -> BatchOutcome:
         if any(record == b"bad" for _, record in entries):
             raise error
         stored.extend(record for _, record in entries)
-        return len(entries), []
+        return BatchOutcome(inserted=len(entries))
 
     for record in (b"a", b"bad", b"c"):
         await redis.xadd(KEY, {"r": record})
@@ -55,10 +56,10 @@ async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis, error: 
 async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis) -> None:
     down = True
 
-    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+    async def handler(entries: list[tuple[str, bytes]]) -> BatchOutcome:
         if down:
             raise ConnectionRefusedError("PostgreSQL is down")
-        return len(entries), []
+        return BatchOutcome(inserted=len(entries))
 
     await redis.xadd(KEY, {"r": b"click"})
     worker = consumer(redis, handler, max_deliveries=2)

@@ -1,0 +1,43 @@
+"""Fault points of the worker for tests, switched on by TRACKER_FAULT (never set otherwise).
+
+They let a test stop or kill a real worker process at the exact moment it is about:
+- `kill-after-commit`: SIGKILL itself once a batch is committed to PostgreSQL, before
+  the batch is acked (the crash that leaves committed entries pending);
+- `hold-batch:<path>`: once the first batch is read, write its entry IDs to <path> and
+  hold the batch until the worker is told to stop (SIGTERM), then finish it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENT_NAME = "TRACKER_FAULT"
+
+
+@dataclass
+class Faults:
+    spec: str = ""
+    _held: bool = False
+
+    @classmethod
+    def from_environment(cls) -> Faults:
+        return cls(os.environ.get(ENVIRONMENT_NAME, ""))
+
+    def after_commit(self) -> None:
+        if self.spec == "kill-after-commit":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    async def holding(self, entry_ids: list[str], stop: asyncio.Event | None) -> None:
+        if self._held or not entry_ids or not self.spec.startswith("hold-batch:"):
+            return
+        self._held = True
+        path = Path(self.spec.removeprefix("hold-batch:"))
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text("\n".join(entry_ids))
+        partial.rename(path)  # the test sees the whole list or none of it
+        if stop is not None:
+            await stop.wait()
