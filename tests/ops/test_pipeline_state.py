@@ -1,5 +1,6 @@
 """Reconciliation: every served click is stored, in flight or dead-lettered."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -8,12 +9,14 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.attribution import service as attribution_service
-from app.clickid import new_click_id
+from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
 from app.ops import pipeline
+from app.postbacks.records import ConversionRecord
 from app.settings import Settings
 from app.streams import keys
 from app.streams import worker as stream_worker
+from app.streams.producer import StreamProducer
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}
 
@@ -151,3 +154,33 @@ async def test_a_postback_taking_its_order_from_a_pixel_is_counted_once(
     assert await pool.fetchval("SELECT count(*) FROM conversions") == 2
     state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
     assert (state.served, state.stored, state.in_streams, state.balance) == (2, 2, 0, 0)
+
+
+async def test_identical_conversions_waiting_for_their_click_stay_two(
+    catalog: dict[str, Any], settings: Settings, redis: Redis
+) -> None:
+    """Two postbacks identical to the microsecond (two web processes), for a click not
+    stored yet: two retries, not one."""
+    record = ConversionRecord(
+        via="postback",
+        advertiser_id=catalog["advertiser"]["id"],
+        click_id=parse_click_id(new_click_id()[0]),
+        txid="T1",
+        amount=None,
+        payout=None,
+        currency=None,
+        status="approved",
+        event=None,
+        received_us=time.time_ns() // 1000,
+    ).encode()
+    shards = keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
+    producer = StreamProducer(str(settings.redis_url), shards, budget_s=5, max_batch=64)
+    producer.start()
+    try:
+        await asyncio.gather(producer.enqueue(record, shard=0), producer.enqueue(record, shard=0))
+    finally:
+        await producer.stop()
+    await stream_worker.run(settings, burst=True)
+    state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
+    assert (state.served, state.stored, state.in_streams, state.balance) == (2, 0, 2, 0)
+    assert state.shards[0].retrying == 2

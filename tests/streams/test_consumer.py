@@ -1,6 +1,8 @@
 """The consumer's failure rules: an entry's own error dead-letters that entry only; an
 infrastructure failure dead-letters nothing, however often it repeats."""
 
+import asyncio
+
 import asyncpg
 import pytest
 from redis.asyncio import Redis
@@ -77,4 +79,33 @@ async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis
     assert await worker.reclaim() == 1
     assert worker.counters.stored == 1
     assert await redis.xlen(keys.dead_letter_key(KEY)) == 0
+    assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
+
+
+async def test_an_entry_two_consumers_processed_is_counted_once(redis: Redis) -> None:
+    """A slow consumer's entry is reclaimed by another, and both store it: only the ack
+    that takes it off the pending list counts it."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(entries: list[tuple[str, bytes]]) -> BatchOutcome:
+        started.set()
+        await release.wait()
+        return BatchOutcome()
+
+    async def quick(entries: list[tuple[str, bytes]]) -> BatchOutcome:
+        return BatchOutcome()
+
+    await redis.xadd(KEY, {"r": b"click"})
+    first = consumer(redis, slow)
+    await first.ensure_groups()
+    reading = asyncio.create_task(first.read_new(None))
+    await started.wait()
+    second = consumer(redis, quick)
+    second.consumer = "c2"
+    assert await second.reclaim() == 1
+    release.set()
+    assert await reading == 1
+    assert (first.counters.stored, second.counters.stored) == (0, 1)
+    assert await redis.hget(keys.metrics_key(KEY), "stored") == b"1"
     assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0

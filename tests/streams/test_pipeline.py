@@ -18,6 +18,7 @@ from app.streams import keys
 from app.streams import worker as stream_worker
 from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
+from app.streams.spool import REPLAY_CHUNK
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
@@ -168,15 +169,12 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
     counters = await stream_worker.run(settings, burst=True)
     assert counters.reclaimed == 50
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 50
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.stored, state.balance) == (50, 50, 0)
 
 
-async def test_redis_down_spools_and_replays_every_click_once(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    catalog: dict[str, Any],
-    settings: Settings,
-    pool: Pool,
-) -> None:
+async def spool_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
+    """n clicks served while Redis is down (so spooled); their click IDs."""
     redirector = app.state.redirector
     working = redirector.queue.producer
     # Nothing listens on port 9: every batch fails, as when Redis is down.
@@ -185,13 +183,65 @@ async def test_redis_down_spools_and_replays_every_click_once(
     )
     redirector.queue.producer.start()
     try:
-        served = await serve_clicks(app, client, catalog["alice_link"]["code"], 40)
+        return await serve_clicks(app, client, code, n)
     finally:
         await redirector.queue.producer.stop()
         redirector.queue.producer = working
+
+
+async def test_redis_down_spools_and_replays_every_click_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    redirector = app.state.redirector
+    served = await spool_clicks(app, client, catalog["alice_link"]["code"], 40)
     assert redirector.queue.spooled == 40
     assert redirector.queue.spool.has_files()
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.in_spool, state.balance) == (40, 40, 0)
     assert await redirect_service.replay_spool(redirector) == 40
     assert not redirector.queue.spool.has_files()
     await stream_worker.run(settings, burst=True)
     assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.replayed, state.stored, state.balance) == (40, 40, 40, 0)
+
+
+async def test_a_replay_that_failed_midway_sends_each_chunk_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    """The replayer dies after Redis took the first chunk of a file, before it deleted
+    the file: the next replay sends only the rest, so each click is served once."""
+    n = REPLAY_CHUNK + 100
+    served = await spool_clicks(app, client, catalog["alice_link"]["code"], n)
+    queue = app.state.redirector.queue
+    chunks: list[str] = []
+
+    async def dies_after_one_chunk(chunk: str, records: list[bytes]) -> int:
+        if chunks:
+            raise ConnectionResetError("Redis went away")
+        chunks.append(chunk)
+        return int(await queue.producer.send_now(chunk, records))
+
+    with pytest.raises(ConnectionResetError):
+        await queue.spool.replay(dies_after_one_chunk)
+    assert queue.spool.has_files()
+    assert await redirect_service.replay_spool(app.state.redirector) == 100
+    assert not queue.spool.has_files()
+    shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
+    assert sum([await redis.xlen(key) for key in shards]) == n
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.replayed, state.in_streams, state.balance) == (n, n, n, 0)
+    await stream_worker.run(settings, burst=True)
+    assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.stored, state.balance) == (n, n, 0)
