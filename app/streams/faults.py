@@ -3,8 +3,9 @@
 They let a test stop or kill a real worker process at the exact moment it is about:
 - `kill-after-commit`: SIGKILL itself once a batch is committed to PostgreSQL, before
   the batch is acked (the crash that leaves committed entries pending);
-- `hold-batch:<path>`: once the first batch is read, write its entry IDs to <path> and
-  hold the batch until the worker is told to stop (SIGTERM), then finish it.
+- `hold-batch:<path>`: once the first batch is read, write its entries (stream key and
+  entry ID) to <path> and hold the batch until the worker is told to stop (SIGTERM),
+  then finish it.
 """
 
 from __future__ import annotations
@@ -31,13 +32,17 @@ class Faults:
         if self.spec == "kill-after-commit":
             os.kill(os.getpid(), signal.SIGKILL)
 
-    async def holding(self, entry_ids: list[str], stop: asyncio.Event | None) -> None:
-        if self._held or not entry_ids or not self.spec.startswith("hold-batch:"):
+    async def holding(
+        self, batches: list[tuple[str, list[tuple[str, bytes]]]], stop: asyncio.Event | None
+    ) -> None:
+        """At `hold-batch`: the batch's entries, a "<stream key> <entry ID>" line each."""
+        lines = [f"{key} {entry_id}" for key, entries in batches for entry_id, _ in entries]
+        if self._held or not lines or not self.spec.startswith("hold-batch:"):
             return
         self._held = True
         path = Path(self.spec.removeprefix("hold-batch:"))
         partial = path.with_name(path.name + ".partial")
-        partial.write_text("\n".join(entry_ids))
+        partial.write_text("\n".join(lines))
         partial.rename(path)  # the test sees the whole list or none of it
         if stop is not None:
             await stop.wait()

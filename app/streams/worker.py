@@ -195,7 +195,7 @@ class StreamConsumer:
             block=block_ms,
         )
         batches = [(_text(key), _entries(raw)) for key, raw in reply or []]
-        await self.faults.holding([e[0] for _, entries in batches for e in entries], self._stop)
+        await self.faults.holding(batches, self._stop)
         for key, entries in batches:
             await self._process(key, entries)
         return sum(len(entries) for _, entries in batches)

@@ -189,9 +189,10 @@ async def test_sigterm_finishes_the_batch_in_hand_and_exits(
     catalog: dict[str, Any], settings: Settings, pool: Pool, redis: Redis, tmp_path: Path
 ) -> None:
     ids = await enqueue_clicks(catalog, settings, 300)
-    records = {}  # entry ID -> record (the worker trims acked entries away)
+    # (stream key, entry ID) -> record, read now: the worker trims acked entries away.
+    records = {}
     for key in keys.shard_keys(keys.CLICKS, settings.stream_shards):
-        records.update({_text(i): fields[b"r"] for i, fields in await redis.xrange(key)})
+        records.update({(key, _text(i)): f[b"r"] for i, f in await redis.xrange(key)})
     held = tmp_path / "held"
     worker = worker_process(settings, batch=100, fault=f"hold-batch:{held}")
     try:
@@ -200,7 +201,7 @@ async def test_sigterm_finishes_the_batch_in_hand_and_exits(
             while not held.exists():  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
         # It holds a batch it has read (pending, not stored yet) when it is told to stop.
-        batch = held.read_text().split()
+        batch = [tuple(line.split()) for line in held.read_text().splitlines()]
         assert len(batch) == 200  # 100 from each shard
         assert await pending(redis, keys.CLICKS, settings) == 200
         assert await pool.fetchval("SELECT count(*) FROM clicks") == 0
