@@ -38,6 +38,7 @@ from app.postbacks.records import ConversionRecord, decode
 from app.sender import service as sender_service
 from app.settings import Settings
 from app.streams import keys
+from app.streams.outcome import BatchOutcome
 from app.streams.records import PoisonRecord
 
 logger = logging.getLogger(__name__)
@@ -377,16 +378,16 @@ class Attributor:
         self.deferred = 0
         self.unattributed = 0
 
-    async def handle(self, entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+    async def handle(self, entries: list[Entry]) -> BatchOutcome:
+        result = BatchOutcome()
         records: list[tuple[str, ConversionRecord]] = []
-        poison: list[tuple[str, str]] = []
         for entry_id, raw in entries:
             try:
                 records.append((entry_id, decode(raw)))
             except PoisonRecord as exc:
-                poison.append((entry_id, str(exc)))
+                result.poison.append((entry_id, str(exc)))
         if not records:
-            return 0, poison
+            return result
         try:
             outcome = await self._attribute_retrying(records)
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
@@ -401,26 +402,26 @@ class Attributor:
                 outcome.stored += one.stored
                 outcome.deferred += one.deferred
                 outcome.poison += one.poison
-        # Into the retry set before the entries are acked: a crash in between replays
-        # the entry, and ZADD of the same member only moves its due time.
-        await self._defer(outcome.deferred)
-        return outcome.stored, poison + outcome.poison
-
-    async def _defer(self, records: list[ConversionRecord]) -> None:
-        if not records:
-            return
+        result.inserted = outcome.stored
+        result.poison += outcome.poison
+        # Deferred records go to the retry set in the same script call as their ack (the
+        # worker's), so a crash in between cannot leave one both pending and retrying.
+        # Records are the decoded objects themselves: their identity gives their entry.
+        entry_of = {id(rec): entry_id for entry_id, rec in records}
         now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for rec in records:
-                delay = min(
-                    # The exponent is capped: 2**1024 overflows a float.
-                    self._settings.attribution_retry_base_s * 2 ** min(rec.attempts, 32),
-                    self._settings.attribution_retry_max_s,
-                )
-                stream = self._streams[rec.click_id.int % len(self._streams)]
-                pipe.zadd(keys.retry_key(stream), {rec.retried().encode(): now + delay})
-            await pipe.execute()
-        self.deferred += len(records)
+        result.retry = [self._retry(entry_of[id(rec)], rec, now) for rec in outcome.deferred]
+        self.deferred += len(result.retry)
+        return result
+
+    def _retry(self, entry_id: str, rec: ConversionRecord, now: float) -> tuple[str, bytes, float]:
+        delay = min(
+            # The exponent is capped: 2**1024 overflows a float.
+            self._settings.attribution_retry_base_s * 2 ** min(rec.attempts, 32),
+            self._settings.attribution_retry_max_s,
+        )
+        # The entry ID makes the member unique: two identical postbacks stay two retries.
+        member = orjson.dumps({**orjson.loads(rec.retried().encode()), "e": entry_id})
+        return entry_id, member, now + delay
 
     async def move_due_retries(self, now: float | None = None) -> int:
         """Put retries that are due back onto their stream; how many moved."""

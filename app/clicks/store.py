@@ -22,6 +22,7 @@ from app.clickid import parse_click_id
 from app.clicks import enrich
 from app.db import Connection, Pool
 from app.macros import SUB_IDS
+from app.streams.outcome import BatchOutcome
 from app.streams.records import PoisonRecord, load_record
 
 logger = logging.getLogger(__name__)
@@ -205,29 +206,30 @@ class ClickWriter:
 
 async def store_batch(
     writer: ClickWriter, redis: Redis, records: list[tuple[str, bytes]]
-) -> tuple[int, list[tuple[str, str]]]:
-    """Store stream records; return (new clicks, [(entry id, error)] for poison entries).
+) -> BatchOutcome:
+    """Store stream records: every entry is stored (a new row, or one already there) but
+    the poison ones, listed with their error.
 
     A batch that PostgreSQL refuses for a data error is split and retried record by
     record, so one bad record cannot hold back the others.
     """
-    poison: list[tuple[str, str]] = []
+    outcome = BatchOutcome()
     good: list[tuple[str, Click]] = []
     for entry_id, raw in records:
         try:
             good.append((entry_id, decode(raw)))
         except PoisonRecord as exc:
-            poison.append((entry_id, str(exc)))
+            outcome.poison.append((entry_id, str(exc)))
     clicks = [c for _, c in good]
     await mark_unique(redis, clicks)
     try:
-        return await writer.write(clicks), poison
+        outcome.inserted = await writer.write(clicks)
+        return outcome
     except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
         logger.warning("a batch of %d clicks was refused; storing one by one", len(clicks))
-    inserted = 0
     for entry_id, click in good:
         try:
-            inserted += await writer.write([click])
+            outcome.inserted += await writer.write([click])
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-            poison.append((entry_id, f"{type(exc).__name__}: {exc}"))
-    return inserted, poison
+            outcome.poison.append((entry_id, f"{type(exc).__name__}: {exc}"))
+    return outcome

@@ -1,11 +1,21 @@
 """Where every click (and conversion) is: served = stored + in flight + dead-lettered.
 
-Served is what the web processes acknowledged (a 302, or a postback's 200): each such
-record was either enqueued in Redis or spooled, so served = enqueued + spooled, counted
-by the web processes. Stored and dead-lettered come from the workers' counters, which
-are incremented in the same MULTI as the stream ack; in flight is what the streams hold
-unacked plus what the local spool holds. A non-zero balance means a record is
-unaccounted for.
+Every count is kept where the record is, in the same atomic step that moves it, so that
+no crash can separate a record from its count:
+- `enqueued`: the producer's script counts each record it XADDs, in that script (a web
+  process killed at once loses no count);
+- `spooled`: records fsync'd to the spool are counted from the spool files themselves:
+  those still waiting (`in_spool`, this host's files), plus those the replay script
+  moved into a stream (`replayed`, counted by that script, which takes a chunk once);
+- `stored`, `dead_lettered`: the worker's settle script counts each entry its XACK takes
+  off the pending list (app.streams.outcome): once, however often it was delivered, and
+  also when its row was already there (a redelivery after a crash between commit and
+  ack, a repeated postback, which changes nothing but was served);
+- in flight: entries unread or unacked in the streams, conversions in the retry sets,
+  and this host's spool.
+served = enqueued + spooled, so the balance is 0 when nothing is lost. A record Redis
+took after its budget ran out is spooled as well: it is then served twice and stored
+twice (one row), and the balance still holds.
 """
 
 from __future__ import annotations
@@ -31,6 +41,10 @@ class ShardState:
     dead_letters: int
     # Entries set aside to be tried again later (conversions whose click is not stored yet).
     retrying: int
+
+
+# Counters of the shards' hashes that say where an entry ended (settled by its ack).
+SETTLED = ("stored", "dead_lettered")
 
 
 @dataclass
@@ -92,25 +106,26 @@ async def shard_state(redis: Redis, key: str) -> ShardState:
 async def pipeline_state(
     redis: Redis, settings: Settings, stream: str = keys.CLICKS
 ) -> PipelineState:
-    web = await redis.hgetall(keys.web_metrics_key(stream))
     shards = [
         await shard_state(redis, key) for key in keys.shard_keys(stream, settings.stream_shards)
     ]
-    stored = dead = 0
+    totals = dict.fromkeys(("enqueued", "replayed", *SETTLED), 0)
     for shard in shards:
-        worker = await redis.hgetall(keys.metrics_key(shard.stream))
-        stored += _int(worker, "stored")
-        dead += _int(worker, "dead_lettered")
+        counters = await redis.hgetall(keys.metrics_key(shard.stream))
+        for name in totals:
+            totals[name] += _int(counters, name)
+    in_spool = spooled_records(settings.tracker_data_dir / "spool", stream)
+    spooled = totals["replayed"] + in_spool
     return PipelineState(
         stream=stream,
-        served=_int(web, "enqueued") + _int(web, "spooled"),
-        enqueued=_int(web, "enqueued"),
-        spooled=_int(web, "spooled"),
-        replayed=_int(web, "replayed"),
-        stored=stored,
-        dead_lettered=dead,
+        served=totals["enqueued"] + spooled,
+        enqueued=totals["enqueued"],
+        spooled=spooled,
+        replayed=totals["replayed"],
+        stored=totals["stored"],
+        dead_lettered=totals["dead_lettered"],
         in_streams=sum(s.lag + s.pending + s.retrying for s in shards),
-        in_spool=spooled_records(settings.tracker_data_dir / "spool", stream),
+        in_spool=in_spool,
         shards=shards,
     )
 
@@ -140,7 +155,7 @@ def prometheus_text(states: list[PipelineState]) -> str:
         )
         for field, doc in (
             ("enqueued", "acknowledged by Redis"),
-            ("spooled", "written to the local spool"),
+            ("spooled", "written to the local spool (replayed, or in this host's spool)"),
             ("replayed", "replayed from the spool"),
             ("stored", "committed to PostgreSQL"),
             ("dead_lettered", "dead-lettered"),

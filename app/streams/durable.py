@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.ops.counters import SharedCounters
 from app.settings import Settings
 from app.streams import keys
 from app.streams.batching import BatchFailed
@@ -52,13 +51,14 @@ class DurableQueue:
             max_batch=settings.enqueue_max_batch,
         )
         self.spool = Spool(settings.tracker_data_dir / "spool", stream)
-        self.counters = SharedCounters(redis, keys.web_metrics_key(stream))
+        # This process's own figures (logs, tests). The reconciliation's counts are kept
+        # by the Redis scripts that add records to the streams, and by the spool files.
+        self.spooled = 0
         self._replayer: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.producer.start()
         self.spool.start()
-        self.counters.start()
         self._replayer = asyncio.create_task(
             replay_forever(self.spool, self.replay), name=f"{self.stream}-spool-replay"
         )
@@ -70,7 +70,6 @@ class DurableQueue:
                 await self._replayer
         await self.producer.stop()
         await self.spool.stop()
-        await self.counters.stop()
 
     async def put(
         self, record: bytes, *, shard: int | None = None, caps: Sequence[bytes] | None = None
@@ -81,18 +80,15 @@ class DurableQueue:
         spooled record counts against no cap.
         """
         try:
-            within = await self.producer.enqueue(record, shard=shard, caps=caps)
-            self.counters.inc("enqueued")
-            return within
+            return await self.producer.enqueue(record, shard=shard, caps=caps)
         except BatchFailed:
             await self.spool.append(record)
-            self.counters.inc("spooled")
+            self.spooled += 1
             return True
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""
         moved = await self.spool.replay(self.producer.send_now)
         if moved:
-            self.counters.inc("replayed", moved)
             logger.info("replayed %d spooled %s into the stream", moved, self.stream)
         return moved

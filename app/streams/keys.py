@@ -18,12 +18,15 @@ def dead_letter_key(stream_key: str) -> str:
 
 
 def metrics_key(stream_key: str) -> str:
-    """The worker's counters of one shard: same hash tag, so MULTI with XACK is legal."""
+    """The counters of one shard (`enqueued`, `replayed` by the producer's scripts,
+    `stored`, `dead_lettered` by the worker's ack): same hash tag, so one script may
+    write it with the stream."""
     return stream_key + ":metrics"
 
 
-def web_metrics_key(stream: str) -> str:
-    return f"metrics:{stream}:web"
+def replay_marker_key(stream_key: str, chunk: str) -> str:
+    """Set once a spool chunk is in the stream: same hash tag as the shard."""
+    return f"{stream_key}:replayed:{chunk}"
 
 
 def retry_key(stream_key: str) -> str:

@@ -9,14 +9,20 @@ trip: the script INCRs the click's cap counters and, when one is over its limit,
 the increments back and stores the record with `"d":"cap"`. Cap counters carry the
 shard's hash tag (one script, one Cluster slot), so every click of a capped offer goes
 to the offer's own shard; other clicks rotate over the shards.
+
+The script also adds the batch to the shard's `enqueued` counter, in the same atomic
+step as the XADDs: the reconciliation's count of what went in cannot miss a record that
+did, even when the web process is killed the next instant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 
+from app.streams import keys as stream_keys
 from app.streams.batching import BatchFailed, GroupCommit
 from app.streams.resp import ScriptConnection
 
@@ -47,8 +53,20 @@ while i <= #ARGV do
   redis.call('XADD', KEYS[1], '*', 'r', rec)
   out[#out + 1] = ok
 end
+redis.call('HINCRBY', KEYS[2], 'enqueued', #out)
 return out
 """
+
+# KEYS: stream, counters hash, the chunk's replay marker. ARGV: marker TTL, records.
+# A chunk goes in once: a replayer that crashed before deleting its spool file sends the
+# file again, and the chunks Redis already took are skipped.
+REPLAY = """
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 2, #ARGV do redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
+redis.call('HINCRBY', KEYS[2], 'replayed', #ARGV - 1)
+return #ARGV - 1
+"""
+REPLAY_MARKER_TTL_S = 7 * 86400
 
 EnqueueFailed = BatchFailed
 NO_CAPS = (b"0",)
@@ -65,10 +83,10 @@ class StreamProducer:
         # One connection per shard batcher (each keeps one request in flight), and one
         # for the spool replayer, which runs beside them.
         self._connections = [ScriptConnection(redis_url, XADD_ALL) for _ in self.keys]
-        self._replay_connection = ScriptConnection(redis_url, XADD_ALL)
+        self._replay_connection = ScriptConnection(redis_url, REPLAY)
         self._batchers: list[GroupCommit[Item, bool]] = [
             GroupCommit(
-                self._flusher(key.encode(), connection),
+                self._flusher(key, connection),
                 max_batch=max_batch,
                 budget_s=budget_s,
                 name=f"xadd {key}",
@@ -97,24 +115,32 @@ class StreamProducer:
         index = next(self._rotation) if shard is None else shard
         return self._batchers[index].submit((record, caps))
 
-    async def send_now(self, records: list[bytes]) -> None:
-        """XADD records at once, with no budget and no caps (the spool replayer's path)."""
-        args: list[bytes] = []
-        for record in records:
-            args += [record, b"0"]
-        key = self.keys[next(self._rotation)].encode()
-        await self._replay_connection.run(key, args)
+    async def send_now(self, chunk: str, records: list[bytes]) -> int:
+        """XADD a chunk of spooled records, named `chunk` uniquely, at once: no budget, no
+        caps, and never twice (the replayer's path). The count added (0: already in)."""
+        key = self.keys[zlib.crc32(chunk.encode()) % len(self.keys)]
+        added = await self._replay_connection.run(
+            [
+                key.encode(),
+                stream_keys.metrics_key(key).encode(),
+                stream_keys.replay_marker_key(key, chunk).encode(),
+            ],
+            [b"%d" % REPLAY_MARKER_TTL_S, *records],
+        )
+        return int(added)
 
     @staticmethod
     def _flusher(
-        key: bytes, connection: ScriptConnection
+        key: str, connection: ScriptConnection
     ) -> Callable[[list[Item]], Awaitable[list[bool]]]:
+        script_keys = [key.encode(), stream_keys.metrics_key(key).encode()]
+
         async def flush(items: list[Item]) -> list[bool]:
             args: list[bytes] = []
             for record, caps in items:
                 args.append(record)
                 args.extend(caps or NO_CAPS)
-            answers = await connection.run(key, args)
+            answers = await connection.run(script_keys, args)
             return [a == 1 for a in answers]
 
         return flush

@@ -81,12 +81,12 @@ class ScriptConnection:
             raise ResponseError(str(reply))
         return reply
 
-    async def run(self, key: bytes, args: list[bytes]) -> Any:
-        """EVALSHA the script on `key` with `args` (loading it once if Redis lacks it)."""
+    async def run(self, keys: list[bytes], args: list[bytes]) -> Any:
+        """EVALSHA the script on `keys` with `args` (loading it once if Redis lacks it)."""
         try:
             if self._writer is None:
                 await self._connect()
-            frame = command(b"EVALSHA", self._sha, b"1", key, *args)
+            frame = command(b"EVALSHA", self._sha, b"%d" % len(keys), *keys, *args)
             try:
                 return await self._roundtrip(frame)
             except ResponseError as exc:

@@ -3,8 +3,9 @@
 Records are appended length-prefixed to a file of this process, and one fsync (in a
 thread) covers every record queued meanwhile: group commit again. A replay task moves
 spooled records into the stream once Redis answers and deletes a spool file only after
-Redis acknowledged all of it. A crash mid-replay replays the file again; the sinks
-dedupe on click_id, so that changes nothing.
+Redis acknowledged all of it. A crash mid-replay replays the file again; chunks Redis
+already took are skipped (StreamProducer.send_now), and the sinks dedupe on click_id
+anyway.
 """
 
 from __future__ import annotations
@@ -111,11 +112,15 @@ class Spool:
             files.append(rotated)
         return files
 
-    async def replay(self, send: Callable[[list[bytes]], Awaitable[None]]) -> int:
-        """Send every closed spool file's records with `send`, then delete the file.
+    async def replay(self, send: Callable[[str, list[bytes]], Awaitable[int]]) -> int:
+        """Send every closed spool file's records with `send`, chunk by chunk, then delete
+        the file.
 
-        A file is claimed with a non-blocking flock, so concurrent replayers (several web
-        processes) never send the same file at once. Returns the records sent.
+        `send` gets a name unique to each chunk (file name and index) with its records,
+        so that it can take a chunk only once: a replay that crashed before deleting its
+        file sends it again. A file is claimed with a non-blocking flock, so concurrent
+        replayers (several web processes) never send the same file at once. Returns the
+        records `send` took.
         """
         sent = 0
         for path in self._claimable():
@@ -128,7 +133,6 @@ class Spool:
                     continue
                 records = list(read_records(path))
                 for i in range(0, len(records), REPLAY_CHUNK):
-                    await send(records[i : i + REPLAY_CHUNK])
+                    sent += await send(f"{path.name}:{i}", records[i : i + REPLAY_CHUNK])
                 path.unlink()
-                sent += len(records)
         return sent

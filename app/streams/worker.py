@@ -2,9 +2,10 @@
 
 Each entry is acked only after its rows are committed. Entries a dead consumer left
 pending are reclaimed with XAUTOCLAIM; one delivered too often goes, with its error, to
-the shard's dead-letter stream in the same MULTI as its ack. Streams are trimmed only
-below the oldest entry still pending or undelivered. SIGTERM stops reading, finishes
-the batch in hand, and exits; `--burst` runs until the streams are empty.
+the shard's dead-letter stream in the same script call as its ack, which also counts
+each entry once (app.streams.outcome). Streams are trimmed only below the oldest entry
+still pending or undelivered. SIGTERM stops reading, finishes the batch in hand, and
+exits; `--burst` runs until the streams are empty.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from app import db
@@ -32,12 +34,14 @@ from app.redis import create_redis
 from app.settings import Settings
 from app.signals import stop_on_signals
 from app.streams import keys
+from app.streams.faults import Faults
+from app.streams.outcome import SETTLE, BatchOutcome, settle_args
 
 logger = logging.getLogger(__name__)
 
 Entry = tuple[str, bytes]
-# Stores a batch; returns (rows stored, [(entry id, error)] for entries never storable).
-Handler = Callable[[list[Entry]], Awaitable[tuple[int, list[tuple[str, str]]]]]
+# Stores a batch; says what became of each entry (stored unless the outcome names it).
+Handler = Callable[[list[Entry]], Awaitable[BatchOutcome]]
 
 TRIM_INTERVAL_S = 10.0
 # Failures of the infrastructure, not of an entry: the entries stay pending and are retried.
@@ -58,7 +62,9 @@ ERROR_BACKOFF_S = 1.0
 @dataclass
 class Counters:
     read: int = 0
+    # Entries settled as stored (a new row or one already there), and rows newly written.
     stored: int = 0
+    inserted: int = 0
     acked: int = 0
     dead_lettered: int = 0
     reclaimed: int = 0
@@ -80,7 +86,10 @@ class StreamConsumer:
     # run ends even while entries wait for a later retry.
     on_poll: Callable[[], Awaitable[int]] | None = None
     counters: Counters = field(default_factory=Counters)
+    faults: Faults = field(default_factory=Faults)
     _last_trim: float = 0.0
+    _stop: asyncio.Event | None = None
+    _settle: AsyncScript | None = None
 
     async def ensure_groups(self) -> None:
         for key in self.stream_keys:
@@ -90,26 +99,20 @@ class StreamConsumer:
                 if "BUSYGROUP" not in str(exc):
                     raise
 
-    async def _finish(
-        self, key: str, entries: list[Entry], poison: list[tuple[str, str]], stored: int = 0
-    ) -> None:
-        """Ack entries; dead-letter poison ones; count both, all in one MULTI."""
-        raw = dict(entries)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for entry_id, error in poison:
-                pipe.xadd(
-                    keys.dead_letter_key(key),
-                    {"entry": entry_id, "record": raw.get(entry_id, b""), "error": error[:1000]},
-                )
-            pipe.xack(key, keys.GROUP, *[entry_id for entry_id, _ in entries])
-            if stored:
-                pipe.hincrby(keys.metrics_key(key), "stored", stored)
-            if poison:
-                pipe.hincrby(keys.metrics_key(key), "dead_lettered", len(poison))
-            await pipe.execute()
-        self.counters.acked += len(entries)
-        self.counters.dead_lettered += len(poison)
-        for entry_id, error in poison:
+    async def _finish(self, key: str, entries: list[Entry], outcome: BatchOutcome) -> None:
+        """Ack entries and count each one the ack took (dead letters and retries with it),
+        in one script: see app.streams.outcome."""
+        if self._settle is None:
+            self._settle = self.redis.register_script(SETTLE)
+        reply = await self._settle(
+            keys=[key, keys.dead_letter_key(key), keys.retry_key(key), keys.metrics_key(key)],
+            args=settle_args(keys.GROUP, entries, outcome),
+        )
+        counts = {_text(name): int(n) for name, n in zip(reply[1::2], reply[2::2], strict=True)}
+        self.counters.acked += int(reply[0])
+        self.counters.stored += counts.get("stored", 0)
+        self.counters.dead_lettered += counts.get("dead_lettered", 0)
+        for entry_id, error in outcome.poison:
             logger.error("dead-lettered %s %s: %s", key, entry_id, error)
 
     async def _process(self, key: str, entries: list[Entry], *, singly: bool = False) -> None:
@@ -121,31 +124,30 @@ class StreamConsumer:
             return
         self.counters.read += len(entries)
         if singly:
-            stored, poison = await self._one_by_one(entries)
+            outcome = await self._one_by_one(entries)
         else:
             try:
-                stored, poison = await self.handler(entries)
+                outcome = await self.handler(entries)
             except Exception as exc:
                 if _infrastructure(exc):
                     raise
                 logger.exception("a batch of %d entries failed; retrying them singly", len(entries))
-                stored, poison = await self._one_by_one(entries)
-        self.counters.stored += stored
-        await self._finish(key, entries, poison, stored)
+                outcome = await self._one_by_one(entries)
+        self.counters.inserted += outcome.inserted
+        self.faults.after_commit()
+        await self._finish(key, entries, outcome)
 
-    async def _one_by_one(self, entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
-        stored, poison = 0, []
+    async def _one_by_one(self, entries: list[Entry]) -> BatchOutcome:
+        outcome = BatchOutcome()
         for entry in entries:
             try:
-                one_stored, one_poison = await self.handler([entry])
+                outcome.merge(await self.handler([entry]))
             except Exception as exc:
                 if _infrastructure(exc):
                     raise
                 # This entry's own fault: dead-letter it, with why.
-                one_stored, one_poison = 0, [(entry[0], f"{type(exc).__name__}: {exc}")]
-            stored += one_stored
-            poison += one_poison
-        return stored, poison
+                outcome.poison.append((entry[0], f"{type(exc).__name__}: {exc}"))
+        return outcome
 
     async def reclaim(self) -> int:
         """Take over entries pending longer than the idle limit (a dead consumer's)."""
@@ -192,12 +194,11 @@ class StreamConsumer:
             count=self.batch,
             block=block_ms,
         )
-        count = 0
-        for key, raw_entries in reply or []:
-            entries = _entries(raw_entries)
-            count += len(entries)
-            await self._process(_text(key), entries)
-        return count
+        batches = [(_text(key), _entries(raw)) for key, raw in reply or []]
+        await self.faults.holding(batches, self._stop)
+        for key, entries in batches:
+            await self._process(key, entries)
+        return sum(len(entries) for _, entries in batches)
 
     async def trim(self) -> None:
         """Drop entries below the oldest one still pending or not yet delivered."""
@@ -215,6 +216,7 @@ class StreamConsumer:
                 await self.redis.xtrim(key, minid=floor, approximate=True)
 
     async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
+        self._stop = stop
         await self.ensure_groups()
         if burst:
             # Burst mode takes over anything pending at once: tests stay exact and fast.
@@ -277,6 +279,7 @@ def _consumer(
         reclaim_idle_ms=settings.worker_reclaim_idle_ms,
         max_deliveries=settings.worker_max_deliveries,
         on_poll=on_poll,
+        faults=Faults.from_environment(),
     )
 
 
@@ -324,7 +327,7 @@ async def run(
     try:
         writer = click_store.ClickWriter(pool)
 
-        async def store_clicks(entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+        async def store_clicks(entries: list[Entry]) -> BatchOutcome:
             return await click_store.store_batch(writer, redis, entries)
 
         clicks = _consumer(settings, redis, keys.CLICKS, store_clicks)

@@ -1,11 +1,14 @@
 """The consumer's failure rules: an entry's own error dead-letters that entry only; an
 infrastructure failure dead-letters nothing, however often it repeats."""
 
+import asyncio
+
 import asyncpg
 import pytest
 from redis.asyncio import Redis
 
 from app.streams import keys
+from app.streams.outcome import BatchOutcome
 from app.streams.worker import StreamConsumer
 
 KEY = "test:{0}"
@@ -34,11 +37,11 @@ def consumer(redis: Redis, handler: object, **options: int) -> StreamConsumer:
 async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis, error: Exception) -> None:
     stored: list[bytes] = []
 
-    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+    async def handler(entries: list[tuple[str, bytes]]) -> BatchOutcome:
         if any(record == b"bad" for _, record in entries):
             raise error
         stored.extend(record for _, record in entries)
-        return len(entries), []
+        return BatchOutcome(inserted=len(entries))
 
     for record in (b"a", b"bad", b"c"):
         await redis.xadd(KEY, {"r": record})
@@ -55,10 +58,10 @@ async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis, error: 
 async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis) -> None:
     down = True
 
-    async def handler(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+    async def handler(entries: list[tuple[str, bytes]]) -> BatchOutcome:
         if down:
             raise ConnectionRefusedError("PostgreSQL is down")
-        return len(entries), []
+        return BatchOutcome(inserted=len(entries))
 
     await redis.xadd(KEY, {"r": b"click"})
     worker = consumer(redis, handler, max_deliveries=2)
@@ -76,4 +79,33 @@ async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis
     assert await worker.reclaim() == 1
     assert worker.counters.stored == 1
     assert await redis.xlen(keys.dead_letter_key(KEY)) == 0
+    assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
+
+
+async def test_an_entry_two_consumers_processed_is_counted_once(redis: Redis) -> None:
+    """A slow consumer's entry is reclaimed by another, and both store it: only the ack
+    that takes it off the pending list counts it."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(entries: list[tuple[str, bytes]]) -> BatchOutcome:
+        started.set()
+        await release.wait()
+        return BatchOutcome()
+
+    async def quick(entries: list[tuple[str, bytes]]) -> BatchOutcome:
+        return BatchOutcome()
+
+    await redis.xadd(KEY, {"r": b"click"})
+    first = consumer(redis, slow)
+    await first.ensure_groups()
+    reading = asyncio.create_task(first.read_new(None))
+    await started.wait()
+    second = consumer(redis, quick)
+    second.consumer = "c2"
+    assert await second.reclaim() == 1
+    release.set()
+    assert await reading == 1
+    assert (first.counters.stored, second.counters.stored) == (0, 1)
+    assert await redis.hget(keys.metrics_key(KEY), "stored") == b"1"
     assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0

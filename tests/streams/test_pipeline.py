@@ -11,11 +11,14 @@ from redis.asyncio import Redis
 
 from app.clickid import parse_click_id
 from app.db import Pool
+from app.ops import pipeline
 from app.redirect import service as redirect_service
 from app.settings import Settings
 from app.streams import keys
 from app.streams import worker as stream_worker
+from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
+from app.streams.spool import REPLAY_CHUNK
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
@@ -46,19 +49,31 @@ async def test_concurrent_redirects_store_one_row_each_even_after_redelivery(
     redis: Redis,
 ) -> None:
     served = await serve_clicks(app, client, catalog["alice_link"]["code"], 200)
+    # Redirect i got its own click ID, and that click's row carries redirect i's sub1.
+    expected = {parse_click_id(click_id): f"s{i}" for i, click_id in enumerate(served)}
+    assert len(expected) == 200
     shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
-    entries = {key: await redis.xrange(key) for key in shards}
+    records = [fields[b"r"] for key in shards for _, fields in await redis.xrange(key)]
     counters = await stream_worker.run(settings, burst=True)
-    assert counters.stored == 200
-    assert len(set(await stored_ids(pool))) == 200
-    # Force a redelivery of everything: the same records again on the stream.
-    for key, old in entries.items():
-        for _, fields in old:
-            await redis.xadd(key, fields)
+    assert (counters.stored, counters.inserted) == (200, 200)
+
+    async def rows() -> dict[Any, str]:
+        found = await pool.fetch("SELECT click_id, sub1 FROM clicks")
+        assert len(found) == len({r["click_id"] for r in found})
+        return {r["click_id"]: r["sub1"] for r in found}
+
+    assert await rows() == expected
+    # The same records again on the stream, through the redirect's own script (as when
+    # Redis took a batch after its budget ran out, and the spool replayed it too).
+    producer = StreamProducer(str(settings.redis_url), shards, budget_s=5, max_batch=64)
+    producer.start()
+    try:
+        await asyncio.gather(*(producer.enqueue(record) for record in records))
+    finally:
+        await producer.stop()
     again = await stream_worker.run(settings, burst=True)
-    assert again.read == 200
-    assert again.stored == 0
-    assert await pool.fetchval("SELECT count(*) FROM clicks") == 200
+    assert (again.read, again.stored, again.inserted) == (200, 200, 0)
+    assert await rows() == expected
     totals = await pool.fetchrow(
         "SELECT sum(clicks) AS clicks, sum(unique_clicks) AS uniq, sum(bot_clicks) AS bots"
         " FROM stats_rollup"
@@ -66,7 +81,8 @@ async def test_concurrent_redirects_store_one_row_each_even_after_redelivery(
     assert totals is not None
     # One visitor (same IP and user agent) on one link: one unique click.
     assert (totals["clicks"], totals["uniq"], totals["bots"]) == (200, 1, 0)
-    assert len(served) == 200
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.stored, state.in_streams, state.balance) == (400, 400, 0, 0)
 
 
 async def test_click_rows_carry_the_link_and_sub_ids(
@@ -133,7 +149,7 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
 ) -> None:
     await serve_clicks(app, client, catalog["alice_link"]["code"], 50)
 
-    async def crash(entries: list[tuple[str, bytes]]) -> tuple[int, list[tuple[str, str]]]:
+    async def crash(entries: list[tuple[str, bytes]]) -> BatchOutcome:
         raise ConnectionResetError("killed mid-batch")
 
     doomed = stream_worker.StreamConsumer(
@@ -153,15 +169,12 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
     counters = await stream_worker.run(settings, burst=True)
     assert counters.reclaimed == 50
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 50
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.stored, state.balance) == (50, 50, 0)
 
 
-async def test_redis_down_spools_and_replays_every_click_once(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    catalog: dict[str, Any],
-    settings: Settings,
-    pool: Pool,
-) -> None:
+async def spool_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
+    """n clicks served while Redis is down (so spooled); their click IDs."""
     redirector = app.state.redirector
     working = redirector.queue.producer
     # Nothing listens on port 9: every batch fails, as when Redis is down.
@@ -170,13 +183,65 @@ async def test_redis_down_spools_and_replays_every_click_once(
     )
     redirector.queue.producer.start()
     try:
-        served = await serve_clicks(app, client, catalog["alice_link"]["code"], 40)
+        return await serve_clicks(app, client, code, n)
     finally:
         await redirector.queue.producer.stop()
         redirector.queue.producer = working
-    assert redirector.queue.counters.values["spooled"] == 40
+
+
+async def test_redis_down_spools_and_replays_every_click_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    redirector = app.state.redirector
+    served = await spool_clicks(app, client, catalog["alice_link"]["code"], 40)
+    assert redirector.queue.spooled == 40
     assert redirector.queue.spool.has_files()
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.in_spool, state.balance) == (40, 40, 0)
     assert await redirect_service.replay_spool(redirector) == 40
     assert not redirector.queue.spool.has_files()
     await stream_worker.run(settings, burst=True)
     assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.replayed, state.stored, state.balance) == (40, 40, 40, 0)
+
+
+async def test_a_replay_that_failed_midway_sends_each_chunk_once(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    """The replayer dies after Redis took the first chunk of a file, before it deleted
+    the file: the next replay sends only the rest, so each click is served once."""
+    n = REPLAY_CHUNK + 100
+    served = await spool_clicks(app, client, catalog["alice_link"]["code"], n)
+    queue = app.state.redirector.queue
+    chunks: list[str] = []
+
+    async def dies_after_one_chunk(chunk: str, records: list[bytes]) -> int:
+        if chunks:
+            raise ConnectionResetError("Redis went away")
+        chunks.append(chunk)
+        return int(await queue.producer.send_now(chunk, records))
+
+    with pytest.raises(ConnectionResetError):
+        await queue.spool.replay(dies_after_one_chunk)
+    assert queue.spool.has_files()
+    assert await redirect_service.replay_spool(app.state.redirector) == 100
+    assert not queue.spool.has_files()
+    shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
+    assert sum([await redis.xlen(key) for key in shards]) == n
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.replayed, state.in_streams, state.balance) == (n, n, n, 0)
+    await stream_worker.run(settings, burst=True)
+    assert sorted(await stored_ids(pool)) == sorted(str(parse_click_id(c)) for c in served)
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.served, state.stored, state.balance) == (n, n, 0)
