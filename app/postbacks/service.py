@@ -140,7 +140,13 @@ def _check_address(advertiser: Advertiser, ip: str) -> None:
 
 async def read_body(chunks: AsyncIterator[bytes], *, declared: str | None, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` (never read whole)."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # int() of thousands of digits raises; a declared size of 19 digits is too large anyway.
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise TooLarge(f"the body must be at most {limit} bytes")
     parts: list[bytes] = []
     size = 0

@@ -58,7 +58,7 @@ class PostbackSources:
         return self.from_query
 
     def _check_signed_body(self) -> None:
-        first = (self.body or b"").lstrip()[:1]
+        first = (self.body or b"").lstrip(b" \t\r\n\xef\xbb\xbf")[:1]  # a UTF-8 BOM too
         if self.media_type == _FORM and first in (b"{", b"["):
             # A signed JSON body read as a form: its bytes would mean other parameters.
             raise UnsignedParameters(

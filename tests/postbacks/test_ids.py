@@ -14,6 +14,7 @@ from app.clickid import new_click_id
 from app.db import Pool
 from app.postbacks import records
 from app.postbacks.routes import GIF
+from app.postbacks.service import TooLarge, read_body
 from app.settings import Settings
 from app.streams import keys
 from app.streams.records import PoisonRecord
@@ -113,3 +114,12 @@ def test_a_queued_record_with_an_integer_past_bigint_is_poison(field: str) -> No
     data[field] = 2**63
     with pytest.raises(PoisonRecord, match=f"bad {field}"):
         records.decode(orjson.dumps(data))
+
+
+@pytest.mark.parametrize("declared", ["9" * 5000, "9" * 19, "65537"])
+async def test_a_declared_body_size_past_the_limit_is_a_413_however_long(declared: str) -> None:
+    async def chunks() -> Any:
+        yield b"x"
+
+    with pytest.raises(TooLarge):
+        await read_body(chunks(), declared=declared, limit=65_536)

@@ -100,6 +100,11 @@ BODIES_WITHOUT_PARAMETERS = [
         FORM,
         id="json-as-form",
     ),
+    pytest.param(
+        b'\xef\xbb\xbf [{"txid": "S-4&click_id=OTHER&amount=99999&z="}]',
+        FORM,
+        id="json-array-with-bom-as-form",
+    ),
 ]
 
 
