@@ -226,7 +226,6 @@ async def accept_postback(
     if advertiser is None:
         raise InvalidToken("a valid postback token is required")
     _check_address(advertiser, intake.trusted.client_ip(peer, forwarded_for))
-    signed = advertiser.signing_secret is not None
     if advertiser.signing_secret is not None:
         check_signature(
             advertiser.signing_secret,
@@ -235,6 +234,7 @@ async def accept_postback(
             now=time.time(),
             max_age_s=intake.settings.postback_signature_max_age_s,
         )
+    signed = advertiser.signing_secret is not None
     conversion = params.parse_conversion(sources.parameters(signed=signed))
     if conversion.click_id is None:
         raise BadRequest("click_id is required", code="missing_parameter")
