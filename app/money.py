@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -9,12 +10,23 @@ from pydantic import BeforeValidator, PlainSerializer
 
 MAX_MONEY = Decimal("99999999999999.9999")  # NUMERIC(18, 4)
 SCALE = 4
+# Written amounts are ASCII decimals: Decimal() alone would also take "1_000", "\u0665" (an
+# Arabic-Indic five), "1e3" and "Infinity", none of which an advertiser means as money.
+_DECIMAL_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_ASCII_SPACE = " \t\n\r\f\v"
 
 
 def parse_money(value: object) -> Decimal:
-    """Parse a non-negative amount of at most four decimal places."""
+    """Parse a non-negative amount of at most four decimal places.
+
+    Text must be ASCII digits with an optional decimal point (spaces around it aside).
+    """
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError('must be a decimal string such as "2.50"')
+    if isinstance(value, str):
+        value = value.strip(_ASCII_SPACE)
+        if not _DECIMAL_TEXT.fullmatch(value):
+            raise ValueError('must be a decimal string of ASCII digits such as "2.50"')
     # A JSON number arrives as a float; its shortest repr is the digits the client sent.
     try:
         amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
@@ -22,7 +34,7 @@ def parse_money(value: object) -> Decimal:
         raise ValueError('must be a decimal string such as "2.50"') from None
     if not amount.is_finite():
         raise ValueError("must be a finite number")
-    if amount < 0:
+    if amount.is_signed():  # -0 as well: it would render as "-0.00"
         raise ValueError("must not be negative")
     if amount > MAX_MONEY:
         raise ValueError("is too large")

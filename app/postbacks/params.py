@@ -34,6 +34,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 KNOWN = frozenset(name for names in ALIASES.values() for name in names)
 MAX_VALUE_CHARS = 1024
 MAX_TXID_CHARS = 255
+# IDs are BIGINT in PostgreSQL: a larger one is refused here, not by the database.
+MAX_ID = 2**63 - 1
 _EVENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
@@ -104,12 +106,22 @@ def _text(raw: Raw, name: str, limit: int = MAX_VALUE_CHARS) -> str | None:
 
 def _money(raw: Raw, name: str) -> Decimal | None:
     value = pick(raw, name)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         return parse_money(value)
     except ValueError as exc:
         raise BadRequest(f"{name}: {exc}", code="invalid_parameter") from None
+
+
+def _id(raw: Raw, name: str) -> int | None:
+    text = _text(raw, name)
+    if text is None:
+        return None
+    value = int(text) if text.isascii() and text.isdigit() else 0
+    if not 1 <= value <= MAX_ID:
+        raise BadRequest(f"{name}: must be an integer from 1 to {MAX_ID}", code="invalid_parameter")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +168,7 @@ def parse_conversion(raw: Raw) -> ConversionParams:
         if not _CURRENCY.match(currency):
             raise BadRequest("currency: an ISO 4217 code such as USD", code="invalid_parameter")
         currency = currency.upper()
-    offer_text = _text(raw, "offer_id", 19)
-    offer_id = None
-    if offer_text is not None:
-        if not (offer_text.isascii() and offer_text.isdigit()) or int(offer_text) < 1:
-            raise BadRequest("offer_id: must be a positive integer", code="invalid_parameter")
-        offer_id = int(offer_text)
+    offer_id = _id(raw, "offer_id")
     return ConversionParams(
         click_id=click_id,
         txid=_text(raw, "txid", MAX_TXID_CHARS),

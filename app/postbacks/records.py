@@ -70,7 +70,10 @@ def _opt_str(rec: dict[str, Any], key: str) -> str | None:
 
 def _opt_int(rec: dict[str, Any], key: str) -> int | None:
     value = rec.get(key)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63
+    ):
+        # Past BIGINT a value would fail in PostgreSQL, on every retry of its batch.
         raise PoisonRecord(f"bad {key}")
     return value
 

@@ -13,7 +13,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from redis.asyncio import Redis
 
@@ -22,6 +22,7 @@ from app.errors import AppError, BadRequest
 from app.postbacks import params
 from app.postbacks.cache import Advertiser, AdvertiserCache
 from app.postbacks.records import ConversionRecord
+from app.postbacks.sources import PostbackSources
 from app.redirect.handler import TrustedProxies
 from app.settings import Settings
 from app.streams import keys
@@ -139,7 +140,13 @@ def _check_address(advertiser: Advertiser, ip: str) -> None:
 
 async def read_body(chunks: AsyncIterator[bytes], *, declared: str | None, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes `limit` (never read whole)."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # int() of thousands of digits raises; a declared size of 19 digits is too large anyway.
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise TooLarge(f"the body must be at most {limit} bytes")
     parts: list[bytes] = []
     size = 0
@@ -151,8 +158,12 @@ async def read_body(chunks: AsyncIterator[bytes], *, declared: str | None, limit
     return b"".join(parts)
 
 
+def media_type_of(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def body_params(content_type: str, body: bytes) -> params.Raw:
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = media_type_of(content_type)
     if not body.strip():
         return {}
     if media == "application/json" or media.endswith("+json"):
@@ -175,46 +186,42 @@ async def receive_postback(
     chunks: AsyncIterator[bytes],
 ) -> None:
     """A whole postback request, from its parts; AppError when it is refused."""
-    raw = params.from_query(query)
-    body = b""
+    sources = PostbackSources(query=query, from_query=params.from_query(query))
     if method == "POST":
         body = await read_body(
             chunks,
             declared=headers.get("content-length"),
             limit=intake.settings.postback_max_body_bytes,
         )
-        from_body = body_params(headers.get("content-type", ""), body)
-        if from_body:
-            # A body carries the conversion whole: query parameters are not mixed in
-            # (they are outside what a signature covers), except the token, which often
-            # sits in the URL.
-            query_token = params.token_of(raw)
-            raw = dict(from_body)
-            if query_token and not params.token_of(raw):
-                raw["token"] = query_token
+        if body:
+            content_type = headers.get("content-type", "")
+            sources = replace(
+                sources,
+                body=body,
+                from_body=body_params(content_type, body),
+                media_type=media_type_of(content_type),
+            )
     await accept_postback(
         intake,
-        raw=raw,
+        sources=sources,
         peer=peer,
         forwarded_for=headers.get("x-forwarded-for"),
         signature=headers.get(SIGNATURE_HEADER),
-        signed_payload=body if body else query,
     )
 
 
 async def accept_postback(
     intake: Intake,
     *,
-    raw: params.Raw,
+    sources: PostbackSources,
     peer: str,
     forwarded_for: str | None,
     signature: str | None,
-    signed_payload: bytes,
 ) -> None:
     """Check a postback and queue it; AppError (4xx/503) when it is refused."""
     assert intake.cache is not None
     assert intake.queue is not None
-    token = params.token_of(raw)
+    token = sources.token
     advertiser = await intake.cache.authenticate(token) if token else None
     if advertiser is None:
         raise InvalidToken("a valid postback token is required")
@@ -223,11 +230,12 @@ async def accept_postback(
         check_signature(
             advertiser.signing_secret,
             signature,
-            signed_payload,
+            sources.signed_payload,
             now=time.time(),
             max_age_s=intake.settings.postback_signature_max_age_s,
         )
-    conversion = params.parse_conversion(raw)
+    signed = advertiser.signing_secret is not None
+    conversion = params.parse_conversion(sources.parameters(signed=signed))
     if conversion.click_id is None:
         raise BadRequest("click_id is required", code="missing_parameter")
     record = ConversionRecord(
