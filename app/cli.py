@@ -12,16 +12,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from app.settings import Settings
 
+# Plain help: typer's rich panels show every flag as taking a value (`--burst <bool>`).
+# No locals in tracebacks: they would print the servers' URLs with their passwords.
+CLI_OPTIONS: dict[str, Any] = {
+    "no_args_is_help": True,
+    "rich_markup_mode": None,
+    "pretty_exceptions_show_locals": False,
+}
 cli = typer.Typer(
     help="Self-hosted click tracking and attribution for affiliate programs.",
-    no_args_is_help=True,
     add_completion=False,
+    **CLI_OPTIONS,
 )
 T = TypeVar("T")
 
@@ -76,6 +83,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _check_servers(settings: Settings, *, redis: bool = True) -> None:
+    """PostgreSQL (and Redis) answer, or the command ends with one line naming the URL."""
+    from app import servers
+
+    database_url, redis_url = settings.require_urls()
+    try:
+        _run(lambda: servers.check(database_url, redis_url if redis else None))
+    except servers.Unreachable as exc:
+        raise _fail(str(exc)) from None
+
+
 @cli.command()
 def serve(
     host: HostOpt = "127.0.0.1",
@@ -86,6 +104,7 @@ def serve(
     import uvicorn
 
     settings = _server_settings()
+    _check_servers(settings)
     # The app factory reads the environment (in each worker process): pass the URLs on.
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.require_urls()
     uvicorn.run(
@@ -106,10 +125,11 @@ def serve(
 
 @cli.command()
 def worker(burst: BurstOpt = False) -> None:
-    """Move clicks and conversions from the Redis streams into PostgreSQL."""
+    """Move clicks and conversions from the Redis streams to PostgreSQL."""
     from app.streams import worker as stream_worker
 
     settings = _server_settings()
+    _check_servers(settings)
     _run(lambda: stream_worker.run(settings, burst=burst, handle_signals=True))
 
 
@@ -119,6 +139,7 @@ def sender(burst: BurstOpt = False) -> None:
     from app.sender import service as sender_service
 
     settings = _server_settings()
+    _check_servers(settings)
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
 
 
@@ -136,8 +157,9 @@ async def _migrate(database_url: str) -> list[str]:
 
 @cli.command()
 def migrate() -> None:
-    """Apply the pending database migrations (running it twice changes nothing)."""
+    """Apply pending migrations (running it twice changes nothing)."""
     settings = _server_settings()
+    _check_servers(settings, redis=False)
     database_url, _ = settings.require_urls()
     applied = _run(lambda: _migrate(database_url))
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
@@ -163,10 +185,11 @@ async def _seed(settings: Settings) -> str:
 def seed() -> None:
     """Create the demo catalog (once) and print its links and keys."""
     settings = _server_settings()
+    _check_servers(settings, redis=False)
     typer.echo(_run(lambda: _seed(settings)))
 
 
-stats_cli = typer.Typer(help="Operational figures.", no_args_is_help=True)
+stats_cli = typer.Typer(help="Operational figures.", **CLI_OPTIONS)
 cli.add_typer(stats_cli, name="stats")
 
 
@@ -188,8 +211,10 @@ async def _pipeline(settings: Settings) -> list[dict[str, object]]:
 
 @stats_cli.command("pipeline")
 def stats_pipeline() -> None:
-    """Where every click is: served = stored + in flight + dead-lettered (balance 0)."""
+    """Where clicks are: served = stored + in flight + dead-lettered."""
     settings = _server_settings()
+    # Counts in Redis can look fine while the worker cannot store anything: check both.
+    _check_servers(settings)
     for state in _run(lambda: _pipeline(settings)):
         _print_pipeline(state)
 
@@ -297,6 +322,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             redis_url=env["REDIS_URL"],
             public_url=env.get("PUBLIC_URL", settings.public_url),
         )
+        _check_servers(child_settings)
         banner = _run(lambda: _seed(child_settings))
         children = [
             _spawn(["serve", "--host", host, "--port", str(port)], env),
@@ -325,7 +351,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
 
 
 def main() -> None:
-    cli()
+    cli(prog_name="tracker")
 
 
 if __name__ == "__main__":

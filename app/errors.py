@@ -83,11 +83,18 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+def _problem(error: Any) -> str:
+    # pydantic prefixes a validator's own words ("Value error, a percent rule must ...").
+    message = str(error.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [
-        {"field": _where(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-        for e in exc.errors()
+        {"field": _where(tuple(e.get("loc", ()))), "message": _problem(e)} for e in exc.errors()
     ]
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return _json(400, "invalid_json", "the request body is not valid JSON")

@@ -14,6 +14,7 @@ from app import db
 from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
 from app.dashboard import routes as dashboard_routes
+from app.docs import routes as docs_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
@@ -107,7 +108,9 @@ def create_app(settings: Settings) -> TrackerApp:
         version="0.1.0",
         description=description or "",
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs is app.docs' own page (no CDN); no /redoc, which would load from one.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -130,6 +133,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(dashboard_routes.router)
+    app.include_router(docs_routes.router)
     return app
 
 

@@ -5,41 +5,16 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Literal
 
+from app.currencies import MINOR_UNITS
+
 RuleType = Literal["fixed", "percent"]
 
-# ISO 4217 minor units that are not 2 (the usual case). Four is the most NUMERIC(18, 4)
-# holds, which covers every active currency.
-MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "UYI",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}
 # Enough digits that amount * percent is exact before the one rounding step.
 _EXACT = Context(prec=60)
 
 
 def minor_unit(currency: str) -> Decimal:
+    # Offers stored before currencies were checked may hold another code: two decimals.
     return Decimal(1).scaleb(-MINOR_UNITS.get(currency.upper(), 2))
 
 

@@ -9,12 +9,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from app import macros
+from app import currencies, macros
 from app.money import Money
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+Currency = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"),
+    AfterValidator(currencies.check_currency),
+]
 Id = Annotated[int, Field(ge=1, le=2**62)]
 # Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
 SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]

@@ -20,6 +20,7 @@ _PAGE = (_STATIC / "index.html").read_bytes()
 _SCRIPT = (_STATIC / "dashboard.js").read_bytes()
 _STYLE = (_STATIC / "dashboard.css").read_bytes()
 _ICON = (_STATIC / "icon.svg").read_bytes()
+_HOME = (_STATIC / "home.html").read_bytes()
 
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -32,6 +33,12 @@ _HEADERS = {
     # The assets change with each release; revalidating costs a round trip, not a download.
     "Cache-Control": "no-cache",
 }
+
+
+@router.get("/")
+async def home() -> Response:
+    """The landing page: where the dashboard and the API docs are."""
+    return Response(_HOME, media_type="text/html; charset=utf-8", headers=_HEADERS)
 
 
 @router.get("/dashboard")

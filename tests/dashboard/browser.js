@@ -1,6 +1,7 @@
 // Drives the stats dashboard in headless Chromium (see test_dashboard.py): an admin's
-// report by sub1 with its CSV download, an affiliate's report by day, and a bad time zone.
-// Prints what it saw as JSON on stdout.
+// report by sub1 with its CSV download, by day with its chart, a bad time zone, by offer,
+// and an affiliate's report by day. Prints what it saw (what is on screen, with its size)
+// as JSON on stdout.
 const fs = require("fs");
 const { chromium } = require("playwright-core");
 
@@ -14,6 +15,19 @@ async function table(page) {
       foot: texts(t.tFoot.rows),
       cards: [...document.querySelectorAll("#summary .card")].map((c) => c.textContent),
       bars: document.querySelectorAll("#chart rect").length,
+      // What a person sees: an element counts only if it is rendered with a box.
+      shown: Object.fromEntries(
+        ["chart", "rows", "summary", "error"].map((id) => {
+          const node = document.getElementById(id);
+          const box = node.getBoundingClientRect();
+          const seen = node.checkVisibility() && box.width > 0 && box.height > 0;
+          return [id, seen ? { width: box.width, height: box.height } : null];
+        }),
+      ),
+      barBoxes: [...document.querySelectorAll("#chart rect")].map((r) => {
+        const box = r.getBoundingClientRect();
+        return [box.width, box.height];
+      }),
       hash: location.hash,
       pwned: window.pwned === undefined ? null : window.pwned,
       images: document.querySelectorAll("img").length,
@@ -56,12 +70,23 @@ async function main() {
     await page.click("#load");
     await page.waitForSelector("body[data-loaded='2']");
     const byDay = await table(page);
+    if (process.env.SCREENSHOT_DIR) {
+      await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/dashboard-by-day.png`, fullPage: true });
+    }
 
     // A bad time zone: the API's message, no table change, no crash.
     await page.fill("#tz", "Mars/Base");
     await page.click("#load");
-    await page.waitForSelector("#error:not([hidden])");
+    await page.waitForSelector("#error", { state: "visible" });
     const error = await page.textContent("#error");
+    const badZone = await table(page);
+
+    // Back to a good zone, by offer: the error and the chart go away, the table stays.
+    await page.fill("#tz", "UTC");
+    await page.selectOption("#group1", "offer");
+    await page.click("#load");
+    await page.waitForSelector("body[data-loaded='3']");
+    const byOffer = await table(page);
 
     // An affiliate, in a fresh browser: only its own numbers, no network money.
     const other = await (await browser.newContext()).newPage();
@@ -73,7 +98,7 @@ async function main() {
     const affiliate = await table(other);
     affiliate.sortable = await other.$$eval("#sort option:not([disabled])", (os) => os.map((o) => o.value));
 
-    process.stdout.write(JSON.stringify({ admin, byDay, error, affiliate, problems }));
+    process.stdout.write(JSON.stringify({ admin, byDay, error, badZone, byOffer, affiliate, problems }));
   } finally {
     await browser.close();
   }

@@ -102,15 +102,55 @@ async def test_the_dashboard_in_chromium(
     assert [r[0] for r in rows[1:]] == ["kw1", HOSTILE, "'=1+1"]
     assert table["csvName"] == "stats-2025-11-01.csv"
 
+    # On screen: totals and the table, no chart by sub1, no error.
+    assert table["shown"]["summary"] is not None
+    assert table["shown"]["rows"] is not None
+    assert table["shown"]["chart"] is None
+    assert table["shown"]["error"] is None
+
     by_day = seen["byDay"]
     assert by_day["rows"][0][:3] == ["2025-11-01", "USD", "6"]
+    # The chart is on screen with its one bar, each with a real size.
     assert by_day["bars"] == 1
+    chart = by_day["shown"]["chart"]
+    assert chart is not None
+    assert chart["width"] > 300
+    assert chart["height"] > 50
+    [(bar_width, bar_height)] = by_day["barBoxes"]
+    assert bar_width > 0
+    assert bar_height > 0
+    assert by_day["shown"]["rows"] is not None
+
     assert "Mars/Base" in seen["error"]
     assert "time zone" in seen["error"]
+    bad_zone = seen["badZone"]
+    assert bad_zone["shown"]["error"] is not None
+    assert bad_zone["rows"] == by_day["rows"]
+
+    by_offer = seen["byOffer"]
+    assert by_offer["shown"]["error"] is None
+    assert by_offer["shown"]["chart"] is None
+    assert by_offer["shown"]["rows"] is not None
+    assert by_offer["bars"] == 0
 
     mine = seen["affiliate"]
+    assert mine["shown"]["chart"] is not None
+    assert mine["bars"] == 1
     assert not {"revenue", "profit"} & set(mine["head"])
     assert "payout" in mine["head"]
     assert [r[:3] for r in mine["rows"]] == [["2025-11-01", "USD", "3"]]
     assert "-payout" in mine["sortable"]
     assert not {"-revenue", "-profit"} & set(mine["sortable"])
+
+
+async def test_the_landing_page_points_to_the_dashboard_and_the_docs(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-security-policy"] == POLICY
+    assert '<a id="to-dashboard" href="/dashboard">' in page.text
+    assert '<a id="to-docs" href="/docs">' in page.text
+    assert "<script" not in page.text

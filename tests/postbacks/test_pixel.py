@@ -160,6 +160,9 @@ async def test_pixel_js_in_chromium_across_two_sites(
         f"{servers['site']}/thanks",
     )
     landing_id = parse_qs(urlsplit(seen["landing"]["url"]).query)["click_id"][0]
+    assert (seen["landing"]["text"], seen["thanksText"]) == ("Shoes", "Thank you")
+    assert seen["pixelHeader"] in ("GIF87a", "GIF89a")
+    assert seen["pixelSize"] == [1, 1]
     # The script kept the click ID in a cookie of the advertiser's own site ...
     assert f"tclid={landing_id}" in seen["landing"]["cookie"]
     # ... and sent it explicitly: the tracker's own cookie is third-party there.

@@ -181,7 +181,8 @@ function renderChart(body, groups) {
   const chart = $("chart");
   chart.replaceChildren();
   if (groups.length !== 1 || !["day", "hour"].includes(groups[0]) || !body.rows.length) {
-    chart.hidden = true;
+    // An <svg> has no `hidden` property (it is HTML's): the attribute itself must change.
+    chart.toggleAttribute("hidden", true);
     return;
   }
   const series = new Map();
@@ -198,9 +199,11 @@ function renderChart(body, groups) {
   points.forEach(([label, clicks], i) => {
     const bar = document.createElementNS(SVG, "rect");
     const h = (clicks / top) * height;
-    bar.setAttribute("x", String(i * step + step * 0.1));
+    // A few days must not turn into walls of colour: bars are at most 48 units wide.
+    const barWidth = Math.min(step * 0.8, 48);
+    bar.setAttribute("x", String(i * step + (step - barWidth) / 2));
     bar.setAttribute("y", String(height - h));
-    bar.setAttribute("width", String(step * 0.8));
+    bar.setAttribute("width", String(barWidth));
     bar.setAttribute("height", String(h));
     const title = document.createElementNS(SVG, "title");
     title.textContent = `${label}: ${clicks} clicks`;
@@ -216,8 +219,13 @@ function renderChart(body, groups) {
   last.setAttribute("y", String(height + 14));
   last.setAttribute("text-anchor", "end");
   last.textContent = String(points[points.length - 1][0]);
-  chart.append(first, last);
-  chart.hidden = false;
+  if (points.length > 1) chart.append(first, last);
+  else {
+    first.setAttribute("x", String(width / 2));
+    first.setAttribute("text-anchor", "middle");
+    chart.append(first);
+  }
+  chart.toggleAttribute("hidden", false);
 }
 
 async function show(event) {
