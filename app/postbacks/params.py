@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from app import currencies
 from app.clickid import parse_click_id
 from app.errors import BadRequest
 from app.money import parse_money
@@ -165,9 +166,9 @@ def parse_conversion(raw: Raw) -> ConversionParams:
         )
     currency = _text(raw, "currency", 3)
     if currency is not None:
-        if not _CURRENCY.match(currency):
-            raise BadRequest("currency: an ISO 4217 code such as USD", code="invalid_parameter")
         currency = currency.upper()
+        if not _CURRENCY.match(currency) or not currencies.is_currency(currency):
+            raise BadRequest("currency: an ISO 4217 code such as USD", code="invalid_parameter")
     offer_id = _id(raw, "offer_id")
     return ConversionParams(
         click_id=click_id,

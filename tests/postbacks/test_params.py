@@ -12,6 +12,7 @@ import string
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
+import iso4217
 import orjson
 import pytest
 from hypothesis import example, given
@@ -20,6 +21,9 @@ from hypothesis import strategies as st
 from app.clickid import new_click_id, parse_click_id
 from app.errors import BadRequest
 from app.postbacks import params
+
+# Money is in the currencies of the standard that have minor units (not XAU, XXX...).
+ISO_4217 = {c.code for c in iso4217.Currency if c.exponent is not None}
 
 ALIASES = {
     "click_id": ["click_id", "transaction_id", "clickid", "subid"],
@@ -105,6 +109,8 @@ def expected(raw: params.Raw) -> params.ConversionParams:
         if len(currency) != 3 or any(c not in string.ascii_letters for c in currency):
             raise Refused
         currency = currency.upper()
+        if currency not in ISO_4217:
+            raise Refused
     return params.ConversionParams(
         click_id=click_id,
         txid=_text(_pick(raw, "txid"), 255),
@@ -148,6 +154,8 @@ INTERESTING = st.sampled_from(
         "paid",
         "usd",
         "EUR",
+        "ZZZ",
+        "XAU",
         "€€€",
         "sale",
         "a b",
@@ -261,6 +269,13 @@ def test_money_is_ascii_decimals_only(name: str, text: str) -> None:
     with pytest.raises(BadRequest) as refused:
         params.parse_conversion({name: text})
     assert refused.value.message.startswith(f"{name}: ")
+
+
+@pytest.mark.parametrize("code", ["ZZZ", "XXX", "XAU", "EU", "EURO", "E1R"])
+def test_a_currency_is_an_iso_4217_code_of_money(code: str) -> None:
+    with pytest.raises(BadRequest, match="currency"):
+        params.parse_conversion({"currency": code})
+    assert params.parse_conversion({"currency": "jpy"}).currency == "JPY"
 
 
 @pytest.mark.parametrize("text", ["9223372036854775808", "9999999999999999999", "0", "-1", "1.0"])
