@@ -28,7 +28,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
-from app.attribution import queries
+from app.attribution import pixels, queries
 from app.attribution.money import by_rule, round_money
 from app.clickid import click_time, format_click_id
 from app.db import Connection, Pool
@@ -78,6 +78,9 @@ class Offer:
     allow_payout_param: bool
     goals: dict[str, GoalRule]
     caps: list[asyncpg.Record] = field(default_factory=list)
+    pixels_count: bool = True
+    pixel_status: str = "pending"
+    max_amount: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +129,12 @@ def _offers(rows: list[asyncpg.Record], goals: list[asyncpg.Record]) -> dict[int
             window=timedelta(hours=int(r["attribution_window_hours"])),
             main_goal=str(r["main_goal"]),
             allow_payout_param=bool(r["allow_payout_param"]),
+            pixels_count=pixels.pixels_count(
+                str(r["pixel_policy"]),
+                advertiser_authenticates=bool(r["advertiser_authenticates"]),
+            ),
+            pixel_status=str(r["pixel_status"]),
+            max_amount=r["max_amount"],
             goals={
                 str(r["main_goal"]): GoalRule(
                     r["revenue_type"],
@@ -199,6 +208,13 @@ def attributed_row(
     revenue = payout = Decimal(0)
     if rule is None:
         reason = "goal"
+    elif pixels.amount_refused(
+        rec.amount,
+        currency=amount_currency,
+        offer_currency=offer.currency,
+        max_amount=offer.max_amount,
+    ):
+        reason = "amount"
     else:
         payout_rule = (rule.payout_type, rule.payout_value)
         if override is not None and goal == offer.main_goal:
@@ -234,7 +250,8 @@ def attributed_row(
         affiliate_id=click["affiliate_id"],
         offer_id=click["offer_id"],
         goal=goal,
-        status="rejected" if reason else rec.status,
+        # A browser's word on the status is not taken: the offer's pixel_status is.
+        status="rejected" if reason else offer.pixel_status if rec.via == "pixel" else rec.status,
         reason=reason,
         amount=rec.amount,
         amount_currency=amount_currency,
@@ -363,6 +380,8 @@ class Outcome:
     stored: int = 0
     deferred: list[ConversionRecord] = field(default_factory=list)
     poison: list[tuple[str, str]] = field(default_factory=list)
+    # Pixels acked without a row (see app/attribution/pixels.py), by reason.
+    discarded: list[str] = field(default_factory=list)
 
 
 class Attributor:
@@ -376,6 +395,8 @@ class Attributor:
         self._move = redis.register_script(MOVE_DUE)
         self.deferred = 0
         self.unattributed = 0
+        self.discarded: dict[str, int] = {}
+        self._unreported = 0
 
     async def handle(self, entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
         records: list[tuple[str, ConversionRecord]] = []
@@ -387,6 +408,7 @@ class Attributor:
                 poison.append((entry_id, str(exc)))
         if not records:
             return 0, poison
+        self._unreported = 0
         try:
             outcome = await self._attribute_retrying(records)
         except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
@@ -401,10 +423,20 @@ class Attributor:
                 outcome.stored += one.stored
                 outcome.deferred += one.deferred
                 outcome.poison += one.poison
+                outcome.discarded += one.discarded
         # Into the retry set before the entries are acked: a crash in between replays
         # the entry, and ZADD of the same member only moves its due time.
         await self._defer(outcome.deferred)
+        for reason in outcome.discarded:
+            self.discarded[reason] = self.discarded.get(reason, 0) + 1
+        self._unreported = len(outcome.discarded)
         return outcome.stored, poison + outcome.poison
+
+    def take_counts(self) -> dict[str, int]:
+        """Counters of the last `handle`, for the consumer to add with its ack."""
+        counts = {"discarded": self._unreported} if self._unreported else {}
+        self._unreported = 0
+        return counts
 
     async def _defer(self, records: list[ConversionRecord]) -> None:
         if not records:
@@ -455,11 +487,18 @@ class Attributor:
             found = await conn.fetch(queries.FIND_CLICKS, ids, [click_time(i) for i in ids])
             clicks = {r["click_id"]: r for r in found}
             deadline = timedelta(seconds=self._settings.attribution_deadline_s)
+            pixel_deadline = timedelta(seconds=self._settings.pixel_deadline_s)
             known: list[tuple[str, ConversionRecord]] = []
             lost: list[tuple[str, ConversionRecord]] = []
             for entry_id, rec in records:
                 if rec.click_id in clicks:
                     known.append((entry_id, rec))
+                elif rec.via == "pixel":
+                    # Never kept as unattributed: anyone could mint those with made-up IDs.
+                    if now - _received_at(rec) >= pixel_deadline:
+                        outcome.discarded.append(pixels.UNKNOWN_CLICK)
+                    else:
+                        outcome.deferred.append(rec)
                 elif now - _received_at(rec) >= deadline:
                     lost.append((entry_id, rec))
                 else:
@@ -476,15 +515,18 @@ class Attributor:
                 for r in await conn.fetch(queries.OVERRIDES, list(offer_ids), list(affiliate_ids))
             }
             candidates: list[tuple[Row, ConversionRecord, bool]] = []
-            for entry_id, rec in known:
+            for _entry_id, rec in known:
                 click = clicks[rec.click_id]
                 offer = offers.get(int(click["offer_id"]))
                 if offer is None:  # the offer was deleted; the click still names it
                     if rec.advertiser_id is None:
-                        outcome.poison.append((entry_id, "a pixel for a click of no offer"))
+                        outcome.discarded.append(pixels.NO_OFFER)
                     else:
                         row = unattributed_row(rec, rec.advertiser_id, None, "offer")
                         candidates.append((row, rec, False))
+                    continue
+                if rec.via == "pixel" and not offer.pixels_count:
+                    outcome.discarded.append(pixels.REFUSED)
                     continue
                 override = overrides.get((offer.id, int(click["affiliate_id"])))
                 row = attributed_row(rec, click, offer, override)

@@ -45,11 +45,23 @@ class PipelineState:
     in_streams: int
     in_spool: int
     shards: list[ShardState]
+    # Conversions only: pixels acked without a row (refused by their offer, or whose click
+    # never came; app/attribution/pixels.py), part of the balance; and pixels dropped at
+    # intake by the rate limit, which were never served (not part of it).
+    discarded: int = 0
+    pixels_limited: int = 0
 
     @property
     def balance(self) -> int:
-        """Zero when every served click is stored, in flight or dead-lettered."""
-        return self.served - self.stored - self.in_streams - self.in_spool - self.dead_lettered
+        """Zero when every served record is stored, in flight, dead-lettered or discarded."""
+        return (
+            self.served
+            - self.stored
+            - self.in_streams
+            - self.in_spool
+            - self.dead_lettered
+            - self.discarded
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "balance": self.balance}
@@ -96,11 +108,12 @@ async def pipeline_state(
     shards = [
         await shard_state(redis, key) for key in keys.shard_keys(stream, settings.stream_shards)
     ]
-    stored = dead = 0
+    stored = dead = discarded = 0
     for shard in shards:
         worker = await redis.hgetall(keys.metrics_key(shard.stream))
         stored += _int(worker, "stored")
         dead += _int(worker, "dead_lettered")
+        discarded += _int(worker, "discarded")
     return PipelineState(
         stream=stream,
         served=_int(web, "enqueued") + _int(web, "spooled"),
@@ -112,6 +125,8 @@ async def pipeline_state(
         in_streams=sum(s.lag + s.pending + s.retrying for s in shards),
         in_spool=spooled_records(settings.tracker_data_dir / "spool", stream),
         shards=shards,
+        discarded=discarded,
+        pixels_limited=_int(web, "pixels_limited"),
     )
 
 
@@ -144,6 +159,8 @@ def prometheus_text(states: list[PipelineState]) -> str:
             ("replayed", "replayed from the spool"),
             ("stored", "committed to PostgreSQL"),
             ("dead_lettered", "dead-lettered"),
+            ("discarded", "discarded (pixels refused by their offer or of no stored click)"),
+            ("pixels_limited", "dropped at intake by the pixel rate limit"),
         ):
             metric(
                 "counter",
@@ -154,7 +171,7 @@ def prometheus_text(states: list[PipelineState]) -> str:
         metric(
             "gauge",
             f"tracker_{noun}_pipeline_balance",
-            "served - stored - in flight - dead-lettered (0: nothing lost).",
+            "served - stored - in flight - dead-lettered - discarded (0: nothing lost).",
             [("", state.balance)],
         )
     for name, field, doc in (

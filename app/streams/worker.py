@@ -79,6 +79,9 @@ class StreamConsumer:
     # returns how much it did. Burst mode calls it on the first loop only, so a burst
     # run ends even while entries wait for a later retry.
     on_poll: Callable[[], Awaitable[int]] | None = None
+    # Called after each handler call: more counters of that call (e.g. `discarded`), added
+    # to the shard's metrics hash in the same MULTI as the ack, like `stored`.
+    take_counts: Callable[[], dict[str, int]] | None = None
     counters: Counters = field(default_factory=Counters)
     _last_trim: float = 0.0
 
@@ -91,7 +94,12 @@ class StreamConsumer:
                     raise
 
     async def _finish(
-        self, key: str, entries: list[Entry], poison: list[tuple[str, str]], stored: int = 0
+        self,
+        key: str,
+        entries: list[Entry],
+        poison: list[tuple[str, str]],
+        stored: int = 0,
+        extra: dict[str, int] | None = None,
     ) -> None:
         """Ack entries; dead-letter poison ones; count both, all in one MULTI."""
         raw = dict(entries)
@@ -106,6 +114,9 @@ class StreamConsumer:
                 pipe.hincrby(keys.metrics_key(key), "stored", stored)
             if poison:
                 pipe.hincrby(keys.metrics_key(key), "dead_lettered", len(poison))
+            for name, amount in (extra or {}).items():
+                if amount:
+                    pipe.hincrby(keys.metrics_key(key), name, amount)
             await pipe.execute()
         self.counters.acked += len(entries)
         self.counters.dead_lettered += len(poison)
@@ -120,27 +131,39 @@ class StreamConsumer:
         if not entries:
             return
         self.counters.read += len(entries)
+        extra: dict[str, int] = {}
         if singly:
-            stored, poison = await self._one_by_one(entries)
+            stored, poison = await self._one_by_one(entries, extra)
         else:
             try:
                 stored, poison = await self.handler(entries)
+                self._take_counts(extra)
             except Exception as exc:
                 if _infrastructure(exc):
                     raise
                 logger.exception("a batch of %d entries failed; retrying them singly", len(entries))
-                stored, poison = await self._one_by_one(entries)
+                self._take_counts({})  # of the failed call: its entries go again
+                stored, poison = await self._one_by_one(entries, extra)
         self.counters.stored += stored
-        await self._finish(key, entries, poison, stored)
+        await self._finish(key, entries, poison, stored, extra)
 
-    async def _one_by_one(self, entries: list[Entry]) -> tuple[int, list[tuple[str, str]]]:
+    def _take_counts(self, into: dict[str, int]) -> None:
+        if self.take_counts is not None:
+            for name, amount in self.take_counts().items():
+                into[name] = into.get(name, 0) + amount
+
+    async def _one_by_one(
+        self, entries: list[Entry], extra: dict[str, int]
+    ) -> tuple[int, list[tuple[str, str]]]:
         stored, poison = 0, []
         for entry in entries:
             try:
                 one_stored, one_poison = await self.handler([entry])
+                self._take_counts(extra)
             except Exception as exc:
                 if _infrastructure(exc):
                     raise
+                self._take_counts({})
                 # This entry's own fault: dead-letter it, with why.
                 one_stored, one_poison = 0, [(entry[0], f"{type(exc).__name__}: {exc}")]
             stored += one_stored
@@ -266,6 +289,7 @@ def _consumer(
     stream: str,
     handler: Handler,
     on_poll: Callable[[], Awaitable[int]] | None = None,
+    take_counts: Callable[[], dict[str, int]] | None = None,
 ) -> StreamConsumer:
     return StreamConsumer(
         redis=redis,
@@ -277,6 +301,7 @@ def _consumer(
         reclaim_idle_ms=settings.worker_reclaim_idle_ms,
         max_deliveries=settings.worker_max_deliveries,
         on_poll=on_poll,
+        take_counts=take_counts,
     )
 
 
@@ -335,6 +360,7 @@ async def run(
             keys.CONVERSIONS,
             attributor.handle,
             on_poll=attributor.move_due_retries,
+            take_counts=attributor.take_counts,
         )
         consumers = [clicks, conversions]
         logger.info("worker %s started", clicks.consumer)
