@@ -365,13 +365,21 @@ async def _write_history(conn: Connection, items: list[tuple[int, str | None, st
 
 
 def _pixel_claimed(current: Row, row: Row, rec: ConversionRecord) -> bool:
-    """Whether a postback finds its txid held by a pixel conversion of another click."""
+    """Whether a postback finds its txid held by a pixel conversion of another click, or
+    of its click with another amount (the browser's amount is not the advertiser's)."""
     return (
         rec.via != "pixel"
         and current.get("via") == "pixel"
         and current["click_id"] is not None
         and row.get("click_id") is not None
-        and row["click_id"] != current["click_id"]
+        and (
+            row["click_id"] != current["click_id"]
+            or (
+                rec.amount is not None
+                and (rec.amount, row["amount_currency"])
+                != (current["amount"], current["amount_currency"])
+            )
+        )
     )
 
 
@@ -618,8 +626,9 @@ class Attributor:
                 continue
             current = state.get(key)
             if current is not None and _pixel_claimed(current, row, rec):
-                # The advertiser's own (authenticated) postback names another click than
-                # a browser pixel did for the same order: the server is the authority. The
+                # The advertiser's own (authenticated) postback names another click (or
+                # amount) than a browser pixel did for the same order: the server is the
+                # authority. The
                 # pixel's conversion is reversed and gives up the txid; this postback goes
                 # around again and is then recorded as a conversion of its own click.
                 old = current["status"]

@@ -80,10 +80,18 @@ class AdvertiserCache(CatalogCache):
         # Reloads one at a time, so rows read earlier never replace rows read later.
         self._lock = asyncio.Lock()
         self._checks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def load(self) -> None:
         async with self._lock:
             await super().load()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await super().stop()
+        for task in list(self._checks):
+            task.cancel()
+        await asyncio.gather(*self._checks, return_exceptions=True)
 
     def _find(self, token: bytes) -> Advertiser | None:
         found = self._by_digest.get(_digest(token))
@@ -125,7 +133,11 @@ class AdvertiserCache(CatalogCache):
             waiter.set_result(None)
             self._running, queued, self._queued = self._queued, self._queued, None
             if queued is not None:
-                self._spawn(queued)
+                if self._stopping:
+                    self._running = None
+                    queued.set_result(None)
+                else:
+                    self._spawn(queued)
 
     def _spawn(self, waiter: asyncio.Future[None]) -> None:
         task = asyncio.create_task(self._check(waiter), name="advertiser-cache-check")

@@ -18,6 +18,7 @@ from app.streams import keys
 from tests.postbacks.support import (
     click,
     conversions,
+    make_retries_due,
     make_shop,
     postback,
     rollup_totals,
@@ -194,3 +195,42 @@ async def test_max_amount_refuses_larger_amounts_of_postbacks_and_pixels(
     await run_worker(settings)
     after = {r["txid"]: r["status"] for r in await conversions(pool)}
     assert after["HUGE"] == "rejected"
+
+
+async def test_a_postback_with_another_amount_replaces_the_pixels_conversion(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    """A pixel's amount is the browser's word: the advertiser's postback for the same click
+    and order with its own amount is recorded with that amount (the pixel's conversion is
+    superseded), so a pending pixel with a made-up amount cannot be approved as it is."""
+    settings.attribution_retry_base_s = 3600
+    shop = await make_shop(client, admin, payout={"type": "percent", "value": "10"})
+    own = await click(app, client, shop["alice_link"]["code"])
+    again = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    await pixel(client, own, txid="ORDER-2", amount="400")
+    await pixel(client, again, txid="ORDER-3", amount="30")
+    await run_worker(settings)
+    for click_id, txid, amount in ((own, "ORDER-2", "40"), (again, "ORDER-3", None)):
+        extra = {"amount": amount} if amount else {}
+        response = await postback(client, shop["token"], click_id=click_id, txid=txid, **extra)
+        assert response.status_code == 200
+    await run_worker(settings)
+    assert await make_retries_due(pool, redis, settings) == 1
+    await run_worker(settings)
+    rows = await conversions(pool)
+    got = sorted((r["txid"], r["status"], r["reason"], str(r["amount"])) for r in rows)
+    assert got == [
+        ("ORDER-2", "approved", None, "40.0000"),
+        ("ORDER-2 (superseded by postback, #1)", "rejected", "superseded", "400.0000"),
+        # Without an amount the postback confirms the pixel's conversion as it is.
+        ("ORDER-3", "approved", None, "30.0000"),
+    ]
+    totals = await rollup_totals(pool)
+    assert (totals["conversions"], totals["rejected"], totals["pending"]) == (2, 1, 0)
+    assert totals["payout"] == Decimal("7.00")
