@@ -228,6 +228,8 @@ def _print_pipeline(state: dict[str, object]) -> None:
         "replayed",
         "stored",
         "dead_lettered",
+        "discarded",
+        "pixels_limited",
         "in_streams",
         "in_spool",
         "balance",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from app.catalog import queries as catalog_queries
 from app.catalog import service as catalog
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn, Rule
 from app.db import Connection
@@ -34,7 +35,9 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
         # Serialises concurrent seeders so the demo is made once.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tracker-seed'))")
         advertiser = await conn.fetchrow(
-            "SELECT * FROM advertisers WHERE name = $1 ORDER BY id LIMIT 1", DEMO_ADVERTISER
+            f"SELECT {catalog_queries.ADVERTISER_COLUMNS} FROM advertisers"
+            " WHERE name = $1 ORDER BY id LIMIT 1",
+            DEMO_ADVERTISER,
         )
         if advertiser is None:
             created = True

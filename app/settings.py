@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     attribution_deadline_s: float = Field(default=86_400.0, ge=0)
     attribution_retry_base_s: float = Field(default=5.0, gt=0)
     attribution_retry_max_s: float = Field(default=900.0, gt=0)
+    # Pixels (anyone can fire one): per client address and minute, over which they are
+    # dropped at intake (0: no limit); and how long a pixel waits for its click before it
+    # is discarded (counted, never stored: forged click IDs must not leave rows).
+    pixel_rate_per_minute: int = Field(default=120, ge=0)
+    pixel_deadline_s: float = Field(default=3600.0, ge=0)
     # Outbound postbacks (sender)
     sender_concurrency: int = Field(default=50, ge=1, le=1000)
     sender_connect_timeout_s: float = Field(default=5.0, gt=0)

@@ -13,10 +13,16 @@ FROM unnest($1::uuid[], $2::timestamptz[]) AS k(click_id, clicked_at)
 JOIN clicks c ON c.click_id = k.click_id AND c.clicked_at = k.clicked_at
 """
 
+# Whether the advertiser authenticates its postbacks beyond the token (decides `auto`
+# pixel policies); the secret itself is not read.
 OFFERS = """
-SELECT id, advertiser_id, currency, attribution_window_hours, main_goal, main_goal_multiple,
-       revenue_type, revenue_value, payout_type, payout_value, allow_payout_param
-FROM offers WHERE id = ANY($1::bigint[])
+SELECT o.id, o.advertiser_id, o.currency, o.attribution_window_hours, o.main_goal,
+       o.main_goal_multiple, o.revenue_type, o.revenue_value, o.payout_type, o.payout_value,
+       o.allow_payout_param, o.pixel_policy, o.pixel_status, o.max_amount,
+       (a.signing_secret IS NOT NULL OR cardinality(a.ip_allowlist) > 0)
+           AS advertiser_authenticates
+FROM offers o JOIN advertisers a ON a.id = o.advertiser_id
+WHERE o.id = ANY($1::bigint[])
 """
 GOALS = """
 SELECT offer_id, name, revenue_type, revenue_value, payout_type, payout_value, allow_multiple

@@ -28,7 +28,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
-from app.attribution import queries
+from app.attribution import pixels, queries
 from app.attribution.money import by_rule, round_money
 from app.clickid import click_time, format_click_id
 from app.db import Connection, Pool
@@ -38,7 +38,7 @@ from app.postbacks.records import ConversionRecord, decode
 from app.sender import service as sender_service
 from app.settings import Settings
 from app.streams import keys
-from app.streams.outcome import BatchOutcome
+from app.streams.outcome import DISCARDED, BatchOutcome
 from app.streams.records import PoisonRecord
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,9 @@ class Offer:
     allow_payout_param: bool
     goals: dict[str, GoalRule]
     caps: list[asyncpg.Record] = field(default_factory=list)
+    pixels_count: bool = True
+    pixel_status: str = "pending"
+    max_amount: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +130,12 @@ def _offers(rows: list[asyncpg.Record], goals: list[asyncpg.Record]) -> dict[int
             window=timedelta(hours=int(r["attribution_window_hours"])),
             main_goal=str(r["main_goal"]),
             allow_payout_param=bool(r["allow_payout_param"]),
+            pixels_count=pixels.pixels_count(
+                str(r["pixel_policy"]),
+                advertiser_authenticates=bool(r["advertiser_authenticates"]),
+            ),
+            pixel_status=str(r["pixel_status"]),
+            max_amount=r["max_amount"],
             goals={
                 str(r["main_goal"]): GoalRule(
                     r["revenue_type"],
@@ -200,6 +209,13 @@ def attributed_row(
     revenue = payout = Decimal(0)
     if rule is None:
         reason = "goal"
+    elif pixels.amount_refused(
+        rec.amount,
+        currency=amount_currency,
+        offer_currency=offer.currency,
+        max_amount=offer.max_amount,
+    ):
+        reason = "amount"
     else:
         payout_rule = (rule.payout_type, rule.payout_value)
         if override is not None and goal == offer.main_goal:
@@ -235,7 +251,8 @@ def attributed_row(
         affiliate_id=click["affiliate_id"],
         offer_id=click["offer_id"],
         goal=goal,
-        status="rejected" if reason else rec.status,
+        # A browser's word on the status is not taken: the offer's pixel_status is.
+        status="rejected" if reason else offer.pixel_status if rec.via == "pixel" else rec.status,
         reason=reason,
         amount=rec.amount,
         amount_currency=amount_currency,
@@ -349,13 +366,21 @@ async def _write_history(conn: Connection, items: list[tuple[int, str | None, st
 
 
 def _pixel_claimed(current: Row, row: Row, rec: ConversionRecord) -> bool:
-    """Whether a postback finds its txid held by a pixel conversion of another click."""
+    """Whether a postback finds its txid held by a pixel conversion of another click, or
+    of its click with another amount (the browser's amount is not the advertiser's)."""
     return (
         rec.via != "pixel"
         and current.get("via") == "pixel"
         and current["click_id"] is not None
         and row.get("click_id") is not None
-        and row["click_id"] != current["click_id"]
+        and (
+            row["click_id"] != current["click_id"]
+            or (
+                rec.amount is not None
+                and (rec.amount, row["amount_currency"])
+                != (current["amount"], current["amount_currency"])
+            )
+        )
     )
 
 
@@ -364,6 +389,8 @@ class Outcome:
     stored: int = 0
     deferred: list[ConversionRecord] = field(default_factory=list)
     poison: list[tuple[str, str]] = field(default_factory=list)
+    # (entry ID, reason): pixels acked without a row (see app/attribution/pixels.py).
+    discarded: list[tuple[str, str]] = field(default_factory=list)
 
 
 class Attributor:
@@ -377,6 +404,7 @@ class Attributor:
         self._move = redis.register_script(MOVE_DUE)
         self.deferred = 0
         self.unattributed = 0
+        self.discarded: dict[str, int] = {}
 
     async def handle(self, entries: list[Entry]) -> BatchOutcome:
         result = BatchOutcome()
@@ -402,8 +430,13 @@ class Attributor:
                 outcome.stored += one.stored
                 outcome.deferred += one.deferred
                 outcome.poison += one.poison
+                outcome.discarded += one.discarded
         result.inserted = outcome.stored
         result.poison += outcome.poison
+        # Discarded pixels are counted by the ack that settles their entries.
+        result.settled += [(entry_id, DISCARDED) for entry_id, _ in outcome.discarded]
+        for _, reason in outcome.discarded:
+            self.discarded[reason] = self.discarded.get(reason, 0) + 1
         # Deferred records go to the retry set in the same script call as their ack (the
         # worker's), so a crash in between cannot leave one both pending and retrying.
         # Records are the decoded objects themselves: their identity gives their entry.
@@ -456,11 +489,18 @@ class Attributor:
             found = await conn.fetch(queries.FIND_CLICKS, ids, [click_time(i) for i in ids])
             clicks = {r["click_id"]: r for r in found}
             deadline = timedelta(seconds=self._settings.attribution_deadline_s)
+            pixel_deadline = timedelta(seconds=self._settings.pixel_deadline_s)
             known: list[tuple[str, ConversionRecord]] = []
             lost: list[tuple[str, ConversionRecord]] = []
             for entry_id, rec in records:
                 if rec.click_id in clicks:
                     known.append((entry_id, rec))
+                elif rec.via == "pixel":
+                    # Never kept as unattributed: anyone could mint those with made-up IDs.
+                    if now - _received_at(rec) >= pixel_deadline:
+                        outcome.discarded.append((entry_id, pixels.UNKNOWN_CLICK))
+                    else:
+                        outcome.deferred.append(rec)
                 elif now - _received_at(rec) >= deadline:
                     lost.append((entry_id, rec))
                 else:
@@ -482,10 +522,13 @@ class Attributor:
                 offer = offers.get(int(click["offer_id"]))
                 if offer is None:  # the offer was deleted; the click still names it
                     if rec.advertiser_id is None:
-                        outcome.poison.append((entry_id, "a pixel for a click of no offer"))
+                        outcome.discarded.append((entry_id, pixels.NO_OFFER))
                     else:
                         row = unattributed_row(rec, rec.advertiser_id, None, "offer")
                         candidates.append((row, rec, False))
+                    continue
+                if rec.via == "pixel" and not offer.pixels_count:
+                    outcome.discarded.append((entry_id, pixels.REFUSED))
                     continue
                 override = overrides.get((offer.id, int(click["affiliate_id"])))
                 row = attributed_row(rec, click, offer, override)
@@ -577,8 +620,9 @@ class Attributor:
                 continue
             current = state.get(key)
             if current is not None and _pixel_claimed(current, row, rec):
-                # The advertiser's own (authenticated) postback names another click than
-                # a browser pixel did for the same order: the server is the authority. The
+                # The advertiser's own (authenticated) postback names another click (or
+                # amount) than a browser pixel did for the same order: the server is the
+                # authority. The
                 # pixel's conversion is reversed and gives up the txid; this postback goes
                 # around again and is then recorded as a conversion of its own click.
                 old = current["status"]

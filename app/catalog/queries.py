@@ -1,9 +1,12 @@
 """SQL of the catalog. Column names in dynamic UPDATEs come from fixed whitelists only."""
 
-ADVERTISER_COLUMNS = "id, name, status, postback_token, ip_allowlist, created_at, updated_at"
+# The signing secret never leaves the database through the API: only whether one is set.
+ADVERTISER_COLUMNS = """id, name, status, postback_token, ip_allowlist,
+signing_secret IS NOT NULL AS signing_secret_set, created_at, updated_at"""
 
 INSERT_ADVERTISER = f"""
-INSERT INTO advertisers (name, ip_allowlist, postback_token) VALUES ($1, $2::cidr[], $3)
+INSERT INTO advertisers (name, ip_allowlist, postback_token, signing_secret)
+VALUES ($1, $2::cidr[], $3, $4)
 RETURNING {ADVERTISER_COLUMNS}
 """
 GET_ADVERTISER = f"SELECT {ADVERTISER_COLUMNS} FROM advertisers WHERE id = $1"
@@ -24,13 +27,14 @@ DELETE_ADVERTISER = "DELETE FROM advertisers WHERE id = $1"
 
 OFFER_COLUMNS = """id, advertiser_id, name, url, fallback_url, status, currency,
 attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
-payout_type, payout_value, allow_payout_param, created_at, updated_at"""
+payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
+created_at, updated_at"""
 
 INSERT_OFFER = f"""
 INSERT INTO offers (advertiser_id, name, url, fallback_url, status, currency,
     attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
-    payout_type, payout_value, allow_payout_param)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 RETURNING {OFFER_COLUMNS}
 """
 GET_OFFER = f"SELECT {OFFER_COLUMNS} FROM offers WHERE id = $1"

@@ -97,14 +97,23 @@ class Cap(Input):
 # --- advertisers -------------------------------------------------------------------
 
 
+ADVERTISER_SECRET_DOC = (
+    "HMAC-SHA256 key: postbacks must then carry X-Signature (write-only: never returned)"
+)
+
+
 class AdvertiserIn(Input):
     name: Name
     ip_allowlist: list[Cidr] = Field(default_factory=list, max_length=100)
+    signing_secret: SigningSecret | None = Field(default=None, description=ADVERTISER_SECRET_DOC)
 
 
 class AdvertiserPatch(Input):
     name: Name | None = None
     ip_allowlist: list[Cidr] | None = Field(default=None, max_length=100)
+    signing_secret: SigningSecret | None = Field(
+        default=None, description=ADVERTISER_SECRET_DOC + "; null removes it"
+    )
 
 
 class AdvertiserOut(BaseModel):
@@ -114,11 +123,26 @@ class AdvertiserOut(BaseModel):
     postback_token: str
     postback_url: str = Field(description="The URL to give the advertiser, with its token")
     ip_allowlist: list[str]
+    signing_secret_set: bool = Field(
+        description="whether postbacks must be signed (the secret itself is never returned)"
+    )
     created_at: datetime
     updated_at: datetime
 
 
 # --- offers ------------------------------------------------------------------------
+
+PixelPolicy = Literal["auto", "allow", "deny"]
+PixelStatus = Literal["pending", "approved"]
+PIXEL_POLICY_DOC = (
+    "whether /pixel.gif conversions count: auto (only when the advertiser has no "
+    "signing_secret and no ip_allowlist), allow, deny"
+)
+PIXEL_STATUS_DOC = "the status a pixel conversion starts in (a postback may then change it)"
+MAX_AMOUNT_DOC = (
+    "largest `amount` a conversion may carry, in the offer's currency (null: no cap); a "
+    "larger one, or one in another currency, is stored rejected with reason `amount`"
+)
 
 
 class OfferFields(Input):
@@ -137,6 +161,9 @@ class OfferFields(Input):
     goals: list[Goal] = Field(default_factory=list, max_length=50)
     payout_overrides: list[PayoutOverride] = Field(default_factory=list, max_length=10_000)
     caps: list[Cap] = Field(default_factory=list, max_length=100)
+    pixel_policy: PixelPolicy = Field(default="auto", description=PIXEL_POLICY_DOC)
+    pixel_status: PixelStatus = Field(default="pending", description=PIXEL_STATUS_DOC)
+    max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC)
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferFields:
@@ -188,6 +215,9 @@ class OfferPatch(Input):
     goals: list[Goal] | None = Field(default=None, max_length=50)
     payout_overrides: list[PayoutOverride] | None = Field(default=None, max_length=10_000)
     caps: list[Cap] | None = Field(default=None, max_length=100)
+    pixel_policy: PixelPolicy | None = Field(default=None, description=PIXEL_POLICY_DOC)
+    pixel_status: PixelStatus | None = Field(default=None, description=PIXEL_STATUS_DOC)
+    max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC + "; null removes it")
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferPatch:
@@ -212,6 +242,9 @@ class OfferOut(BaseModel):
     goals: list[Goal]
     payout_overrides: list[PayoutOverride]
     caps: list[Cap]
+    pixel_policy: PixelPolicy = Field(description=PIXEL_POLICY_DOC)
+    pixel_status: PixelStatus = Field(description=PIXEL_STATUS_DOC)
+    max_amount: Money | None = Field(description=MAX_AMOUNT_DOC)
     created_at: datetime
     updated_at: datetime
 

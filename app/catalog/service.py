@@ -101,6 +101,7 @@ def advertiser_out(row: asyncpg.Record, public_url: str) -> AdvertiserOut:
             "&amount={amount}&status={status}"
         ),
         ip_allowlist=[str(n) for n in row["ip_allowlist"]],
+        signing_secret_set=row["signing_secret_set"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -108,7 +109,11 @@ def advertiser_out(row: asyncpg.Record, public_url: str) -> AdvertiserOut:
 
 async def create_advertiser(conn: Executor, *, body: AdvertiserIn) -> asyncpg.Record:
     row = await conn.fetchrow(
-        queries.INSERT_ADVERTISER, body.name, body.ip_allowlist, new_postback_token()
+        queries.INSERT_ADVERTISER,
+        body.name,
+        body.ip_allowlist,
+        new_postback_token(),
+        body.signing_secret,
     )
     assert row is not None
     return row
@@ -124,7 +129,7 @@ async def get_advertiser(conn: Executor, *, advertiser_id: int) -> asyncpg.Recor
 async def update_advertiser(
     conn: Executor, *, advertiser_id: int, body: AdvertiserPatch
 ) -> asyncpg.Record:
-    changes = _only_set(body, frozenset())
+    changes = _only_set(body, frozenset({"signing_secret"}))
     if not changes:
         return await get_advertiser(conn, advertiser_id=advertiser_id)
     sql = _update_sql(
@@ -205,6 +210,9 @@ async def offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferOu
             revenue=_rule(r["revenue_type"], r["revenue_value"]),
             payout=_rule(r["payout_type"], r["payout_value"]),
             allow_payout_param=r["allow_payout_param"],
+            pixel_policy=r["pixel_policy"],
+            pixel_status=r["pixel_status"],
+            max_amount=r["max_amount"],
             goals=goals[r["id"]],
             payout_overrides=overrides[r["id"]],
             caps=caps[r["id"]],
@@ -303,6 +311,9 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
             body.payout.type,
             body.payout.value,
             body.allow_payout_param,
+            body.pixel_policy,
+            body.pixel_status,
+            body.max_amount,
         )
         assert row is not None
         await _replace_offer_children(
@@ -328,11 +339,14 @@ _OFFER_SCALARS = (
     "main_goal",
     "main_goal_multiple",
     "allow_payout_param",
+    "pixel_policy",
+    "pixel_status",
+    "max_amount",
 )
 
 
 async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
-    changes = _only_set(body, frozenset({"fallback_url"}))
+    changes = _only_set(body, frozenset({"fallback_url", "max_amount"}))
     async with conn.transaction():
         current = await conn.fetchrow(queries.GET_OFFER_FOR_UPDATE, offer_id)
         if current is None:

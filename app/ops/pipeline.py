@@ -27,6 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from app.postbacks import limits as pixel_limits
 from app.settings import Settings
 from app.streams import keys
 from app.streams.spool import read_records
@@ -44,7 +45,7 @@ class ShardState:
 
 
 # Counters of the shards' hashes that say where an entry ended (settled by its ack).
-SETTLED = ("stored", "dead_lettered")
+SETTLED = ("stored", "dead_lettered", "discarded")
 
 
 @dataclass
@@ -59,11 +60,23 @@ class PipelineState:
     in_streams: int
     in_spool: int
     shards: list[ShardState]
+    # Conversions only: pixels acked without a row (refused by their offer, or whose click
+    # never came; app/attribution/pixels.py), part of the balance; and pixels dropped at
+    # intake by the rate limit, which were never served (not part of it).
+    discarded: int = 0
+    pixels_limited: int = 0
 
     @property
     def balance(self) -> int:
-        """Zero when every served click is stored, in flight or dead-lettered."""
-        return self.served - self.stored - self.in_streams - self.in_spool - self.dead_lettered
+        """Zero when every served record is stored, in flight, dead-lettered or discarded."""
+        return (
+            self.served
+            - self.stored
+            - self.in_streams
+            - self.in_spool
+            - self.dead_lettered
+            - self.discarded
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "balance": self.balance}
@@ -116,6 +129,9 @@ async def pipeline_state(
             totals[name] += _int(counters, name)
     in_spool = spooled_records(settings.tracker_data_dir / "spool", stream)
     spooled = totals["replayed"] + in_spool
+    limited = 0
+    if stream == keys.CONVERSIONS:
+        limited = int(await redis.hget(pixel_limits.COUNTERS_KEY, pixel_limits.LIMITED) or 0)
     return PipelineState(
         stream=stream,
         served=totals["enqueued"] + spooled,
@@ -127,6 +143,8 @@ async def pipeline_state(
         in_streams=sum(s.lag + s.pending + s.retrying for s in shards),
         in_spool=in_spool,
         shards=shards,
+        discarded=totals["discarded"],
+        pixels_limited=limited,
     )
 
 
@@ -159,6 +177,8 @@ def prometheus_text(states: list[PipelineState]) -> str:
             ("replayed", "replayed from the spool"),
             ("stored", "committed to PostgreSQL"),
             ("dead_lettered", "dead-lettered"),
+            ("discarded", "discarded (pixels refused by their offer or of no stored click)"),
+            ("pixels_limited", "dropped at intake by the pixel rate limit"),
         ):
             metric(
                 "counter",
@@ -169,7 +189,7 @@ def prometheus_text(states: list[PipelineState]) -> str:
         metric(
             "gauge",
             f"tracker_{noun}_pipeline_balance",
-            "served - stored - in flight - dead-lettered (0: nothing lost).",
+            "served - stored - in flight - dead-lettered - discarded (0: nothing lost).",
             [("", state.balance)],
         )
     for name, field, doc in (

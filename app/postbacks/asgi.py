@@ -85,7 +85,13 @@ async def handle(intake: intake_service.Intake, scope: Scope, receive: Receive, 
     }
     if scope["path"] == PIXEL:
         cookie = _cookie(headers.get("cookie"), intake.settings.click_cookie)
-        await intake_service.receive_pixel(intake, query=scope["query_string"], cookie=cookie)
+        await intake_service.receive_pixel(
+            intake,
+            query=scope["query_string"],
+            cookie=cookie,
+            peer=scope["client"][0] if scope.get("client") else "",
+            forwarded_for=headers.get("x-forwarded-for"),
+        )
         await _send(send, 200, _GIF, GIF)
         return
     try:

@@ -1,14 +1,18 @@
 """The in-process advertiser cache: token -> who is posting, no query per postback.
 
 Refreshed like the link cache (app.redirect.cache): a poll of the catalog version key a
-few times a second, a full reload after a TTL, and an early check when a token is not
-found (a just-created or just-rotated advertiser), at most a few times a second.
+few times a second and a full reload after a TTL. On top of that, a postback is answered
+only from a cache that has seen a catalog version read after the postback arrived (a
+read barrier): a token rotated, a signing secret set or an IP allowlist narrowed through
+the API (which bumps the version before it answers) is in force for the very next
+postback in every web process. Concurrent postbacks share one GET of the version, so
+this costs one small Redis round trip per batch of requests, not one per request; when
+Redis does not answer within its budget the cache serves what it has.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -21,13 +25,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.catalog.cache import CatalogCache
+from app.catalog.service import CATALOG_VERSION_KEY
 from app.db import Pool
 from app.postbacks import queries
 
 logger = logging.getLogger(__name__)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-MISS_RECHECK_S = 0.25
+DEFAULT_BUDGET_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +60,38 @@ def _advertiser(row: asyncpg.Record) -> Advertiser:
 class AdvertiserCache(CatalogCache):
     """Postback token -> active advertiser."""
 
-    def __init__(self, pool: Pool, redis: Redis, *, poll_s: float, ttl_s: float) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        redis: Redis,
+        *,
+        poll_s: float,
+        ttl_s: float,
+        budget_s: float = DEFAULT_BUDGET_S,
+    ) -> None:
         super().__init__(pool, redis, poll_s=poll_s, ttl_s=ttl_s)
         # Keyed by the token's SHA-256: the lookup's timing tells nothing about the token.
         self._by_digest: dict[bytes, Advertiser] = {}
-        self._checked_at = 0.0
-        self._recheck: asyncio.Future[None] | None = None
+        self._budget_s = budget_s
+        # The version check in flight, and the one queued behind it for requests that
+        # arrived after it started (they may not trust a read sent before they came).
+        self._running: asyncio.Future[None] | None = None
+        self._queued: asyncio.Future[None] | None = None
+        # Reloads one at a time, so rows read earlier never replace rows read later.
+        self._lock = asyncio.Lock()
+        self._checks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    async def load(self) -> None:
+        async with self._lock:
+            await super().load()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await super().stop()
+        for task in list(self._checks):
+            task.cancel()
+        await asyncio.gather(*self._checks, return_exceptions=True)
 
     def _find(self, token: bytes) -> Advertiser | None:
         found = self._by_digest.get(_digest(token))
@@ -70,24 +101,48 @@ class AdvertiserCache(CatalogCache):
         return None
 
     async def authenticate(self, token: str) -> Advertiser | None:
-        """The active advertiser whose postback token this is, or None."""
-        raw = token.encode()
-        found = self._find(raw)
-        if found is not None:
-            return found
-        # Concurrent misses share one check, and every one of them waits for its result:
-        # the first postbacks of a just-created advertiser all find it.
-        if self._recheck is None or (
-            self._recheck.done() and time.monotonic() - self._checked_at > MISS_RECHECK_S
-        ):
-            self._checked_at = time.monotonic()
-            self._recheck = asyncio.ensure_future(self._quiet_refresh())
-        await asyncio.shield(self._recheck)
-        return self._find(raw)
+        """The active advertiser whose postback token this is, or None, as of now."""
+        await self.current()
+        return self._find(token.encode())
 
-    async def _quiet_refresh(self) -> None:
-        with contextlib.suppress(RedisError, OSError, asyncpg.PostgresError):
-            await self.refresh_if_changed()
+    async def current(self) -> None:
+        """Return once the cache holds a catalog version read after this call began."""
+        if self._running is None:
+            self._running = asyncio.get_running_loop().create_future()
+            waiter = self._running
+            self._spawn(waiter)
+        else:
+            if self._queued is None:
+                self._queued = asyncio.get_running_loop().create_future()
+            waiter = self._queued
+        await asyncio.shield(waiter)
+
+    async def _check(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            version = await asyncio.wait_for(self._redis.get(CATALOG_VERSION_KEY), self._budget_s)
+            async with self._lock:
+                if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
+                    await self._reload()
+                    self._version, self._loaded_at = version, time.monotonic()
+        except (RedisError, OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            # Redis slow or down, or PostgreSQL: the postback is judged by what we have.
+            logger.debug("advertiser cache check skipped: %s", exc)
+        except Exception:
+            logger.exception("advertiser cache check failed")
+        finally:
+            waiter.set_result(None)
+            self._running, queued, self._queued = self._queued, self._queued, None
+            if queued is not None:
+                if self._stopping:
+                    self._running = None
+                    queued.set_result(None)
+                else:
+                    self._spawn(queued)
+
+    def _spawn(self, waiter: asyncio.Future[None]) -> None:
+        task = asyncio.create_task(self._check(waiter), name="advertiser-cache-check")
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
 
     async def _reload(self) -> None:
         rows = await self._pool.fetch(queries.LOAD_ADVERTISERS)

@@ -56,6 +56,8 @@ async def pixel_gif(request: Request) -> Response:
         intake,
         query=request.scope["query_string"],
         cookie=request.cookies.get(intake.settings.click_cookie),
+        peer=request.client.host if request.client else "",
+        forwarded_for=request.headers.get("x-forwarded-for"),
     )
     return Response(GIF, media_type="image/gif", headers=NO_STORE)
 

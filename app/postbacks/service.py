@@ -21,6 +21,7 @@ from app.db import Pool
 from app.errors import AppError, BadRequest
 from app.postbacks import params
 from app.postbacks.cache import Advertiser, AdvertiserCache
+from app.postbacks.limits import PixelLimiter
 from app.postbacks.records import ConversionRecord
 from app.postbacks.sources import PostbackSources
 from app.redirect.handler import TrustedProxies
@@ -71,6 +72,7 @@ class Intake:
     trusted: TrustedProxies = field(init=False)
     cache: AdvertiserCache | None = None
     queue: DurableQueue | None = None
+    limiter: PixelLimiter | None = None
 
     def __post_init__(self) -> None:
         self.trusted = TrustedProxies(self.settings.trusted_proxies)
@@ -79,7 +81,14 @@ class Intake:
 async def start(intake: Intake, *, pool: Pool, redis: Redis) -> None:
     settings = intake.settings
     intake.cache = AdvertiserCache(
-        pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
+        pool,
+        redis,
+        poll_s=settings.catalog_poll_ms / 1000,
+        ttl_s=settings.catalog_ttl_s,
+        budget_s=settings.redis_budget_ms / 1000,
+    )
+    intake.limiter = PixelLimiter(
+        redis, per_minute=settings.pixel_rate_per_minute, budget_s=settings.redis_budget_ms / 1000
     )
     await intake.cache.start()
     intake.queue = DurableQueue(redis, stream=keys.CONVERSIONS, settings=settings)
@@ -256,22 +265,38 @@ async def accept_postback(
         raise Unavailable("the conversion could not be queued; retry later") from None
 
 
-async def receive_pixel(intake: Intake, *, query: bytes, cookie: str | None) -> None:
+async def receive_pixel(
+    intake: Intake,
+    *,
+    query: bytes,
+    cookie: str | None,
+    peer: str = "",
+    forwarded_for: str | None = None,
+) -> None:
     """A whole pixel request; never raises, since the browser gets its GIF anyway."""
     try:
-        await accept_pixel(intake, raw=params.from_query(query), cookie=cookie)
+        await accept_pixel(
+            intake,
+            raw=params.from_query(query),
+            cookie=cookie,
+            ip=intake.trusted.client_ip(peer, forwarded_for),
+        )
     except BadRequest as exc:
         logger.info("pixel ignored: %s", exc.message)
     except Exception:
         logger.exception("pixel failed")
 
 
-async def accept_pixel(intake: Intake, *, raw: params.Raw, cookie: str | None) -> bool:
+async def accept_pixel(
+    intake: Intake, *, raw: params.Raw, cookie: str | None, ip: str = ""
+) -> bool:
     """Queue a pixel conversion; False when there is nothing to attribute.
 
     A pixel answers with its GIF whatever happens, so problems are logged, not raised.
-    The browser is not trusted with a status or payout: a pixel only creates approved
-    conversions, and a repeat changes nothing.
+    The browser is not trusted with a status or payout: the offer says what a pixel
+    conversion starts as (`pixel_status`, pending by default), whether pixels count at
+    all (`pixel_policy`), and a repeat changes nothing. Each address may send
+    `PIXEL_RATE_PER_MINUTE` pixels a minute; more are dropped here and counted.
     """
     assert intake.queue is not None
     try:
@@ -284,6 +309,8 @@ async def accept_pixel(intake: Intake, *, raw: params.Raw, cookie: str | None) -
         return False
     if click_id is None:
         return False
+    if intake.limiter is not None and not await intake.limiter.allow(ip):
+        return False
     record = ConversionRecord(
         via="pixel",
         advertiser_id=None,
@@ -292,7 +319,8 @@ async def accept_pixel(intake: Intake, *, raw: params.Raw, cookie: str | None) -
         amount=conversion.amount,
         payout=None,
         currency=conversion.currency,
-        status="approved",
+        # Attribution sets the offer's pixel_status; the browser's word is not taken.
+        status="pending",
         event=conversion.event,
         received_us=time.time_ns() // 1000,
         offer_id=conversion.offer_id,

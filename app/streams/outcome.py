@@ -48,6 +48,8 @@ return out
 STORED = "stored"
 DEAD_LETTERED = "dead_lettered"
 RETRYING = "retrying"
+# Acked without a row: pixels refused by their offer, or whose click never came.
+DISCARDED = "discarded"
 
 
 @dataclass

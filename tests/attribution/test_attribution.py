@@ -13,11 +13,13 @@ from redis.asyncio import Redis
 
 from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
+from app.ops import pipeline
 from app.settings import Settings
 from app.streams import keys
 from tests.postbacks.support import (
     click,
     conversions,
+    make_retries_due,
     make_shop,
     old_click,
     postback,
@@ -59,17 +61,17 @@ async def test_a_postback_before_its_click_waits_then_is_attributed(
     pool: Pool,
     redis: Redis,
 ) -> None:
+    settings.attribution_retry_base_s = 3600  # due only when the test's clock says so
     click_id = await click(app, client, shop["bob_link"]["code"])  # queued, not stored
     await postback(client, shop["token"], click_id=click_id, txid="EARLY")
     await run_conversion_consumers(settings, pool, redis)
     assert await conversions(pool) == []
     assert await retry_count(redis, settings) == 1
-    await run_worker(settings)  # stores the click (the retry may or may not be due yet)
-    for _ in range(50):
-        if await conversions(pool):
-            break
-        await asyncio.sleep(0.05)
-        await run_worker(settings)
+    await run_worker(settings)  # stores the click; the retry is not due yet
+    assert await conversions(pool) == []
+    assert await retry_count(redis, settings) == 1
+    assert await make_retries_due(pool, redis, settings) == 1
+    await run_worker(settings)
     [row] = await conversions(pool)
     assert (row["status"], row["affiliate_id"], row["click_id"]) == (
         "approved",
@@ -94,7 +96,7 @@ async def test_an_unknown_click_is_kept_as_unattributed_after_the_deadline(
     assert await conversions(pool) == []  # waiting: the click may still come
     assert await retry_count(redis, settings) == 1
     settings.attribution_deadline_s = 0
-    await asyncio.sleep(0.05)
+    assert await make_retries_due(pool, redis, settings) == 1
     await run_worker(settings)
     [row] = await conversions(pool)
     assert (row["status"], row["txid"], row["affiliate_id"]) == ("unattributed", "G-1", None)
@@ -302,7 +304,7 @@ async def test_outbox_rows_for_attributed_conversions_and_changes(
     ]
 
 
-async def test_a_pixel_whose_click_never_comes(
+async def test_a_pixel_whose_click_never_comes_is_discarded_and_counted(
     app: FastAPI,
     client: httpx.AsyncClient,
     shop: dict[str, Any],
@@ -310,26 +312,27 @@ async def test_a_pixel_whose_click_never_comes(
     pool: Pool,
     redis: Redis,
 ) -> None:
-    """Kept as unattributed under the offer it names; without one, dead-lettered (with its
-    error), never silently dropped."""
-    settings.attribution_deadline_s = 0
+    """Click IDs are forgeable: a pixel whose click is not stored by PIXEL_DEADLINE_S leaves
+    no row (not even unattributed, whatever offer it names) and no dead letter; it is
+    counted as discarded, and the conversions balance stays 0."""
+    settings.attribution_retry_base_s = 3600
     named = await client.get(
         "/pixel.gif", params={"click_id": new_click_id()[0], "offer_id": shop["offer"]["id"]}
     )
     anonymous = await client.get("/pixel.gif", params={"click_id": new_click_id()[0]})
     assert named.status_code == anonymous.status_code == 200
     await run_worker(settings)
-    [row] = await conversions(pool)
-    assert (row["status"], row["advertiser_id"], row["via"]) == (
-        "unattributed",
-        shop["advertiser"]["id"],
-        "pixel",
-    )
-    dead = []
+    assert await retry_count(redis, settings) == 2  # waiting: the clicks may still come
+    settings.pixel_deadline_s = 0
+    assert await make_retries_due(pool, redis, settings) == 2
+    await run_worker(settings)
+    assert await conversions(pool) == []
+    assert await retry_count(redis, settings) == 0
     for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards):
-        dead += await redis.xrange(keys.dead_letter_key(key))
-    assert len(dead) == 1
-    assert b"never stored" in dead[0][1][b"error"]
+        assert await redis.xlen(keys.dead_letter_key(key)) == 0
+    state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
+    assert (state.served, state.stored, state.discarded, state.dead_lettered) == (2, 0, 2, 0)
+    assert (state.in_streams, state.balance) == (0, 0)
 
 
 async def test_an_advertiser_postback_takes_its_order_back_from_a_pixel_of_another_click(
@@ -338,6 +341,7 @@ async def test_an_advertiser_postback_takes_its_order_back_from_a_pixel_of_anoth
     shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    redis: Redis,
 ) -> None:
     """Bob fires the (unauthenticated) pixel for an order he guessed; the advertiser's
     postback for that order names Alice's click: Alice gets the conversion."""
@@ -348,16 +352,14 @@ async def test_an_advertiser_postback_takes_its_order_back_from_a_pixel_of_anoth
     assert gif.status_code == 200
     await run_worker(settings)
     [claimed] = await conversions(pool)
-    assert (claimed["affiliate_id"], claimed["status"]) == (shop["bob"]["id"], "approved")
+    assert (claimed["affiliate_id"], claimed["status"]) == (shop["bob"]["id"], "pending")
 
-    settings.attribution_retry_base_s = 0.01
+    settings.attribution_retry_base_s = 3600
     response = await postback(client, shop["token"], click_id=alice, txid="ORDER-9")
     assert response.status_code == 200
-    for _ in range(50):
-        await run_worker(settings)
-        if len(await conversions(pool)) == 2:
-            break
-        await asyncio.sleep(0.05)
+    await run_worker(settings)  # the pixel's conversion gives up the txid; the postback waits
+    assert await make_retries_due(pool, redis, settings) == 1
+    await run_worker(settings)
     superseded, real = await conversions(pool)
     assert (superseded["affiliate_id"], superseded["status"], superseded["reason"]) == (
         shop["bob"]["id"],

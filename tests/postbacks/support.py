@@ -101,6 +101,15 @@ async def retry_count(redis: Redis, settings: Settings) -> int:
     return total
 
 
+async def make_retries_due(pool: Pool, redis: Redis, settings: Settings) -> int:
+    """Put every waiting retry back onto its stream, as if its backoff had passed: the
+    injected clock of `move_due_retries`, so tests never sleep for a retry."""
+    import time
+
+    attributor = attribution_service.Attributor(pool, redis, settings)
+    return await attributor.move_due_retries(now=time.time() + 10**9)
+
+
 async def run_conversion_consumers(
     settings: Settings, pool: Pool, redis: Redis, *, consumers: int = 1, batch: int = 2000
 ) -> None:

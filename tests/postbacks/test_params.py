@@ -217,7 +217,7 @@ JSON_VALUES = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | DECIMALS.map(float)
     | VALUES
-    | st.lists(st.integers(), max_size=2)
+    | st.lists(st.integers(min_value=-(2**63), max_value=2**64 - 1), max_size=2)
 )
 
 

@@ -46,8 +46,9 @@ async def test_the_pixel_is_attributed_through_the_click_cookie(
     [row] = await conversions(pool)
     assert row["click_id"] == parse_click_id(click_id)
     assert (row["affiliate_id"], row["sub2"], row["via"]) == (shop["alice"]["id"], "x", "pixel")
-    # The browser is not trusted with a status: a pixel conversion is approved.
-    assert (row["status"], row["txid"], str(row["amount"])) == ("approved", "WEB-1", "19.9000")
+    # The browser is not trusted with a status: a pixel conversion starts as the offer's
+    # pixel_status says, pending by default.
+    assert (row["status"], row["txid"], str(row["amount"])) == ("pending", "WEB-1", "19.9000")
 
 
 async def test_an_explicit_click_id_wins_and_a_repeat_changes_nothing(
