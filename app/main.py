@@ -17,6 +17,7 @@ from app.dashboard import routes as dashboard_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
 from app.ops import routes as ops_routes
+from app.openapi import install as install_openapi
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -123,6 +124,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(dashboard_routes.router)
+    install_openapi(app)
     return app
 
 
