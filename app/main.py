@@ -16,8 +16,8 @@ from app.catalog import routes as catalog_routes
 from app.dashboard import routes as dashboard_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
-from app.ops import routes as ops_routes
 from app.openapi import install as install_openapi
+from app.ops import routes as ops_routes
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service

@@ -5,9 +5,19 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from app import macros
 from app.money import Money
@@ -15,7 +25,17 @@ from app.money import Money
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
-Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+def _integral(value: object) -> object:
+    # JSON Schema's integer is any number without a fraction (587.0 too): take it as one.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integral = BeforeValidator(_integral)
+Id = Annotated[int, Field(ge=1, le=2**62), Integral]
+WindowHours = Annotated[int, Field(ge=1, le=24 * 366), Integral]
+
 # Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
 SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
@@ -59,6 +79,26 @@ class Rule(Input):
         return self
 
 
+class Patch(Input):
+    """A PATCH body: fields left out stay as they are; null clears only the `nullable` ones
+    (the service refuses it for the others), and the schema offers null for those only."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: Any
+    ) -> JsonSchemaValue:
+        document: JsonSchemaValue = handler(schema)
+        target = handler.resolve_ref_schema(document)
+        for name, field in target.get("properties", {}).items():
+            if name not in cls.nullable and "anyOf" in field:
+                kept = [s for s in field["anyOf"] if s.get("type") != "null"]
+                field.pop("anyOf")
+                field.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+        return document
+
+
 ZERO_RULE = Rule(type="fixed", value=Decimal(0))
 
 
@@ -86,7 +126,7 @@ class PayoutOverride(Input):
 class Cap(Input):
     metric: Literal["clicks", "conversions"]
     period: Literal["day", "month"]
-    limit: int = Field(ge=1, le=2**62)
+    limit: Id
     affiliate_id: Id | None = None
 
 
@@ -98,7 +138,7 @@ class AdvertiserIn(Input):
     ip_allowlist: list[Cidr] = Field(default_factory=list, max_length=100)
 
 
-class AdvertiserPatch(Input):
+class AdvertiserPatch(Patch):
     name: Name | None = None
     ip_allowlist: list[Cidr] | None = Field(default=None, max_length=100)
 
@@ -122,7 +162,7 @@ class OfferFields(Input):
 
     fallback_url: OfferUrl | None = None
     currency: Currency = "USD"
-    attribution_window_hours: int = Field(default=720, ge=1, le=24 * 366)
+    attribution_window_hours: WindowHours = 720
     main_goal: GoalName = "conversion"
     main_goal_multiple: bool = False
     revenue: Rule = ZERO_RULE
@@ -169,13 +209,15 @@ class OfferIn(OfferFields):
     status: Literal["active", "paused"] = "active"
 
 
-class OfferPatch(Input):
+class OfferPatch(Patch):
+    nullable = frozenset({"fallback_url"})
+
     name: Name | None = None
     url: OfferUrl | None = None
     fallback_url: OfferUrl | None = None
     status: Literal["active", "paused"] | None = None
     currency: Currency | None = None
-    attribution_window_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    attribution_window_hours: WindowHours | None = None
     main_goal: GoalName | None = None
     main_goal_multiple: bool | None = None
     revenue: Rule | None = None
@@ -227,7 +269,9 @@ class AffiliateIn(Input):
     signing_secret: SigningSecret | None = None
 
 
-class AffiliatePatch(Input):
+class AffiliatePatch(Patch):
+    nullable = frozenset({"email", "postback_url", "signing_secret"})
+
     name: Name | None = None
     email: EmailStr | None = None
     postback_url: PostbackUrl | None = None

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.deps import AdminKey, PoolDep
 from app.errors import NotFound
@@ -15,11 +16,23 @@ from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_i
 router = APIRouter(prefix="/keys", tags=["keys"])
 
 
+# As create_key checks: an affiliate key names its affiliate, an admin key names none.
+ONE_ROLE: JsonDict = {
+    "oneOf": [
+        {"properties": {"role": {"const": "admin"}, "affiliate_id": {"type": "null"}}},
+        {
+            "properties": {"role": {"const": "affiliate"}, "affiliate_id": {"type": "integer"}},
+            "required": ["affiliate_id"],
+        },
+    ]
+}
+
+
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=ONE_ROLE)
 
     role: Literal["admin", "affiliate"]
-    affiliate_id: int | None = Field(default=None, ge=1)
+    affiliate_id: int | None = Field(default=None, ge=1, le=2**62)
     name: str | None = Field(default=None, max_length=200)
 
 
