@@ -16,6 +16,7 @@ from app.catalog import routes as catalog_routes
 from app.dashboard import routes as dashboard_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
+from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
 from app.postbacks import asgi as intake_asgi
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.redirector = app.state.redirector = redirector
     intake = app.state.intake = intake_service.Intake(settings)
     install_handlers(app)
+    install_methods(app)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)

@@ -13,7 +13,8 @@ as soon as it is added:
   against PostgreSQL (unreachable PostgreSQL or Redis: 503 with `Retry-After`);
 - a path parameter: 404;
 - a write (POST, PUT, PATCH, DELETE) behind the key: 409 (a taken unique value, an
-  archived target, a state that forbids the change).
+  archived target, a reference to something that does not exist, a state that forbids
+  the change).
 
 A status a route documents itself (the public intake routes do) keeps its description
 and gets the shared `Error` model unless it names its own body.
@@ -55,7 +56,9 @@ DESCRIPTIONS = {
     401: "no API key, or an unknown or revoked one",
     403: "the key may not do this (an affiliate key on admin data or another affiliate's)",
     404: "no such resource",
-    409: "the change conflicts with what is stored (a taken unique value, an archived target)",
+    409: "the change conflicts with what is stored: a taken unique value, an archived target, "
+    "or a reference to something that does not exist (`invalid_reference`: the same "
+    "request succeeds once it does)",
     503: "PostgreSQL or Redis is unreachable: try again later",
 }
 RETRY_AFTER = {

@@ -7,19 +7,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    EmailStr,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from app import macros
+from app import macros, patterns
 from app.money import Money
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
@@ -36,6 +37,9 @@ Integral = BeforeValidator(_integral)
 Id = Annotated[int, Field(ge=1, le=2**62), Integral]
 WindowHours = Annotated[int, Field(ge=1, le=24 * 366), Integral]
 
+# DELETE removes a row nothing refers to and archives the others: they stay listed.
+ARCHIVED = "`archived` after a DELETE of a row that others refer to (it stays listed)"
+
 # Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
 SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
@@ -50,14 +54,34 @@ def _postback_url(url: str) -> str:
 
 def _cidr(value: str) -> str:
     try:
+        if not patterns.matches(patterns.NETWORK, value):
+            raise ValueError
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
         raise ValueError(f"{value!r} is not an IP network such as 203.0.113.0/24") from None
 
 
+def _email(value: str) -> str:
+    try:
+        if not patterns.matches(patterns.EMAIL, value):
+            raise EmailNotValidError
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(f"{value[:100]!r} is not an e-mail address") from None
+
+
 OfferUrl = Annotated[str, AfterValidator(_offer_url)]
 PostbackUrl = Annotated[str, AfterValidator(_postback_url)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+Cidr = Annotated[
+    str,
+    AfterValidator(_cidr),
+    WithJsonSchema({"type": "string", "pattern": patterns.NETWORK}),
+]
+Email = Annotated[
+    str,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "maxLength": 254, "pattern": patterns.EMAIL}),
+]
 
 
 class Input(BaseModel):
@@ -146,7 +170,7 @@ class AdvertiserPatch(Patch):
 class AdvertiserOut(BaseModel):
     id: int
     name: str
-    status: str
+    status: Literal["active", "archived"] = Field(description=ARCHIVED)
     postback_token: str
     postback_url: str = Field(description="The URL to give the advertiser, with its token")
     ip_allowlist: list[str]
@@ -239,7 +263,7 @@ class OfferOut(BaseModel):
     name: str
     url: str
     fallback_url: str | None
-    status: str
+    status: Literal["active", "paused", "archived"] = Field(description=ARCHIVED)
     currency: str
     attribution_window_hours: int
     main_goal: str
@@ -259,7 +283,7 @@ class OfferOut(BaseModel):
 
 class AffiliateIn(Input):
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     postback_url: PostbackUrl | None = None
     postback_method: Literal["GET", "POST"] = "GET"
     postback_on: Literal["approved", "all"] = Field(
@@ -273,7 +297,7 @@ class AffiliatePatch(Patch):
     nullable = frozenset({"email", "postback_url", "signing_secret"})
 
     name: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     postback_url: PostbackUrl | None = None
     postback_method: Literal["GET", "POST"] | None = None
     postback_on: Literal["approved", "all"] | None = None
@@ -288,7 +312,7 @@ class AffiliateOut(BaseModel):
     postback_url: str | None
     postback_method: str
     postback_on: str
-    status: str
+    status: Literal["active", "paused", "archived"] = Field(description=ARCHIVED)
     signing_secret: str | None = Field(
         description="HMAC-SHA256 key for the X-Tracker-Signature header of postbacks"
     )
@@ -318,7 +342,7 @@ class LinkOut(BaseModel):
     code: str
     affiliate_id: int
     offer_id: int
-    status: str
+    status: Literal["active", "archived"]
     tracking_url: str
     created_at: datetime
     updated_at: datetime

@@ -545,7 +545,7 @@ async def test_create_rejects_unknown_references(
 ) -> None:
     response = await client.post(API, json=offer_body(advertiser["id"], **fields), headers=admin)
 
-    assert_error(response, 400, "invalid_reference")
+    assert_error(response, 409, "invalid_reference")
     assert await count(pool) == 0
 
 
@@ -598,7 +598,7 @@ async def test_patch_with_an_unknown_affiliate_changes_nothing(
         headers=admin,
     )
 
-    assert_error(response, 400, "invalid_reference")
+    assert_error(response, 409, "invalid_reference")
     assert await get(client, admin, offer["id"]) == offer
 
 
