@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import re
 
+# The largest ID the API takes: JavaScript's largest exact integer, so that a client
+# reading JSON numbers as doubles (and a schema checker comparing them so) holds it exactly;
+# bigserial IDs never get near it.
+MAX_ID = 2**53 - 1
+
 # --- e-mail addresses --------------------------------------------------------------
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"

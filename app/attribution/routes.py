@@ -18,11 +18,12 @@ from app.attribution.schemas import (
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import BadRequest, NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/conversions", tags=["conversions"])
 
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TimeQuery = Annotated[
     str | None,
     Query(

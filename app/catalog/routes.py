@@ -27,11 +27,12 @@ from app.catalog.schemas import (
 )
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter()
 
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 NO_CONTENT = Response(status_code=204)
 
 # --- advertisers -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pydantic_core import core_schema
 
 from app import macros, patterns
 from app.money import Money
+from app.patterns import MAX_ID
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -34,7 +35,7 @@ def _integral(value: object) -> object:
 
 
 Integral = BeforeValidator(_integral)
-Id = Annotated[int, Field(ge=1, le=2**62), Integral]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
 WindowHours = Annotated[int, Field(ge=1, le=24 * 366), Integral]
 
 # DELETE removes a row nothing refers to and archives the others: they stay listed.

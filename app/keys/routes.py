@@ -12,6 +12,7 @@ from app.errors import NotFound
 from app.keys import queries
 from app.keys import service as keys_service
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -32,7 +33,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=ONE_ROLE)
 
     role: Literal["admin", "affiliate"]
-    affiliate_id: int | None = Field(default=None, ge=1, le=2**62)
+    affiliate_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -71,7 +72,7 @@ async def list_keys(
 
 @router.delete("/{key_id}", response_model=KeyOut)
 async def revoke_key(
-    key_id: Annotated[int, Path(ge=1, le=2**62)], pool: PoolDep, _: AdminKey
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)], pool: PoolDep, _: AdminKey
 ) -> KeyOut:
     row = await pool.fetchrow(queries.REVOKE_KEY, key_id)
     if row is None:

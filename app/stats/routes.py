@@ -62,7 +62,7 @@ async def get_stats(
         str | None,
         Query(
             description="IANA time zone, default UTC",
-            json_schema_extra={"maxLength": 64, "pattern": stats_service.TZ_NAME},
+            json_schema_extra={"maxLength": 64, "pattern": f"^(?:{stats_service.TZ_NAME[1:-1]})?$"},
         ),
     ] = None,
     group_by: Annotated[

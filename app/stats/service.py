@@ -22,6 +22,7 @@ from app.db import Pool
 from app.errors import BadRequest, Forbidden
 from app.keys.service import Principal
 from app.money import format_money
+from app.patterns import MAX_ID
 from app.stats import queries
 from app.stats.queries import (
     DIMENSIONS,
@@ -176,7 +177,7 @@ def _filter_values(dimension: str, raw: list[str]) -> list[Any]:
         try:
             if dimension in ID_DIMENSIONS:
                 number = int(value)
-                if not 1 <= number <= 2**62:
+                if not 1 <= number <= MAX_ID:
                     raise ValueError
                 values.append(number)
             elif dimension == "hour":

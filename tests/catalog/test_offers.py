@@ -619,7 +619,7 @@ async def test_unknown_id_is_404(
     assert await get(client, admin, offer["id"]) == offer
 
 
-@pytest.mark.parametrize("bad_id", ["0", "-3", str(2**62 + 1), "1e3"])
+@pytest.mark.parametrize("bad_id", ["0", "-3", str(2**53), "1e3"])
 async def test_malformed_path_id_is_400(
     client: httpx.AsyncClient, admin: dict[str, str], bad_id: str
 ) -> None:

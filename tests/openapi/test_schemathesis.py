@@ -60,7 +60,7 @@ async def _seed(base_url: str) -> None:
             assert response.status_code == 201, response.text
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(300)
 async def test_the_service_answers_as_its_schema_says(live_url: str, tmp_path: Path) -> None:
     await _seed(live_url)
     command = [
