@@ -117,7 +117,7 @@ async def _db_error(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return _json(409, "conflict", "a resource with these values already exists")
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        return _json(400, "invalid_reference", "a referenced resource does not exist")
+        return _json(409, "invalid_reference", "a referenced resource does not exist")
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError | asyncpg.DataError):
         return _json(400, "invalid_request", "a value is out of range or not allowed")
     return await _unexpected(_, exc)

@@ -17,6 +17,8 @@ from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
+from app.methods import install as install_methods
+from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
 from app.outage import install_handlers as install_outage_handlers
 from app.postbacks import asgi as intake_asgi
@@ -121,6 +123,7 @@ def create_app(settings: Settings) -> TrackerApp:
     intake = app.state.intake = intake_service.Intake(settings)
     install_handlers(app)
     install_outage_handlers(app)
+    install_methods(app)
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)
@@ -134,6 +137,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.include_router(postback_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
+    install_openapi(app)
     return app
 
 

@@ -24,7 +24,9 @@ class Page(BaseModel, Generic[T]):
 
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
 CursorQuery = Annotated[
-    str | None, Query(max_length=32, description="`next_cursor` of the previous page")
+    str | None,
+    # The pattern is after_id's own rule, so that the schema admits exactly what it takes.
+    Query(pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the previous page"),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from app import patterns
 from app.attribution import service as attribution
 from app.attribution.schemas import (
     AffiliateConversionOut,
@@ -17,14 +18,19 @@ from app.attribution.schemas import (
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import BadRequest, NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/conversions", tags=["conversions"])
 
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 TimeQuery = Annotated[
     str | None,
-    Query(max_length=40, description="ISO date (whole day, UTC) or date-time"),
+    Query(
+        max_length=40,
+        description="ISO date (whole day, UTC) or date-time (UTC without an offset)",
+        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    ),
 ]
 Status = Literal["approved", "pending", "rejected", "unattributed"]
 
@@ -34,6 +40,8 @@ def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
     if text is None or text == "":
         return None
     try:
+        if not patterns.matches(patterns.DATE_OR_TIME, text):
+            raise ValueError
         if len(text) == 10:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)

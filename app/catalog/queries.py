@@ -11,7 +11,9 @@ RETURNING {ADVERTISER_COLUMNS}
 """
 GET_ADVERTISER = f"SELECT {ADVERTISER_COLUMNS} FROM advertisers WHERE id = $1"
 LIST_ADVERTISERS = f"""
-SELECT {ADVERTISER_COLUMNS} FROM advertisers WHERE id > $1 ORDER BY id LIMIT $2
+SELECT {ADVERTISER_COLUMNS} FROM advertisers
+WHERE id > $1 AND ($3::text IS NULL OR status = $3)
+ORDER BY id LIMIT $2
 """
 ROTATE_ADVERTISER_TOKEN = f"""
 UPDATE advertisers SET postback_token = $2, updated_at = now() WHERE id = $1

@@ -27,11 +27,12 @@ from app.catalog.schemas import (
 )
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter()
 
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
-IdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 NO_CONTENT = Response(status_code=204)
 
 # --- advertisers -------------------------------------------------------------------
@@ -55,8 +56,9 @@ async def list_advertisers(
     _: AdminKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
+    status: Literal["active", "archived"] | None = None,
 ) -> Page[AdvertiserOut]:
-    rows = await pool.fetch(queries.LIST_ADVERTISERS, after_id(cursor), limit)
+    rows = await pool.fetch(queries.LIST_ADVERTISERS, after_id(cursor), limit, status)
     return Page[AdvertiserOut](
         items=[catalog.advertiser_out(r, settings.public_url) for r in rows],
         next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
@@ -72,7 +74,6 @@ async def get_advertiser(
 
 
 @advertisers.patch("/{advertiser_id}", response_model=AdvertiserOut)
-@advertisers.put("/{advertiser_id}", response_model=AdvertiserOut, include_in_schema=False)
 async def update_advertiser(
     advertiser_id: IdPath,
     body: AdvertiserPatch,
@@ -143,7 +144,6 @@ async def get_offer(offer_id: IdPath, pool: PoolDep, _: AdminKey) -> OfferOut:
 
 
 @offers.patch("/{offer_id}", response_model=OfferOut)
-@offers.put("/{offer_id}", response_model=OfferOut, include_in_schema=False)
 async def update_offer(
     offer_id: IdPath, body: OfferPatch, pool: PoolDep, redis: RedisDep, _: AdminKey
 ) -> OfferOut:
@@ -202,7 +202,6 @@ async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, key: CurrentKey) ->
 
 
 @affiliates.patch("/{affiliate_id}", response_model=AffiliateOut)
-@affiliates.put("/{affiliate_id}", response_model=AffiliateOut, include_in_schema=False)
 async def update_affiliate(
     affiliate_id: IdPath,
     body: AffiliatePatch,
@@ -279,7 +278,6 @@ async def get_link(
 
 
 @links.patch("/{link_id}", response_model=LinkOut)
-@links.put("/{link_id}", response_model=LinkOut, include_in_schema=False)
 async def update_link(
     link_id: IdPath,
     body: LinkPatch,

@@ -5,12 +5,24 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from app import currencies, macros
+from app import currencies, macros, patterns
 from app.money import Money
+from app.patterns import MAX_ID
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -19,7 +31,20 @@ Currency = Annotated[
     Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"),
     AfterValidator(currencies.check_currency),
 ]
-Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+def _integral(value: object) -> object:
+    # JSON Schema's integer is any number without a fraction (587.0 too): take it as one.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integral = BeforeValidator(_integral)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
+WindowHours = Annotated[int, Field(ge=1, le=24 * 366), Integral]
+
+# DELETE removes a row nothing refers to and archives the others: they stay listed.
+ARCHIVED = "`archived` after a DELETE of a row that others refer to (it stays listed)"
+
 # Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
 SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 
@@ -34,14 +59,34 @@ def _postback_url(url: str) -> str:
 
 def _cidr(value: str) -> str:
     try:
+        if not patterns.matches(patterns.NETWORK, value):
+            raise ValueError
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
         raise ValueError(f"{value!r} is not an IP network such as 203.0.113.0/24") from None
 
 
+def _email(value: str) -> str:
+    try:
+        if not patterns.matches(patterns.EMAIL, value):
+            raise EmailNotValidError
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError(f"{value[:100]!r} is not an e-mail address") from None
+
+
 OfferUrl = Annotated[str, AfterValidator(_offer_url)]
 PostbackUrl = Annotated[str, AfterValidator(_postback_url)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+Cidr = Annotated[
+    str,
+    AfterValidator(_cidr),
+    WithJsonSchema({"type": "string", "pattern": patterns.NETWORK}),
+]
+Email = Annotated[
+    str,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "maxLength": 254, "pattern": patterns.EMAIL}),
+]
 
 
 class Input(BaseModel):
@@ -61,6 +106,26 @@ class Rule(Input):
         if self.type == "percent" and self.value > 100:
             raise ValueError("a percent rule must be between 0 and 100")
         return self
+
+
+class Patch(Input):
+    """A PATCH body: fields left out stay as they are; null clears only the `nullable` ones
+    (the service refuses it for the others), and the schema offers null for those only."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: Any
+    ) -> JsonSchemaValue:
+        document: JsonSchemaValue = handler(schema)
+        target = handler.resolve_ref_schema(document)
+        for name, field in target.get("properties", {}).items():
+            if name not in cls.nullable and "anyOf" in field:
+                kept = [s for s in field["anyOf"] if s.get("type") != "null"]
+                field.pop("anyOf")
+                field.update(kept[0] if len(kept) == 1 else {"anyOf": kept})
+        return document
 
 
 ZERO_RULE = Rule(type="fixed", value=Decimal(0))
@@ -90,7 +155,7 @@ class PayoutOverride(Input):
 class Cap(Input):
     metric: Literal["clicks", "conversions"]
     period: Literal["day", "month"]
-    limit: int = Field(ge=1, le=2**62)
+    limit: Id
     affiliate_id: Id | None = None
 
 
@@ -108,7 +173,7 @@ class AdvertiserIn(Input):
     signing_secret: SigningSecret | None = Field(default=None, description=ADVERTISER_SECRET_DOC)
 
 
-class AdvertiserPatch(Input):
+class AdvertiserPatch(Patch):
     name: Name | None = None
     ip_allowlist: list[Cidr] | None = Field(default=None, max_length=100)
     signing_secret: SigningSecret | None = Field(
@@ -119,7 +184,7 @@ class AdvertiserPatch(Input):
 class AdvertiserOut(BaseModel):
     id: int
     name: str
-    status: str
+    status: Literal["active", "archived"] = Field(description=ARCHIVED)
     postback_token: str
     postback_url: str = Field(description="The URL to give the advertiser, with its token")
     ip_allowlist: list[str]
@@ -150,7 +215,7 @@ class OfferFields(Input):
 
     fallback_url: OfferUrl | None = None
     currency: Currency = "USD"
-    attribution_window_hours: int = Field(default=720, ge=1, le=24 * 366)
+    attribution_window_hours: WindowHours = 720
     main_goal: GoalName = "conversion"
     main_goal_multiple: bool = False
     revenue: Rule = ZERO_RULE
@@ -200,13 +265,15 @@ class OfferIn(OfferFields):
     status: Literal["active", "paused"] = "active"
 
 
-class OfferPatch(Input):
+class OfferPatch(Patch):
+    nullable = frozenset({"fallback_url"})
+
     name: Name | None = None
     url: OfferUrl | None = None
     fallback_url: OfferUrl | None = None
     status: Literal["active", "paused"] | None = None
     currency: Currency | None = None
-    attribution_window_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    attribution_window_hours: WindowHours | None = None
     main_goal: GoalName | None = None
     main_goal_multiple: bool | None = None
     revenue: Rule | None = None
@@ -231,7 +298,7 @@ class OfferOut(BaseModel):
     name: str
     url: str
     fallback_url: str | None
-    status: str
+    status: Literal["active", "paused", "archived"] = Field(description=ARCHIVED)
     currency: str
     attribution_window_hours: int
     main_goal: str
@@ -254,7 +321,7 @@ class OfferOut(BaseModel):
 
 class AffiliateIn(Input):
     name: Name
-    email: EmailStr | None = None
+    email: Email | None = None
     postback_url: PostbackUrl | None = None
     postback_method: Literal["GET", "POST"] = "GET"
     postback_on: Literal["approved", "all"] = Field(
@@ -264,9 +331,11 @@ class AffiliateIn(Input):
     signing_secret: SigningSecret | None = None
 
 
-class AffiliatePatch(Input):
+class AffiliatePatch(Patch):
+    nullable = frozenset({"email", "postback_url", "signing_secret"})
+
     name: Name | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     postback_url: PostbackUrl | None = None
     postback_method: Literal["GET", "POST"] | None = None
     postback_on: Literal["approved", "all"] | None = None
@@ -281,7 +350,7 @@ class AffiliateOut(BaseModel):
     postback_url: str | None
     postback_method: str
     postback_on: str
-    status: str
+    status: Literal["active", "paused", "archived"] = Field(description=ARCHIVED)
     signing_secret: str | None = Field(
         description="HMAC-SHA256 key for the X-Tracker-Signature header of postbacks"
     )
@@ -311,7 +380,7 @@ class LinkOut(BaseModel):
     code: str
     affiliate_id: int
     offer_id: int
-    status: str
+    status: Literal["active", "archived"]
     tracking_url: str
     created_at: datetime
     updated_at: datetime

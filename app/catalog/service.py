@@ -233,7 +233,7 @@ async def _check_offer_references(
     if advertiser_id is not None:
         status = await conn.fetchval(queries.ADVERTISER_STATUS, advertiser_id)
         if status is None:
-            raise BadRequest(f"advertiser {advertiser_id} does not exist", code="invalid_reference")
+            raise Conflict(f"advertiser {advertiser_id} does not exist", code="invalid_reference")
         if status == "archived":
             raise Conflict(f"advertiser {advertiser_id} is archived")
     wanted = {o.affiliate_id for o in overrides or []} | {
@@ -243,7 +243,7 @@ async def _check_offer_references(
         found = {r["id"] for r in await conn.fetch(queries.EXISTING_AFFILIATES, list(wanted))}
         missing = sorted(wanted - found)
         if missing:
-            raise BadRequest(f"affiliate {missing[0]} does not exist", code="invalid_reference")
+            raise Conflict(f"affiliate {missing[0]} does not exist", code="invalid_reference")
 
 
 async def _replace_offer_children(
@@ -485,7 +485,7 @@ async def create_link(conn: Executor, *, body: LinkIn) -> asyncpg.Record:
     ):
         status = await conn.fetchval(sql, ref)
         if status is None:
-            raise BadRequest(f"{name} {ref} does not exist", code="invalid_reference")
+            raise Conflict(f"{name} {ref} does not exist", code="invalid_reference")
         if status == "archived":
             raise Conflict(f"{name} {ref} is archived")
     for _ in range(5):

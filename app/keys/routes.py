@@ -5,21 +5,35 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from app.deps import AdminKey, PoolDep
 from app.errors import NotFound
 from app.keys import queries
 from app.keys import service as keys_service
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
 
+# As create_key checks: an affiliate key names its affiliate, an admin key names none.
+ONE_ROLE: JsonDict = {
+    "oneOf": [
+        {"properties": {"role": {"const": "admin"}, "affiliate_id": {"type": "null"}}},
+        {
+            "properties": {"role": {"const": "affiliate"}, "affiliate_id": {"type": "integer"}},
+            "required": ["affiliate_id"],
+        },
+    ]
+}
+
+
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=ONE_ROLE)
 
     role: Literal["admin", "affiliate"]
-    affiliate_id: int | None = Field(default=None, ge=1)
+    affiliate_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     name: str | None = Field(default=None, max_length=200)
 
 
@@ -58,7 +72,7 @@ async def list_keys(
 
 @router.delete("/{key_id}", response_model=KeyOut)
 async def revoke_key(
-    key_id: Annotated[int, Path(ge=1, le=2**62)], pool: PoolDep, _: AdminKey
+    key_id: Annotated[int, Path(ge=1, le=MAX_ID)], pool: PoolDep, _: AdminKey
 ) -> KeyOut:
     row = await pool.fetchrow(queries.REVOKE_KEY, key_id)
     if row is None:

@@ -9,7 +9,7 @@ from typing import Literal
 import asyncpg
 
 from app.db import Executor, Pool
-from app.errors import BadRequest, Forbidden, Unauthorized
+from app.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from app.keys import queries
 
 KEY_PREFIX = "trk_"
@@ -57,7 +57,7 @@ async def create_key(
         if affiliate_id is None:
             raise BadRequest("an affiliate key needs affiliate_id", code="invalid_request")
         if await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id) is None:
-            raise BadRequest(f"affiliate {affiliate_id} does not exist", code="invalid_reference")
+            raise Conflict(f"affiliate {affiliate_id} does not exist", code="invalid_reference")
     elif affiliate_id is not None:
         raise BadRequest("an admin key has no affiliate_id", code="invalid_request")
     plain = new_plain_key()

@@ -34,7 +34,15 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
     return name, "ok"
 
 
-@router.get("/ready", responses={503: {"description": "a dependency is unreachable"}})
+@router.get(
+    "/ready",
+    responses={
+        503: {
+            "description": "a dependency is unreachable",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: PostgreSQL and Redis both answer. The click streams' lag (entries not
     yet stored) is reported too; a backlog does not make this web process unready, as

@@ -27,8 +27,10 @@ POSTBACK_DOC = {
         200: {"content": {"application/json": {"example": {"status": "accepted"}}}},
         400: {"description": "missing or malformed parameters"},
         401: {"description": "bad token or signature"},
+        403: {"description": "the advertiser's IP allowlist does not hold the caller"},
         413: {"description": "body too large"},
         415: {"description": "neither a form nor JSON"},
+        503: {"description": "neither Redis nor the local spool could take the conversion"},
     },
 }
 
@@ -49,7 +51,12 @@ async def postback(request: Request) -> Response:
     return Response(ACCEPTED, media_type="application/json", headers=NO_STORE)
 
 
-@router.get("/pixel.gif", summary="A browser conversion pixel (always a 1x1 GIF)")
+@router.get(
+    "/pixel.gif",
+    summary="A browser conversion pixel (always a 1x1 GIF)",
+    response_class=Response,
+    responses={200: {"content": {"image/gif": {"schema": {"type": "string", "format": "binary"}}}}},
+)
 async def pixel_gif(request: Request) -> Response:
     intake = _intake(request)
     await intake_service.receive_pixel(
@@ -62,7 +69,12 @@ async def pixel_gif(request: Request) -> Response:
     return Response(GIF, media_type="image/gif", headers=NO_STORE)
 
 
-@router.get("/pixel.js", summary="The first-party conversion script for advertisers' pages")
+@router.get(
+    "/pixel.js",
+    summary="The first-party conversion script for advertisers' pages",
+    response_class=Response,
+    responses={200: {"content": {"application/javascript": {"schema": {"type": "string"}}}}},
+)
 async def pixel_js() -> Response:
     return Response(
         PIXEL_JS,

@@ -14,12 +14,13 @@ from pydantic import BaseModel
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import Conflict, NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
 from app.sender import queries
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
-IdPath = Annotated[int, Path(ge=1, le=2**62)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class DeliveryOut(BaseModel):
@@ -56,7 +57,7 @@ async def list_deliveries(
     key: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    affiliate_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: DeliveryStatus | None = None,
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate and status."""

@@ -9,9 +9,10 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from app import patterns
 from app.deps import CurrentKey, PoolDep
 from app.stats import service as stats_service
-from app.stats.queries import DIMENSIONS
+from app.stats.queries import DIMENSIONS, METRICS
 from app.stats.schemas import StatsOut
 
 router = APIRouter(tags=["stats"])
@@ -50,16 +51,52 @@ async def get_stats(
     pool: PoolDep,
     principal: CurrentKey,
     from_: Annotated[
-        str | None, Query(alias="from", description="ISO date or time; default 6 days ago")
+        str | None,
+        Query(
+            alias="from",
+            description="ISO date or time; default 6 days ago",
+            json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+        ),
     ] = None,
-    to: Annotated[str | None, Query(description="ISO date (inclusive) or time (exclusive)")] = None,
-    tz: Annotated[str | None, Query(description="IANA time zone, default UTC")] = None,
+    to: Annotated[
+        str | None,
+        Query(
+            description="ISO date (inclusive) or time (exclusive)",
+            json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+        ),
+    ] = None,
+    tz: Annotated[
+        str | None,
+        Query(
+            description="IANA time zone, default UTC",
+            json_schema_extra={"maxLength": 64, "pattern": f"^(?:{stats_service.TZ_NAME[1:-1]})?$"},
+        ),
+    ] = None,
     group_by: Annotated[
-        str | None, Query(description=f"Comma-separated, any of {', '.join(DIMENSIONS)}")
+        str | None,
+        Query(
+            description=f"Comma-separated, any of {', '.join(DIMENSIONS)}, each once",
+            json_schema_extra={"pattern": patterns.names(DIMENSIONS)},
+        ),
     ] = None,
-    sort: Annotated[str | None, Query(description="e.g. -clicks,day")] = None,
-    limit: Annotated[str | None, Query(description="Top-N rows")] = None,
-    format: Annotated[str | None, Query(description="json (default) or csv")] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            description="e.g. -clicks,day: metrics and group_by fields, `-` for descending",
+            json_schema_extra={"pattern": patterns.names((*METRICS, *DIMENSIONS), sign=True)},
+        ),
+    ] = None,
+    limit: Annotated[
+        str | None,
+        Query(
+            description=f"Top-N rows, 1 to {stats_service.MAX_LIMIT}",
+            json_schema_extra={"pattern": "^[0-9]{1,7}$"},
+        ),
+    ] = None,
+    format: Annotated[
+        str | None,
+        Query(description="json (default) or csv", json_schema_extra={"enum": ["json", "csv"]}),
+    ] = None,
 ) -> Any:
     # The declared parameters document the endpoint; the service reads them all from the
     # raw query string so that it sees repeated and unknown names too.

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 
+from app import patterns
 from app.db import Pool
 from app.errors import BadRequest, Forbidden
 from app.keys.service import Principal
 from app.money import format_money
+from app.patterns import MAX_ID
 from app.stats import queries
 from app.stats.queries import (
     DIMENSIONS,
@@ -56,7 +58,8 @@ ABBREVIATION_ZONES = {
     "EET": "Europe/Athens",
     "WET": "Europe/Lisbon",
 }
-_TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+TZ_NAME = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
+_TZ_NAME = re.compile(TZ_NAME)
 _COUNTRY = re.compile(r"^([A-Za-z]{2})?$")
 # What the user-agent parser produces ("Mac OS X", "Chrome Mobile iOS", "Other").
 _AGENT_VALUE = re.compile(r"^[\w .()/+-]{0,64}$")
@@ -134,8 +137,9 @@ def _instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
     """A `from`/`to` bound as a UTC instant. A date means its whole (local) day, so a
     date `to` ends where the next day starts; a time is the instant itself (`to` is
     exclusive); a time without an offset is local time in `tz`."""
-    text = text.strip()
     try:
+        if not patterns.matches(patterns.DATE_OR_TIME, text):
+            raise ValueError
         if len(text) == 10:
             day = date.fromisoformat(text)
             return _local_start(day + timedelta(days=1) if end else day, zone)
@@ -173,7 +177,7 @@ def _filter_values(dimension: str, raw: list[str]) -> list[Any]:
         try:
             if dimension in ID_DIMENSIONS:
                 number = int(value)
-                if not 1 <= number <= 2**62:
+                if not 1 <= number <= MAX_ID:
                     raise ValueError
                 values.append(number)
             elif dimension == "hour":
@@ -419,10 +423,8 @@ def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, F
     limit_text = one("limit")
     limit: int | None = None
     if limit_text is not None:
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            limit = 0
+        # ASCII digits only: int() would also take " 5", "+5", "5_0" and other scripts' digits.
+        limit = int(limit_text) if limit_text.isascii() and limit_text.isdigit() else 0
         if not 1 <= limit <= MAX_LIMIT:
             raise _bad("invalid_limit", f"limit: expected a whole number from 1 to {MAX_LIMIT}")
 

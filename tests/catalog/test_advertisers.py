@@ -194,6 +194,28 @@ async def test_delete_archives_an_advertiser_with_offers(
     assert (await client.get(f"/api/v1/offers/{offer['id']}", headers=admin)).status_code == 200
 
 
+async def test_the_list_filters_on_status_and_keeps_archived_advertisers(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    advertiser: dict[str, Any],
+    offer: dict[str, Any],
+) -> None:
+    other = await create(client, "advertisers", {"name": "Other"}, admin)
+    assert (await client.delete(f"{API}/{advertiser['id']}", headers=admin)).status_code == 204
+
+    def ids(response: httpx.Response) -> list[int]:
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert ids(await client.get(API, headers=admin)) == [advertiser["id"], other["id"]]
+    archived = await client.get(API, params={"status": "archived"}, headers=admin)
+    assert ids(archived) == [advertiser["id"]]
+    assert ids(await client.get(API, params={"status": "active"}, headers=admin)) == [other["id"]]
+    assert_error(
+        await client.get(API, params={"status": "paused"}, headers=admin), 400, "invalid_request"
+    )
+
+
 async def test_delete_archives_an_advertiser_with_only_conversions(
     client: httpx.AsyncClient, admin: dict[str, str], advertiser: dict[str, Any], pool: asyncpg.Pool
 ) -> None:
@@ -330,4 +352,31 @@ async def test_unsupported_method_has_the_error_shape(
     response = await client.put(API, json={"name": "Acme"}, headers=admin)
 
     assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, POST"
     assert await count(pool) == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        pytest.param("PUT", f"{API}/1", "GET, PATCH, DELETE", id="put-item"),
+        pytest.param("OPTIONS", API, "GET, POST", id="options-list"),
+        pytest.param("OPTIONS", "/postback", "GET, POST", id="options-postback"),
+        pytest.param("DELETE", "/api/v1/offers", "GET, POST", id="delete-offers"),
+        pytest.param("PUT", "/api/v1/links/1", "GET, PATCH, DELETE", id="put-link"),
+    ],
+)
+async def test_a_refused_method_names_every_method_of_the_path(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    advertiser: dict[str, Any],
+    pool: asyncpg.Pool,
+    method: str,
+    path: str,
+    allow: str,
+) -> None:
+    response = await client.request(method, path, json={"name": "Changed"}, headers=admin)
+
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == allow
+    assert await pool.fetchval("SELECT name FROM advertisers") == "Acme"

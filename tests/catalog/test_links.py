@@ -200,7 +200,7 @@ async def test_create_rejects_unknown_references(
 ) -> None:
     response = await client.post(API, json={**link_body, field: 999}, headers=admin)
 
-    assert_error(response, 400, "invalid_reference")
+    assert_error(response, 409, "invalid_reference")
     assert await count(pool) == 0
 
 

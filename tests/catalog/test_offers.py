@@ -545,7 +545,7 @@ async def test_create_rejects_unknown_references(
 ) -> None:
     response = await client.post(API, json=offer_body(advertiser["id"], **fields), headers=admin)
 
-    assert_error(response, 400, "invalid_reference")
+    assert_error(response, 409, "invalid_reference")
     assert await count(pool) == 0
 
 
@@ -598,7 +598,7 @@ async def test_patch_with_an_unknown_affiliate_changes_nothing(
         headers=admin,
     )
 
-    assert_error(response, 400, "invalid_reference")
+    assert_error(response, 409, "invalid_reference")
     assert await get(client, admin, offer["id"]) == offer
 
 
@@ -619,7 +619,7 @@ async def test_unknown_id_is_404(
     assert await get(client, admin, offer["id"]) == offer
 
 
-@pytest.mark.parametrize("bad_id", ["0", "-3", str(2**62 + 1), "1e3"])
+@pytest.mark.parametrize("bad_id", ["0", "-3", str(2**53), "1e3"])
 async def test_malformed_path_id_is_400(
     client: httpx.AsyncClient, admin: dict[str, str], bad_id: str
 ) -> None:

@@ -1,0 +1,116 @@
+"""Every string a documented pattern admits is taken by the check behind it, and strings
+outside it are refused: the document's patterns are the validators' own."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from email_validator import validate_email
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import patterns
+
+EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@EXAMPLES
+@given(st.from_regex(re.compile(patterns.EMAIL), fullmatch=True))
+def test_every_email_the_pattern_admits_is_valid(address: str) -> None:
+    validate_email(address, check_deliverability=False)
+
+
+@EXAMPLES
+@given(st.from_regex(re.compile(patterns.NETWORK), fullmatch=True))
+def test_every_network_the_pattern_admits_is_valid(network: str) -> None:
+    ipaddress.ip_network(network, strict=False)
+
+
+@EXAMPLES
+@given(st.from_regex(re.compile(patterns.DATE_OR_TIME), fullmatch=True))
+def test_every_date_or_time_the_pattern_admits_is_valid(text: str) -> None:
+    if text:
+        datetime.fromisoformat(text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (patterns.EMAIL, "alice@shop.test"),  # special-use, refused by email-validator
+        (patterns.EMAIL, "alice@a--b.example"),
+        (patterns.EMAIL, "alice@localhost"),
+        (patterns.NETWORK, "203.0.113.0/255.255.255.0"),
+        (patterns.NETWORK, "010.0.0.1"),
+        (patterns.NETWORK, "fe80::1%eth0"),
+        (patterns.DATE_OR_TIME, "2026-02-29"),
+        (patterns.DATE_OR_TIME, "20260101"),
+        (patterns.DATE_OR_TIME, "9999-12-31"),
+    ],
+)
+def test_the_patterns_leave_out(pattern: str, text: str) -> None:
+    assert not patterns.matches(pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("affiliates", {"name": "A", "email": "alice@shop.test"}, "email"),
+        ("affiliates", {"name": "A", "email": "alice@a--b.example"}, "email"),
+        ("advertisers", {"name": "A", "ip_allowlist": ["203.0.113.0/255.255.255.0"]}, "ip"),
+        ("advertisers", {"name": "A", "ip_allowlist": ["fe80::1%eth0"]}, "ip"),
+    ],
+)
+async def test_the_api_refuses_what_the_pattern_leaves_out(
+    client: httpx.AsyncClient, admin: dict[str, str], path: str, body: dict[str, Any], field: str
+) -> None:
+    response = await client.post(f"/api/v1/{path}", json=body, headers=admin)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+async def test_the_document_states_the_patterns(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    assert schemas["AffiliateIn"]["properties"]["email"]["anyOf"][0]["pattern"] == patterns.EMAIL
+    allowlist = schemas["AdvertiserIn"]["properties"]["ip_allowlist"]["items"]
+    assert allowlist["pattern"] == patterns.NETWORK
+    for status in ("AdvertiserOut", "OfferOut", "AffiliateOut"):
+        assert "archived" in schemas[status]["properties"]["status"]["enum"]
+    parameters = {
+        (path, p["name"]): p["schema"]
+        for path in ("/api/v1/conversions", "/api/v1/stats", "/api/v1/advertisers")
+        for p in document["paths"][path]["get"]["parameters"]
+    }
+    assert parameters["/api/v1/conversions", "from"]["pattern"] == patterns.DATE_OR_TIME
+    assert parameters["/api/v1/stats", "to"]["pattern"] == patterns.DATE_OR_TIME
+    assert parameters["/api/v1/stats", "format"]["enum"] == ["json", "csv"]
+    assert parameters["/api/v1/advertisers", "status"]["anyOf"][0]["enum"] == [
+        "active",
+        "archived",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "code"),
+    [
+        ("conversions", {"from": "20260101"}, "invalid_parameter"),  # fromisoformat takes it
+        ("conversions", {"to": "2026-01-01T10"}, "invalid_parameter"),
+        ("stats", {"from": "20251101"}, "invalid_range"),
+        ("stats", {"to": " 2025-11-01"}, "invalid_range"),
+        ("stats", {"limit": "+5"}, "invalid_limit"),
+        ("stats", {"limit": "5_0"}, "invalid_limit"),
+    ],
+)
+async def test_query_bounds_outside_the_pattern_are_refused(
+    client: httpx.AsyncClient, admin: dict[str, str], path: str, params: dict[str, str], code: str
+) -> None:
+    response = await client.get(f"/api/v1/{path}", params=params, headers=admin)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == code
