@@ -29,7 +29,7 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
-from app.attribution import service as attribution_service
+from app.attribution import consumer as attribution_consumer
 from app.clickid import click_time, new_click_id, parse_click_id
 from app.db import create_pool
 from app.postbacks.records import ConversionRecord
@@ -164,7 +164,7 @@ async def attribute_all(settings: Settings, expected: int) -> tuple[float, int]:
     pool = await create_pool(settings.database_url, min_size=1, max_size=4)
     redis = Redis.from_url(settings.redis_url)
     try:
-        attributor = attribution_service.Attributor(pool, redis, settings)
+        attributor = attribution_consumer.Attributor(pool, redis, settings)
         consumer = stream_worker.StreamConsumer(
             redis=redis,
             stream_keys=keys.shard_keys(keys.CONVERSIONS, settings.stream_shards),

@@ -32,16 +32,6 @@ OVERRIDES = """
 SELECT offer_id, affiliate_id, payout_type, payout_value
 FROM offer_payout_overrides WHERE offer_id = ANY($1::bigint[]) AND affiliate_id = ANY($2::bigint[])
 """
-CONVERSION_CAPS = """
-SELECT id, offer_id, period, cap_limit, affiliate_id
-FROM offer_caps WHERE metric = 'conversions' AND offer_id = ANY($1::bigint[])
-"""
-# Approved and pending conversions count against a cap; rejected ones do not.
-CAP_USED = """
-SELECT count(*) FROM conversions
-WHERE offer_id = $1 AND ($2::bigint IS NULL OR affiliate_id = $2) AND created_at >= $3
-  AND status IN ('approved', 'pending')
-"""
 AFFILIATES = """
 SELECT id, postback_url, postback_method, postback_on FROM affiliates WHERE id = ANY($1::bigint[])
 """

@@ -27,7 +27,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from app import db
-from app.attribution import service as attribution_service
+from app.attribution import consumer as attribution_consumer
 from app.clicks import enrich, retention
 from app.clicks import store as click_store
 from app.redis import create_redis
@@ -47,9 +47,14 @@ TRIM_INTERVAL_S = 10.0
 # Failures of the infrastructure, not of an entry: the entries stay pending and are retried.
 INFRASTRUCTURE_ERRORS = (RedisError, OSError, asyncpg.PostgresError)
 # PostgreSQL refusing a value (class 22: a value out of range or badly encoded; class 54: a
-# value too large, such as an index row) is an entry's fault, not an outage: retried
-# forever it would stop its whole shard. The batch is retried entry by entry instead.
-ENTRY_ERRORS = (asyncpg.DataError, asyncpg.ProgramLimitExceededError)
+# value too large, such as an index row; class 23: a row breaking a constraint) is an
+# entry's fault, not an outage: retried forever it would stop its whole shard. The batch
+# is retried entry by entry instead.
+ENTRY_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+)
 
 
 def _infrastructure(exc: BaseException) -> bool:
@@ -331,7 +336,7 @@ async def run(
             return await click_store.store_batch(writer, redis, entries)
 
         clicks = _consumer(settings, redis, keys.CLICKS, store_clicks)
-        attributor = attribution_service.Attributor(pool, redis, settings)
+        attributor = attribution_consumer.Attributor(pool, redis, settings)
         conversions = _consumer(
             settings,
             redis,

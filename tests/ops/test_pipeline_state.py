@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from app.attribution import service as attribution_service
+from app.attribution import consumer as attribution_consumer
 from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
 from app.ops import pipeline
@@ -148,7 +148,7 @@ async def test_a_postback_taking_its_order_from_a_pixel_is_counted_once(
     state = await pipeline.pipeline_state(redis, settings, keys.CONVERSIONS)
     assert (state.served, state.stored, state.in_streams, state.balance) == (2, 1, 1, 0)
 
-    attributor = attribution_service.Attributor(pool, redis, settings)
+    attributor = attribution_consumer.Attributor(pool, redis, settings)
     assert await attributor.move_due_retries(now=time.time() + 86_400) == 1
     await stream_worker.run(settings, burst=True)
     assert await pool.fetchval("SELECT count(*) FROM conversions") == 2

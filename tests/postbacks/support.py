@@ -10,7 +10,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from app.attribution import service as attribution_service
+from app.attribution import consumer as attribution_consumer
 from app.db import Pool
 from app.settings import Settings
 from app.streams import keys
@@ -106,7 +106,7 @@ async def make_retries_due(pool: Pool, redis: Redis, settings: Settings) -> int:
     injected clock of `move_due_retries`, so tests never sleep for a retry."""
     import time
 
-    attributor = attribution_service.Attributor(pool, redis, settings)
+    attributor = attribution_consumer.Attributor(pool, redis, settings)
     return await attributor.move_due_retries(now=time.time() + 10**9)
 
 
@@ -116,7 +116,7 @@ async def run_conversion_consumers(
     """Only the conversions stream, with several consumers at once (as several workers)."""
     runners = []
     for i in range(consumers):
-        attributor = attribution_service.Attributor(pool, redis, settings)
+        attributor = attribution_consumer.Attributor(pool, redis, settings)
         consumer = stream_worker.StreamConsumer(
             redis=redis,
             stream_keys=keys.shard_keys(keys.CONVERSIONS, settings.stream_shards),

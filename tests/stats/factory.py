@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from app.attribution import service as attribution_service
+from app.attribution import writer as attribution_writer
 from app.clicks.store import COLUMNS, Click, ClickWriter
 from app.db import Pool
 from app.money import format_money
@@ -100,7 +100,7 @@ async def add_conversion(
             stored["click_id"],
         )
         assert row is not None
-        await attribution_service.apply_effects(conn, [(dict(row), None, status, "test")], {})
+        await attribution_writer.apply_effects(conn, [(dict(row), None, status, "test")], {})
     return int(row["id"])
 
 

@@ -1,0 +1,211 @@
+"""The conversions stream's handler: records -> candidates -> one transaction per batch.
+
+A conversion whose click is not stored yet goes to a retry set (a Redis sorted set by
+due time, on the shard's hash tag) with exponential backoff, and comes back onto the
+stream when due; past the deadline it is stored as `unattributed`. Nothing is dropped:
+entries that are not conversion records go to the dead-letter stream. A batch that
+PostgreSQL refuses raises: the stream consumer (app/streams) retries it entry by entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import asyncpg
+import orjson
+from redis.asyncio import Redis
+
+from app.attribution import pixels, queries, rules, writer
+from app.attribution.decision import Candidate
+from app.caps import conversions as conversion_caps
+from app.clickid import click_time
+from app.db import Connection, Pool
+from app.postbacks.records import ConversionRecord, decode
+from app.settings import Settings
+from app.streams import keys
+from app.streams.outcome import DISCARDED, BatchOutcome
+from app.streams.records import PoisonRecord
+
+Entry = tuple[str, bytes]
+DEADLOCK_RETRIES = 5
+MOVE_BATCH = 500
+
+# Move due retries (score <= ARGV[1], at most ARGV[2]) from KEYS[1] back onto stream KEYS[2].
+MOVE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for i = 1, #due do
+  redis.call('XADD', KEYS[2], '*', 'r', due[i])
+  redis.call('ZREM', KEYS[1], due[i])
+end
+return #due
+"""
+
+
+@dataclass
+class Attributed:
+    """What attributing a batch of records came to."""
+
+    stored: int = 0
+    deferred: list[ConversionRecord] = field(default_factory=list)
+    poison: list[tuple[str, str]] = field(default_factory=list)
+    # (entry ID, reason): pixels acked without a row (see app/attribution/pixels.py).
+    discarded: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Attributor:
+    """The conversions stream's handler, and the mover of due retries."""
+
+    def __init__(self, pool: Pool, redis: Redis, settings: Settings) -> None:
+        self._pool = pool
+        self._redis = redis
+        self._settings = settings
+        self._streams = keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
+        self._move = redis.register_script(MOVE_DUE)
+        self.deferred = 0
+        self.unattributed = 0
+        self.discarded: dict[str, int] = {}
+
+    async def handle(self, entries: list[Entry]) -> BatchOutcome:
+        result = BatchOutcome()
+        records: list[tuple[str, ConversionRecord]] = []
+        for entry_id, raw in entries:
+            try:
+                records.append((entry_id, decode(raw)))
+            except PoisonRecord as exc:
+                result.poison.append((entry_id, str(exc)))
+        if not records:
+            return result
+        outcome = await self._attribute_retrying(records)
+        result.inserted = outcome.stored
+        result.poison += outcome.poison
+        # Discarded pixels are counted by the ack that settles their entries.
+        result.settled += [(entry_id, DISCARDED) for entry_id, _ in outcome.discarded]
+        for _, reason in outcome.discarded:
+            self.discarded[reason] = self.discarded.get(reason, 0) + 1
+        # Deferred records go to the retry set in the same script call as their ack (the
+        # worker's), so a crash in between cannot leave one both pending and retrying.
+        # Records are the decoded objects themselves: their identity gives their entry.
+        entry_of = {id(rec): entry_id for entry_id, rec in records}
+        now = time.time()
+        result.retry = [self._retry(entry_of[id(rec)], rec, now) for rec in outcome.deferred]
+        self.deferred += len(result.retry)
+        return result
+
+    def _retry(self, entry_id: str, rec: ConversionRecord, now: float) -> tuple[str, bytes, float]:
+        delay = min(
+            # The exponent is capped: 2**1024 overflows a float.
+            self._settings.attribution_retry_base_s * 2 ** min(rec.attempts, 32),
+            self._settings.attribution_retry_max_s,
+        )
+        # The entry ID makes the member unique: two identical postbacks stay two retries.
+        member = orjson.dumps({**orjson.loads(rec.retried().encode()), "e": entry_id})
+        return entry_id, member, now + delay
+
+    async def move_due_retries(self, now: float | None = None) -> int:
+        """Put retries that are due back onto their stream; how many moved."""
+        moved = 0
+        due = time.time() if now is None else now
+        for stream in self._streams:
+            while True:
+                count = int(
+                    await self._move(keys=[keys.retry_key(stream), stream], args=[due, MOVE_BATCH])
+                )
+                moved += count
+                if count < MOVE_BATCH:
+                    break
+        return moved
+
+    async def _attribute_retrying(self, records: list[tuple[str, ConversionRecord]]) -> Attributed:
+        for attempt in range(DEADLOCK_RETRIES):
+            try:
+                return await self._attribute(records)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                # The click worker's rollup upserts can cross ours; the loser retries.
+                if attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _attribute(self, records: list[tuple[str, ConversionRecord]]) -> Attributed:
+        outcome = Attributed()
+        async with self._pool.acquire() as conn, conn.transaction():
+            now: datetime = await conn.fetchval(queries.NOW)
+            ids = list({rec.click_id for _, rec in records})
+            found = await conn.fetch(queries.FIND_CLICKS, ids, [click_time(i) for i in ids])
+            clicks = {r["click_id"]: r for r in found}
+            deadline = timedelta(seconds=self._settings.attribution_deadline_s)
+            pixel_deadline = timedelta(seconds=self._settings.pixel_deadline_s)
+            known: list[tuple[str, ConversionRecord]] = []
+            lost: list[tuple[str, ConversionRecord]] = []
+            for entry_id, rec in records:
+                if rec.click_id in clicks:
+                    known.append((entry_id, rec))
+                elif rec.via == "pixel":
+                    # Never kept as unattributed: anyone could mint those with made-up IDs.
+                    if now - rules.received_at(rec) >= pixel_deadline:
+                        outcome.discarded.append((entry_id, pixels.UNKNOWN_CLICK))
+                    else:
+                        outcome.deferred.append(rec)
+                elif now - rules.received_at(rec) >= deadline:
+                    lost.append((entry_id, rec))
+                else:
+                    outcome.deferred.append(rec)
+            offer_ids = {int(clicks[rec.click_id]["offer_id"]) for _, rec in known}
+            offer_ids |= {rec.offer_id for _, rec in lost if rec.offer_id is not None}
+            offers = await _offers(conn, offer_ids)
+            caps = await conversion_caps.load(conn, list(offer_ids))
+            affiliate_ids = {int(clicks[rec.click_id]["affiliate_id"]) for _, rec in known}
+            overrides = {
+                (int(r["offer_id"]), int(r["affiliate_id"])): (
+                    str(r["payout_type"]),
+                    r["payout_value"],
+                )
+                for r in await conn.fetch(queries.OVERRIDES, list(offer_ids), list(affiliate_ids))
+            }
+            candidates: list[Candidate] = []
+            for entry_id, rec in known:
+                click = clicks[rec.click_id]
+                offer = offers.get(int(click["offer_id"]))
+                if offer is None:  # the offer was deleted; the click still names it
+                    if rec.advertiser_id is None:
+                        outcome.discarded.append((entry_id, pixels.NO_OFFER))
+                    else:
+                        row = rules.unattributed_row(rec, rec.advertiser_id, None, "offer")
+                        candidates.append(Candidate(row, rec, False))
+                    continue
+                if rec.via == "pixel" and not offer.pixels_count:
+                    outcome.discarded.append((entry_id, pixels.REFUSED))
+                    continue
+                override = overrides.get((offer.id, int(click["affiliate_id"])))
+                row = rules.attributed_row(rec, click, offer, override)
+                candidates.append(Candidate(row, rec, rules.one_per_click(offer, row["goal"])))
+            for entry_id, rec in lost:
+                offer = offers.get(rec.offer_id) if rec.offer_id is not None else None
+                advertiser_id = rec.advertiser_id or (offer.advertiser_id if offer else None)
+                if advertiser_id is None:
+                    outcome.poison.append(
+                        (entry_id, "a pixel for a click never stored, naming no known offer")
+                    )
+                    continue
+                row = rules.unattributed_row(rec, advertiser_id, offer, None)
+                candidates.append(Candidate(row, rec, False))
+            if candidates:
+                outcome.stored = await writer.write_batch(
+                    conn, now, candidates, caps, superseded=outcome.deferred
+                )
+                self.unattributed += sum(
+                    1 for row, _, _ in candidates if row["status"] == "unattributed"
+                )
+        return outcome
+
+
+async def _offers(conn: Connection, offer_ids: set[int]) -> dict[int, rules.Offer]:
+    if not offer_ids:
+        return {}
+    listed = list(offer_ids)
+    return rules.offers_from(
+        await conn.fetch(queries.OFFERS, listed), await conn.fetch(queries.GOALS, listed)
+    )
