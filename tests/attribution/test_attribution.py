@@ -1,4 +1,4 @@
-"""Window, late clicks, unattributed conversions, dedupe and reversals, caps, outbox."""
+"""Window, late clicks, unattributed conversions, dedupe and reversals, outbox."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -224,46 +223,6 @@ async def test_the_last_status_sent_wins(
     totals = await rollup_totals(pool)
     assert (totals["conversions"], totals["pending"], totals["rejected"]) == (1, 0, 0)
     assert totals["payout"] == Decimal("2.50")
-
-
-@pytest.mark.parametrize("per_affiliate", [False, True])
-async def test_conversion_caps_reject_with_reason_cap(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    admin: dict[str, str],
-    settings: Settings,
-    pool: Pool,
-    redis: Redis,
-    per_affiliate: bool,
-) -> None:
-    shop = await make_shop(client, admin, main_goal_multiple=True)
-    cap: dict[str, Any] = {"metric": "conversions", "period": "day", "limit": 2}
-    if per_affiliate:
-        cap["affiliate_id"] = shop["alice"]["id"]
-    patched = await client.patch(
-        f"/api/v1/offers/{shop['offer']['id']}", json={"caps": [cap]}, headers=admin
-    )
-    assert patched.status_code == 200, patched.text
-    alice = await click(app, client, shop["alice_link"]["code"])
-    bob = await click(app, client, shop["bob_link"]["code"])
-    await run_worker(settings)
-    await asyncio.gather(
-        *(postback(client, shop["token"], click_id=alice, txid=f"A{i}") for i in range(5))
-    )
-    await postback(client, shop["token"], click_id=bob, txid="B0")
-    await run_conversion_consumers(settings, pool, redis, consumers=3, batch=2)
-    rows = await conversions(pool)
-    alices = [r for r in rows if r["affiliate_id"] == shop["alice"]["id"]]
-    [bobs] = [r for r in rows if r["affiliate_id"] == shop["bob"]["id"]]
-    if per_affiliate:
-        assert sorted(r["status"] for r in alices) == ["approved"] * 2 + ["rejected"] * 3
-        assert bobs["status"] == "approved"
-    else:
-        approved = [r for r in rows if r["status"] == "approved"]
-        assert len(approved) == 2
-    assert {r["reason"] for r in rows if r["status"] == "rejected"} == {"cap"}
-    totals = await rollup_totals(pool)
-    assert totals["conversions"] == (3 if per_affiliate else 2)
 
 
 async def test_outbox_rows_for_attributed_conversions_and_changes(
