@@ -1,6 +1,7 @@
 """SQL of attribution and the conversions API."""
 
 from app.macros import SUB_IDS
+from app.rollups import registry
 
 NOW = "SELECT now()"
 
@@ -140,19 +141,7 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
 
 # Deltas per rollup row (several conversions of a batch may share one); the rows are
 # given in key order so that concurrent batches lock them in the same order.
-UPSERT_ROLLUPS = """
-INSERT INTO stats_rollup AS r (bucket, affiliate_id, offer_id, link_id, country, device, os,
-    browser, currency, conversions, pending_conversions, rejected_conversions, revenue, payout)
-SELECT * FROM unnest($1::timestamptz[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-    $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-    $12::bigint[], $13::numeric[], $14::numeric[])
-ON CONFLICT (bucket, affiliate_id, offer_id, link_id, country, device, os, browser, currency)
-DO UPDATE SET conversions = r.conversions + EXCLUDED.conversions,
-              pending_conversions = r.pending_conversions + EXCLUDED.pending_conversions,
-              rejected_conversions = r.rejected_conversions + EXCLUDED.rejected_conversions,
-              revenue = r.revenue + EXCLUDED.revenue,
-              payout = r.payout + EXCLUDED.payout
-"""
+UPSERT_ROLLUPS = registry.upsert_arrays(registry.CONVERSION_METRICS)
 
 # The outbox of the affiliate postback sender (app/sender), one row per notification.
 INSERT_DELIVERIES = """

@@ -22,6 +22,7 @@ from app.clickid import parse_click_id
 from app.clicks import enrich
 from app.db import Connection, Pool
 from app.macros import SUB_IDS
+from app.rollups import registry
 from app.streams.outcome import BatchOutcome
 from app.streams.records import PoisonRecord, load_record
 
@@ -68,7 +69,7 @@ WITH inserted AS (
 ), rolled AS (
     INSERT INTO stats_rollup AS r (bucket, affiliate_id, offer_id, link_id, country, device,
         os, browser, currency, clicks, unique_clicks, bot_clicks)
-    SELECT date_bin('15 minutes', clicked_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'),
+    SELECT {registry.bucket_sql("clicked_at")},
            affiliate_id, offer_id, link_id, coalesce(country, ''), coalesce(device, ''),
            coalesce(os, ''), coalesce(browser, ''), currency,
            count(*) FILTER (WHERE NOT is_bot),

@@ -1,4 +1,5 @@
-"""SQL for /stats: the sources a report can be read from, and the statement builder.
+"""SQL for /stats: what a report can ask for, and the statement that reads it from rollup
+tiers (app/rollups/registry.py) or from the raw clicks and conversions.
 
 Only names from the whitelists in this module are spliced into SQL; every value the
 client sends (time zone, range, filter values, limit) is a bound parameter.
@@ -10,22 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from app.rollups import registry
+from app.rollups.registry import COUNT_METRICS, DIMENSION_COLUMNS, Tier
+
 TIME_DIMENSIONS = ("hour", "day")
 ID_DIMENSIONS = ("affiliate", "offer", "link")
 SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5", "source")
 AGENT_DIMENSIONS = ("country", "device", "os", "browser")
 DIMENSIONS = (*TIME_DIMENSIONS, *ID_DIMENSIONS, *SUB_DIMENSIONS, *AGENT_DIMENSIONS)
 
-COUNT_METRICS = (
-    "clicks",
-    "unique_clicks",
-    "bot_clicks",
-    "conversions",
-    "pending_conversions",
-    "rejected_conversions",
-)
-MONEY_METRICS = ("revenue", "payout")
-METRICS = (*COUNT_METRICS, *MONEY_METRICS, "profit", "cr", "epc")
+# The rollups' amounts (app/rollups/registry.py), then those derived from them.
+METRICS = (*registry.METRICS, "profit", "cr", "epc")
 # The network's side of the money, which an affiliate key never sees.
 NETWORK_METRICS = frozenset({"revenue", "profit"})
 
@@ -38,53 +34,20 @@ NAME_COLUMNS = {
 
 
 @dataclass(frozen=True, slots=True)
-class Tier:
-    """A rollup table: its time grain in seconds and the dimensions it keeps. A `whole`
-    tier is small enough to answer any range alone; the planner prefers it to a mix."""
-
-    table: str
-    grain_s: int
-    dimensions: frozenset[str]
-    whole: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Read:
     """The rows of one tier over bucket-aligned ranges of UTC instants [start, end)."""
 
     tier: Tier
     ranges: tuple[tuple[datetime, datetime], ...]
     # Rows counted against the UTC day that holds them: grouped under that day's local
-    # date, their amounts negated (see stats.service._reads).
+    # date, their amounts negated (see stats.planner._reads).
     negate: bool = False
 
 
-_LINKS = frozenset({"affiliate", "offer", "link"})
-_COARSE = _LINKS | {"country"}
-# Per grain, the planner takes the first tier (in this order) that keeps every dimension.
-TIERS = (
-    Tier("stats_rollup_totals", 900, frozenset(), whole=True),
-    Tier("stats_rollup_daily_links", 86400, _LINKS),
-    Tier("stats_rollup_daily_offer_country", 86400, frozenset({"offer", "country"})),
-    Tier("stats_rollup_daily", 86400, _COARSE),
-    Tier("stats_rollup_links_hourly", 3600, _LINKS),
-    Tier("stats_rollup_hourly", 3600, _COARSE),
-    Tier("stats_rollup_links", 900, _LINKS),
-    Tier("stats_rollup", 900, _COARSE | {"device", "os", "browser"}),
-)
 # A read lists the buckets of its short ranges (one index probe each) and keeps long ranges
 # as ranges; a local day in Asia/Kolkata is 2 + 23 + 2 buckets of three tiers.
 SHORT_RANGE_BUCKETS = 64
 
-_ROLLUP_COLUMNS = {
-    "affiliate": "affiliate_id",
-    "offer": "offer_id",
-    "link": "link_id",
-    "country": "country",
-    "device": "device",
-    "os": "os",
-    "browser": "browser",
-}
 # Raw rows keep NULL for "none"; the rollups keep ''. Both read as '' here.
 _CLICK_COLUMNS = {
     "affiliate": "k.affiliate_id",
@@ -111,7 +74,7 @@ _CONVERSION_COLUMNS = {
 
 _ROLLUP_SUMS = ", ".join(
     f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
-    for m in (*COUNT_METRICS, *MONEY_METRICS)
+    for m in registry.METRICS
 )
 # A group is reported when it counts something, as in the raw rows: negated reads cancel
 # rows out, and a rollup row whose amounts were moved away keeps its key with zeros.
@@ -121,7 +84,7 @@ _COUNTS_SOMETHING = (
 )
 _NEGATED_SUMS = ", ".join(
     f"(-sum({m}))::bigint AS {m}" if m in COUNT_METRICS else f"-sum({m}) AS {m}"
-    for m in (*COUNT_METRICS, *MONEY_METRICS)
+    for m in registry.METRICS
 )
 # Daily rows are labelled by their noon, the instant of the local day holding most of them
 # (the whole of them when the planner reads them), and negated rows by the noon of the
@@ -152,6 +115,14 @@ _DERIVED = {
     "cr": "CASE WHEN {t}.clicks > 0 THEN round({t}.conversions * 100.0 / {t}.clicks, 2) END",
     "epc": "CASE WHEN {t}.clicks > 0 THEN round({t}.payout / {t}.clicks, 4) END",
 }
+
+# Offsets over the coming year (now and every quarter), by PostgreSQL's rules.
+ZONE_OFFSETS = """
+SELECT z.name, t.at,
+       extract(epoch FROM (t.at AT TIME ZONE z.name) - (t.at AT TIME ZONE 'UTC'))::int AS offset_s
+FROM pg_timezone_names z
+CROSS JOIN (SELECT now() + make_interval(months => m) AS at FROM generate_series(0, 9, 3) m) t
+"""
 
 # A runaway report must not hold a connection for long; sub-ID reports group hundreds of
 # thousands of values, which spill to disk at the default 4 MB. JIT compiling costs ~40 ms
@@ -272,7 +243,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
             _leaf(
                 report,
                 params,
-                columns=_ROLLUP_COLUMNS,
+                columns=DIMENSION_COLUMNS,
                 ts=_NEGATED_LABEL
                 if read.negate
                 else _DAILY_LABEL
@@ -333,7 +304,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
         # would carry every money aggregate through every click. A click's dimensions are
         # never NULL (text ones read as ''), so equal groups always meet in the join.
         clicks_leaf, conversions_leaf = leaves
-        metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in (*COUNT_METRICS, *MONEY_METRICS))
+        metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.METRICS)
         grouped = (
             f"SELECT {keys}, {metrics}\nFROM (\n{clicks_leaf}\n) c\n"
             f"FULL JOIN (\n{conversions_leaf}\n) v USING ({keys})"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from app.db import Pool
-from app.stats.service import zones_out_of_step
+from app.stats.zones import zones_out_of_step
 
 
 async def test_python_and_postgresql_agree_on_every_zone(pool: Pool) -> None:
