@@ -3,19 +3,13 @@ takes from, its rollup row, summed per row over a batch."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from app.attribution import queries
 from app.attribution.rules import Row
 from app.db import Connection
-
-
-def bucket_of(moment: datetime) -> datetime:
-    """date_bin('15 minutes', moment, '2000-01-01') in UTC, as the click rollups use."""
-    moment = moment.astimezone(UTC)
-    return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+from app.rollups import registry
 
 
 def _contribution(status: str, row: Row) -> tuple[int, int, int, Decimal, Decimal]:
@@ -36,7 +30,7 @@ class Rollups:
         if row["affiliate_id"] is None:
             return
         key = (
-            bucket_of(row["created_at"]),
+            registry.bucket_of(row["created_at"]),
             row["affiliate_id"],
             row["offer_id"],
             row["link_id"],
@@ -57,7 +51,9 @@ class Rollups:
         rows = sorted((k, d) for k, d in self._deltas.items() if any(d))
         if not rows:
             return
-        columns: list[list[Any]] = [[] for _ in range(14)]
+        columns: list[list[Any]] = [
+            [] for _ in range(len(registry.BASE_KEY) + len(registry.CONVERSION_METRICS))
+        ]
         for key, delta in rows:
             for i, value in enumerate((*key, *delta)):
                 columns[i].append(value)
