@@ -138,10 +138,9 @@ async def list_offers(
     advertiser_id: IdQuery = None,
     status: Literal["active", "paused", "archived"] | None = None,
 ) -> Page[OfferOut]:
-    async with pool.acquire() as conn:
-        return await offer_service.list_offers(
-            conn, cursor=cursor, limit=limit, advertiser_id=advertiser_id, status=status
-        )
+    return await offer_service.list_offers(
+        pool, cursor=cursor, limit=limit, advertiser_id=advertiser_id, status=status
+    )
 
 
 @offers.get("/{offer_id}", response_model=OfferOut)
