@@ -1,4 +1,4 @@
-"""Typed FastAPI dependencies for the resources the lifespan owns."""
+"""Typed FastAPI dependencies for what the lifespan owns (`app.state.AppState`)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,26 @@ from redis.asyncio import Redis
 from app.db import Pool
 from app.keys import service as keys_service
 from app.settings import Settings
+from app.state import AppState
 
 
-def get_pool(request: Request) -> Pool:
-    pool: Pool = request.app.state.pool
-    return pool
+def get_app_state(request: Request) -> AppState:
+    return AppState.of(request.app)
 
 
-def get_redis(request: Request) -> Redis:
-    redis: Redis = request.app.state.redis
-    return redis
+AppStateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def get_pool(resources: AppStateDep) -> Pool:
+    return resources.pool
+
+
+def get_redis(resources: AppStateDep) -> Redis:
+    return resources.redis
+
+
+def get_settings(resources: AppStateDep) -> Settings:
+    return resources.settings
 
 
 PoolDep = Annotated[Pool, Depends(get_pool)]
@@ -53,5 +58,6 @@ async def admin_principal(
     return principal
 
 
+# The caller: an admin, or one affiliate (a Principal, whichever key or setting it came from).
 CurrentKey = Annotated[keys_service.Principal, Depends(current_principal)]
 AdminKey = Annotated[keys_service.Principal, Depends(admin_principal)]

@@ -29,6 +29,7 @@ from app.redirect.handler import Redirector, TrustedProxies, is_redirect
 from app.redis import create_redis
 from app.sender import routes as sender_routes
 from app.settings import Settings
+from app.state import AppState
 from app.stats import routes as stats_routes
 from app.stats import service as stats_service
 
@@ -46,6 +47,7 @@ class TrackerApp(FastAPI):
     """
 
     redirector: Redirector
+    intake: intake_service.Intake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -54,7 +56,7 @@ class TrackerApp(FastAPI):
                 return
             # Postbacks and pixels too: their intake target needs the same short path.
             if intake_asgi.is_intake(scope["method"], scope["path"]):
-                await intake_asgi.handle(self.state.intake, scope, receive, send)
+                await intake_asgi.handle(self.intake, scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -94,8 +96,9 @@ def create_app(settings: Settings) -> TrackerApp:
                         "run `tracker migrate` before starting this version"
                     )
             await _check_time_zones(pool, database_url)
-            app.state.pool = pool
-            app.state.redis = redis
+            AppState(
+                settings=settings, pool=pool, redis=redis, redirector=redirector, intake=intake
+            ).attach(app)
             await redirect_service.start(redirector, settings=settings, pool=pool, redis=redis)
             await intake_service.start(intake, pool=pool, redis=redis)
             yield
@@ -115,12 +118,13 @@ def create_app(settings: Settings) -> TrackerApp:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.settings = settings
     redirector = Redirector(
         cookie_name=settings.click_cookie, trusted_proxies=TrustedProxies(settings.trusted_proxies)
     )
-    app.redirector = app.state.redirector = redirector
-    intake = app.state.intake = intake_service.Intake(settings)
+    intake = intake_service.Intake(settings)
+    app.redirector, app.intake = redirector, intake
+    # Read by app.postbacks.routes and by tests; routes take the typed AppState (app.deps).
+    app.state.redirector, app.state.intake = redirector, intake
     install_handlers(app)
     install_outage_handlers(app)
     install_methods(app)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from app.catalog import queries as catalog_queries
-from app.catalog import service as catalog
+from app.catalog import advertisers as advertiser_service
+from app.catalog import affiliates as affiliate_service
+from app.catalog import links as link_service
+from app.catalog import offers as offer_service
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn, Rule
 from app.db import Connection
 from app.keys import service as keys_service
@@ -34,20 +36,18 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
     async with conn.transaction():
         # Serialises concurrent seeders so the demo is made once.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tracker-seed'))")
-        advertiser = await conn.fetchrow(
-            f"SELECT {catalog_queries.ADVERTISER_COLUMNS} FROM advertisers"
-            " WHERE name = $1 ORDER BY id LIMIT 1",
-            DEMO_ADVERTISER,
+        advertiser = await advertiser_service.first_named(
+            conn, name=DEMO_ADVERTISER, public_url=settings.public_url
         )
         if advertiser is None:
             created = True
-            advertiser = await catalog.create_advertiser(
-                conn, body=AdvertiserIn(name=DEMO_ADVERTISER)
+            advertiser = await advertiser_service.create_advertiser(
+                conn, body=AdvertiserIn(name=DEMO_ADVERTISER), public_url=settings.public_url
             )
-            offer = await catalog.create_offer(
+            offer = await offer_service.create_offer(
                 conn,
                 body=OfferIn(
-                    advertiser_id=advertiser["id"],
+                    advertiser_id=advertiser.id,
                     name="Demo Offer",
                     url="https://example.com/landing?click_id={click_id}&aff={affiliate_id}"
                     "&s1={sub1}",
@@ -57,20 +57,23 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
                 ),
             )
             for name in ("Alice Media", "Bob Traffic"):
-                affiliate = await catalog.create_affiliate(conn, body=AffiliateIn(name=name))
-                await catalog.create_link(
-                    conn, body=LinkIn(affiliate_id=affiliate.id, offer_id=offer.id)
+                affiliate = await affiliate_service.create_affiliate(
+                    conn, body=AffiliateIn(name=name)
+                )
+                await link_service.create_link(
+                    conn,
+                    body=LinkIn(affiliate_id=affiliate.id, offer_id=offer.id),
+                    public_url=settings.public_url,
                 )
         codes = await conn.fetch(
             """SELECT l.code FROM links l JOIN offers o ON o.id = l.offer_id
                WHERE o.advertiser_id = $1 ORDER BY l.id""",
-            advertiser["id"],
+            advertiser.id,
         )
     admin_key = await _demo_admin_key(conn, settings, create=created)
-    out = catalog.advertiser_out(advertiser, settings.public_url)
     return DemoInfo(
         tracking_urls=[f"{settings.public_url}/c/{r['code']}?sub1=demo" for r in codes],
-        postback_url=out.postback_url,
+        postback_url=advertiser.postback_url,
         admin_key=admin_key,
         docs_url=f"{settings.public_url}/docs",
         dashboard_url=f"{settings.public_url}/dashboard",
@@ -89,7 +92,7 @@ async def _demo_admin_key(conn: Connection, settings: Settings, *, create: bool)
     path = settings.tracker_data_dir / DEMO_KEY_FILE
     if not create and (saved := _read_key(path)):
         return saved
-    plain, _ = await keys_service.create_key(conn, role="admin", affiliate_id=None, name="demo")
+    plain = (await keys_service.create_key(conn, role="admin", affiliate_id=None, name="demo")).key
     _write_key(path, plain)
     return plain
 

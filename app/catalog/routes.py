@@ -9,8 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.catalog import queries
-from app.catalog import service as catalog
+from app.catalog import advertisers as advertiser_service
+from app.catalog import affiliates as affiliate_service
+from app.catalog import links as link_service
+from app.catalog import offers as offer_service
+from app.catalog import service as catalog_service
 from app.catalog.schemas import (
     AdvertiserIn,
     AdvertiserOut,
@@ -26,7 +29,7 @@ from app.catalog.schemas import (
     OfferPatch,
 )
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.patterns import MAX_ID
 
 router = APIRouter()
@@ -44,9 +47,11 @@ advertisers = APIRouter(prefix="/advertisers", tags=["advertisers"])
 async def create_advertiser(
     body: AdvertiserIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
-    row = await catalog.create_advertiser(pool, body=body)
-    await catalog.notify_changed(redis)
-    return catalog.advertiser_out(row, settings.public_url)
+    advertiser = await advertiser_service.create_advertiser(
+        pool, body=body, public_url=settings.public_url
+    )
+    await catalog_service.notify_changed(redis)
+    return advertiser
 
 
 @advertisers.get("", response_model=Page[AdvertiserOut])
@@ -58,10 +63,8 @@ async def list_advertisers(
     cursor: CursorQuery = None,
     status: Literal["active", "archived"] | None = None,
 ) -> Page[AdvertiserOut]:
-    rows = await pool.fetch(queries.LIST_ADVERTISERS, after_id(cursor), limit, status)
-    return Page[AdvertiserOut](
-        items=[catalog.advertiser_out(r, settings.public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    return await advertiser_service.list_advertisers(
+        pool, cursor=cursor, limit=limit, status=status, public_url=settings.public_url
     )
 
 
@@ -69,8 +72,9 @@ async def list_advertisers(
 async def get_advertiser(
     advertiser_id: IdPath, pool: PoolDep, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
-    row = await catalog.get_advertiser(pool, advertiser_id=advertiser_id)
-    return catalog.advertiser_out(row, settings.public_url)
+    return await advertiser_service.get_advertiser(
+        pool, advertiser_id=advertiser_id, public_url=settings.public_url
+    )
 
 
 @advertisers.patch("/{advertiser_id}", response_model=AdvertiserOut)
@@ -82,9 +86,11 @@ async def update_advertiser(
     settings: SettingsDep,
     _: AdminKey,
 ) -> AdvertiserOut:
-    row = await catalog.update_advertiser(pool, advertiser_id=advertiser_id, body=body)
-    await catalog.notify_changed(redis)
-    return catalog.advertiser_out(row, settings.public_url)
+    advertiser = await advertiser_service.update_advertiser(
+        pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
+    )
+    await catalog_service.notify_changed(redis)
+    return advertiser
 
 
 @advertisers.post("/{advertiser_id}/rotate-token", response_model=AdvertiserOut)
@@ -92,9 +98,11 @@ async def rotate_postback_token(
     advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
     """Issue a new postback token; the old one stops working at once."""
-    row = await catalog.rotate_token(pool, advertiser_id=advertiser_id)
-    await catalog.notify_changed(redis)
-    return catalog.advertiser_out(row, settings.public_url)
+    advertiser = await advertiser_service.rotate_postback_token(
+        pool, advertiser_id=advertiser_id, public_url=settings.public_url
+    )
+    await catalog_service.notify_changed(redis)
+    return advertiser
 
 
 @advertisers.delete("/{advertiser_id}", status_code=204)
@@ -103,8 +111,8 @@ async def delete_advertiser(
 ) -> Response:
     """Delete, or archive when the advertiser has offers or conversions."""
     async with pool.acquire() as conn:
-        await catalog.delete_advertiser(conn, advertiser_id=advertiser_id)
-    await catalog.notify_changed(redis)
+        await advertiser_service.delete_advertiser(conn, advertiser_id=advertiser_id)
+    await catalog_service.notify_changed(redis)
     return NO_CONTENT
 
 
@@ -116,8 +124,8 @@ offers = APIRouter(prefix="/offers", tags=["offers"])
 @offers.post("", status_code=201, response_model=OfferOut)
 async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKey) -> OfferOut:
     async with pool.acquire() as conn:
-        offer = await catalog.create_offer(conn, body=body)
-    await catalog.notify_changed(redis)
+        offer = await offer_service.create_offer(conn, body=body)
+    await catalog_service.notify_changed(redis)
     return offer
 
 
@@ -130,17 +138,14 @@ async def list_offers(
     advertiser_id: IdQuery = None,
     status: Literal["active", "paused", "archived"] | None = None,
 ) -> Page[OfferOut]:
-    async with pool.acquire() as conn:
-        rows = await conn.fetch(queries.LIST_OFFERS, after_id(cursor), limit, advertiser_id, status)
-        items = await catalog.offers_out(conn, rows)
-    return Page[OfferOut](
-        items=items, next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None)
+    return await offer_service.list_offers(
+        pool, cursor=cursor, limit=limit, advertiser_id=advertiser_id, status=status
     )
 
 
 @offers.get("/{offer_id}", response_model=OfferOut)
 async def get_offer(offer_id: IdPath, pool: PoolDep, _: AdminKey) -> OfferOut:
-    return await catalog.get_offer(pool, offer_id=offer_id)
+    return await offer_service.get_offer(pool, offer_id=offer_id)
 
 
 @offers.patch("/{offer_id}", response_model=OfferOut)
@@ -149,8 +154,8 @@ async def update_offer(
 ) -> OfferOut:
     """Change the fields given; a list given (goals, payout_overrides, caps) replaces the old."""
     async with pool.acquire() as conn:
-        offer = await catalog.update_offer(conn, offer_id=offer_id, body=body)
-    await catalog.notify_changed(redis)
+        offer = await offer_service.update_offer(conn, offer_id=offer_id, body=body)
+    await catalog_service.notify_changed(redis)
     return offer
 
 
@@ -158,8 +163,8 @@ async def update_offer(
 async def delete_offer(offer_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
     """Delete, or archive when links point at the offer (they then go to its fallback)."""
     async with pool.acquire() as conn:
-        await catalog.delete_offer(conn, offer_id=offer_id)
-    await catalog.notify_changed(redis)
+        await offer_service.delete_offer(conn, offer_id=offer_id)
+    await catalog_service.notify_changed(redis)
     return NO_CONTENT
 
 
@@ -172,7 +177,7 @@ affiliates = APIRouter(prefix="/affiliates", tags=["affiliates"])
 async def create_affiliate(
     body: AffiliateIn, pool: PoolDep, settings: SettingsDep, _: AdminKey
 ) -> AffiliateOut:
-    return await catalog.create_affiliate(
+    return await affiliate_service.create_affiliate(
         pool, body=body, allowed_networks=settings.sender_allowed_networks
     )
 
@@ -180,25 +185,21 @@ async def create_affiliate(
 @affiliates.get("", response_model=Page[AffiliateOut])
 async def list_affiliates(
     pool: PoolDep,
-    key: CurrentKey,
+    caller: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     status: Literal["active", "paused", "archived"] | None = None,
 ) -> Page[AffiliateOut]:
     """All affiliates for an admin; an affiliate key sees itself only."""
-    rows = await pool.fetch(
-        queries.LIST_AFFILIATES, after_id(cursor), limit, key.affiliate_id, status
-    )
-    return Page[AffiliateOut](
-        items=[catalog.affiliate_out(r) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    return await affiliate_service.list_affiliates(
+        pool, cursor=cursor, limit=limit, only_affiliate_id=caller.affiliate_id, status=status
     )
 
 
 @affiliates.get("/{affiliate_id}", response_model=AffiliateOut)
-async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, key: CurrentKey) -> AffiliateOut:
-    key.require_affiliate_access(affiliate_id)
-    return await catalog.get_affiliate(pool, affiliate_id=affiliate_id)
+async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, caller: CurrentKey) -> AffiliateOut:
+    caller.require_affiliate_access(affiliate_id)
+    return await affiliate_service.get_affiliate(pool, affiliate_id=affiliate_id)
 
 
 @affiliates.patch("/{affiliate_id}", response_model=AffiliateOut)
@@ -210,14 +211,14 @@ async def update_affiliate(
     settings: SettingsDep,
     _: AdminKey,
 ) -> AffiliateOut:
-    affiliate = await catalog.update_affiliate(
+    affiliate = await affiliate_service.update_affiliate(
         pool,
         affiliate_id=affiliate_id,
         body=body,
         allowed_networks=settings.sender_allowed_networks,
     )
     # A paused affiliate's links go to the fallback: the redirect caches must hear of it.
-    await catalog.notify_changed(redis)
+    await catalog_service.notify_changed(redis)
     return affiliate
 
 
@@ -227,8 +228,8 @@ async def delete_affiliate(
 ) -> Response:
     """Delete, or archive when links, keys or offer rules refer to the affiliate."""
     async with pool.acquire() as conn:
-        await catalog.delete_affiliate(conn, affiliate_id=affiliate_id)
-    await catalog.notify_changed(redis)
+        await affiliate_service.delete_affiliate(conn, affiliate_id=affiliate_id)
+    await catalog_service.notify_changed(redis)
     return NO_CONTENT
 
 
@@ -241,16 +242,16 @@ links = APIRouter(prefix="/links", tags=["links"])
 async def create_link(
     body: LinkIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> LinkOut:
-    row = await catalog.create_link(pool, body=body)
-    await catalog.notify_changed(redis)
-    return catalog.link_out(row, settings.public_url)
+    link = await link_service.create_link(pool, body=body, public_url=settings.public_url)
+    await catalog_service.notify_changed(redis)
+    return link
 
 
 @links.get("", response_model=Page[LinkOut])
 async def list_links(
     pool: PoolDep,
     settings: SettingsDep,
-    key: CurrentKey,
+    caller: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     affiliate_id: IdQuery = None,
@@ -259,22 +260,25 @@ async def list_links(
 ) -> Page[LinkOut]:
     """All links for an admin; an affiliate key sees its own only."""
     if affiliate_id is not None:
-        key.require_affiliate_access(affiliate_id)
-    scope = affiliate_id if key.is_admin else key.affiliate_id
-    rows = await pool.fetch(queries.LIST_LINKS, after_id(cursor), limit, scope, offer_id, status)
-    return Page[LinkOut](
-        items=[catalog.link_out(r, settings.public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        caller.require_affiliate_access(affiliate_id)
+    return await link_service.list_links(
+        pool,
+        cursor=cursor,
+        limit=limit,
+        affiliate_id=affiliate_id if caller.is_admin else caller.affiliate_id,
+        offer_id=offer_id,
+        status=status,
+        public_url=settings.public_url,
     )
 
 
 @links.get("/{link_id}", response_model=LinkOut)
 async def get_link(
-    link_id: IdPath, pool: PoolDep, settings: SettingsDep, key: CurrentKey
+    link_id: IdPath, pool: PoolDep, settings: SettingsDep, caller: CurrentKey
 ) -> LinkOut:
-    row = await catalog.get_link(pool, link_id=link_id)
-    key.require_affiliate_access(row["affiliate_id"])
-    return catalog.link_out(row, settings.public_url)
+    link = await link_service.get_link(pool, link_id=link_id, public_url=settings.public_url)
+    caller.require_affiliate_access(link.affiliate_id)
+    return link
 
 
 @links.patch("/{link_id}", response_model=LinkOut)
@@ -287,16 +291,18 @@ async def update_link(
     _: AdminKey,
 ) -> LinkOut:
     """Archive or reactivate a link. Its code and target stay fixed once shared."""
-    row = await catalog.set_link_status(pool, link_id=link_id, status=body.status)
-    await catalog.notify_changed(redis)
-    return catalog.link_out(row, settings.public_url)
+    link = await link_service.set_link_status(
+        pool, link_id=link_id, status=body.status, public_url=settings.public_url
+    )
+    await catalog_service.notify_changed(redis)
+    return link
 
 
 @links.delete("/{link_id}", status_code=204)
 async def delete_link(link_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
     """Archive the link: it keeps redirecting, to the offer's fallback URL."""
-    await catalog.set_link_status(pool, link_id=link_id, status="archived")
-    await catalog.notify_changed(redis)
+    await link_service.archive_link(pool, link_id=link_id)
+    await catalog_service.notify_changed(redis)
     return NO_CONTENT
 
 

@@ -4,9 +4,10 @@ VALUES ($1, $2, $3, $4, $5)
 RETURNING id, prefix, name, role, affiliate_id, created_at, revoked_at
 """
 
-# The affiliate's status is read in the same query, so archiving or pausing an affiliate
-# stops its keys on the very next request, in every web process (nothing is cached).
-FIND_ACTIVE_KEY = """
+# Unrevoked, which is not yet usable: the affiliate's status comes in the same query, so
+# archiving or pausing an affiliate stops its keys on the very next request, in every web
+# process (nothing is cached).
+FIND_UNREVOKED_KEY = """
 SELECT k.id, k.role, k.affiliate_id, a.status AS affiliate_status
 FROM api_keys k LEFT JOIN affiliates a ON a.id = k.affiliate_id
 WHERE k.key_hash = $1 AND k.revoked_at IS NULL
@@ -21,5 +22,3 @@ REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
 RETURNING id, prefix, name, role, affiliate_id, created_at, revoked_at
 """
-
-AFFILIATE_EXISTS = "SELECT 1 FROM affiliates WHERE id = $1"

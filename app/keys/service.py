@@ -4,16 +4,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal
 
-import asyncpg
-
+from app.catalog import affiliates as affiliate_service
 from app.db import Executor, Pool
-from app.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from app.keys import queries
+from app.keys.schemas import CreatedKey, KeyOut, Role
+from app.pagination import Page, after_id, next_cursor
 
 KEY_PREFIX = "trk_"
-Role = Literal["admin", "affiliate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +50,12 @@ async def create_key(
     role: Role,
     affiliate_id: int | None,
     name: str | None,
-) -> tuple[str, asyncpg.Record]:
-    """Store a new key's hash; return the plain key (shown once) and the stored row."""
+) -> CreatedKey:
+    """Store a new key's hash; the plain key is in this answer only."""
     if role == "affiliate":
         if affiliate_id is None:
             raise BadRequest("an affiliate key needs affiliate_id", code="invalid_request")
-        if await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id) is None:
+        if await affiliate_service.affiliate_status(conn, affiliate_id=affiliate_id) is None:
             raise Conflict(f"affiliate {affiliate_id} does not exist", code="invalid_reference")
     elif affiliate_id is not None:
         raise BadRequest("an admin key has no affiliate_id", code="invalid_request")
@@ -65,7 +64,23 @@ async def create_key(
         queries.INSERT_KEY, hash_key(plain), plain[: len(KEY_PREFIX) + 6], name, role, affiliate_id
     )
     assert row is not None
-    return plain, row
+    return CreatedKey(key=plain, **dict(row))
+
+
+async def list_keys(conn: Executor, *, cursor: str | None, limit: int) -> Page[KeyOut]:
+    rows = await conn.fetch(queries.LIST_KEYS, after_id(cursor), limit)
+    return Page[KeyOut](
+        items=[KeyOut(**dict(r)) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+async def revoke_key(conn: Executor, *, key_id: int) -> KeyOut:
+    """Revoke at once; revoking a revoked key keeps its first revocation time."""
+    row = await conn.fetchrow(queries.REVOKE_KEY, key_id)
+    if row is None:
+        raise NotFound(f"key {key_id} does not exist")
+    return KeyOut(**dict(row))
 
 
 async def authenticate(
@@ -81,7 +96,7 @@ async def authenticate(
         raise Unauthorized("the Authorization header must be 'Bearer <key>'")
     if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
         return Principal(role="admin")
-    row = await pool.fetchrow(queries.FIND_ACTIVE_KEY, hash_key(token))
+    row = await pool.fetchrow(queries.FIND_UNREVOKED_KEY, hash_key(token))
     if row is None:
         raise Unauthorized("unknown or revoked API key")
     if row["role"] == "affiliate" and row["affiliate_status"] != "active":

@@ -1,0 +1,88 @@
+"""Links: one affiliate on one offer, owning the `code` of its tracking URL.
+
+A link's code and target stay fixed once made (the URL is out in the world); only its
+status changes.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+
+from app.catalog import affiliates, offers
+from app.catalog.queries import links as queries
+from app.catalog.schemas import LinkIn, LinkOut
+from app.db import Executor
+from app.errors import Conflict, NotFound
+from app.pagination import Page, after_id, next_cursor
+
+CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10  # ~58 bits from a 57-symbol alphabet: unguessable, still short
+CODE_ATTEMPTS = 5
+
+
+def new_link_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _link_out(row: asyncpg.Record | None, link_id: int, public_url: str) -> LinkOut:
+    if row is None:
+        raise NotFound(f"link {link_id} does not exist")
+    return LinkOut(tracking_url=f"{public_url}/c/{row['code']}", **dict(row))
+
+
+def _check_target(name: str, ref: int, status: str | None) -> None:
+    if status is None:
+        raise Conflict(f"{name} {ref} does not exist", code="invalid_reference")
+    if status == "archived":
+        raise Conflict(f"{name} {ref} is archived")
+
+
+async def create_link(conn: Executor, *, body: LinkIn, public_url: str) -> LinkOut:
+    _check_target(
+        "affiliate",
+        body.affiliate_id,
+        await affiliates.affiliate_status(conn, affiliate_id=body.affiliate_id),
+    )
+    _check_target("offer", body.offer_id, await offers.offer_status(conn, offer_id=body.offer_id))
+    for _ in range(CODE_ATTEMPTS):
+        row = await conn.fetchrow(
+            queries.INSERT, body.code or new_link_code(), body.affiliate_id, body.offer_id
+        )
+        if row is not None:
+            return _link_out(row, row["id"], public_url)
+        if body.code is not None:
+            raise Conflict(f"link code {body.code!r} is taken", code="duplicate_code")
+    raise Conflict("could not generate a free link code; try again")
+
+
+async def list_links(
+    conn: Executor,
+    *,
+    cursor: str | None,
+    limit: int,
+    affiliate_id: int | None,
+    offer_id: int | None,
+    status: str | None,
+    public_url: str,
+) -> Page[LinkOut]:
+    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, status)
+    return Page[LinkOut](
+        items=[_link_out(r, r["id"], public_url) for r in rows],
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+async def get_link(conn: Executor, *, link_id: int, public_url: str) -> LinkOut:
+    return _link_out(await conn.fetchrow(queries.GET, link_id), link_id, public_url)
+
+
+async def set_link_status(conn: Executor, *, link_id: int, status: str, public_url: str) -> LinkOut:
+    row = await conn.fetchrow(queries.SET_STATUS, link_id, status)
+    return _link_out(row, link_id, public_url)
+
+
+async def archive_link(conn: Executor, *, link_id: int) -> None:
+    if await conn.fetchrow(queries.SET_STATUS, link_id, "archived") is None:
+        raise NotFound(f"link {link_id} does not exist")

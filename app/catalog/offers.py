@@ -1,0 +1,281 @@
+"""Offers: where a link sends its visitors, what a conversion earns and pays, and the caps.
+
+An offer's goals, per-affiliate payout overrides and caps are rows of their own, given and
+replaced as whole lists with the offer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+
+from app.catalog import advertisers, affiliates, patch
+from app.catalog.queries import offers as queries
+from app.catalog.schemas import Cap, Goal, OfferIn, OfferOut, OfferPatch, PayoutOverride, Rule
+from app.db import Connection, Executor
+from app.errors import BadRequest, Conflict, NotFound
+from app.pagination import Page, after_id, next_cursor
+
+# Columns a PATCH may set as they are; revenue and payout each become two (type, value).
+_SCALARS = (
+    "name",
+    "url",
+    "fallback_url",
+    "status",
+    "currency",
+    "attribution_window_hours",
+    "main_goal",
+    "main_goal_multiple",
+    "allow_payout_param",
+    "pixel_policy",
+    "pixel_status",
+    "max_amount",
+)
+
+
+def _rule(kind: str, value: Any) -> Rule:
+    return Rule.model_validate({"type": kind, "value": value})
+
+
+async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferOut]:
+    """Offers with their goals, overrides and caps, loaded in three queries for the page."""
+    ids = [r["id"] for r in rows]
+    goals: defaultdict[int, list[Goal]] = defaultdict(list)
+    overrides: defaultdict[int, list[PayoutOverride]] = defaultdict(list)
+    caps: defaultdict[int, list[Cap]] = defaultdict(list)
+    if ids:
+        for g in await conn.fetch(queries.GOALS, ids):
+            goals[g["offer_id"]].append(
+                Goal(
+                    name=g["name"],
+                    revenue=_rule(g["revenue_type"], g["revenue_value"]),
+                    payout=_rule(g["payout_type"], g["payout_value"]),
+                    allow_multiple=g["allow_multiple"],
+                )
+            )
+        for o in await conn.fetch(queries.OVERRIDES, ids):
+            overrides[o["offer_id"]].append(
+                PayoutOverride(
+                    affiliate_id=o["affiliate_id"], type=o["payout_type"], value=o["payout_value"]
+                )
+            )
+        for c in await conn.fetch(queries.CAPS, ids):
+            caps[c["offer_id"]].append(
+                Cap(
+                    metric=c["metric"],
+                    period=c["period"],
+                    limit=c["cap_limit"],
+                    affiliate_id=c["affiliate_id"],
+                )
+            )
+    return [
+        OfferOut(
+            id=r["id"],
+            advertiser_id=r["advertiser_id"],
+            name=r["name"],
+            url=r["url"],
+            fallback_url=r["fallback_url"],
+            status=r["status"],
+            currency=r["currency"],
+            attribution_window_hours=r["attribution_window_hours"],
+            main_goal=r["main_goal"],
+            main_goal_multiple=r["main_goal_multiple"],
+            revenue=_rule(r["revenue_type"], r["revenue_value"]),
+            payout=_rule(r["payout_type"], r["payout_value"]),
+            allow_payout_param=r["allow_payout_param"],
+            pixel_policy=r["pixel_policy"],
+            pixel_status=r["pixel_status"],
+            max_amount=r["max_amount"],
+            goals=goals[r["id"]],
+            payout_overrides=overrides[r["id"]],
+            caps=caps[r["id"]],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+        for r in rows
+    ]
+
+
+async def _check_references(
+    conn: Connection,
+    *,
+    advertiser_id: int | None,
+    overrides: list[PayoutOverride] | None,
+    caps: list[Cap] | None,
+) -> None:
+    if advertiser_id is not None:
+        status = await advertisers.advertiser_status(conn, advertiser_id=advertiser_id)
+        if status is None:
+            raise Conflict(f"advertiser {advertiser_id} does not exist", code="invalid_reference")
+        if status == "archived":
+            raise Conflict(f"advertiser {advertiser_id} is archived")
+    wanted = {o.affiliate_id for o in overrides or []} | {
+        c.affiliate_id for c in caps or [] if c.affiliate_id is not None
+    }
+    if wanted:
+        found = await affiliates.existing_affiliate_ids(conn, list(wanted))
+        missing = sorted(wanted - found)
+        if missing:
+            raise Conflict(f"affiliate {missing[0]} does not exist", code="invalid_reference")
+
+
+async def _replace_children(
+    conn: Connection,
+    offer_id: int,
+    *,
+    goals: list[Goal] | None,
+    overrides: list[PayoutOverride] | None,
+    caps: list[Cap] | None,
+) -> None:
+    if goals is not None:
+        await conn.execute(queries.DELETE_GOALS, offer_id)
+        await conn.execute(
+            queries.INSERT_GOALS,
+            offer_id,
+            [g.name for g in goals],
+            [g.revenue.type for g in goals],
+            [g.revenue.value for g in goals],
+            [g.payout.type for g in goals],
+            [g.payout.value for g in goals],
+            [g.allow_multiple for g in goals],
+        )
+    if overrides is not None:
+        await conn.execute(queries.DELETE_OVERRIDES, offer_id)
+        await conn.execute(
+            queries.INSERT_OVERRIDES,
+            offer_id,
+            [o.affiliate_id for o in overrides],
+            [o.type for o in overrides],
+            [o.value for o in overrides],
+        )
+    if caps is not None:
+        await conn.execute(queries.DELETE_CAPS, offer_id)
+        await conn.execute(
+            queries.INSERT_CAPS,
+            offer_id,
+            [c.metric for c in caps],
+            [c.period for c in caps],
+            [c.limit for c in caps],
+            [c.affiliate_id for c in caps],
+        )
+
+
+async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
+    async with conn.transaction():
+        await _check_references(
+            conn,
+            advertiser_id=body.advertiser_id,
+            overrides=body.payout_overrides,
+            caps=body.caps,
+        )
+        row = await conn.fetchrow(
+            queries.INSERT,
+            body.advertiser_id,
+            body.name,
+            body.url,
+            body.fallback_url,
+            body.status,
+            body.currency,
+            body.attribution_window_hours,
+            body.main_goal,
+            body.main_goal_multiple,
+            body.revenue.type,
+            body.revenue.value,
+            body.payout.type,
+            body.payout.value,
+            body.allow_payout_param,
+            body.pixel_policy,
+            body.pixel_status,
+            body.max_amount,
+        )
+        assert row is not None
+        await _replace_children(
+            conn, row["id"], goals=body.goals, overrides=body.payout_overrides, caps=body.caps
+        )
+        return (await _offers_out(conn, [row]))[0]
+
+
+async def list_offers(
+    conn: Executor,
+    *,
+    cursor: str | None,
+    limit: int,
+    advertiser_id: int | None,
+    status: str | None,
+) -> Page[OfferOut]:
+    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id, status)
+    return Page[OfferOut](
+        items=await _offers_out(conn, rows),
+        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+    )
+
+
+async def get_offer(conn: Executor, *, offer_id: int) -> OfferOut:
+    row = await conn.fetchrow(queries.GET, offer_id)
+    if row is None:
+        raise NotFound(f"offer {offer_id} does not exist")
+    return (await _offers_out(conn, [row]))[0]
+
+
+async def offer_status(conn: Executor, *, offer_id: int) -> str | None:
+    """The status, or None when there is no such offer."""
+    status: str | None = await conn.fetchval(queries.STATUS, offer_id)
+    return status
+
+
+async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
+    changes = patch.changes(body, nullable=frozenset({"fallback_url", "max_amount"}))
+    async with conn.transaction():
+        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
+        if current is None:
+            raise NotFound(f"offer {offer_id} does not exist")
+        goals = changes.get("goals")
+        main_goal = changes.get("main_goal", current["main_goal"])
+        if goals is None and "main_goal" in changes:
+            goals_now = (await _offers_out(conn, [current]))[0].goals
+            if any(g.name == main_goal for g in goals_now):
+                raise BadRequest(
+                    f"goal {main_goal!r} already exists as another goal", code="invalid_request"
+                )
+        elif goals is not None and any(g.name == main_goal for g in goals):
+            raise BadRequest(
+                f"goal {main_goal!r} is the main goal; set its rules on the offer",
+                code="invalid_request",
+            )
+        await _check_references(
+            conn,
+            advertiser_id=None,
+            overrides=changes.get("payout_overrides"),
+            caps=changes.get("caps"),
+        )
+        columns: dict[str, Any] = {k: v for k, v in changes.items() if k in _SCALARS}
+        for money in ("revenue", "payout"):
+            if money in changes:
+                columns[f"{money}_type"] = changes[money].type
+                columns[f"{money}_value"] = changes[money].value
+        if columns:
+            sql = patch.update_sql("offers", list(columns), queries.COLUMNS)
+            await conn.execute(sql, offer_id, *columns.values())
+        elif changes:
+            # Goals, overrides or caps only: the link caches find changed offers by updated_at.
+            await conn.execute(queries.TOUCH, offer_id)
+        await _replace_children(
+            conn,
+            offer_id,
+            goals=goals,
+            overrides=changes.get("payout_overrides"),
+            caps=changes.get("caps"),
+        )
+        return await get_offer(conn, offer_id=offer_id)
+
+
+async def delete_offer(conn: Connection, *, offer_id: int) -> None:
+    async with conn.transaction():
+        if await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id) is None:
+            raise NotFound(f"offer {offer_id} does not exist")
+        if await conn.fetchval(queries.HAS_LINKS, offer_id):
+            await conn.execute(queries.ARCHIVE, offer_id)
+        else:
+            await conn.execute(queries.DELETE, offer_id)

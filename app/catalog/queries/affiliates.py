@@ -1,0 +1,25 @@
+COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
+signing_secret, created_at, updated_at"""
+
+INSERT = f"""
+INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
+    signing_secret)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING {COLUMNS}
+"""
+GET = f"SELECT {COLUMNS} FROM affiliates WHERE id = $1"
+LIST = f"""
+SELECT {COLUMNS} FROM affiliates
+WHERE id > $1 AND ($3::bigint IS NULL OR id = $3) AND ($4::text IS NULL OR status = $4)
+ORDER BY id LIMIT $2
+"""
+STATUS = "SELECT status FROM affiliates WHERE id = $1"
+EXISTING_IDS = "SELECT id FROM affiliates WHERE id = ANY($1::bigint[])"
+IS_REFERENCED = """
+SELECT EXISTS (SELECT 1 FROM links WHERE affiliate_id = $1)
+    OR EXISTS (SELECT 1 FROM api_keys WHERE affiliate_id = $1)
+    OR EXISTS (SELECT 1 FROM offer_payout_overrides WHERE affiliate_id = $1)
+    OR EXISTS (SELECT 1 FROM offer_caps WHERE affiliate_id = $1)
+"""
+ARCHIVE = "UPDATE affiliates SET status = 'archived', updated_at = now() WHERE id = $1"
+DELETE = "DELETE FROM affiliates WHERE id = $1"
