@@ -37,7 +37,7 @@ from app.catalog.schemas import (
 )
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
-from app.sender import ssrf
+from app.sender import service as sender_service
 
 logger = logging.getLogger(__name__)
 
@@ -413,8 +413,8 @@ async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) 
     if url is None:
         return
     try:
-        await ssrf.check_saved_url(url, ssrf.parse_networks(allowed_networks))
-    except ssrf.RefusedAddress as exc:
+        await sender_service.check_postback_url(url, allowed_networks)
+    except sender_service.RefusedAddress as exc:
         raise BadRequest(f"postback_url: {exc}", code="invalid_request") from None
 
 
