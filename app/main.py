@@ -24,8 +24,9 @@ from app.outage import install_handlers as install_outage_handlers
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
+from app.proxies import TrustedProxies
 from app.redirect import service as redirect_service
-from app.redirect.handler import Redirector, TrustedProxies, is_redirect
+from app.redirect.handler import Redirector, is_redirect
 from app.redis import create_redis
 from app.sender import routes as sender_routes
 from app.settings import Settings

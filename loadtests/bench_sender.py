@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import db, embedded  # noqa: E402
-from app.sender import service as sender_service  # noqa: E402
+from app.sender.engine import Sender  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 RECEIVERS = 10
@@ -115,7 +115,7 @@ async def _fast_only(database_url: str, ports: list[int], count: int) -> float:
     pool = await db.create_pool(database_url, min_size=1, max_size=4)
     try:
         await _seed(pool, ports, count)
-        sender = sender_service.Sender(pool, settings)
+        sender = Sender(pool, settings)
         started = time.perf_counter()
         await sender.run(stop=asyncio.Event(), burst=True)
         elapsed = time.perf_counter() - started
@@ -143,7 +143,7 @@ async def _with_slow(
             "SELECT count(*) FROM deliveries WHERE NOT affiliate_id = ANY($1::bigint[])",
             slow_affiliates,
         )
-        sender = sender_service.Sender(pool, settings)
+        sender = Sender(pool, settings)
         stop = asyncio.Event()
         started = time.perf_counter()
         running = asyncio.create_task(sender.run(stop=stop))

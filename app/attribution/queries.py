@@ -143,14 +143,6 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
 # given in key order so that concurrent batches lock them in the same order.
 UPSERT_ROLLUPS = registry.upsert_arrays(registry.CONVERSION_METRICS)
 
-# The outbox of the affiliate postback sender (app/sender), one row per notification.
-INSERT_DELIVERIES = """
-INSERT INTO deliveries (conversion_id, affiliate_id, conversion_status, method, url, body)
-SELECT c, a, s, m, u, b::jsonb
-FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
-    AS t(c, a, s, m, u, b)
-"""
-
 GET_CONVERSION = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1"
 GET_CONVERSION_FOR_UPDATE = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1 FOR UPDATE"
 

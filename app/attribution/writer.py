@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any
 
 import asyncpg
-import orjson
 
 from app.attribution import queries
 from app.attribution.batch import Key, plan
@@ -117,7 +115,7 @@ class Outbox:
 
     def __init__(self, affiliates: dict[int, asyncpg.Record]) -> None:
         self._affiliates = affiliates
-        self._rows: list[tuple[Any, ...]] = []
+        self._rows: list[sender_service.Delivery] = []
 
     def add(self, row: Row, status: str) -> None:
         affiliate = self._affiliates.get(row["affiliate_id"]) if row["affiliate_id"] else None
@@ -127,12 +125,10 @@ class Outbox:
             conversion={**row, "status": status}, affiliate=affiliate
         )
         if delivery is not None:
-            *head, body = delivery
-            self._rows.append((*head, None if body is None else orjson.dumps(body).decode()))
+            self._rows.append(delivery)
 
     async def write(self, conn: Connection) -> None:
-        if self._rows:
-            await conn.execute(queries.INSERT_DELIVERIES, *map(list, zip(*self._rows, strict=True)))
+        await sender_service.enqueue_deliveries(conn, self._rows)
 
     def __len__(self) -> int:
         return len(self._rows)

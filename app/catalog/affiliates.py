@@ -12,7 +12,7 @@ from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, NotFound
 from app.pagination import Page, after_id, next_cursor
-from app.sender import ssrf
+from app.sender import service as sender_service
 
 
 def _affiliate_out(row: asyncpg.Record | None, affiliate_id: int) -> AffiliateOut:
@@ -25,8 +25,8 @@ async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) 
     if url is None:
         return
     try:
-        await ssrf.check_saved_url(url, ssrf.parse_networks(allowed_networks))
-    except ssrf.RefusedAddress as exc:
+        await sender_service.check_postback_url(url, allowed_networks)
+    except sender_service.RefusedAddress as exc:
         raise BadRequest(f"postback_url: {exc}", code="invalid_request") from None
 
 

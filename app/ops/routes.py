@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
 from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
+from app.ops import health as health_keys
 from app.ops import pipeline
 from app.redirect import metrics as link_metrics
 from app.streams import keys
@@ -45,8 +47,8 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
 )
 async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: PostgreSQL and Redis both answer. The click streams' lag (entries not
-    yet stored) is reported too; a backlog does not make this web process unready, as
-    it can still take clicks durably."""
+    yet stored) and the count of live senders are reported too; a backlog or no sender
+    does not make this web process unready, as it can still take clicks durably."""
     checks = dict(
         await asyncio.gather(
             _check("postgres", pool.fetchval("SELECT 1")),
@@ -64,6 +66,10 @@ async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONRe
                     for key in keys.shard_keys(stream, settings.stream_shards)
                 ]
             body["stream_lag"] = {s.stream: s.lag + s.pending for s in shards}
+        # Information only: a web process is ready whether or not a sender runs.
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                body["senders"] = await health_keys.alive(redis, "sender")
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -7,8 +7,6 @@ worker to attribute. The answer waits until the record is durably queued.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import logging
 import time
@@ -17,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from redis.asyncio import Redis
 
+from app import signing
 from app.db import Pool
 from app.errors import AppError, BadRequest
 from app.postbacks import params
@@ -24,7 +23,7 @@ from app.postbacks.cache import Advertiser, AdvertiserCache
 from app.postbacks.limits import PixelLimiter
 from app.postbacks.records import ConversionRecord
 from app.postbacks.sources import PostbackSources
-from app.redirect.handler import TrustedProxies
+from app.proxies import TrustedProxies
 from app.settings import Settings
 from app.streams import keys
 from app.streams.durable import DurableQueue, QueueUnavailable
@@ -102,13 +101,6 @@ async def stop(intake: Intake) -> None:
         await intake.cache.stop()
 
 
-def sign(secret: str | bytes, timestamp: int, payload: bytes) -> str:
-    """`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + payload>`: what advertisers send."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    mac = hmac.new(key, f"{timestamp}.".encode() + payload, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
 def check_signature(
     secret: bytes, header: str | None, payload: bytes, *, now: float, max_age_s: int
 ) -> None:
@@ -131,8 +123,7 @@ def check_signature(
     # window also bounds clock skew the other way.
     if abs(now - timestamp) > max_age_s:
         raise InvalidSignature("the signature is too old (or from the future)")
-    expected = sign(secret, timestamp, payload).rsplit("v1=", 1)[1]
-    if not hmac.compare_digest(expected.encode(), given.encode("ascii", "replace")):
+    if not signing.verify(secret, timestamp, payload, given):
         raise InvalidSignature("the signature does not match")
 
 

@@ -8,7 +8,6 @@ Redis (or the local spool, if Redis is down or slow) holds the click.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -18,6 +17,7 @@ import orjson
 
 from app.caps.clicks import counter_args
 from app.clickid import new_click_id
+from app.proxies import TrustedProxies
 from app.redirect.cache import LinkCache, LinkTarget
 from app.streams.durable import DurableQueue, QueueUnavailable
 
@@ -78,39 +78,6 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
             if value:
                 out.append(quote(value, safe="", errors="surrogateescape"))
     return "".join(out)
-
-
-class TrustedProxies:
-    def __init__(self, networks: list[str]) -> None:
-        self._networks = [ipaddress.ip_network(n, strict=False) for n in networks]
-
-    def __bool__(self) -> bool:
-        return bool(self._networks)
-
-    def contains(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in n for n in self._networks)
-
-    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
-        """The visitor's address: the peer, or the nearest untrusted X-Forwarded-For hop
-        when the peer is a trusted proxy (hops further left could be forged)."""
-        if not forwarded_for or not self.contains(peer):
-            return peer
-        for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
-            if hop and not self.contains(hop):
-                return hop if _is_ip(hop) else peer
-        return peer
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 class Redirector:

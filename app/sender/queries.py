@@ -1,7 +1,7 @@
 """SQL of the sender and the deliveries API."""
 
 # The receiver a delivery goes to: the URL's authority (host and port), lower-cased. The
-# sender computes the same key in Python (service.host_key) to leave busy hosts alone.
+# sender computes the same key in Python (receivers.host_key) to leave busy hosts alone.
 HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')), '')"
 
 # Rows of busy receivers ($3) stay where they are, so a slow receiver's backlog cannot
@@ -42,9 +42,12 @@ WHERE id = $1
 AFFILIATE_FOR_POSTBACK = """
 SELECT id, postback_url, postback_method, postback_on FROM affiliates WHERE id = $1
 """
-INSERT_DELIVERY = """
+# A batch of outbox rows, a column per parameter (bodies as JSON text).
+INSERT_DELIVERIES = """
 INSERT INTO deliveries (conversion_id, affiliate_id, conversion_status, method, url, body)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT c, a, s, m, u, b::jsonb
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[])
+    AS t(c, a, s, m, u, b)
 RETURNING id
 """
 

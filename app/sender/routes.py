@@ -12,10 +12,9 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from app.deps import AdminKey, CurrentKey, PoolDep
-from app.errors import Conflict, NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
 from app.patterns import MAX_ID
-from app.sender import queries
+from app.sender import service as sender_service
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
@@ -65,7 +64,9 @@ async def list_deliveries(
         key.require_affiliate_access(affiliate_id)
     elif not key.is_admin:
         affiliate_id = key.affiliate_id
-    rows = await pool.fetch(queries.LIST_DELIVERIES, after_id(cursor), limit, affiliate_id, status)
+    rows = await sender_service.list_deliveries(
+        pool, after=after_id(cursor), limit=limit, affiliate_id=affiliate_id, status=status
+    )
     return Page[DeliveryOut](
         items=[DeliveryOut(**dict(r)) for r in rows],
         next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
@@ -75,11 +76,7 @@ async def list_deliveries(
 @router.get("/{delivery_id}", response_model=DeliveryDetail)
 async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> DeliveryDetail:
     """One delivery with every try: time, status code or error, latency, response snippet."""
-    row = await pool.fetchrow(queries.GET_DELIVERY, delivery_id)
-    # Another affiliate's delivery is reported missing, so IDs reveal nothing.
-    if row is None or not (key.is_admin or key.affiliate_id == row["affiliate_id"]):
-        raise NotFound(f"delivery {delivery_id} does not exist")
-    attempts = await pool.fetch(queries.LIST_ATTEMPTS, delivery_id)
+    row, attempts = await sender_service.get_delivery(pool, delivery_id, key=key)
     return DeliveryDetail(**dict(row), attempts_log=[AttemptOut(**dict(a)) for a in attempts])
 
 
@@ -90,9 +87,4 @@ async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> D
 )
 async def retry_delivery(delivery_id: IdPath, pool: PoolDep, _: AdminKey) -> DeliveryOut:
     """Make a pending or failed delivery due now; a failed one gets one more try."""
-    row = await pool.fetchrow(queries.RETRY_DELIVERY, delivery_id)
-    if row is None:
-        if await pool.fetchrow(queries.GET_DELIVERY, delivery_id) is None:
-            raise NotFound(f"delivery {delivery_id} does not exist")
-        raise Conflict(f"delivery {delivery_id} was already delivered")
-    return DeliveryOut(**dict(row))
+    return DeliveryOut(**dict(await sender_service.retry_delivery(pool, delivery_id)))

@@ -1,4 +1,7 @@
 import httpx
+from redis.asyncio import Redis
+
+from app.ops import health
 
 
 async def test_health_answers_without_a_key(client: httpx.AsyncClient) -> None:
@@ -18,3 +21,31 @@ async def test_ready_checks_postgres_and_redis(client: httpx.AsyncClient) -> Non
         "conversions:{1}": 0,
     }
     assert (await client.get("/api/v1/ready")).status_code == 200
+
+
+async def test_ready_counts_live_senders_without_needing_one(
+    client: httpx.AsyncClient, redis: Redis
+) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200
+    assert response.json()["senders"] == 0
+
+    await health.beat(redis, "sender")
+    assert (await client.get("/ready")).json()["senders"] == 1
+
+    await health.retire(redis, "sender")
+    assert (await client.get("/ready")).json()["senders"] == 0
+
+
+async def test_health_key_has_a_ttl_and_a_lapsed_one_is_not_counted(redis: Redis) -> None:
+    await health.beat(redis, "sender", info="sent=3 failed=0")
+    name = health.key("sender")
+    assert await redis.get(name) == b"sent=3 failed=0"
+    assert 0 < await redis.ttl(name) <= health.TTL_S
+    assert await health.alive(redis, "sender") == 1
+    assert await health.alive(redis, "worker") == 0
+
+    await redis.delete(name)  # stands in for the TTL running out
+
+    assert await health.alive(redis, "sender") == 0
+    assert await redis.smembers("health:{sender}") == set()

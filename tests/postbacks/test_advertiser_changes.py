@@ -15,8 +15,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
+from app import signing
 from app.clickid import new_click_id
-from app.postbacks import service as intake_service
 from app.settings import Settings
 from tests.helpers import assert_error, create
 
@@ -46,7 +46,7 @@ async def send(
     body = orjson.dumps({"token": token, "click_id": new_click_id()[0], "txid": "T"})
     headers = {"Content-Type": "application/json"}
     if secret is not None:
-        headers["X-Signature"] = intake_service.sign(secret, int(time.time()), body)
+        headers["X-Signature"] = signing.sign(secret, int(time.time()), body)
     return await client.post("/postback", content=body, headers=headers)
 
 

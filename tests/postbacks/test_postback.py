@@ -13,9 +13,9 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app import signing
 from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
-from app.postbacks import service as intake_service
 from app.settings import Settings
 from app.streams import keys
 from app.streams.producer import StreamProducer
@@ -245,11 +245,11 @@ async def test_signed_postbacks(
     assert_error(await send(None), 401, "invalid_signature")
     assert_error(await send("garbage"), 400, "bad_signature")
     assert_error(await send("t=abc,v1=00"), 400, "bad_signature")
-    assert_error(await send(intake_service.sign("other", now, body)), 401, "invalid_signature")
-    stale = intake_service.sign("sekret", now - 301, body)
+    assert_error(await send(signing.sign("other", now, body)), 401, "invalid_signature")
+    stale = signing.sign("sekret", now - 301, body)
     assert_error(await send(stale), 401, "invalid_signature")
     assert await stream_length(redis, settings) == 0
-    response = await send(intake_service.sign("sekret", now, body))
+    response = await send(signing.sign("sekret", now, body))
     assert response.status_code == 200, response.text
     assert await stream_length(redis, settings) == 1
 
@@ -267,7 +267,7 @@ async def test_a_signed_body_cannot_be_amended_from_the_query_string(
     click_id = new_click_id()[0]
     # Status left to its default, the click under an alias: what a forger would add to.
     body = orjson.dumps({"clickid": click_id, "txid": "S-2"})
-    signature = intake_service.sign("sekret", int(time.time()), body)
+    signature = signing.sign("sekret", int(time.time()), body)
     # A replay of the signed body, with a reversal and another click added in the URL.
     response = await client.post(
         "/postback",

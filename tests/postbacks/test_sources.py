@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 from app.catalog import service as catalog_service
 from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
-from app.postbacks.service import sign
 from app.settings import Settings
+from app.signing import sign
 from app.streams import keys
 from tests.helpers import assert_error, create
 from tests.postbacks.support import postback

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from app.sender import service as sender_service
+from app.sender.engine import Sender
 from app.settings import Settings
 from tests.sender.receiver import Receiver
 
@@ -42,10 +43,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def sender(
-    pool: asyncpg.Pool, sender_settings: Settings
-) -> AsyncIterator[sender_service.Sender]:
-    instance = sender_service.Sender(pool, sender_settings)
+async def sender(pool: asyncpg.Pool, sender_settings: Settings) -> AsyncIterator[Sender]:
+    instance = Sender(pool, sender_settings)
     try:
         yield instance
     finally:

@@ -162,3 +162,30 @@ async def test_rolled_back_transaction_leaves_no_delivery(pool: asyncpg.Pool, ro
         await attribute_then_fail()
 
     assert await pool.fetchval("SELECT count(*) FROM deliveries") == 0
+
+
+async def test_a_batch_is_written_in_one_statement(pool: asyncpg.Pool, rows: Rows) -> None:
+    offer = await rows.offer()
+    get = await rows.affiliate("https://aff.example/pb?t={txid}")
+    post = await rows.affiliate("https://aff.example/post", method="POST")
+    batch = [
+        sender_service.delivery_for(conversion=await rows.conversion(a["id"], offer), affiliate=a)
+        for a in (get, post)
+    ]
+    deliveries = [d for d in batch if d is not None]
+    assert len(deliveries) == 2
+
+    async with pool.acquire() as conn:
+        await sender_service.enqueue_deliveries(conn, [])
+        await sender_service.enqueue_deliveries(conn, deliveries)
+
+    stored = await pool.fetch(
+        "SELECT conversion_id, affiliate_id, conversion_status, method, url, body, status"
+        " FROM deliveries ORDER BY id"
+    )
+    assert [tuple(r) for r in stored] == [
+        (*deliveries[0], "pending"),
+        (*deliveries[1], "pending"),
+    ]
+    assert stored[0]["body"] is None
+    assert stored[1]["body"]["txid"] == "order-2"

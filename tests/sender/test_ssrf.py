@@ -10,8 +10,8 @@ import asyncpg
 import httpx
 import pytest
 
-from app.sender import service as sender_service
 from app.sender import ssrf
+from app.sender.engine import Sender
 from app.settings import Settings
 from tests.sender.conftest import LOOPBACK, Rows
 from tests.sender.receiver import Receiver
@@ -96,7 +96,7 @@ async def test_sender_refuses_loopback_receiver_without_the_allowance(
     pool: asyncpg.Pool, strict_settings: Settings, receiver: Receiver, rows: Rows, host: str
 ) -> None:
     delivery_id = await rows.delivery(f"http://{host}:{receiver.port}/pb")
-    sender = sender_service.Sender(pool, strict_settings)
+    sender = Sender(pool, strict_settings)
     try:
         assert await sender.run_once() == 1
     finally:
@@ -122,7 +122,7 @@ async def test_refused_delivery_is_failed_with_its_reason_in_the_api(
     """A postback URL whose name resolves to a private address outside
     SENDER_ALLOWED_NETWORKS: one try, then `failed`, and nothing more."""
     delivery_id = await rows.delivery(f"http://localhost:{receiver.port}/pb")
-    sender = sender_service.Sender(pool, strict_settings)
+    sender = Sender(pool, strict_settings)
     try:
         await sender.run(stop=asyncio.Event(), burst=True)
         await rows.make_due()  # were it still pending, it would be due again now
@@ -147,7 +147,7 @@ async def test_unresolvable_receiver_stays_pending_for_a_retry(
 ) -> None:
     """A name without an address may get one later (DNS set up after the URL): retried."""
     delivery_id = await rows.delivery("http://no-such-host.invalid/pb")
-    sender = sender_service.Sender(pool, strict_settings)
+    sender = Sender(pool, strict_settings)
     try:
         assert await sender.run_once() == 1
     finally:

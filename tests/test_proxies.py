@@ -1,4 +1,4 @@
-from app.redirect.handler import TrustedProxies
+from app.proxies import TrustedProxies
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_peer() -> None:

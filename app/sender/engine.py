@@ -1,0 +1,153 @@
+"""The sender's loop: claim due deliveries under a lease, try them within each receiver's
+share of the slots, and schedule the failed ones again with backoff.
+
+Each try is one delivery_attempts row. Delivery is at-least-once: a row sent but not yet
+marked delivered when the sender dies is sent again after its lease, so receivers dedupe
+on the X-Tracker-Delivery header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from app import outage
+from app.db import Pool
+from app.sender import deliveries, metrics
+from app.sender.attempt import Courier
+from app.sender.deliveries import Claimed
+from app.sender.receivers import Receivers, host_key
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_S = 1.0
+
+
+def next_attempt(
+    attempts_done: int, schedule: list[int], retry_after_s: float | None
+) -> datetime | None:
+    """When to try again after `attempts_done` failures; None when the schedule is spent."""
+    if attempts_done > len(schedule):
+        return None
+    base = schedule[attempts_done - 1]
+    delay = base * random.uniform(0.9, 1.1)  # jitter spreads a burst of retries
+    if retry_after_s is not None:
+        # Capped, so a receiver cannot park a delivery for ever.
+        delay = max(delay, min(retry_after_s, float(schedule[-1])))
+    return datetime.now(UTC) + timedelta(seconds=delay)
+
+
+class Sender:
+    def __init__(self, pool: Pool, settings: Settings) -> None:
+        self._pool = pool
+        self._settings = settings
+        self.receivers = Receivers(settings.sender_concurrency)
+        self._courier = Courier(settings, self.receivers)
+        self.sent = 0
+        self.failed = 0
+
+    async def aclose(self) -> None:
+        await self._courier.aclose()
+
+    async def _deliver(self, row: Claimed, key: str, started: float) -> None:
+        try:
+            attempt = await self._courier.send(row)
+        finally:
+            self.receivers.finish(key, started)
+        retry_at = None
+        if not attempt.ok:
+            schedule = [] if attempt.permanent else self._settings.sender_retry_schedule_s
+            retry_at = next_attempt(row["attempts"] + 1, schedule, attempt.retry_after_s)
+        try:
+            status = await deliveries.record(self._pool, row["id"], attempt, retry_at=retry_at)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # The row stays leased and is tried again when the lease ends.
+            if outage.server_down(exc) is None:
+                logger.exception("recording delivery %s failed", row["id"])
+            else:  # expected while PostgreSQL is down: one line, no traceback
+                logger.warning("recording delivery %s failed: %s", row["id"], exc)
+            return
+        if status == "delivered":
+            self.sent += 1
+            metrics.deliveries_sent.inc()
+        elif status == "failed":
+            self.failed += 1
+            metrics.deliveries_failed.inc()
+        else:
+            metrics.deliveries_retried.inc()
+
+    async def _claim(self, limit: int) -> tuple[list[Coroutine[Any, Any, None]], bool]:
+        """Claim up to `limit` due rows: a delivery to run for each admitted one, and
+        whether some receivers were left out (so an empty claim does not mean idle)."""
+        busy = self.receivers.busy()
+        rows = await deliveries.claim(self._pool, limit, busy=busy)
+        keys = [host_key(row["url"]) for row in rows]
+        admitted = self.receivers.admit(keys)
+        back = [row for row, ok in zip(rows, admitted, strict=True) if not ok]
+        if back:
+            await deliveries.release(self._pool, back)
+        started = [
+            self._deliver(row, key, self.receivers.start(key))
+            for row, key, ok in zip(rows, keys, admitted, strict=True)
+            if ok
+        ]
+        return started, bool(busy or back)
+
+    async def run_once(self) -> int:
+        """Claim due deliveries and send them concurrently; the count sent."""
+        started, _ = await self._claim(self._settings.sender_concurrency)
+        await asyncio.gather(*started)
+        return len(started)
+
+    async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
+        """Keep up to sender_concurrency tries in flight until `stop` (or, in burst mode,
+        until nothing is due), then finish the tries in hand."""
+        in_flight: set[asyncio.Task[None]] = set()
+        stopping = asyncio.create_task(stop.wait())
+        # Claiming a few rows per finished try would cost a query each; wait for a batch.
+        refill_at = max(1, self._settings.sender_concurrency // 4)
+        try:
+            while not stop.is_set():
+                free = self._settings.sender_concurrency - len(in_flight)
+                claimed, held_back = 0, False
+                if free >= refill_at or not in_flight:
+                    try:
+                        started, held_back = await self._claim(free)
+                    except (OSError, asyncpg.PostgresError) as exc:
+                        logger.warning("sender poll failed: %s", exc)
+                        started = []
+                    claimed = len(started)
+                    for delivery in started:
+                        task = asyncio.create_task(delivery)
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                if not in_flight and not claimed:
+                    if held_back:
+                        continue  # the receivers left out are free again by now
+                    if burst:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
+                    continue
+                await asyncio.wait(
+                    {*in_flight, stopping},
+                    timeout=None if free - claimed < refill_at else IDLE_POLL_S,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            if in_flight:
+                await asyncio.wait(in_flight)
+        finally:
+            stopping.cancel()
+            # Cancelled (killed): unfinished rows keep their lease and come back after it.
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.wait(in_flight)
