@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
+from app.ops import health as process_health
 from app.ops import pipeline
 from app.redirect import metrics as link_metrics
 from app.streams import keys
@@ -45,8 +46,9 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
 )
 async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: PostgreSQL and Redis both answer. The click streams' lag (entries not
-    yet stored) is reported too; a backlog does not make this web process unready, as
-    it can still take clicks durably."""
+    yet stored) and the worker processes alive are reported too; a backlog, or no
+    worker, does not make this web process unready, as it can still take clicks
+    durably."""
     checks = dict(
         await asyncio.gather(
             _check("postgres", pool.fetchval("SELECT 1")),
@@ -64,6 +66,7 @@ async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONRe
                     for key in keys.shard_keys(stream, settings.stream_shards)
                 ]
             body["stream_lag"] = {s.stream: s.lag + s.pending for s in shards}
+            body["workers"] = await process_health.alive(redis, "worker")
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

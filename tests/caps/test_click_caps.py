@@ -3,10 +3,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from app import worker as stream_worker
 from app.caps.clicks import ClickCap, counter_args
 from app.db import Pool
 from app.settings import Settings
-from app.streams import worker as stream_worker
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
 

@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from app.streams import keys
+from app.streams.consumer import StreamConsumer
 from app.streams.outcome import BatchOutcome
-from app.streams.worker import StreamConsumer
 
 KEY = "test:{0}"
 
