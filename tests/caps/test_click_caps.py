@@ -90,7 +90,8 @@ async def test_the_admission_script_marks_a_capped_click_whatever_its_member_ord
     finally:
         await producer.stop()
     assert within == [True, False]
-    [(_, first), (_, second)] = await redis.xrange(shard)
+    entries: Any = await redis.xrange(shard)
+    [(_, first), (_, second)] = entries
     # An admitted record is stored as it was; the capped one is diverted by the cap.
     assert first[b"r"] == plain
     assert click_record.decode(plain).diverted is None

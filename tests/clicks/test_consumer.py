@@ -43,7 +43,8 @@ async def test_a_click_that_cannot_be_stored_is_dead_lettered_alone_and_the_rest
     counters = await worker.run(settings, burst=True)
     assert (counters.stored, counters.dead_lettered) == (2, 1)
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 2
-    [(_, dead)] = await redis.xrange(keys.dead_letter_key(shard))
+    dead_letters: Any = await redis.xrange(keys.dead_letter_key(shard))
+    [(_, dead)] = dead_letters
     assert dead[b"record"] == records[1]
     assert orjson.loads(dead[b"record"])["l"] == 2**63
     assert dead[b"error"] == b"OverflowError: value out of int64 range"

@@ -112,3 +112,23 @@ async def test_an_entry_two_consumers_processed_is_counted_once(redis: Redis) ->
     assert (first.counters.stored, second.counters.stored) == (0, 1)
     assert await redis.hget(keys.metrics_key(KEY), "stored") == b"1"
     assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
+
+
+async def test_the_start_and_stop_hooks_run_once_around_a_run(redis: Redis) -> None:
+    calls: list[str] = []
+
+    async def handler(entries: list[tuple[str, bytes]]) -> BatchOutcome:
+        calls.append(f"handle {len(entries)}")
+        return BatchOutcome()
+
+    async def on_start() -> None:
+        calls.append("start")
+
+    async def on_stop() -> None:
+        calls.append("stop")
+
+    await redis.xadd(KEY, {"r": b"click"})
+    worker = consumer(redis, handler)
+    worker.on_start, worker.on_stop = on_start, on_stop
+    await worker.run(stop=asyncio.Event(), burst=True)
+    assert calls == ["start", "handle 1", "stop"]
