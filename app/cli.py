@@ -126,7 +126,7 @@ def serve(
 @cli.command()
 def worker(burst: BurstOpt = False) -> None:
     """Move clicks and conversions from the Redis streams to PostgreSQL."""
-    from app.streams import worker as stream_worker
+    from app import worker as stream_worker
 
     settings = _server_settings()
     _check_servers(settings)

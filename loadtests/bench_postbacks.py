@@ -29,13 +29,13 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
+from app import worker as stream_worker
 from app.attribution import consumer as attribution_consumer
 from app.clickid import click_time, new_click_id, parse_click_id
 from app.db import create_pool
 from app.postbacks.records import ConversionRecord
 from app.settings import Settings
 from app.streams import keys
-from app.streams import worker as stream_worker
 from loadtests.bench_redirect import (
     PY,
     ROOT,

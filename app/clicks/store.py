@@ -1,4 +1,4 @@
-"""From stream records to rows: decode, enrich, mark unique, and store with rollups.
+"""From click records to rows: enrich, mark unique, and store with rollups.
 
 One transaction per batch: COPY into a temporary staging table, then one statement
 inserts the new clicks (ON CONFLICT (click_id) DO NOTHING, so a replayed entry changes
@@ -8,25 +8,16 @@ nothing) and adds exactly those inserted rows to the 15-minute rollups.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-import logging
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-import asyncpg
 from redis.asyncio import Redis
 
-from app.clickid import parse_click_id
-from app.clicks import enrich
+from app.clicks import enrich, record
+from app.clicks.record import ClickRecord
 from app.db import Connection, Pool
-from app.macros import SUB_IDS
 from app.rollups import registry
-from app.streams.outcome import BatchOutcome
-from app.streams.records import PoisonRecord, load_record
-
-logger = logging.getLogger(__name__)
 
 UNIQUE_TTL_S = 2 * 86400
 COLUMNS = (
@@ -35,9 +26,8 @@ COLUMNS = (
     "link_id",
     "affiliate_id",
     "offer_id",
-    *SUB_IDS,
-    "source",
-    "aff_click_id",
+    # In the order of ClickRecord.subs.
+    *record.SUB_NAMES,
     "ip",
     "user_agent",
     "referer",
@@ -93,67 +83,38 @@ class Click:
     visitor: bytes
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise PoisonRecord(f"expected text, got {type(value).__name__}")
-    return value.replace("\x00", "\ufffd")
-
-
-def _id(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise PoisonRecord(f"bad {name}")
-    return value
-
-
-def decode(raw: bytes) -> Click:
-    """A click from its stream record; PoisonRecord if it is not one."""
-    rec = load_record(raw, "click")
-    click_uuid: uuid.UUID | None = (
-        parse_click_id(rec["id"]) if isinstance(rec.get("id"), str) else None
-    )
-    if click_uuid is None:
-        raise PoisonRecord("bad click id")
-    ms = rec.get("t")
-    if not isinstance(ms, int) or ms != click_uuid.int >> 80:
-        raise PoisonRecord("click time does not match its id")
-    subs = rec.get("s") or {}
-    if not isinstance(subs, dict):
-        raise PoisonRecord("bad sub-ids")
-    ip_text = _text(rec.get("ip")) or ""
-    try:
-        ip: str | None = str(ipaddress.ip_address(ip_text)) if ip_text else None
-    except ValueError:
-        ip = None
-    user_agent = _text(rec.get("ua"))
-    agent = enrich.describe_agent(user_agent or "")
-    is_bot = agent.is_bot or bool(rec.get("h"))
-    currency = rec.get("c") if isinstance(rec.get("c"), str) else "USD"
-    link_id = _id(rec.get("l"), "link id")
+def click_from(rec: ClickRecord) -> Click:
+    """A click's row: its record, enriched."""
+    agent = enrich.describe_agent(rec.user_agent or "")
+    is_bot = agent.is_bot or rec.head
     row = [
-        click_uuid,
-        datetime.fromtimestamp(ms / 1000, tz=UTC),
-        link_id,
-        _id(rec.get("a"), "affiliate id"),
-        _id(rec.get("o"), "offer id"),
-        *(_text(subs.get(name)) for name in SUB_IDS),
-        _text(subs.get("source")),
-        _text(subs.get("aff_click_id")),
-        ip,
-        user_agent,
-        _text(rec.get("ref")),
-        _text(rec.get("al")),
-        enrich.country_of(ip) if ip else None,
+        rec.click_id,
+        datetime.fromtimestamp(rec.ms / 1000, tz=UTC),
+        rec.link_id,
+        rec.affiliate_id,
+        rec.offer_id,
+        *rec.subs.values(),
+        rec.ip,
+        rec.user_agent,
+        rec.referer,
+        rec.accept_language,
+        enrich.country_of(rec.ip) if rec.ip else None,
         "bot" if is_bot else agent.device,
         agent.os,
         agent.browser,
         is_bot,
         False,
-        _text(rec.get("d")),
+        rec.diverted,
     ]
-    visitor = hashlib.blake2b(f"{link_id}|{ip}|{user_agent}".encode(), digest_size=12).digest()
-    return Click(row=row, currency=str(currency)[:3], visitor=visitor)
+    visitor = hashlib.blake2b(
+        f"{rec.link_id}|{rec.ip}|{rec.user_agent}".encode(), digest_size=12
+    ).digest()
+    return Click(row=row, currency=rec.currency, visitor=visitor)
+
+
+def decode(raw: bytes) -> Click:
+    """A click, enriched, from its stream record; PoisonRecord if it is not one."""
+    return click_from(record.decode(raw))
 
 
 async def mark_unique(redis: Redis, clicks: list[Click]) -> None:
@@ -203,34 +164,3 @@ class ClickWriter:
                 )
                 inserted: int = await conn.fetchval(INSERT_FROM_STAGE)
         return inserted
-
-
-async def store_batch(
-    writer: ClickWriter, redis: Redis, records: list[tuple[str, bytes]]
-) -> BatchOutcome:
-    """Store stream records: every entry is stored (a new row, or one already there) but
-    the poison ones, listed with their error.
-
-    A batch that PostgreSQL refuses for a data error is split and retried record by
-    record, so one bad record cannot hold back the others.
-    """
-    outcome = BatchOutcome()
-    good: list[tuple[str, Click]] = []
-    for entry_id, raw in records:
-        try:
-            good.append((entry_id, decode(raw)))
-        except PoisonRecord as exc:
-            outcome.poison.append((entry_id, str(exc)))
-    clicks = [c for _, c in good]
-    await mark_unique(redis, clicks)
-    try:
-        outcome.inserted = await writer.write(clicks)
-        return outcome
-    except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError):
-        logger.warning("a batch of %d clicks was refused; storing one by one", len(clicks))
-    for entry_id, click in good:
-        try:
-            outcome.inserted += await writer.write([click])
-        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-            outcome.poison.append((entry_id, f"{type(exc).__name__}: {exc}"))
-    return outcome

@@ -47,8 +47,9 @@ async def _check(name: str, probe: Any) -> tuple[str, str]:
 )
 async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: PostgreSQL and Redis both answer. The click streams' lag (entries not
-    yet stored) and the count of live senders are reported too; a backlog or no sender
-    does not make this web process unready, as it can still take clicks durably."""
+    yet stored) and the counts of live workers and senders are reported too; a backlog,
+    or no worker or sender, does not make this web process unready, as it can still take
+    clicks durably."""
     checks = dict(
         await asyncio.gather(
             _check("postgres", pool.fetchval("SELECT 1")),
@@ -66,9 +67,10 @@ async def ready(pool: PoolDep, redis: RedisDep, settings: SettingsDep) -> JSONRe
                     for key in keys.shard_keys(stream, settings.stream_shards)
                 ]
             body["stream_lag"] = {s.stream: s.lag + s.pending for s in shards}
-        # Information only: a web process is ready whether or not a sender runs.
+        # Information only: a web process is ready whether or not a worker or sender runs.
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(CHECK_TIMEOUT_S):
+                body["workers"] = await health_keys.alive(redis, "worker")
                 body["senders"] = await health_keys.alive(redis, "sender")
     return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -26,7 +26,7 @@ from app.postbacks.sources import PostbackSources
 from app.proxies import TrustedProxies
 from app.settings import Settings
 from app.streams import keys
-from app.streams.durable import DurableQueue, QueueUnavailable
+from app.streams.durable_queue import CommitFailed, DurableQueue
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ async def accept_postback(
     )
     try:
         await intake.queue.put(record.encode())
-    except QueueUnavailable:
+    except CommitFailed:
         raise Unavailable("the conversion could not be queued; retry later") from None
 
 
@@ -318,7 +318,7 @@ async def accept_pixel(
     )
     try:
         await intake.queue.put(record.encode())
-    except QueueUnavailable:
+    except CommitFailed:
         logger.error("pixel conversion for click %s could not be queued", click_id)
         return False
     return True

@@ -13,13 +13,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-import orjson
-
 from app.caps.clicks import counter_args
 from app.clickid import new_click_id
+from app.clicks import record as click_record
 from app.proxies import TrustedProxies
-from app.redirect.cache import LinkCache, LinkTarget
-from app.streams.durable import DurableQueue, QueueUnavailable
+from app.redirect.cache import LinkCache
+from app.streams.durable_queue import CommitFailed, DurableQueue
 
 logger = logging.getLogger(__name__)
 
@@ -116,16 +115,30 @@ class Redirector:
                 https = True
         else:
             ip = peer
-        record = _record(click_id, ms, target, subs, ip, headers, scope["method"] == "HEAD")
+        record = click_record.encode(
+            click_id,
+            ms,
+            target.link_id,
+            target.affiliate_id,
+            target.offer_id,
+            target.currency,
+            target.diverted,
+            {k: v[1] for k, v in subs.items()},
+            ip,
+            _header(headers, b"user-agent"),
+            _header(headers, b"referer"),
+            _header(headers, b"accept-language"),
+            scope["method"] == "HEAD",
+        )
         queue = self.queue
         try:
             if target.caps:
-                shard = queue.producer.shard_for(target.offer_id)
-                caps = counter_args(queue.producer.keys[shard], target.caps, ms / 1000)
-                within = await queue.put(record, shard=shard, caps=caps)
+                shard = queue.shard_for(target.offer_id)
+                caps = counter_args(shard.key, target.caps, ms / 1000)
+                within = await queue.put(record, shard=shard, admission=caps)
             else:
                 within = await queue.put(record)
-        except QueueUnavailable:
+        except CommitFailed:
             # Neither Redis nor the disk took the click: refuse rather than lose it.
             await _plain(send, 503, b"Service unavailable\n")
             return
@@ -157,37 +170,9 @@ class Redirector:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _record(
-    click_id: str,
-    ms: int,
-    target: LinkTarget,
-    subs: dict[str, tuple[str, str]],
-    ip: str,
-    headers: dict[bytes, bytes],
-    head: bool,
-) -> bytes:
-    def header(name: bytes) -> str | None:
-        value = headers.get(name)
-        return value.decode("utf-8", "replace")[:MAX_VALUE_CHARS] if value else None
-
-    return orjson.dumps(
-        {
-            # First, and null unless diverted: the producer script may set it to "cap".
-            "d": target.diverted,
-            "id": click_id,
-            "t": ms,
-            "l": target.link_id,
-            "a": target.affiliate_id,
-            "o": target.offer_id,
-            "s": {k: v[1] for k, v in subs.items()},
-            "ip": ip,
-            "ua": header(b"user-agent"),
-            "ref": header(b"referer"),
-            "al": header(b"accept-language"),
-            "h": head,
-            "c": target.currency,
-        }
-    )
+def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("utf-8", "replace")[:MAX_VALUE_CHARS] if value else None
 
 
 async def _plain(send: Send, status: int, body: bytes) -> None:

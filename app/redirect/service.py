@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from app.caps import clicks as click_caps
 from app.db import Pool
 from app.redirect.cache import LinkCache
 from app.redirect.handler import Redirector
 from app.settings import Settings
 from app.streams import keys
-from app.streams.durable import DurableQueue
+from app.streams.durable_queue import DurableQueue
 
 
 async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis: Redis) -> None:
@@ -17,7 +18,9 @@ async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis
         pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
     )
     await redirector.cache.start()
-    redirector.queue = DurableQueue(redis, stream=keys.CLICKS, settings=settings)
+    redirector.queue = DurableQueue(
+        redis, stream=keys.CLICKS, settings=settings, admission=click_caps.ADMISSION
+    )
     redirector.queue.start()
 
 

@@ -18,7 +18,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class BatchFailed(Exception):
+class CommitFailed(Exception):
     """The batch was not acknowledged (in time)."""
 
 
@@ -77,7 +77,7 @@ class GroupCommit(Generic[T, R]):
             async with asyncio.timeout(self._budget_s):
                 results = await self._flush([item for item, _ in batch])
         except (TimeoutError, RedisError, OSError) as exc:
-            error = BatchFailed(str(exc) or type(exc).__name__)
+            error = CommitFailed(str(exc) or type(exc).__name__)
         self.batches += 1
         self.items += len(batch)
         for i, (_, future) in enumerate(batch):

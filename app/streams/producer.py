@@ -21,41 +21,37 @@ import asyncio
 import itertools
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from app.streams import keys as stream_keys
-from app.streams.batching import BatchFailed, GroupCommit
-from app.streams.resp import ScriptConnection
+from app.streams.batching import GroupCommit
+from app.streams.script_connection import ScriptConnection
 
-# ARGV per record: the record, n, then n triples (counter key, limit, ttl).
-# Returns per record 1 (stored as it was) or 0 (over a cap: stored with "d":"cap").
+# ARGV per record: the record, n, then n arguments for the admission script, which
+# defines `admit(rec, first, n)`: given the record and where its arguments start in ARGV,
+# the record to store and 1 (admitted) or 0 (refused). Returns each record's 1 or 0.
 XADD_ALL = """
+%s
 local out = {}
 local i = 1
 while i <= #ARGV do
   local rec, n = ARGV[i], tonumber(ARGV[i + 1])
-  i = i + 2
   local ok = 1
-  local taken = {}
-  for _ = 1, n do
-    local key, limit, ttl = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-    i = i + 3
-    if ok == 1 then
-      local v = redis.call('INCR', key)
-      if v == 1 then redis.call('EXPIRE', key, ttl) end
-      taken[#taken + 1] = key
-      if v > limit then ok = 0 end
-    end
-  end
-  if ok == 0 then
-    for _, k in ipairs(taken) do redis.call('DECR', k) end
-    rec = string.gsub(rec, '"d":null', '"d":"cap"', 1)
-  end
+  if n > 0 then rec, ok = admit(rec, i + 2, n) end
+  i = i + 2 + n
   redis.call('XADD', KEYS[1], '*', 'r', rec)
   out[#out + 1] = ok
 end
 redis.call('HINCRBY', KEYS[2], 'enqueued', #out)
 return out
 """
+ADMIT_ALL = "local function admit(rec, first, n) return rec, 1 end"
+
+
+def xadd_script(admission: str | None = None) -> str:
+    """The producer's script, with `admission` (Lua defining `admit`) if given."""
+    return XADD_ALL % (admission or ADMIT_ALL)
+
 
 # KEYS: stream, counters hash, the chunk's replay marker. ARGV: marker TTL, records.
 # A chunk goes in once: a replayer that crashed before deleting its spool file sends the
@@ -68,21 +64,34 @@ return #ARGV - 1
 """
 REPLAY_MARKER_TTL_S = 7 * 86400
 
-EnqueueFailed = BatchFailed
-NO_CAPS = (b"0",)
-# (record, cap counter arguments: [n, key, limit, ttl, ...] or None)
+NO_ARGUMENTS = (b"0",)
+# (record, admission arguments: [n, then n arguments] or None)
 Item = tuple[bytes, Sequence[bytes] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    index: int
+    key: str
 
 
 class StreamProducer:
     def __init__(
-        self, redis_url: str, keys: Sequence[str], *, budget_s: float, max_batch: int
+        self,
+        redis_url: str,
+        keys: Sequence[str],
+        *,
+        budget_s: float,
+        max_batch: int,
+        admission: str | None = None,
     ) -> None:
         self.keys = list(keys)
+        self.shards = [Shard(i, key) for i, key in enumerate(self.keys)]
+        script = xadd_script(admission)
         self._rotation = itertools.cycle(range(len(self.keys)))
         # One connection per shard batcher (each keeps one request in flight), and one
         # for the spool replayer, which runs beside them.
-        self._connections = [ScriptConnection(redis_url, XADD_ALL) for _ in self.keys]
+        self._connections = [ScriptConnection(redis_url, script) for _ in self.keys]
         self._replay_connection = ScriptConnection(redis_url, REPLAY)
         self._batchers: list[GroupCommit[Item, bool]] = [
             GroupCommit(
@@ -104,20 +113,26 @@ class StreamProducer:
         for connection in (*self._connections, self._replay_connection):
             connection.close()
 
-    def shard_for(self, offer_id: int) -> int:
-        return offer_id % len(self.keys)
+    def shard_for(self, pin: int) -> Shard:
+        """The shard of every record pinned by `pin` (an offer, say)."""
+        return self.shards[pin % len(self.shards)]
 
     def enqueue(
-        self, record: bytes, *, shard: int | None = None, caps: Sequence[bytes] | None = None
+        self,
+        record: bytes,
+        *,
+        shard: int | None = None,
+        admission: Sequence[bytes] | None = None,
     ) -> asyncio.Future[bool]:
-        """Queue a record; the future gives False when a cap was reached, and fails when
-        Redis did not take the batch within the budget."""
+        """Queue a record, with its admission arguments if any ([n, then n arguments]);
+        the future gives False when the admission script refused it, and fails
+        (CommitFailed) when Redis did not take the batch within the budget."""
         index = next(self._rotation) if shard is None else shard
-        return self._batchers[index].submit((record, caps))
+        return self._batchers[index].submit((record, admission))
 
     async def send_now(self, chunk: str, records: list[bytes]) -> int:
         """XADD a chunk of spooled records, named `chunk` uniquely, at once: no budget, no
-        caps, and never twice (the replayer's path). The count added (0: already in)."""
+        admission, and never twice (the replayer's path). The count added (0: already in)."""
         key = self.keys[zlib.crc32(chunk.encode()) % len(self.keys)]
         added = await self._replay_connection.run(
             [
@@ -137,9 +152,9 @@ class StreamProducer:
 
         async def flush(items: list[Item]) -> list[bool]:
             args: list[bytes] = []
-            for record, caps in items:
+            for record, admission in items:
                 args.append(record)
-                args.extend(caps or NO_CAPS)
+                args.extend(admission or NO_ARGUMENTS)
             answers = await connection.run(script_keys, args)
             return [a == 1 for a in answers]
 

@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app import worker as stream_worker
 from app.attribution import consumer as attribution_consumer
 from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
@@ -15,7 +16,6 @@ from app.ops import pipeline
 from app.postbacks.records import ConversionRecord
 from app.settings import Settings
 from app.streams import keys
-from app.streams import worker as stream_worker
 from app.streams.producer import StreamProducer
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}

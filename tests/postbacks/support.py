@@ -10,11 +10,11 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app import worker as stream_worker
 from app.attribution import consumer as attribution_consumer
 from app.db import Pool
 from app.settings import Settings
 from app.streams import keys
-from app.streams import worker as stream_worker
 from tests.helpers import create
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app import worker as stream_worker
 from app.db import Pool
 from app.settings import Settings
-from app.streams import worker as stream_worker
 from tests.helpers import assert_error
 from tests.stats import factory
 

@@ -18,15 +18,14 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app import embedded
+from app import worker as stream_worker
 from app.clickid import new_click_id, parse_click_id
+from app.clicks import record as click_record
 from app.db import Pool
 from app.ops import pipeline
-from app.redirect.cache import LinkTarget
-from app.redirect.handler import _record
 from app.settings import Settings
 from app.streams import keys
-from app.streams import worker as stream_worker
-from app.streams.durable import DurableQueue
+from app.streams.durable_queue import DurableQueue
 from app.streams.producer import StreamProducer
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
@@ -61,19 +60,6 @@ async def enqueue_clicks(catalog: dict[str, Any], settings: Settings, n: int) ->
     """n clicks on Alice's link, through the redirect's own producer script (so that they
     are counted as the redirect counts them); their click IDs."""
     link = catalog["alice_link"]
-    target = LinkTarget(
-        link_id=link["id"],
-        affiliate_id=link["affiliate_id"],
-        offer_id=link["offer_id"],
-        parts=None,
-        diverted=None,
-        fallback_parts=None,
-        caps=(),
-        currency="USD",
-        cookie_tail=b"",
-        cookie_tail_https=b"",
-        fixed={},
-    )
     shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
     producer = StreamProducer(str(settings.redis_url), shards, budget_s=30, max_batch=500)
     producer.start()
@@ -82,7 +68,21 @@ async def enqueue_clicks(catalog: dict[str, Any], settings: Settings, n: int) ->
         for _ in range(n):
             click_id, ms = new_click_id()
             ids.append(click_id)
-            record = _record(click_id, ms, target, {}, "203.0.113.7", {}, False)
+            record = click_record.encode(
+                click_id,
+                ms,
+                link["id"],
+                link["affiliate_id"],
+                link["offer_id"],
+                "USD",
+                None,
+                {},
+                "203.0.113.7",
+                None,
+                None,
+                None,
+                False,
+            )
             futures.append(producer.enqueue(record))
         await asyncio.gather(*futures)
     finally:

@@ -9,13 +9,13 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app import worker as stream_worker
 from app.clickid import parse_click_id
 from app.db import Pool
 from app.ops import pipeline
 from app.redirect import service as redirect_service
 from app.settings import Settings
 from app.streams import keys
-from app.streams import worker as stream_worker
 from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
 from app.streams.spool import REPLAY_CHUNK

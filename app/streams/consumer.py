@@ -1,11 +1,14 @@
-"""`tracker worker`: a consumer-group loop over the stream shards.
+"""A consumer-group loop over the shards of one stream, for any handler.
 
-Each entry is acked only after its rows are committed. Entries a dead consumer left
-pending are reclaimed with XAUTOCLAIM; one delivered too often goes, with its error, to
-the shard's dead-letter stream in the same script call as its ack, which also counts
-each entry once (app.streams.outcome). Streams are trimmed only below the oldest entry
-still pending or undelivered. SIGTERM stops reading, finishes the batch in hand, and
-exits; `--burst` runs until the streams are empty.
+Each entry is acked only after its handler has committed it. A batch whose handler
+fails for an entry's fault (not the infrastructure's) goes again one entry at a time,
+here and nowhere else, and an entry that fails alone goes, with its error, to the
+shard's dead-letter stream in the same script call as its ack, which also counts each
+entry once (app.streams.outcome). Entries a dead consumer left pending are reclaimed
+with XAUTOCLAIM; those delivered too often go one at a time too, but the delivery count
+alone never dead-letters an entry. Streams are trimmed only below the oldest entry still
+pending or undelivered. Stopping finishes the batch in hand; burst mode runs until the
+streams are empty.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -26,13 +28,6 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
-from app import db
-from app.attribution import consumer as attribution_consumer
-from app.clicks import enrich, retention
-from app.clicks import store as click_store
-from app.redis import create_redis
-from app.settings import Settings
-from app.signals import stop_on_signals
 from app.streams import keys
 from app.streams.faults import Faults
 from app.streams.outcome import SETTLE, BatchOutcome, settle_args
@@ -46,8 +41,8 @@ Handler = Callable[[list[Entry]], Awaitable[BatchOutcome]]
 TRIM_INTERVAL_S = 10.0
 # Failures of the infrastructure, not of an entry: the entries stay pending and are retried.
 INFRASTRUCTURE_ERRORS = (RedisError, OSError, asyncpg.PostgresError)
-# PostgreSQL refusing a value (class 22: a value out of range or badly encoded; class 54: a
-# value too large, such as an index row; class 23: a row breaking a constraint) is an
+# PostgreSQL refusing a value (class 22: a value out of range or badly encoded; class 23: a
+# constraint the row breaks; class 54: a value too large, such as an index row) is an
 # entry's fault, not an outage: retried forever it would stop its whole shard. The batch
 # is retried entry by entry instead.
 ENTRY_ERRORS = (
@@ -90,6 +85,9 @@ class StreamConsumer:
     # returns how much it did. Burst mode calls it on the first loop only, so a burst
     # run ends even while entries wait for a later retry.
     on_poll: Callable[[], Awaitable[int]] | None = None
+    # Called once when `run` starts, before the first read, and once when it ends.
+    on_start: Callable[[], Awaitable[None]] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
     counters: Counters = field(default_factory=Counters)
     faults: Faults = field(default_factory=Faults)
     _last_trim: float = 0.0
@@ -221,8 +219,18 @@ class StreamConsumer:
                 await self.redis.xtrim(key, minid=floor, approximate=True)
 
     async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
+        """Consume until `stop` is set (or, in burst mode, until the streams are empty)."""
         self._stop = stop
-        await self.ensure_groups()
+        if self.on_start is not None:
+            await self.on_start()
+        try:
+            await self.ensure_groups()
+            await self._consume(stop, burst=burst)
+        finally:
+            if self.on_stop is not None:
+                await self.on_stop()
+
+    async def _consume(self, stop: asyncio.Event, *, burst: bool) -> None:
         if burst:
             # Burst mode takes over anything pending at once: tests stay exact and fast.
             self.reclaim_idle_ms = 0
@@ -265,103 +273,3 @@ def _entries(raw: Any) -> list[Entry]:
 
 def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def _consumer(
-    settings: Settings,
-    redis: Redis,
-    stream: str,
-    handler: Handler,
-    on_poll: Callable[[], Awaitable[int]] | None = None,
-) -> StreamConsumer:
-    return StreamConsumer(
-        redis=redis,
-        stream_keys=keys.shard_keys(stream, settings.stream_shards),
-        handler=handler,
-        consumer=consumer_name(),
-        batch=settings.worker_batch,
-        block_ms=settings.worker_block_ms,
-        reclaim_idle_ms=settings.worker_reclaim_idle_ms,
-        max_deliveries=settings.worker_max_deliveries,
-        on_poll=on_poll,
-        faults=Faults.from_environment(),
-    )
-
-
-UPKEEP_INTERVAL_S = 3600.0
-
-
-async def maintain_partitions(pool: db.Pool, settings: Settings) -> None:
-    await retention.maintain_partitions(
-        pool, today=datetime.now(UTC).date(), keep_days=settings.click_retention_days
-    )
-
-
-async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> None:
-    """Hourly: partitions for the coming days, and retention. Several workers may run it
-    at once; both steps are idempotent."""
-    while not stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
-        if stop.is_set():
-            return
-        try:
-            await maintain_partitions(pool, settings)
-        except (OSError, asyncpg.PostgresError) as exc:
-            logger.warning("partition upkeep failed, retrying in an hour: %s", exc)
-
-
-async def run(
-    settings: Settings,
-    *,
-    burst: bool = False,
-    stop: asyncio.Event | None = None,
-    handle_signals: bool = False,
-) -> Counters:
-    """Run one consumer per stream (clicks, conversions) until stopped; the clicks' counters.
-
-    In burst mode each consumer in turn runs until its streams are empty.
-    """
-    database_url, redis_url = settings.require_urls()
-    stop = stop or asyncio.Event()
-    if handle_signals:
-        stop_on_signals(stop)
-    enrich.warm_up()
-    pool = await db.create_pool(database_url, min_size=1, max_size=4)
-    redis: Redis = create_redis(redis_url)
-    try:
-        writer = click_store.ClickWriter(pool)
-
-        async def store_clicks(entries: list[Entry]) -> BatchOutcome:
-            return await click_store.store_batch(writer, redis, entries)
-
-        clicks = _consumer(settings, redis, keys.CLICKS, store_clicks)
-        attributor = attribution_consumer.Attributor(pool, redis, settings)
-        conversions = _consumer(
-            settings,
-            redis,
-            keys.CONVERSIONS,
-            attributor.handle,
-            on_poll=attributor.move_due_retries,
-        )
-        consumers = [clicks, conversions]
-        logger.info("worker %s started", clicks.consumer)
-        await maintain_partitions(pool, settings)
-        upkeep = None if burst else asyncio.create_task(_upkeep(pool, settings, stop))
-        if burst:
-            # One stream after the other, clicks first: a burst run (tests, catch-up)
-            # then stores a click before the conversion that names it is attributed.
-            for consumer in consumers:
-                await consumer.run(stop=stop, burst=True)
-        else:
-            await asyncio.gather(*(c.run(stop=stop, burst=False) for c in consumers))
-        if upkeep is not None:
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
-        for consumer in consumers:
-            logger.info("worker stopped: %s %s", consumer.stream_keys, consumer.counters)
-        return clicks.counters
-    finally:
-        await redis.aclose()
-        await pool.close()

@@ -18,15 +18,16 @@ from redis.exceptions import RedisError
 
 from app.settings import Settings
 from app.streams import keys
-from app.streams.batching import BatchFailed
-from app.streams.producer import StreamProducer
+from app.streams.batching import CommitFailed
+from app.streams.producer import Shard, StreamProducer
 from app.streams.spool import Spool
 
 logger = logging.getLogger(__name__)
 
-REPLAY_INTERVAL_S = 1.0
+# What `put` raises; the group commit's own.
+__all__ = ["CommitFailed", "DurableQueue", "replay_forever"]
 
-QueueUnavailable = BatchFailed
+REPLAY_INTERVAL_S = 1.0
 
 
 async def replay_forever(spool: Spool, replay: Callable[[], Awaitable[int]]) -> None:
@@ -42,13 +43,17 @@ async def replay_forever(spool: Spool, replay: Callable[[], Awaitable[int]]) -> 
 
 
 class DurableQueue:
-    def __init__(self, redis: Redis, *, stream: str, settings: Settings) -> None:
+    def __init__(
+        self, redis: Redis, *, stream: str, settings: Settings, admission: str | None = None
+    ) -> None:
+        """`admission`: Lua run on records put with admission arguments (StreamProducer)."""
         self.stream = stream
         self.producer = StreamProducer(
             settings.require_urls()[1],
             keys.shard_keys(stream, settings.stream_shards),
             budget_s=settings.redis_budget_ms / 1000,
             max_batch=settings.enqueue_max_batch,
+            admission=admission,
         )
         self.spool = Spool(settings.tracker_data_dir / "spool", stream)
         # This process's own figures (logs, tests). The reconciliation's counts are kept
@@ -71,17 +76,28 @@ class DurableQueue:
         await self.producer.stop()
         await self.spool.stop()
 
-    async def put(
-        self, record: bytes, *, shard: int | None = None, caps: Sequence[bytes] | None = None
-    ) -> bool:
-        """Return once Redis or the spool holds the record; QueueUnavailable if neither.
+    def shard_for(self, pin: int) -> Shard:
+        """The shard every record pinned by `pin` goes to, its stream key with it: the
+        keys an admission script counts on must share that key's hash tag."""
+        return self.producer.shard_for(pin)
 
-        False when Redis counted a click cap (`caps`, see StreamProducer) as reached; a
-        spooled record counts against no cap.
+    async def put(
+        self,
+        record: bytes,
+        *,
+        shard: Shard | None = None,
+        admission: Sequence[bytes] | None = None,
+    ) -> bool:
+        """Return once Redis or the spool holds the record; CommitFailed if neither.
+
+        False when the admission script refused the record (`admission`: its arguments,
+        see StreamProducer); a spooled record is admitted without one.
         """
         try:
-            return await self.producer.enqueue(record, shard=shard, caps=caps)
-        except BatchFailed:
+            return await self.producer.enqueue(
+                record, shard=None if shard is None else shard.index, admission=admission
+            )
+        except CommitFailed:
             await self.spool.append(record)
             self.spooled += 1
             return True
