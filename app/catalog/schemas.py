@@ -75,8 +75,16 @@ def _email(value: str) -> str:
         raise ValueError(f"{value[:100]!r} is not an e-mail address") from None
 
 
-OfferUrl = Annotated[str, AfterValidator(_offer_url)]
-PostbackUrl = Annotated[str, AfterValidator(_postback_url)]
+def _url_schema(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "maxLength": macros.MAX_URL_LENGTH, "pattern": pattern}
+    )
+
+
+OfferUrl = Annotated[str, AfterValidator(_offer_url), _url_schema(macros.OFFER_URL)]
+PostbackUrl = Annotated[
+    str, AfterValidator(_postback_url), _url_schema(macros.AFFILIATE_POSTBACK_URL)
+]
 Cidr = Annotated[
     str,
     AfterValidator(_cidr),
