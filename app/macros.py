@@ -5,7 +5,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from typing import Annotated
 from urllib.parse import SplitResult, quote, urlsplit
+
+from pydantic import AfterValidator, WithJsonSchema
 
 from app import patterns
 
@@ -111,3 +114,20 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     Templates are validated when saved, so every macro here is a known one.
     """
     return MACRO.sub(lambda m: quote(values.get(m.group(1), ""), safe=""), template)
+
+
+# The API's URL fields: the validator above, and the pattern it applies first, stated.
+def _offer_url(url: str) -> str:
+    return validate_url_template(url, OFFER_MACROS)
+
+
+def _postback_url(url: str) -> str:
+    return validate_url_template(url, AFFILIATE_POSTBACK_MACROS)
+
+
+def _url_schema(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": pattern})
+
+
+OfferUrl = Annotated[str, AfterValidator(_offer_url), _url_schema(OFFER_URL)]
+PostbackUrl = Annotated[str, AfterValidator(_postback_url), _url_schema(AFFILIATE_POSTBACK_URL)]

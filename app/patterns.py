@@ -84,6 +84,14 @@ _OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 DATE_OR_TIME = rf"^(?:{_DAY}(?:[T ]{_TIME}{_OFFSET}?)?)?$"
 
 
+# --- money -------------------------------------------------------------------------
+
+_ASCII_SPACE = r"[ \t\n\r\f\v]*"
+# An amount written as text: ASCII digits, at most four decimals and 14 whole digits
+# (NUMERIC(18, 4)), leading zeros and ASCII spaces around it aside; app/money.py takes
+# exactly these.
+MONEY = rf"^{_ASCII_SPACE}(?:0*[0-9]{{1,14}}(?:\.[0-9]{{0,4}})?|\.[0-9]{{1,4}}){_ASCII_SPACE}$"
+
 # --- URL templates -----------------------------------------------------------------
 
 

@@ -129,7 +129,7 @@ async def get_advertiser(conn: Executor, *, advertiser_id: int) -> asyncpg.Recor
 async def update_advertiser(
     conn: Executor, *, advertiser_id: int, body: AdvertiserPatch
 ) -> asyncpg.Record:
-    changes = _only_set(body, frozenset({"signing_secret"}))
+    changes = _only_set(body, body.nullable)
     if not changes:
         return await get_advertiser(conn, advertiser_id=advertiser_id)
     sql = _update_sql(
@@ -346,7 +346,7 @@ _OFFER_SCALARS = (
 
 
 async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
-    changes = _only_set(body, frozenset({"fallback_url", "max_amount"}))
+    changes = _only_set(body, body.nullable)
     async with conn.transaction():
         current = await conn.fetchrow(queries.GET_OFFER_FOR_UPDATE, offer_id)
         if current is None:
@@ -447,7 +447,7 @@ async def get_affiliate(conn: Executor, *, affiliate_id: int) -> AffiliateOut:
 async def update_affiliate(
     conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
-    changes = _only_set(body, frozenset({"email", "postback_url", "signing_secret"}))
+    changes = _only_set(body, body.nullable)
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)

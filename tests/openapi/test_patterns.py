@@ -14,7 +14,8 @@ from email_validator import validate_email
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import macros, patterns
+from app import currencies, macros, patterns
+from app.money import parse_money
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -52,9 +53,38 @@ def test_every_postback_url_the_pattern_admits_is_valid(url: str) -> None:
         assert macros.validate_url_template(url, macros.AFFILIATE_POSTBACK_MACROS) == url
 
 
+@EXAMPLES
+@given(st.from_regex(re.compile(patterns.MONEY), fullmatch=True))
+def test_every_amount_the_pattern_admits_is_money(text: str) -> None:
+    parse_money(text)
+
+
+@EXAMPLES
+@given(st.text(alphabet="0123456789.-+_e \t\u0665", max_size=24))
+def test_money_text_is_taken_exactly_where_the_pattern_admits_it(text: str) -> None:
+    try:
+        parse_money(text)
+    except ValueError:
+        taken = False
+    else:
+        taken = True
+    assert taken == patterns.matches(patterns.MONEY, text)
+
+
+def test_json_minus_zero_is_the_amount_zero() -> None:
+    # The schema's `minimum: 0` admits -0.0, a JSON number equal to zero.
+    amount = parse_money(-0.0)
+
+    assert (amount, amount.is_signed()) == (0, False)
+
+
 @pytest.mark.parametrize(
     ("pattern", "text"),
     [
+        (patterns.MONEY, ""),
+        (patterns.MONEY, "-0"),
+        (patterns.MONEY, "1.00000"),
+        (patterns.MONEY, "100000000000000"),
         (macros.OFFER_URL, ""),
         (macros.OFFER_URL, "https://shop.example/?c={click_id"),  # urlsplit takes these
         (macros.OFFER_URL, "https://shop.example/}"),
@@ -114,6 +144,12 @@ async def test_the_document_states_the_patterns(client: httpx.AsyncClient) -> No
     ):
         schema = schemas[model]["properties"][field]
         assert pattern in (schema.get("pattern"), schema.get("anyOf", [{}])[0].get("pattern"))
+    assert schemas["OfferIn"]["properties"]["currency"]["enum"] == sorted(currencies.MINOR_UNITS)
+    [number, text] = schemas["Rule-Input"]["properties"]["value"]["anyOf"]
+    assert (number["minimum"], text["pattern"]) == (0, patterns.MONEY)
+    # PATCH: null is offered exactly where it clears a value.
+    assert {"type": "null"} in schemas["OfferPatch"]["properties"]["max_amount"]["anyOf"]
+    assert {"type": "null"} in schemas["AdvertiserPatch"]["properties"]["signing_secret"]["anyOf"]
     for status in ("AdvertiserOut", "OfferOut", "AffiliateOut"):
         assert "archived" in schemas[status]["properties"]["status"]["enum"]
     parameters = {
