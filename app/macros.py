@@ -5,7 +5,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
+from typing import Annotated
 from urllib.parse import SplitResult, quote, urlsplit
+
+from pydantic import AfterValidator, WithJsonSchema
+
+from app import patterns
 
 MACRO = re.compile(r"\{([^{}]*)\}")
 SUB_IDS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -16,6 +21,10 @@ AFFILIATE_POSTBACK_MACROS = frozenset(
     {"click_id", "aff_click_id", *SUB_IDS, "payout", "status", "event", "txid", "offer_id"}
 )
 MAX_URL_LENGTH = 2048
+# The URLs each kind of template may be, as the API schema states them (app/patterns.py).
+OFFER_URL = patterns.url(OFFER_MACROS)
+AFFILIATE_POSTBACK_URL = patterns.url(AFFILIATE_POSTBACK_MACROS)
+_URL_PATTERNS = {OFFER_MACROS: OFFER_URL, AFFILIATE_POSTBACK_MACROS: AFFILIATE_POSTBACK_URL}
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A DNS label: letters, digits and hyphens, 1-63 characters, no hyphen at either end.
@@ -30,6 +39,20 @@ def validate_url_template(url: str, allowed: frozenset[str]) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+    pattern = _URL_PATTERNS.get(allowed) or patterns.url(allowed)
+    if not patterns.matches(pattern, url):
+        # The checks below name what is wrong; what they let through is still refused.
+        _check(url, allowed)
+        raise ValueError(
+            "is not a URL the service takes (see the pattern in /openapi.json): a host of "
+            "labels in letters, digits, - and _ (another script than Latin in its xn-- "
+            "form), { and } only around a macro, emoji and the like percent-encoded"
+        )
+    _check(url, allowed)
+    return url
+
+
+def _check(url: str, allowed: frozenset[str]) -> None:
     if _CONTROL.search(url):
         raise ValueError("must not contain spaces or control characters")
     if "\\" in url:
@@ -51,7 +74,6 @@ def validate_url_template(url: str, allowed: frozenset[str]) -> str:
     if unknown:
         names = ", ".join("{" + m + "}" for m in unknown)
         raise ValueError(f"unknown macro {names}; allowed: {', '.join(sorted(allowed))}")
-    return url
 
 
 def _check_authority(parts: SplitResult) -> None:
@@ -92,3 +114,20 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     Templates are validated when saved, so every macro here is a known one.
     """
     return MACRO.sub(lambda m: quote(values.get(m.group(1), ""), safe=""), template)
+
+
+# The API's URL fields: the validator above, and the pattern it applies first, stated.
+def _offer_url(url: str) -> str:
+    return validate_url_template(url, OFFER_MACROS)
+
+
+def _postback_url(url: str) -> str:
+    return validate_url_template(url, AFFILIATE_POSTBACK_MACROS)
+
+
+def _url_schema(pattern: str) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "maxLength": MAX_URL_LENGTH, "pattern": pattern})
+
+
+OfferUrl = Annotated[str, AfterValidator(_offer_url), _url_schema(OFFER_URL)]
+PostbackUrl = Annotated[str, AfterValidator(_postback_url), _url_schema(AFFILIATE_POSTBACK_URL)]

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from app import patterns
 
 MAX_MONEY = Decimal("99999999999999.9999")  # NUMERIC(18, 4)
 SCALE = 4
@@ -27,6 +29,8 @@ def parse_money(value: object) -> Decimal:
         value = value.strip(_ASCII_SPACE)
         if not _DECIMAL_TEXT.fullmatch(value):
             raise ValueError('must be a decimal string of ASCII digits such as "2.50"')
+    if isinstance(value, float) and value == 0:
+        value = 0.0  # JSON's -0.0 is the number zero (a schema's minimum 0 takes it)
     # A JSON number arrives as a float; its shortest repr is the digits the client sent.
     try:
         amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
@@ -55,4 +59,13 @@ Money = Annotated[
     Decimal,
     BeforeValidator(parse_money),
     PlainSerializer(format_money, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": int(MAX_MONEY)},
+                {"type": "string", "pattern": patterns.MONEY},
+            ]
+        },
+        mode="validation",
+    ),
 ]

@@ -84,6 +84,55 @@ _OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 DATE_OR_TIME = rf"^(?:{_DAY}(?:[T ]{_TIME}{_OFFSET}?)?)?$"
 
 
+# --- money -------------------------------------------------------------------------
+
+_ASCII_SPACE = r"[ \t\n\r\f\v]*"
+# An amount written as text: ASCII digits, at most four decimals and 14 whole digits
+# (NUMERIC(18, 4)), leading zeros and ASCII spaces around it aside; app/money.py takes
+# exactly these.
+MONEY = rf"^{_ASCII_SPACE}(?:0*[0-9]{{1,14}}(?:\.[0-9]{{0,4}})?|\.[0-9]{{1,4}}){_ASCII_SPACE}$"
+
+# --- URL templates -----------------------------------------------------------------
+
+
+# A host name's label as the IDNA codec and the DNS take it: letters, digits, hyphens
+# (none at either end) and underscores (not in the standard, but in real names).
+def _host_label(most: int) -> str:
+    return rf"[A-Za-z0-9_](?:[A-Za-z0-9_-]{{0,{most - 2}}}[A-Za-z0-9_])?"
+
+
+# An internationalised label: Latin letters (Latin-1's, which IDNA maps to themselves or,
+# for ß, to "ss"); at most 10 characters keep its xn-- form under 30. Other scripts are
+# written in their xn-- form.
+_LATIN = r"A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff"
+_IDN_LABEL = rf"[{_LATIN}0-9](?:[{_LATIN}0-9-]{{0,8}}[{_LATIN}0-9])?"
+# The last label starts with a letter, so that a name is never all digits (an IPv4
+# address, checked as one).
+_TOP_LABEL = (
+    rf"(?:[A-Za-z](?:[A-Za-z0-9_-]{{0,28}}[A-Za-z0-9_])?"
+    rf"|[{_LATIN}](?:[{_LATIN}0-9-]{{0,8}}[{_LATIN}0-9])?)"
+)
+# One label of up to 63 characters (a bucket's or an app's name), five more of up to 30
+# and the top one: at most 250 characters in ASCII form, within the DNS's 253.
+_HOST_NAME = (
+    rf"(?:{_host_label(63)}\.)?(?:(?:{_host_label(30)}|{_IDN_LABEL})\.){{0,5}}{_TOP_LABEL}\.?"
+)
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+# Path, query and fragment: printable ASCII but space, backslash (read as a slash by
+# browsers), % (only as an escape) and braces (only around a macro); text beyond ASCII in
+# the Basic Multilingual Plane, which the redirect percent-encodes.
+_URL_TEXT = r"[!-$&-\x5b\x5d-z|~\u00a0-\ud7ff\ue000-\ufffd]"
+
+
+def url(macros: frozenset[str]) -> str:
+    """An absolute http(s) URL with a fixed host, holding only the given {macros}."""
+    macro = rf"\{{(?:{'|'.join(sorted(macros))})\}}"
+    return (
+        rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:{_HOST_NAME}|{_IPV4}|\[{_IPV6}\])(?::{_PORT})?"
+        rf"(?:[/?#](?:{_URL_TEXT}|%[0-9A-Fa-f]{{2}}|{macro})*)?$"
+    )
+
+
 def names(allowed: tuple[str, ...], *, sign: bool = False) -> str:
     """A comma-separated list of the allowed names (each optionally `-`), or nothing."""
     one = rf"\s*{'-?' if sign else ''}(?:{'|'.join(allowed)})\s*"

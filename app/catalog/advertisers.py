@@ -81,7 +81,7 @@ async def advertiser_status(conn: Executor, *, advertiser_id: int) -> str | None
 async def update_advertiser(
     conn: Executor, *, advertiser_id: int, body: AdvertiserPatch, public_url: str
 ) -> AdvertiserOut:
-    changes = patch.changes(body, nullable=frozenset({"signing_secret"}))
+    changes = patch.changes(body, nullable=body.nullable)
     if not changes:
         return await get_advertiser(conn, advertiser_id=advertiser_id, public_url=public_url)
     sql = patch.update_sql(

@@ -82,7 +82,7 @@ async def existing_affiliate_ids(conn: Executor, affiliate_ids: list[int]) -> se
 async def update_affiliate(
     conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
-    changes = patch.changes(body, nullable=frozenset({"email", "postback_url", "signing_secret"}))
+    changes = patch.changes(body, nullable=body.nullable)
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)

@@ -226,7 +226,7 @@ async def offer_status(conn: Executor, *, offer_id: int) -> str | None:
 
 
 async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
-    changes = patch.changes(body, nullable=frozenset({"fallback_url", "max_amount"}))
+    changes = patch.changes(body, nullable=body.nullable)
     async with conn.transaction():
         current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
         if current is None:

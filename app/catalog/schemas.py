@@ -20,7 +20,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from app import currencies, macros, patterns
+from app import currencies, patterns
+from app.macros import OfferUrl, PostbackUrl
 from app.money import Money
 from app.patterns import MAX_ID
 
@@ -28,8 +29,9 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.st
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[
     str,
-    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code"),
+    Field(description="ISO 4217 code"),
     AfterValidator(currencies.check_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(currencies.MINOR_UNITS)}),
 ]
 
 
@@ -47,14 +49,6 @@ ARCHIVED = "`archived` after a DELETE of a row that others refer to (it stays li
 
 # Postbacks to the affiliate are signed with it when set; long enough not to be guessed.
 SigningSecret = Annotated[str, Field(min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$")]
-
-
-def _offer_url(url: str) -> str:
-    return macros.validate_url_template(url, macros.OFFER_MACROS)
-
-
-def _postback_url(url: str) -> str:
-    return macros.validate_url_template(url, macros.AFFILIATE_POSTBACK_MACROS)
 
 
 def _cidr(value: str) -> str:
@@ -75,8 +69,6 @@ def _email(value: str) -> str:
         raise ValueError(f"{value[:100]!r} is not an e-mail address") from None
 
 
-OfferUrl = Annotated[str, AfterValidator(_offer_url)]
-PostbackUrl = Annotated[str, AfterValidator(_postback_url)]
 Cidr = Annotated[
     str,
     AfterValidator(_cidr),
@@ -159,6 +151,18 @@ class Cap(Input):
     affiliate_id: Id | None = None
 
 
+# Each at most once (one per name is more than a JSON Schema can say; exact repeats it can).
+class _UniqueItems:
+    """Each at most once: one per name is more than a JSON Schema can say, repeats it can."""
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> JsonSchemaValue:
+        return {**handler(schema), "uniqueItems": True}
+
+
+Goals = Annotated[list[Goal], Field(max_length=50), _UniqueItems()]
+PayoutOverrides = Annotated[list[PayoutOverride], Field(max_length=10_000), _UniqueItems()]
+Caps = Annotated[list[Cap], Field(max_length=100), _UniqueItems()]
+
 # --- advertisers -------------------------------------------------------------------
 
 
@@ -174,6 +178,8 @@ class AdvertiserIn(Input):
 
 
 class AdvertiserPatch(Patch):
+    nullable = frozenset({"signing_secret"})
+
     name: Name | None = None
     ip_allowlist: list[Cidr] | None = Field(default=None, max_length=100)
     signing_secret: SigningSecret | None = Field(
@@ -223,9 +229,9 @@ class OfferFields(Input):
     allow_payout_param: bool = Field(
         default=False, description="whether a postback's `payout` parameter overrides the rules"
     )
-    goals: list[Goal] = Field(default_factory=list, max_length=50)
-    payout_overrides: list[PayoutOverride] = Field(default_factory=list, max_length=10_000)
-    caps: list[Cap] = Field(default_factory=list, max_length=100)
+    goals: Goals = Field(default_factory=list)
+    payout_overrides: PayoutOverrides = Field(default_factory=list)
+    caps: Caps = Field(default_factory=list)
     pixel_policy: PixelPolicy = Field(default="auto", description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus = Field(default="pending", description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC)
@@ -266,7 +272,7 @@ class OfferIn(OfferFields):
 
 
 class OfferPatch(Patch):
-    nullable = frozenset({"fallback_url"})
+    nullable = frozenset({"fallback_url", "max_amount"})
 
     name: Name | None = None
     url: OfferUrl | None = None
@@ -279,9 +285,9 @@ class OfferPatch(Patch):
     revenue: Rule | None = None
     payout: Rule | None = None
     allow_payout_param: bool | None = None
-    goals: list[Goal] | None = Field(default=None, max_length=50)
-    payout_overrides: list[PayoutOverride] | None = Field(default=None, max_length=10_000)
-    caps: list[Cap] | None = Field(default=None, max_length=100)
+    goals: Goals | None = None
+    payout_overrides: PayoutOverrides | None = None
+    caps: Caps | None = None
     pixel_policy: PixelPolicy | None = Field(default=None, description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus | None = Field(default=None, description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC + "; null removes it")
