@@ -72,6 +72,8 @@ def expected_money(value: object) -> Decimal | None:
         amount = Decimal(text)
         places = len(frac)
     else:
+        if isinstance(value, float) and value == 0:
+            value = 0.0  # JSON's -0.0 is the number zero
         amount = Decimal(repr(value) if isinstance(value, float) else str(value))
         exponent = amount.as_tuple().exponent
         assert isinstance(exponent, int)
