@@ -58,6 +58,11 @@ class TrackerApp(FastAPI):
                 return
         await super().__call__(scope, receive, send)
 
+    async def reload_links(self) -> None:
+        """Load the link cache now rather than at its next poll, so that a link made a
+        moment ago redirects at once (tests; a warm-up)."""
+        await self.redirector.cache.load()
+
 
 _ZONES_CHECKED: set[str] = set()
 

@@ -1,10 +1,15 @@
-"""Small helpers shared by tests (fixtures live in conftest.py)."""
+"""Small helpers shared by tests (fixtures live in conftest.py and tests/fixtures/)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+
+from app.main import TrackerApp
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
 
 
 async def create(
@@ -37,3 +42,9 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+async def reload_links(app: FastAPI) -> None:
+    """Links made a moment ago redirect at once (the cache would see them at its next poll)."""
+    assert isinstance(app, TrackerApp)
+    await app.reload_links()

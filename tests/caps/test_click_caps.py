@@ -7,6 +7,7 @@ from app.caps.clicks import ClickCap, counter_args
 from app.db import Pool
 from app.settings import Settings
 from app.streams import worker as stream_worker
+from tests.helpers import reload_links
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
 
@@ -28,7 +29,7 @@ async def test_clicks_over_a_cap_go_to_the_fallback_and_are_recorded_with_the_re
         f"/api/v1/offers/{offer['id']}", json={"caps": caps}, headers=admin
     )
     assert patched.status_code == 200, patched.text
-    await app.state.redirector.cache.load()
+    await reload_links(app)
 
     async def go(link: dict[str, Any]) -> str:
         response = await client.get(f"/c/{link['code']}", headers=BROWSER)

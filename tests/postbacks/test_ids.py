@@ -19,7 +19,7 @@ from app.settings import Settings
 from app.streams import keys
 from app.streams.records import PoisonRecord
 from tests.helpers import assert_error
-from tests.postbacks.support import click, conversions, postback, run_worker, stream_length
+from tests.support.conversions import click, conversions, postback, run_worker, stream_length
 
 PAST_BIGINT = ["9223372036854775808", "9999999999999999999", "18446744073709551616"]
 

@@ -20,7 +20,7 @@ from app.settings import Settings
 from app.streams import keys
 from app.streams.producer import StreamProducer
 from tests.helpers import assert_error, create
-from tests.postbacks.support import (
+from tests.support.conversions import (
     click,
     conversions,
     postback,

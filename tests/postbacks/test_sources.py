@@ -20,7 +20,7 @@ from app.postbacks.service import sign
 from app.settings import Settings
 from app.streams import keys
 from tests.helpers import assert_error, create
-from tests.postbacks.support import postback
+from tests.support.conversions import postback
 
 SECRET = "sekret"
 FORM = "application/x-www-form-urlencoded"

@@ -5,10 +5,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.clickid import parse_click_id
-
-
-async def reload_links(app: FastAPI) -> None:
-    await app.state.redirector.cache.load()
+from tests.helpers import reload_links
 
 
 async def test_redirects_to_the_offer_with_macros_filled(

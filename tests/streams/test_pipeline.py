@@ -19,12 +19,13 @@ from app.streams import worker as stream_worker
 from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
 from app.streams.spool import REPLAY_CHUNK
+from tests.helpers import reload_links
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
 async def serve_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     responses = await asyncio.gather(
         *(
             client.get(f"/c/{code}", params={"sub1": f"s{i}"}, headers={"User-Agent": BROWSER})
@@ -92,7 +93,7 @@ async def test_click_rows_carry_the_link_and_sub_ids(
     settings: Settings,
     pool: Pool,
 ) -> None:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     response = await client.get(
         f"/c/{catalog['bob_link']['code']}",
         params={"sub1": "ü" * 1100, "source": "fb", "aff_click_id": "abc"},
