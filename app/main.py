@@ -61,7 +61,9 @@ class TrackerApp(FastAPI):
     async def reload_links(self) -> None:
         """Load the link cache now rather than at its next poll, so that a link made a
         moment ago redirects at once (tests; a warm-up)."""
-        await self.redirector.cache.load()
+        cache = self.redirector.cache
+        assert cache is not None, "the app's lifespan has not started"
+        await cache.load()
 
 
 _ZONES_CHECKED: set[str] = set()

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.attribution import service as attribution_service
-from app.clickid import new_click_id, parse_click_id
+from app.clickid import new_click_id
 from app.db import Pool
 from app.ops import pipeline
 from app.postbacks.records import ConversionRecord
@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.streams import keys
 from app.streams import worker as stream_worker
 from app.streams.producer import StreamProducer
-from tests.helpers import reload_links
+from tests.helpers import new_click_uuid, reload_links
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}
 
@@ -164,7 +164,7 @@ async def test_identical_conversions_waiting_for_their_click_stay_two(
     record = ConversionRecord(
         via="postback",
         advertiser_id=catalog["advertiser"]["id"],
-        click_id=parse_click_id(new_click_id()[0]),
+        click_id=new_click_uuid(),
         txid="T1",
         amount=None,
         payout=None,

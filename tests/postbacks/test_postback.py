@@ -19,7 +19,7 @@ from app.postbacks import service as intake_service
 from app.settings import Settings
 from app.streams import keys
 from app.streams.producer import StreamProducer
-from tests.helpers import assert_error, create
+from tests.helpers import assert_error, create, stream_entries
 from tests.support.conversions import (
     click,
     conversions,
@@ -283,7 +283,7 @@ async def test_a_signed_body_cannot_be_amended_from_the_query_string(
     [record] = [
         orjson.loads(fields[b"r"])
         for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
-        for _, fields in await redis.xrange(key)
+        for _, fields in await stream_entries(redis, key)
     ]
     assert (record["st"], record["cid"]) == ("approved", str(parse_click_id(click_id)))
 

@@ -19,7 +19,7 @@ from app.db import Pool
 from app.postbacks.service import sign
 from app.settings import Settings
 from app.streams import keys
-from tests.helpers import assert_error, create
+from tests.helpers import assert_error, create, stream_entries
 from tests.support.conversions import postback
 
 SECRET = "sekret"
@@ -46,7 +46,7 @@ async def queued(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
     return [
         orjson.loads(fields[b"r"])
         for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
-        for _, fields in await redis.xrange(key)
+        for _, fields in await stream_entries(redis, key)
     ]
 
 

@@ -28,7 +28,7 @@ from app.streams import keys
 from app.streams import worker as stream_worker
 from app.streams.durable import DurableQueue
 from app.streams.producer import StreamProducer
-from tests.helpers import reload_links
+from tests.helpers import reload_links, stream_entries
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
 
@@ -191,9 +191,9 @@ async def test_sigterm_finishes_the_batch_in_hand_and_exits(
 ) -> None:
     ids = await enqueue_clicks(catalog, settings, 300)
     # (stream key, entry ID) -> record, read now: the worker trims acked entries away.
-    records = {}
+    records: dict[tuple[str, ...], bytes] = {}
     for key in keys.shard_keys(keys.CLICKS, settings.stream_shards):
-        records.update({(key, _text(i)): f[b"r"] for i, f in await redis.xrange(key)})
+        records.update({(key, _text(i)): f[b"r"] for i, f in await stream_entries(redis, key)})
     held = tmp_path / "held"
     worker = worker_process(settings, batch=100, fault=f"hold-batch:{held}")
     try:
@@ -231,7 +231,7 @@ def own_redis() -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         port = embedded.free_port()
         proc = embedded.start_redis(Path(tmp), port, durable=True)
-        state = {"proc": proc, "port": port, "dir": Path(tmp)}
+        state: dict[str, Any] = {"proc": proc, "port": port, "dir": Path(tmp)}
         yield state
         state["proc"].terminate()
         state["proc"].wait()

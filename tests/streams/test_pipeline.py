@@ -19,7 +19,7 @@ from app.streams import worker as stream_worker
 from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
 from app.streams.spool import REPLAY_CHUNK
-from tests.helpers import reload_links
+from tests.helpers import reload_links, stream_entries
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
@@ -54,7 +54,7 @@ async def test_concurrent_redirects_store_one_row_each_even_after_redelivery(
     expected = {parse_click_id(click_id): f"s{i}" for i, click_id in enumerate(served)}
     assert len(expected) == 200
     shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
-    records = [fields[b"r"] for key in shards for _, fields in await redis.xrange(key)]
+    records = [fields[b"r"] for key in shards for _, fields in await stream_entries(redis, key)]
     counters = await stream_worker.run(settings, burst=True)
     assert (counters.stored, counters.inserted) == (200, 200)
 
@@ -132,7 +132,7 @@ async def test_a_poison_entry_goes_to_the_dead_letter_stream(
     counters = await stream_worker.run(settings, burst=True)
     assert counters.dead_lettered == 2
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 3
-    dead = await redis.xrange(keys.dead_letter_key(key))
+    dead = await stream_entries(redis, keys.dead_letter_key(key))
     assert len(dead) == 2
     assert {d[1][b"record"] for d in dead} == {b"{not json", orjson.dumps({"id": "x", "t": 1})}
     assert all(d[1][b"error"] for d in dead)
