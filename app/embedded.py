@@ -330,7 +330,6 @@ def _ensure_database(port: int, name: str) -> None:
 
 
 def start_redis(redis_dir: Path, port: int, *, durable: bool) -> subprocess.Popen[bytes]:
-    """Redis (valkey) on 127.0.0.1:port, its files in redis_dir; tests stop and start one."""
     log = redis_dir / "valkey.log"
     persistence = (
         ["--appendonly", "yes", "--appendfsync", "everysec"] if durable else ["--appendonly", "no"]

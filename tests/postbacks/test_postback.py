@@ -18,7 +18,6 @@ from app.db import Pool
 from app.postbacks import service as intake_service
 from app.settings import Settings
 from app.streams import keys
-from app.streams.producer import StreamProducer
 from tests.helpers import assert_error, create, stream_entries
 from tests.support.conversions import (
     click,
@@ -337,19 +336,11 @@ async def test_redis_down_spools_postbacks_and_replays_them(
     click_id = await click(app, client, shop["alice_link"]["code"])
     await run_worker(settings)
     queue = app.state.intake.queue
-    working = queue.producer
-    queue.producer = StreamProducer(
-        "redis://127.0.0.1:9/0", ["conversions:{0}"], budget_s=0.05, max_batch=64
-    )
-    queue.producer.start()
-    try:
+    async with queue.redis_unreachable():
         responses = [
             await postback(client, shop["token"], click_id=click_id, txid=f"R-{i}")
             for i in range(5)
         ]
-    finally:
-        await queue.producer.stop()
-        queue.producer = working
     assert [r.status_code for r in responses] == [200] * 5
     assert queue.spool.has_files()
     assert await queue.replay() == 5

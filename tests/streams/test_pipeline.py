@@ -176,18 +176,8 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
 
 async def spool_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
     """n clicks served while Redis is down (so spooled); their click IDs."""
-    redirector = app.state.redirector
-    working = redirector.queue.producer
-    # Nothing listens on port 9: every batch fails, as when Redis is down.
-    redirector.queue.producer = StreamProducer(
-        "redis://127.0.0.1:9/0", ["clicks:{0}"], budget_s=0.05, max_batch=64
-    )
-    redirector.queue.producer.start()
-    try:
+    async with app.state.redirector.queue.redis_unreachable():
         return await serve_clicks(app, client, code, n)
-    finally:
-        await redirector.queue.producer.stop()
-        redirector.queue.producer = working
 
 
 async def test_redis_down_spools_and_replays_every_click_once(
