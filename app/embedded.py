@@ -78,7 +78,7 @@ def valkey_binary() -> Path:
     return Path(get_binary_path())
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -329,7 +329,7 @@ def _ensure_database(port: int, name: str) -> None:
         )
 
 
-def _start_redis(redis_dir: Path, port: int, *, durable: bool) -> subprocess.Popen[bytes]:
+def start_redis(redis_dir: Path, port: int, *, durable: bool) -> subprocess.Popen[bytes]:
     log = redis_dir / "valkey.log"
     persistence = (
         ["--appendonly", "yes", "--appendfsync", "everysec"] if durable else ["--appendonly", "no"]
@@ -375,10 +375,10 @@ def start(data_dir: Path, *, database: str = "tracker", durable: bool = True) ->
             f"another tracker process is using {data_dir}; stop it or set TRACKER_DATA_DIR"
         ) from None
     _stop_stale(data_dir, pgdata)
-    pg_port, redis_port = _free_port(), _free_port()
+    pg_port, redis_port = free_port(), free_port()
     postgres = _start_postgres(pgdata, pg_port, durable=durable)
     try:
-        redis = _start_redis(redis_dir, redis_port, durable=durable)
+        redis = start_redis(redis_dir, redis_port, durable=durable)
     except BaseException:
         _stop_child(postgres, signal.SIGINT)
         raise

@@ -61,6 +61,13 @@ class TrackerApp(FastAPI):
                 return
         await super().__call__(scope, receive, send)
 
+    async def reload_links(self) -> None:
+        """Load the link cache now rather than at its next poll, so that a link made a
+        moment ago redirects at once (tests; a warm-up)."""
+        cache = self.redirector.cache
+        assert cache is not None, "the app's lifespan has not started"
+        await cache.load()
+
 
 _ZONES_CHECKED: set[str] = set()
 

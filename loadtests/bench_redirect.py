@@ -227,7 +227,7 @@ def main() -> None:
         worker.send_signal(signal.SIGTERM)
         worker.wait()
 
-        total_served = asyncio.run(stored(database_url))
+        total_served: float = asyncio.run(stored(database_url))
         while total_served < args.rss_clicks:
             result = wrk(url, 20, args.connections)
             total_served += result["requests"]

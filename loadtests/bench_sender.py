@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -66,7 +67,7 @@ async def _receivers(slow_s: float) -> None:
     for i in range(RECEIVERS):
         delay = slow_s if i < SLOW_RECEIVERS else 0.0
         server = await asyncio.start_server(
-            lambda r, w, d=delay: _serve_connection(r, w, d), "127.0.0.1", 0, backlog=1024
+            functools.partial(_serve_connection, delay=delay), "127.0.0.1", 0, backlog=1024
         )
         servers.append(server)
     ports = [s.sockets[0].getsockname()[1] for s in servers]

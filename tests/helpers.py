@@ -1,10 +1,18 @@
-"""Small helpers shared by tests (fixtures live in conftest.py)."""
+"""Small helpers shared by tests (fixtures live in conftest.py and tests/fixtures/)."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, cast
 
 import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from app.clickid import new_click_id, parse_click_id
+from app.main import TrackerApp
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
 
 
 async def create(
@@ -37,3 +45,21 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     if code is not None:
         assert error["code"] == code, error
     return error
+
+
+async def reload_links(app: FastAPI) -> None:
+    """Links made a moment ago redirect at once (the cache would see them at its next poll)."""
+    assert isinstance(app, TrackerApp)
+    await app.reload_links()
+
+
+async def stream_entries(redis: Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """XRANGE of a whole stream, typed as this client (no decode_responses) answers."""
+    return cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(key))
+
+
+def new_click_uuid() -> uuid.UUID:
+    """A fresh click ID as the UUID the records carry."""
+    click_id = parse_click_id(new_click_id()[0])
+    assert click_id is not None
+    return click_id

@@ -50,7 +50,7 @@ async def own_app(servers: embedded.EmbeddedServers, tmp_path: Path) -> AsyncIte
     settings = Settings(
         database_url=servers.database_url,
         redis_url=servers.redis_url,
-        admin_api_key=ADMIN_KEY,  # type: ignore[arg-type]
+        admin_api_key=ADMIN_KEY,
         tracker_data_dir=tmp_path / "data",
         public_url="http://tracker.test",
         migrate_on_start=True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -108,3 +108,19 @@ class DurableQueue:
         if moved:
             logger.info("replayed %d spooled %s into the stream", moved, self.stream)
         return moved
+
+    @contextlib.asynccontextmanager
+    async def redis_unreachable(self) -> AsyncIterator[None]:
+        """Inside, every batch fails as when Redis is down, so records go to the spool
+        (the tests of spooling and replay; a drill)."""
+        working = self.producer
+        # Nothing listens on port 9 (discard): every batch fails at once.
+        self.producer = StreamProducer(
+            "redis://127.0.0.1:9/0", working.keys, budget_s=0.05, max_batch=64
+        )
+        self.producer.start()
+        try:
+            yield
+        finally:
+            await self.producer.stop()
+            self.producer = working

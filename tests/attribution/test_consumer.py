@@ -18,7 +18,7 @@ from app.db import Pool
 from app.postbacks.records import ConversionRecord
 from app.settings import Settings
 from app.streams import keys
-from tests.postbacks.support import click, conversions, run_worker
+from tests.support.conversions import click, conversions, run_worker
 
 
 def queued(shop: dict[str, Any], click_id: str, txid: str, amount: str) -> bytes:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.db import Pool
 from app.settings import Settings
 from tests.helpers import affiliate_headers, assert_error
-from tests.postbacks.support import click, conversions, postback, rollup_totals, run_worker
+from tests.support.conversions import click, conversions, postback, rollup_totals, run_worker
 
 
 async def _three_conversions(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from app.attribution.money import by_rule, round_money
 from app.db import Pool
 from app.settings import Settings
-from tests.postbacks.support import click, conversions, make_shop, postback, run_worker
+from tests.support.conversions import click, conversions, make_shop, postback, run_worker
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from app.db import Pool
 from app.ops import pipeline
 from app.settings import Settings
 from app.streams import keys
-from tests.postbacks.support import (
+from tests.support.conversions import (
     click,
     conversions,
     make_retries_due,

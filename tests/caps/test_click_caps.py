@@ -13,6 +13,7 @@ from app.clicks import record as click_record
 from app.db import Pool
 from app.settings import Settings
 from app.streams.producer import StreamProducer
+from tests.helpers import reload_links
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
 
@@ -34,7 +35,7 @@ async def test_clicks_over_a_cap_go_to_the_fallback_and_are_recorded_with_the_re
         f"/api/v1/offers/{offer['id']}", json={"caps": caps}, headers=admin
     )
     assert patched.status_code == 200, patched.text
-    await app.state.redirector.cache.load()
+    await reload_links(app)
 
     async def go(link: dict[str, Any]) -> str:
         response = await client.get(f"/c/{link['code']}", headers=BROWSER)

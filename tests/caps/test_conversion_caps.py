@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from app.caps import conversions as conversion_caps
 from app.db import Pool
 from app.settings import Settings
-from tests.postbacks.support import (
+from tests.support.conversions import (
     click,
     conversions,
     make_shop,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -75,7 +76,7 @@ def test_json_minus_zero_is_the_amount_zero() -> None:
     # The schema's `minimum: 0` admits -0.0, a JSON number equal to zero.
     amount = parse_money(-0.0)
 
-    assert (amount, amount.is_signed()) == (0, False)
+    assert (amount, amount.is_signed()) == (Decimal(0), False)
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,14 @@ from redis.asyncio import Redis
 
 from app import worker as stream_worker
 from app.attribution import consumer as attribution_consumer
-from app.clickid import new_click_id, parse_click_id
+from app.clickid import new_click_id
 from app.db import Pool
 from app.ops import pipeline
 from app.postbacks.records import ConversionRecord
 from app.settings import Settings
 from app.streams import keys
 from app.streams.producer import StreamProducer
+from tests.helpers import new_click_uuid, reload_links
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}
 
@@ -29,8 +30,7 @@ async def test_served_equals_stored_plus_in_flight_plus_dead_lettered(
     redis: Redis,
     admin: dict[str, str],
 ) -> None:
-    redirector = app.state.redirector
-    await redirector.cache.load()
+    await reload_links(app)
     for _ in range(30):
         assert (
             await client.get(f"/c/{catalog['alice_link']['code']}", headers=BROWSER)
@@ -57,7 +57,7 @@ async def test_served_equals_stored_plus_in_flight_plus_dead_lettered(
 async def test_metrics_exposes_the_pipeline_counters(
     app: FastAPI, client: httpx.AsyncClient, catalog: dict[str, Any]
 ) -> None:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     await client.get(f"/c/{catalog['bob_link']['code']}", headers=BROWSER)
     response = await client.get("/metrics")
     assert response.status_code == 200
@@ -100,7 +100,7 @@ async def test_repeated_postbacks_are_served_and_stored_each(
 ) -> None:
     """100 identical postbacks: 100 served, one conversion, and 100 stored records (the
     99 repeats are stored as "no change"): not 99 lost."""
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     cookie = (await client.get(f"/c/{catalog['alice_link']['code']}", headers=BROWSER)).headers[
         "set-cookie"
     ]
@@ -128,7 +128,7 @@ async def test_a_postback_taking_its_order_from_a_pixel_is_counted_once(
 ) -> None:
     """The postback reverses the pixel's conversion (one status change) and goes around
     again through the retry set: it is in flight until then, not stored as well."""
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     clicks = []
     for link in ("alice_link", "bob_link"):
         response = await client.get(f"/c/{catalog[link]['code']}", headers=BROWSER)
@@ -164,7 +164,7 @@ async def test_identical_conversions_waiting_for_their_click_stay_two(
     record = ConversionRecord(
         via="postback",
         advertiser_id=catalog["advertiser"]["id"],
-        click_id=parse_click_id(new_click_id()[0]),
+        click_id=new_click_uuid(),
         txid="T1",
         amount=None,
         payout=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -18,8 +19,8 @@ from app.postbacks.service import TooLarge, read_body
 from app.settings import Settings
 from app.streams import keys
 from app.streams.records import PoisonRecord
-from tests.helpers import assert_error
-from tests.postbacks.support import click, conversions, postback, run_worker, stream_length
+from tests.helpers import assert_error, stream_entries
+from tests.support.conversions import click, conversions, postback, run_worker, stream_length
 
 PAST_BIGINT = ["9223372036854775808", "9999999999999999999", "18446744073709551616"]
 
@@ -27,7 +28,7 @@ PAST_BIGINT = ["9223372036854775808", "9999999999999999999", "184467440737095516
 async def dead_letters(redis: Redis, settings: Settings) -> list[Any]:
     found: list[Any] = []
     for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards):
-        found += await redis.xrange(keys.dead_letter_key(key))
+        found += await stream_entries(redis, keys.dead_letter_key(key))
     return found
 
 
@@ -100,7 +101,7 @@ def test_a_queued_record_with_an_integer_past_bigint_is_poison(field: str) -> No
     record = records.ConversionRecord(
         via="postback",
         advertiser_id=1,
-        click_id=records.uuid.UUID(int=1),
+        click_id=uuid.UUID(int=1),
         txid=None,
         amount=None,
         payout=None,

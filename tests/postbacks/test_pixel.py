@@ -17,7 +17,8 @@ from app.db import Pool
 from app.postbacks.routes import GIF
 from app.settings import Settings
 from tests.browser import needs_browser, run_script, serve
-from tests.postbacks.support import click, conversions, make_shop, run_worker, stream_length
+from tests.helpers import reload_links
+from tests.support.conversions import click, conversions, make_shop, run_worker, stream_length
 
 
 def _is_gif(response: httpx.Response) -> None:
@@ -154,7 +155,7 @@ async def test_pixel_js_in_chromium_across_two_sites(
     shop = await make_shop(
         client, admin, url=f"{servers['site']}/landing?click_id={{click_id}}&utm=x"
     )
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     seen = await run_script(
         Path(__file__).with_name("browser.js"),
         f"{servers['tracker']}/c/{shop['alice_link']['code']}",

@@ -11,7 +11,7 @@ from app.ops import pipeline
 from app.postbacks.limits import PixelLimiter, rate_key
 from app.settings import Settings
 from app.streams import keys
-from tests.postbacks.support import stream_length
+from tests.support.conversions import stream_length
 
 
 async def test_pixels_over_the_rate_are_dropped_at_intake_and_counted(

@@ -18,9 +18,8 @@ from app.clickid import new_click_id, parse_click_id
 from app.db import Pool
 from app.settings import Settings
 from app.streams import keys
-from app.streams.producer import StreamProducer
-from tests.helpers import assert_error, create
-from tests.postbacks.support import (
+from tests.helpers import assert_error, create, stream_entries
+from tests.support.conversions import (
     click,
     conversions,
     postback,
@@ -283,7 +282,7 @@ async def test_a_signed_body_cannot_be_amended_from_the_query_string(
     [record] = [
         orjson.loads(fields[b"r"])
         for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
-        for _, fields in await redis.xrange(key)
+        for _, fields in await stream_entries(redis, key)
     ]
     assert (record["st"], record["cid"]) == ("approved", str(parse_click_id(click_id)))
 
@@ -337,19 +336,11 @@ async def test_redis_down_spools_postbacks_and_replays_them(
     click_id = await click(app, client, shop["alice_link"]["code"])
     await run_worker(settings)
     queue = app.state.intake.queue
-    working = queue.producer
-    queue.producer = StreamProducer(
-        "redis://127.0.0.1:9/0", ["conversions:{0}"], budget_s=0.05, max_batch=64
-    )
-    queue.producer.start()
-    try:
+    async with queue.redis_unreachable():
         responses = [
             await postback(client, shop["token"], click_id=click_id, txid=f"R-{i}")
             for i in range(5)
         ]
-    finally:
-        await queue.producer.stop()
-        queue.producer = working
     assert [r.status_code for r in responses] == [200] * 5
     assert queue.spool.has_files()
     assert await queue.replay() == 5

@@ -19,8 +19,8 @@ from app.db import Pool
 from app.settings import Settings
 from app.signing import sign
 from app.streams import keys
-from tests.helpers import assert_error, create
-from tests.postbacks.support import postback
+from tests.helpers import assert_error, create, stream_entries
+from tests.support.conversions import postback
 
 SECRET = "sekret"
 FORM = "application/x-www-form-urlencoded"
@@ -46,7 +46,7 @@ async def queued(redis: Redis, settings: Settings) -> list[dict[str, Any]]:
     return [
         orjson.loads(fields[b"r"])
         for key in keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
-        for _, fields in await redis.xrange(key)
+        for _, fields in await stream_entries(redis, key)
     ]
 
 

@@ -3,12 +3,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from fastapi import FastAPI
+from starlette.types import Message
 
 from app.clickid import parse_click_id
-
-
-async def reload_links(app: FastAPI) -> None:
-    await app.state.redirector.cache.load()
+from tests.helpers import reload_links
 
 
 async def test_redirects_to_the_offer_with_macros_filled(
@@ -122,7 +120,7 @@ async def test_cache_invalidation_reaches_a_second_app_instance(
 
 async def raw_get(app: FastAPI, path: str, query: bytes) -> tuple[int, dict[bytes, bytes]]:
     """Call the ASGI app directly: an HTTP client would refuse some of these URLs."""
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -137,10 +135,10 @@ async def raw_get(app: FastAPI, path: str, query: bytes) -> tuple[int, dict[byte
         "server": ("t", 80),
     }
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     await app(scope, receive, send)

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from app import worker as stream_worker
 from app.db import Pool
 from app.settings import Settings
-from tests.helpers import assert_error
+from tests.helpers import assert_error, reload_links
 from tests.stats import factory
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
@@ -140,7 +140,7 @@ async def test_clicks_and_postbacks_through_the_pipeline_are_counted_once(
     settings: Settings,
     pool: Pool,
 ) -> None:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     click_ids = []
     for i in range(6):
         response = await client.get(

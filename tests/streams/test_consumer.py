@@ -2,6 +2,7 @@
 infrastructure failure dead-letters nothing, however often it repeats."""
 
 import asyncio
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -10,11 +11,12 @@ from redis.asyncio import Redis
 from app.streams import keys
 from app.streams.consumer import StreamConsumer
 from app.streams.outcome import BatchOutcome
+from tests.helpers import stream_entries
 
 KEY = "test:{0}"
 
 
-def consumer(redis: Redis, handler: object, **options: int) -> StreamConsumer:
+def consumer(redis: Redis, handler: object, **options: Any) -> StreamConsumer:
     return StreamConsumer(
         redis=redis,
         stream_keys=[KEY],
@@ -54,7 +56,7 @@ async def test_an_entry_that_raises_is_dead_lettered_alone(redis: Redis, error: 
     await worker.ensure_groups()
     assert await worker.read_new(None) == 3
     assert sorted(stored) == [b"a", b"c"]
-    [(_, dead)] = await redis.xrange(keys.dead_letter_key(KEY))
+    [(_, dead)] = await stream_entries(redis, keys.dead_letter_key(KEY))
     assert dead[b"record"] == b"bad"
     assert dead[b"error"].decode() == f"{type(error).__name__}: {error}"
     assert (await redis.xpending(KEY, keys.GROUP))["pending"] == 0
@@ -76,7 +78,10 @@ async def test_an_outage_never_dead_letters_however_many_deliveries(redis: Redis
     for _ in range(6):  # six more tries: three times the delivery limit
         with pytest.raises(ConnectionRefusedError):
             await worker.reclaim()
-    [pending] = await redis.xpending_range(KEY, keys.GROUP, min="-", max="+", count=10)
+    [pending] = cast(
+        list[dict[str, Any]],
+        await redis.xpending_range(KEY, keys.GROUP, min="-", max="+", count=10),
+    )
     assert pending["times_delivered"] > 2
     assert await redis.xlen(keys.dead_letter_key(KEY)) == 0
 

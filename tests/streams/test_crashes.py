@@ -27,6 +27,7 @@ from app.settings import Settings
 from app.streams import keys
 from app.streams.durable_queue import DurableQueue
 from app.streams.producer import StreamProducer
+from tests.helpers import reload_links, stream_entries
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120"}
 
@@ -157,7 +158,7 @@ async def test_a_worker_killed_between_commit_and_ack_has_its_conversions_counte
     pool: Pool,
     redis: Redis,
 ) -> None:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     response = await client.get(f"/c/{catalog['alice_link']['code']}", headers=BROWSER)
     click_id = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
     await stream_worker.run(settings, burst=True)
@@ -190,9 +191,9 @@ async def test_sigterm_finishes_the_batch_in_hand_and_exits(
 ) -> None:
     ids = await enqueue_clicks(catalog, settings, 300)
     # (stream key, entry ID) -> record, read now: the worker trims acked entries away.
-    records = {}
+    records: dict[tuple[str, ...], bytes] = {}
     for key in keys.shard_keys(keys.CLICKS, settings.stream_shards):
-        records.update({(key, _text(i)): f[b"r"] for i, f in await redis.xrange(key)})
+        records.update({(key, _text(i)): f[b"r"] for i, f in await stream_entries(redis, key)})
     held = tmp_path / "held"
     worker = worker_process(settings, batch=100, fault=f"hold-batch:{held}")
     try:
@@ -228,9 +229,9 @@ def _text(value: bytes | str) -> str:
 def own_redis() -> Any:
     """A Redis of this test's own, which it may stop and start again."""
     with tempfile.TemporaryDirectory() as tmp:
-        port = embedded._free_port()
-        proc = embedded._start_redis(Path(tmp), port, durable=True)
-        state = {"proc": proc, "port": port, "dir": Path(tmp)}
+        port = embedded.free_port()
+        proc = embedded.start_redis(Path(tmp), port, durable=True)
+        state: dict[str, Any] = {"proc": proc, "port": port, "dir": Path(tmp)}
         yield state
         state["proc"].terminate()
         state["proc"].wait()
@@ -248,7 +249,7 @@ async def test_redis_stopped_mid_run_visitors_still_redirected_and_every_click_s
     served: list[str] = []
     code = catalog["alice_link"]["code"]
     async with LifespanManager(app):
-        await app.state.redirector.cache.load()
+        await reload_links(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
 
@@ -263,7 +264,7 @@ async def test_redis_stopped_mid_run_visitors_still_redirected_and_every_click_s
             own_redis["proc"].wait()
             await click(50)
             assert app.state.redirector.queue.spooled == 50
-            own_redis["proc"] = embedded._start_redis(
+            own_redis["proc"] = embedded.start_redis(
                 own_redis["dir"], own_redis["port"], durable=True
             )
             await click(50)
@@ -291,7 +292,7 @@ async def test_a_web_process_killed_under_load_leaves_the_balance_at_zero(
 ) -> None:
     """Clicks its visitors got a 302 for are all stored, and every click Redis took is
     counted, though the process dies at once."""
-    port = embedded._free_port()
+    port = embedded.free_port()
     web = web_process(settings, port)
     redirected: list[str] = []
     try:

@@ -19,12 +19,13 @@ from app.streams import keys
 from app.streams.outcome import BatchOutcome
 from app.streams.producer import StreamProducer
 from app.streams.spool import REPLAY_CHUNK
+from tests.helpers import reload_links, stream_entries
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
 async def serve_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     responses = await asyncio.gather(
         *(
             client.get(f"/c/{code}", params={"sub1": f"s{i}"}, headers={"User-Agent": BROWSER})
@@ -53,7 +54,7 @@ async def test_concurrent_redirects_store_one_row_each_even_after_redelivery(
     expected = {parse_click_id(click_id): f"s{i}" for i, click_id in enumerate(served)}
     assert len(expected) == 200
     shards = keys.shard_keys(keys.CLICKS, settings.stream_shards)
-    records = [fields[b"r"] for key in shards for _, fields in await redis.xrange(key)]
+    records = [fields[b"r"] for key in shards for _, fields in await stream_entries(redis, key)]
     counters = await stream_worker.run(settings, burst=True)
     assert (counters.stored, counters.inserted) == (200, 200)
 
@@ -92,7 +93,7 @@ async def test_click_rows_carry_the_link_and_sub_ids(
     settings: Settings,
     pool: Pool,
 ) -> None:
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     response = await client.get(
         f"/c/{catalog['bob_link']['code']}",
         params={"sub1": "ü" * 1100, "source": "fb", "aff_click_id": "abc"},
@@ -131,7 +132,7 @@ async def test_a_poison_entry_goes_to_the_dead_letter_stream(
     counters = await stream_worker.run(settings, burst=True)
     assert counters.dead_lettered == 2
     assert await pool.fetchval("SELECT count(*) FROM clicks") == 3
-    dead = await redis.xrange(keys.dead_letter_key(key))
+    dead = await stream_entries(redis, keys.dead_letter_key(key))
     assert len(dead) == 2
     assert {d[1][b"record"] for d in dead} == {b"{not json", orjson.dumps({"id": "x", "t": 1})}
     assert all(d[1][b"error"] for d in dead)
@@ -175,18 +176,8 @@ async def test_a_worker_that_dies_mid_batch_loses_nothing(
 
 async def spool_clicks(app: FastAPI, client: httpx.AsyncClient, code: str, n: int) -> list[str]:
     """n clicks served while Redis is down (so spooled); their click IDs."""
-    redirector = app.state.redirector
-    working = redirector.queue.producer
-    # Nothing listens on port 9: every batch fails, as when Redis is down.
-    redirector.queue.producer = StreamProducer(
-        "redis://127.0.0.1:9/0", ["clicks:{0}"], budget_s=0.05, max_batch=64
-    )
-    redirector.queue.producer.start()
-    try:
+    async with app.state.redirector.queue.redis_unreachable():
         return await serve_clicks(app, client, code, n)
-    finally:
-        await redirector.queue.producer.stop()
-        redirector.queue.producer = working
 
 
 async def test_redis_down_spools_and_replays_every_click_once(

@@ -1,4 +1,5 @@
-"""Helpers for conversion tests: clicks through the redirect, postbacks, the worker."""
+"""Helpers for conversion tests (postbacks, attribution, ops): clicks through the redirect,
+postbacks, the worker."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.attribution import consumer as attribution_consumer
 from app.db import Pool
 from app.settings import Settings
 from app.streams import keys
-from tests.helpers import create
+from tests.helpers import create, reload_links
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
@@ -55,7 +56,7 @@ async def make_shop(
 
 async def click(app: FastAPI, client: httpx.AsyncClient, code: str, **subs: str) -> str:
     """One click through the redirect; its click ID (from the tclid cookie)."""
-    await app.state.redirector.cache.load()
+    await reload_links(app)
     response = await client.get(f"/c/{code}", params=subs, headers={"User-Agent": BROWSER})
     assert response.status_code == 302, response.text
     client.cookies.clear()
