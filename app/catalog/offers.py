@@ -208,7 +208,7 @@ async def list_offers(
     rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id, status)
     return Page[OfferOut](
         items=await _offers_out(conn, rows),
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 
