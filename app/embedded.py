@@ -16,11 +16,9 @@ import importlib.util
 import json
 import logging
 import os
-import pwd
 import re
 import signal
 import socket
-import stat
 import subprocess
 import time
 import zoneinfo
@@ -28,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from app import postgres_account
 from app.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 
-PG_SYSTEM_USER = "tracker_pg"
 STATE_FILE = "embedded.json"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -117,45 +115,6 @@ def _stop_child(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         logger.warning("embedded server %s did not stop in time; killing it", proc.pid)
         proc.kill()
         proc.wait()
-
-
-def _ensure_pg_user() -> tuple[int, int] | None:
-    """PostgreSQL refuses to run as root: as root, run it as a dedicated system user."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                PG_SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-        entry = pwd.getpwnam(PG_SYSTEM_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def _make_traversable(path: Path) -> None:
-    """Let the PostgreSQL system user reach `path` (o+x on every parent folder)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
-
-
-def _make_readable_tree(root: Path) -> None:
-    for dirpath, _dirs, files in os.walk(root):
-        Path(dirpath).chmod(Path(dirpath).stat().st_mode | 0o055)
-        for name in files:
-            file = Path(dirpath) / name
-            file.chmod(file.stat().st_mode | 0o044 | (0o011 if file.stat().st_mode & 0o100 else 0))
 
 
 @dataclass
@@ -244,14 +203,14 @@ def _tcp_ready(port: int) -> bool:
 
 def _start_postgres(pgdata: Path, port: int, *, durable: bool) -> subprocess.Popen[bytes]:
     bindir = postgres_bin()
-    ids = _ensure_pg_user()
+    ids = postgres_account.ensure()
     as_user: dict[str, Any] = {}
     if ids is not None:
         uid, gid = ids
         as_user = {"user": uid, "group": gid, "extra_groups": []}
-        _make_traversable(pgdata.parent)
-        _make_traversable(bindir)
-        _make_readable_tree(bindir.parent)
+        postgres_account.make_traversable(pgdata.parent)
+        postgres_account.make_traversable(bindir)
+        postgres_account.make_readable_tree(bindir.parent)
         os.chown(pgdata, uid, gid)
     pgdata.chmod(0o700)
     if not (pgdata / "PG_VERSION").exists():

@@ -18,6 +18,14 @@ class AppError(Exception):
     status = 400
     code = "bad_request"
 
+    # An error kind is its status and code: `class Gone(AppError, status=410, code="gone")`.
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+
     def __init__(
         self,
         message: str,
@@ -39,27 +47,18 @@ class BadRequest(AppError):
     pass
 
 
-class Unauthorized(AppError):
-    status = 401
-    code = "unauthorized"
-
+class Unauthorized(AppError, status=401, code="unauthorized"):
     def __init__(self, message: str = "a valid API key is required") -> None:
         super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
 
 
-class Forbidden(AppError):
-    status = 403
-    code = "forbidden"
+class Forbidden(AppError, status=403, code="forbidden"): ...
 
 
-class NotFound(AppError):
-    status = 404
-    code = "not_found"
+class NotFound(AppError, status=404, code="not_found"): ...
 
 
-class Conflict(AppError):
-    status = 409
-    code = "conflict"
+class Conflict(AppError, status=409, code="conflict"): ...
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:

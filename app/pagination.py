@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -40,6 +40,10 @@ def after_id(cursor: str | None) -> int:
     return int(cursor)
 
 
-def next_cursor(rows: Sequence[object], limit: int, last_id: int | None) -> str | None:
-    """A cursor when the page was full; the caller fetches limit rows."""
-    return str(last_id) if len(rows) == limit and last_id is not None else None
+class Row(Protocol):
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def next_cursor(rows: Sequence[Row], limit: int) -> str | None:
+    """The last row's ID when the page was full; the caller fetches limit rows."""
+    return str(rows[-1]["id"]) if rows and len(rows) == limit else None

@@ -82,7 +82,7 @@ async def list_conversions(
         status=status,
         event=event,
     )
-    cursor_out = next_cursor(rows, limit, rows[-1]["id"] if rows else None)
+    cursor_out = next_cursor(rows, limit)
     if principal.is_admin:
         return Page[ConversionOut](
             items=[ConversionOut.model_validate(fields_of(r)) for r in rows],

@@ -58,7 +58,7 @@ async def list_advertisers(
     rows = await conn.fetch(queries.LIST, after_id(cursor), limit, status)
     return Page[AdvertiserOut](
         items=[_advertiser_out(r, public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

@@ -61,7 +61,7 @@ async def list_affiliates(
     rows = await conn.fetch(queries.LIST, after_id(cursor), limit, only_affiliate_id, status)
     return Page[AffiliateOut](
         items=[AffiliateOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

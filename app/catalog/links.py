@@ -70,7 +70,7 @@ async def list_links(
     rows = await conn.fetch(queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, status)
     return Page[LinkOut](
         items=[_link_out(r, r["id"], public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

@@ -7,6 +7,8 @@ replaced as whole lists with the offer.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -129,36 +131,40 @@ async def _replace_children(
     overrides: list[PayoutOverride] | None,
     caps: list[Cap] | None,
 ) -> None:
-    if goals is not None:
-        await conn.execute(queries.DELETE_GOALS, offer_id)
-        await conn.execute(
+    # Each INSERT unnests one array a column, in the order of the names beside it.
+    children: tuple[tuple[Sequence[object] | None, str, str, tuple[str, ...]], ...] = (
+        (
+            goals,
+            queries.DELETE_GOALS,
             queries.INSERT_GOALS,
-            offer_id,
-            [g.name for g in goals],
-            [g.revenue.type for g in goals],
-            [g.revenue.value for g in goals],
-            [g.payout.type for g in goals],
-            [g.payout.value for g in goals],
-            [g.allow_multiple for g in goals],
-        )
-    if overrides is not None:
-        await conn.execute(queries.DELETE_OVERRIDES, offer_id)
-        await conn.execute(
+            (
+                "name",
+                "revenue.type",
+                "revenue.value",
+                "payout.type",
+                "payout.value",
+                "allow_multiple",
+            ),
+        ),
+        (
+            overrides,
+            queries.DELETE_OVERRIDES,
             queries.INSERT_OVERRIDES,
-            offer_id,
-            [o.affiliate_id for o in overrides],
-            [o.type for o in overrides],
-            [o.value for o in overrides],
-        )
-    if caps is not None:
-        await conn.execute(queries.DELETE_CAPS, offer_id)
-        await conn.execute(
+            ("affiliate_id", "type", "value"),
+        ),
+        (
+            caps,
+            queries.DELETE_CAPS,
             queries.INSERT_CAPS,
-            offer_id,
-            [c.metric for c in caps],
-            [c.period for c in caps],
-            [c.limit for c in caps],
-            [c.affiliate_id for c in caps],
+            ("metric", "period", "limit", "affiliate_id"),
+        ),
+    )
+    for items, delete, insert, fields in children:
+        if items is None:
+            continue
+        await conn.execute(delete, offer_id)
+        await conn.execute(
+            insert, offer_id, *([attrgetter(name)(item) for item in items] for name in fields)
         )
 
 
@@ -208,7 +214,7 @@ async def list_offers(
     rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id, status)
     return Page[OfferOut](
         items=await _offers_out(conn, rows),
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

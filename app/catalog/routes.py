@@ -5,9 +5,11 @@ Admin keys manage everything; an affiliate key reads its own affiliate and links
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
+from redis.asyncio import Redis
 
 from app.catalog import advertisers as advertiser_service
 from app.catalog import affiliates as affiliate_service
@@ -28,6 +30,7 @@ from app.catalog.schemas import (
     OfferOut,
     OfferPatch,
 )
+from app.db import Connection, Pool
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.patterns import MAX_ID
@@ -37,6 +40,21 @@ router = APIRouter()
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 NO_CONTENT = Response(status_code=204)
+T = TypeVar("T")
+
+
+async def _announce(redis: Redis, change: Awaitable[T]) -> T:
+    # Every catalog write ends here: the redirect and postback caches must hear of it.
+    result = await change
+    await catalog_service.notify_changed(redis)
+    return result
+
+
+async def _on_connection(pool: Pool, change: Callable[[Connection], Awaitable[T]]) -> T:
+    # The services that write several tables in one transaction take a connection.
+    async with pool.acquire() as conn:
+        return await change(conn)
+
 
 # --- advertisers -------------------------------------------------------------------
 
@@ -47,11 +65,10 @@ advertisers = APIRouter(prefix="/advertisers", tags=["advertisers"])
 async def create_advertiser(
     body: AdvertiserIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
-    advertiser = await advertiser_service.create_advertiser(
-        pool, body=body, public_url=settings.public_url
+    return await _announce(
+        redis,
+        advertiser_service.create_advertiser(pool, body=body, public_url=settings.public_url),
     )
-    await catalog_service.notify_changed(redis)
-    return advertiser
 
 
 @advertisers.get("", response_model=Page[AdvertiserOut])
@@ -86,11 +103,12 @@ async def update_advertiser(
     settings: SettingsDep,
     _: AdminKey,
 ) -> AdvertiserOut:
-    advertiser = await advertiser_service.update_advertiser(
-        pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
+    return await _announce(
+        redis,
+        advertiser_service.update_advertiser(
+            pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
+        ),
     )
-    await catalog_service.notify_changed(redis)
-    return advertiser
 
 
 @advertisers.post("/{advertiser_id}/rotate-token", response_model=AdvertiserOut)
@@ -98,11 +116,12 @@ async def rotate_postback_token(
     advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
     """Issue a new postback token; the old one stops working at once."""
-    advertiser = await advertiser_service.rotate_postback_token(
-        pool, advertiser_id=advertiser_id, public_url=settings.public_url
+    return await _announce(
+        redis,
+        advertiser_service.rotate_postback_token(
+            pool, advertiser_id=advertiser_id, public_url=settings.public_url
+        ),
     )
-    await catalog_service.notify_changed(redis)
-    return advertiser
 
 
 @advertisers.delete("/{advertiser_id}", status_code=204)
@@ -110,9 +129,13 @@ async def delete_advertiser(
     advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
 ) -> Response:
     """Delete, or archive when the advertiser has offers or conversions."""
-    async with pool.acquire() as conn:
-        await advertiser_service.delete_advertiser(conn, advertiser_id=advertiser_id)
-    await catalog_service.notify_changed(redis)
+    await _announce(
+        redis,
+        _on_connection(
+            pool,
+            lambda conn: advertiser_service.delete_advertiser(conn, advertiser_id=advertiser_id),
+        ),
+    )
     return NO_CONTENT
 
 
@@ -123,10 +146,9 @@ offers = APIRouter(prefix="/offers", tags=["offers"])
 
 @offers.post("", status_code=201, response_model=OfferOut)
 async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKey) -> OfferOut:
-    async with pool.acquire() as conn:
-        offer = await offer_service.create_offer(conn, body=body)
-    await catalog_service.notify_changed(redis)
-    return offer
+    return await _announce(
+        redis, _on_connection(pool, lambda conn: offer_service.create_offer(conn, body=body))
+    )
 
 
 @offers.get("", response_model=Page[OfferOut])
@@ -153,18 +175,21 @@ async def update_offer(
     offer_id: IdPath, body: OfferPatch, pool: PoolDep, redis: RedisDep, _: AdminKey
 ) -> OfferOut:
     """Change the fields given; a list given (goals, payout_overrides, caps) replaces the old."""
-    async with pool.acquire() as conn:
-        offer = await offer_service.update_offer(conn, offer_id=offer_id, body=body)
-    await catalog_service.notify_changed(redis)
-    return offer
+    return await _announce(
+        redis,
+        _on_connection(
+            pool, lambda conn: offer_service.update_offer(conn, offer_id=offer_id, body=body)
+        ),
+    )
 
 
 @offers.delete("/{offer_id}", status_code=204)
 async def delete_offer(offer_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
     """Delete, or archive when links point at the offer (they then go to its fallback)."""
-    async with pool.acquire() as conn:
-        await offer_service.delete_offer(conn, offer_id=offer_id)
-    await catalog_service.notify_changed(redis)
+    await _announce(
+        redis,
+        _on_connection(pool, lambda conn: offer_service.delete_offer(conn, offer_id=offer_id)),
+    )
     return NO_CONTENT
 
 
@@ -211,15 +236,16 @@ async def update_affiliate(
     settings: SettingsDep,
     _: AdminKey,
 ) -> AffiliateOut:
-    affiliate = await affiliate_service.update_affiliate(
-        pool,
-        affiliate_id=affiliate_id,
-        body=body,
-        allowed_networks=settings.sender_allowed_networks,
-    )
     # A paused affiliate's links go to the fallback: the redirect caches must hear of it.
-    await catalog_service.notify_changed(redis)
-    return affiliate
+    return await _announce(
+        redis,
+        affiliate_service.update_affiliate(
+            pool,
+            affiliate_id=affiliate_id,
+            body=body,
+            allowed_networks=settings.sender_allowed_networks,
+        ),
+    )
 
 
 @affiliates.delete("/{affiliate_id}", status_code=204)
@@ -227,9 +253,12 @@ async def delete_affiliate(
     affiliate_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
 ) -> Response:
     """Delete, or archive when links, keys or offer rules refer to the affiliate."""
-    async with pool.acquire() as conn:
-        await affiliate_service.delete_affiliate(conn, affiliate_id=affiliate_id)
-    await catalog_service.notify_changed(redis)
+    await _announce(
+        redis,
+        _on_connection(
+            pool, lambda conn: affiliate_service.delete_affiliate(conn, affiliate_id=affiliate_id)
+        ),
+    )
     return NO_CONTENT
 
 
@@ -242,9 +271,9 @@ links = APIRouter(prefix="/links", tags=["links"])
 async def create_link(
     body: LinkIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
 ) -> LinkOut:
-    link = await link_service.create_link(pool, body=body, public_url=settings.public_url)
-    await catalog_service.notify_changed(redis)
-    return link
+    return await _announce(
+        redis, link_service.create_link(pool, body=body, public_url=settings.public_url)
+    )
 
 
 @links.get("", response_model=Page[LinkOut])
@@ -291,18 +320,18 @@ async def update_link(
     _: AdminKey,
 ) -> LinkOut:
     """Archive or reactivate a link. Its code and target stay fixed once shared."""
-    link = await link_service.set_link_status(
-        pool, link_id=link_id, status=body.status, public_url=settings.public_url
+    return await _announce(
+        redis,
+        link_service.set_link_status(
+            pool, link_id=link_id, status=body.status, public_url=settings.public_url
+        ),
     )
-    await catalog_service.notify_changed(redis)
-    return link
 
 
 @links.delete("/{link_id}", status_code=204)
 async def delete_link(link_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
     """Archive the link: it keeps redirecting, to the offer's fallback URL."""
-    await link_service.archive_link(pool, link_id=link_id)
-    await catalog_service.notify_changed(redis)
+    await _announce(redis, link_service.archive_link(pool, link_id=link_id))
     return NO_CONTENT
 
 

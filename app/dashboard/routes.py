@@ -11,51 +11,29 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
+
+from app import assets
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 
 _STATIC = files("app.dashboard") / "static"
-_PAGE = (_STATIC / "index.html").read_bytes()
-_SCRIPT = (_STATIC / "dashboard.js").read_bytes()
-_STYLE = (_STATIC / "dashboard.css").read_bytes()
-_ICON = (_STATIC / "icon.svg").read_bytes()
-_HOME = (_STATIC / "home.html").read_bytes()
 
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_HEADERS = {
-    "Content-Security-Policy": POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # The assets change with each release; revalidating costs a round trip, not a download.
-    "Cache-Control": "no-cache",
-}
+# The assets change with each release; revalidating costs a round trip, not a download.
+_HEADERS = assets.headers(POLICY, cache_control="no-cache")
 
-
-@router.get("/")
-async def home() -> Response:
-    """The landing page: where the dashboard and the API docs are."""
-    return Response(_HOME, media_type="text/html; charset=utf-8", headers=_HEADERS)
-
-
-@router.get("/dashboard")
-async def page() -> Response:
-    return Response(_PAGE, media_type="text/html; charset=utf-8", headers=_HEADERS)
-
-
-@router.get("/dashboard.js")
-async def script() -> Response:
-    return Response(_SCRIPT, media_type="text/javascript; charset=utf-8", headers=_HEADERS)
-
-
-@router.get("/dashboard.css")
-async def style() -> Response:
-    return Response(_STYLE, media_type="text/css; charset=utf-8", headers=_HEADERS)
-
-
-@router.get("/dashboard.svg")
-async def icon() -> Response:
-    return Response(_ICON, media_type="image/svg+xml", headers=_HEADERS)
+# The landing page (where the dashboard and the API docs are), then the dashboard's own files.
+for _path, _name, _media_type in (
+    ("/", "home.html", assets.HTML),
+    ("/dashboard", "index.html", assets.HTML),
+    ("/dashboard.js", "dashboard.js", assets.JAVASCRIPT),
+    ("/dashboard.css", "dashboard.css", assets.CSS),
+    ("/dashboard.svg", "icon.svg", assets.SVG),
+):
+    assets.serve(
+        router, _path, (_STATIC / _name).read_bytes(), media_type=_media_type, headers=_HEADERS
+    )

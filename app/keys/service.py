@@ -71,7 +71,7 @@ async def list_keys(conn: Executor, *, cursor: str | None, limit: int) -> Page[K
     rows = await conn.fetch(queries.LIST_KEYS, after_id(cursor), limit)
     return Page[KeyOut](
         items=[KeyOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 

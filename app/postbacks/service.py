@@ -33,34 +33,22 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "x-signature"
 
 
-class InvalidToken(AppError):
-    status = 401
-    code = "invalid_token"
+class InvalidToken(AppError, status=401, code="invalid_token"): ...
 
 
-class InvalidSignature(AppError):
-    status = 401
-    code = "invalid_signature"
+class InvalidSignature(AppError, status=401, code="invalid_signature"): ...
 
 
-class AddressNotAllowed(AppError):
-    status = 403
-    code = "address_not_allowed"
+class AddressNotAllowed(AppError, status=403, code="address_not_allowed"): ...
 
 
-class Unavailable(AppError):
-    status = 503
-    code = "unavailable"
+class Unavailable(AppError, status=503, code="unavailable"): ...
 
 
-class TooLarge(AppError):
-    status = 413
-    code = "too_large"
+class TooLarge(AppError, status=413, code="too_large"): ...
 
 
-class UnsupportedMediaType(AppError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(AppError, status=415, code="unsupported_media_type"): ...
 
 
 @dataclass

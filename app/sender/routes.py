@@ -69,7 +69,7 @@ async def list_deliveries(
     )
     return Page[DeliveryOut](
         items=[DeliveryOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit, rows[-1]["id"] if rows else None),
+        next_cursor=next_cursor(rows, limit),
     )
 
 
