@@ -18,11 +18,20 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from app import embedded
 from app.main import TrackerApp, create_app
 from app.settings import Settings
 from tests.helpers import ADMIN_KEY as ADMIN_KEY
+
+# The machine running the suite may be busy (CI shares it): generating examples slowly is
+# not a failure of the code under test. Every property still runs all its examples.
+hypothesis_settings.register_profile(
+    "tracker", suppress_health_check=[HealthCheck.too_slow], deadline=None
+)
+hypothesis_settings.load_profile("tracker")
 
 pytest_plugins = ["tests.fixtures.database", "tests.fixtures.redis", "tests.fixtures.catalog"]
 
