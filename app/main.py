@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,6 @@ from app.outage import install_handlers as install_outage_handlers
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
-from app.proxies import TrustedProxies
 from app.redirect import service as redirect_service
 from app.redirect.handler import Redirector, is_redirect
 from app.redis import create_redis
@@ -64,9 +64,7 @@ class TrackerApp(FastAPI):
     async def reload_links(self) -> None:
         """Load the link cache now rather than at its next poll, so that a link made a
         moment ago redirects at once (tests; a warm-up)."""
-        cache = self.redirector.cache
-        assert cache is not None, "the app's lifespan has not started"
-        await cache.load()
+        await self.redirector.cache.load()
 
 
 _ZONES_CHECKED: set[str] = set()
@@ -88,7 +86,7 @@ async def _check_time_zones(pool: db.Pool, database_url: str) -> None:
 
 def create_app(settings: Settings) -> TrackerApp:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:  # `app`, below: a TrackerApp
         database_url, redis_url = settings.require_urls()
         pool = await db.create_pool(
             database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
@@ -104,15 +102,21 @@ def create_app(settings: Settings) -> TrackerApp:
                         "run `tracker migrate` before starting this version"
                     )
             await _check_time_zones(pool, database_url)
-            AppState(
-                settings=settings, pool=pool, redis=redis, redirector=redirector, intake=intake
-            ).attach(app)
-            await redirect_service.start(redirector, settings=settings, pool=pool, redis=redis)
-            await intake_service.start(intake, pool=pool, redis=redis)
-            yield
+            async with contextlib.AsyncExitStack() as resources:
+                redirector = await redirect_service.open_redirector(
+                    settings=settings, pool=pool, redis=redis
+                )
+                resources.push_async_callback(redirect_service.stop, redirector)
+                intake = await intake_service.open_intake(settings=settings, pool=pool, redis=redis)
+                resources.push_async_callback(intake_service.stop, intake)
+                app.redirector, app.intake = redirector, intake
+                # Read by app.postbacks.routes and tests; routes take the typed AppState.
+                app.state.redirector, app.state.intake = redirector, intake
+                AppState(
+                    settings=settings, pool=pool, redis=redis, redirector=redirector, intake=intake
+                ).attach(app)
+                yield
         finally:
-            await intake_service.stop(intake)
-            await redirect_service.stop(redirector)
             await redis.aclose()
             await pool.close()
 
@@ -126,13 +130,6 @@ def create_app(settings: Settings) -> TrackerApp:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    redirector = Redirector(
-        cookie_name=settings.click_cookie, trusted_proxies=TrustedProxies(settings.trusted_proxies)
-    )
-    intake = intake_service.Intake(settings)
-    app.redirector, app.intake = redirector, intake
-    # Read by app.postbacks.routes and by tests; routes take the typed AppState (app.deps).
-    app.state.redirector, app.state.intake = redirector, intake
     install_handlers(app)
     install_outage_handlers(app)
     install_methods(app)

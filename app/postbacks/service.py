@@ -53,40 +53,38 @@ class UnsupportedMediaType(AppError, status=415, code="unsupported_media_type"):
 
 @dataclass
 class Intake:
-    """Resources of the intake routes; the app's lifespan fills them in."""
+    """The intake routes' resources, built complete by `open_intake` in the lifespan."""
 
     settings: Settings
+    cache: AdvertiserCache
+    queue: DurableQueue
+    limiter: PixelLimiter | None
     trusted: TrustedProxies = field(init=False)
-    cache: AdvertiserCache | None = None
-    queue: DurableQueue | None = None
-    limiter: PixelLimiter | None = None
 
     def __post_init__(self) -> None:
         self.trusted = TrustedProxies(self.settings.trusted_proxies)
 
 
-async def start(intake: Intake, *, pool: Pool, redis: Redis) -> None:
-    settings = intake.settings
-    intake.cache = AdvertiserCache(
+async def open_intake(*, settings: Settings, pool: Pool, redis: Redis) -> Intake:
+    """The intake with its advertiser cache loaded and its queue running."""
+    budget_s = settings.redis_budget_ms / 1000
+    cache = AdvertiserCache(
         pool,
         redis,
         poll_s=settings.catalog_poll_ms / 1000,
         ttl_s=settings.catalog_ttl_s,
-        budget_s=settings.redis_budget_ms / 1000,
+        budget_s=budget_s,
     )
-    intake.limiter = PixelLimiter(
-        redis, per_minute=settings.pixel_rate_per_minute, budget_s=settings.redis_budget_ms / 1000
-    )
-    await intake.cache.start()
-    intake.queue = DurableQueue(redis, stream=keys.CONVERSIONS, settings=settings)
-    intake.queue.start()
+    await cache.start()
+    queue = DurableQueue(redis, stream=keys.CONVERSIONS, settings=settings)
+    queue.start()
+    limiter = PixelLimiter(redis, per_minute=settings.pixel_rate_per_minute, budget_s=budget_s)
+    return Intake(settings=settings, cache=cache, queue=queue, limiter=limiter)
 
 
 async def stop(intake: Intake) -> None:
-    if intake.queue is not None:
-        await intake.queue.stop()
-    if intake.cache is not None:
-        await intake.cache.stop()
+    await intake.queue.stop()
+    await intake.cache.stop()
 
 
 def check_signature(
@@ -207,8 +205,6 @@ async def accept_postback(
     signature: str | None,
 ) -> None:
     """Check a postback and queue it; AppError (4xx/503) when it is refused."""
-    assert intake.cache is not None
-    assert intake.queue is not None
     token = sources.token
     advertiser = await intake.cache.authenticate(token) if token else None
     if advertiser is None:
@@ -277,7 +273,6 @@ async def accept_pixel(
     all (`pixel_policy`), and a repeat changes nothing. Each address may send
     `PIXEL_RATE_PER_MINUTE` pixels a minute; more are dropped here and counted.
     """
-    assert intake.queue is not None
     try:
         conversion = params.parse_conversion(raw)
         click_id = conversion.click_id or (

@@ -80,17 +80,22 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
 
 
 class Redirector:
-    """Resources of the redirect path; the app's lifespan fills them in."""
+    """The redirect path, built complete by the app's lifespan (app.redirect.service)."""
 
-    def __init__(self, *, cookie_name: str, trusted_proxies: TrustedProxies) -> None:
+    def __init__(
+        self,
+        *,
+        cache: LinkCache,
+        queue: DurableQueue,
+        cookie_name: str,
+        trusted_proxies: TrustedProxies,
+    ) -> None:
         self._cookie_prefix = f"{cookie_name}=".encode()
         self.trusted = trusted_proxies
-        self.cache: LinkCache | None = None
-        self.queue: DurableQueue | None = None
+        self.cache = cache
+        self.queue = queue
 
     async def handle(self, scope: Scope, send: Send) -> None:
-        assert self.cache is not None
-        assert self.queue is not None
         code = scope["path"][len(PREFIX) :]
         target = self.cache.get(code)
         if target is None or target.diverted is not None:

@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 
 from app.caps import clicks as click_caps
 from app.db import Pool
+from app.proxies import TrustedProxies
 from app.redirect.cache import LinkCache
 from app.redirect.handler import Redirector
 from app.settings import Settings
@@ -13,25 +14,29 @@ from app.streams import keys
 from app.streams.durable_queue import DurableQueue
 
 
-async def start(redirector: Redirector, *, settings: Settings, pool: Pool, redis: Redis) -> None:
-    redirector.cache = LinkCache(
+async def open_redirector(*, settings: Settings, pool: Pool, redis: Redis) -> Redirector:
+    """The redirect path with its link cache loaded and its queue running."""
+    cache = LinkCache(
         pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
     )
-    await redirector.cache.start()
-    redirector.queue = DurableQueue(
+    await cache.start()
+    queue = DurableQueue(
         redis, stream=keys.CLICKS, settings=settings, admission=click_caps.ADMISSION
     )
-    redirector.queue.start()
+    queue.start()
+    return Redirector(
+        cache=cache,
+        queue=queue,
+        cookie_name=settings.click_cookie,
+        trusted_proxies=TrustedProxies(settings.trusted_proxies),
+    )
 
 
 async def stop(redirector: Redirector) -> None:
-    if redirector.queue is not None:
-        await redirector.queue.stop()
-    if redirector.cache is not None:
-        await redirector.cache.stop()
+    await redirector.queue.stop()
+    await redirector.cache.stop()
 
 
 async def replay_spool(redirector: Redirector) -> int:
     """Move spooled clicks into the stream; the count moved."""
-    assert redirector.queue is not None
     return await redirector.queue.replay()
