@@ -91,6 +91,11 @@ _ASCII_SPACE = r"[ \t\n\r\f\v]*"
 # (NUMERIC(18, 4)), leading zeros and ASCII spaces around it aside; app/money.py takes
 # exactly these.
 MONEY = rf"^{_ASCII_SPACE}(?:0*[0-9]{{1,14}}(?:\.[0-9]{{0,4}})?|\.[0-9]{{1,4}}){_ASCII_SPACE}$"
+# A percent rule's value: the same text, from 0 to 100.
+PERCENT = (
+    rf"^{_ASCII_SPACE}(?:0*(?:100(?:\.0{{0,4}})?|[0-9]{{1,2}}(?:\.[0-9]{{0,4}})?)|\.[0-9]{{1,4}})"
+    rf"{_ASCII_SPACE}$"
+)
 
 # --- URL templates -----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from pydantic_core import core_schema
 
 from app import currencies, patterns
 from app.macros import OfferUrl, PostbackUrl
-from app.money import Money
+from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, Money
 from app.patterns import MAX_ID
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
@@ -87,7 +87,36 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
-class Rule(Input):
+def _rule_shapes(**fields: JsonSchemaValue) -> JsonSchemaValue:
+    """A rule as two shapes told apart by `type`, exactly as the validator takes it (anyOf:
+    the shapes cannot overlap, and generators filter oneOf's branches against each other)."""
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {**fields, "type": {"const": kind}, "value": value},
+                "required": [*fields, "type", "value"],
+                "additionalProperties": False,
+            }
+            for kind, value in (("fixed", MONEY_SCHEMA), ("percent", PERCENT_SCHEMA))
+        ],
+        "discriminator": {"propertyName": "type"},
+    }
+
+
+class _RuleShapes:
+    """The JSON Schema of a rule: a fixed amount of money, or a percent from 0 to 100."""
+
+    shared_fields: ClassVar[dict[str, JsonSchemaValue]] = {}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: Any
+    ) -> JsonSchemaValue:
+        return {"title": cls.__name__, **_rule_shapes(**cls.shared_fields)}
+
+
+class Rule(_RuleShapes, Input):
     """A money rule: a fixed amount, or a percent of the conversion's `amount`."""
 
     type: Literal["fixed", "percent"]
@@ -132,7 +161,11 @@ class Goal(Input):
     )
 
 
-class PayoutOverride(Input):
+class PayoutOverride(_RuleShapes, Input):
+    shared_fields: ClassVar[dict[str, JsonSchemaValue]] = {
+        "affiliate_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    }
+
     affiliate_id: Id
     type: Literal["fixed", "percent"]
     value: Money

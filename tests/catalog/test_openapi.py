@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import httpx
 
 
@@ -25,7 +27,15 @@ async def test_openapi_describes_the_catalog_and_keys(client: httpx.AsyncClient)
     ):
         assert name in schemas, name
     # Money goes out as a decimal string, never a JSON number.
-    assert schemas["Rule-Output"]["properties"]["value"] == {"type": "string", "title": "Value"}
+    # A rule is two shapes told apart by `type`: a fixed amount, a percent from 0 to 100.
+    shapes = {
+        shape["properties"]["type"]["const"]: shape["properties"]["value"]
+        for shape in schemas["Rule"]["anyOf"]
+    }
+    assert set(shapes) == {"fixed", "percent"}
+    assert all(value["type"] == "string" for value in shapes.values())
+    assert re.fullmatch(shapes["percent"]["pattern"], "100.0000")
+    assert not re.fullmatch(shapes["percent"]["pattern"], "100.0001")
     assert set(schemas["OfferOut"]["properties"]) >= {
         "advertiser_id",
         "url",

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import currencies, macros, patterns
+from app.catalog.schemas import Rule
 from app.money import parse_money
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -58,6 +59,16 @@ def test_every_postback_url_the_pattern_admits_is_valid(url: str) -> None:
 @given(st.from_regex(re.compile(patterns.MONEY), fullmatch=True))
 def test_every_amount_the_pattern_admits_is_money(text: str) -> None:
     parse_money(text)
+
+
+@EXAMPLES
+@given(st.text(alphabet="0123456789.-+_e \t\u0665", max_size=12))
+def test_a_percent_is_taken_exactly_where_its_pattern_admits_it(text: str) -> None:
+    try:
+        taken = Rule.model_validate({"type": "percent", "value": text}) is not None
+    except ValueError:
+        taken = False
+    assert taken == patterns.matches(patterns.PERCENT, text)
 
 
 @EXAMPLES
@@ -146,8 +157,8 @@ async def test_the_document_states_the_patterns(client: httpx.AsyncClient) -> No
         schema = schemas[model]["properties"][field]
         assert pattern in (schema.get("pattern"), schema.get("anyOf", [{}])[0].get("pattern"))
     assert schemas["OfferIn"]["properties"]["currency"]["enum"] == sorted(currencies.MINOR_UNITS)
-    [number, text] = schemas["Rule-Input"]["properties"]["value"]["anyOf"]
-    assert (number["minimum"], text["pattern"]) == (0, patterns.MONEY)
+    fixed, percent = (shape["properties"]["value"] for shape in schemas["Rule"]["anyOf"])
+    assert (fixed["pattern"], percent["pattern"]) == (patterns.MONEY, patterns.PERCENT)
     # PATCH: null is offered exactly where it clears a value.
     assert {"type": "null"} in schemas["OfferPatch"]["properties"]["max_amount"]["anyOf"]
     assert {"type": "null"} in schemas["AdvertiserPatch"]["properties"]["signing_secret"]["anyOf"]
