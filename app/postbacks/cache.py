@@ -119,7 +119,8 @@ class AdvertiserCache(CatalogCache):
 
     async def _check(self, waiter: asyncio.Future[None]) -> None:
         try:
-            version = await asyncio.wait_for(self._redis.get(CATALOG_VERSION_KEY), self._budget_s)
+            async with asyncio.timeout(self._budget_s):
+                version = await self._redis.get(CATALOG_VERSION_KEY)
             async with self._lock:
                 if version != self._version or time.monotonic() - self._loaded_at > self._ttl_s:
                     await self._reload()
