@@ -11,7 +11,8 @@ from app.catalog import advertisers as advertiser_service
 from app.catalog import affiliates as affiliate_service
 from app.catalog import links as link_service
 from app.catalog import offers as offer_service
-from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn, Rule
+from app.catalog.fields import Rule
+from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
 from app.db import Connection
 from app.keys import service as keys_service
 from app.settings import Settings

@@ -14,8 +14,9 @@ from typing import Any
 import asyncpg
 
 from app.catalog import advertisers, affiliates, patch
+from app.catalog.fields import Cap, Goal, PayoutOverride, Rule
 from app.catalog.queries import offers as queries
-from app.catalog.schemas import Cap, Goal, OfferIn, OfferOut, OfferPatch, PayoutOverride, Rule
+from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.pagination import Page, after_id, next_cursor

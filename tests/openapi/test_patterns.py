@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import currencies, macros, patterns
-from app.catalog.schemas import Rule
+from app.catalog.fields import Rule
 from app.money import parse_money
 
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
