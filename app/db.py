@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import asyncpg
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
 from app import outage
-from app.live_migrations import NO_TRANSACTION, sql_statements
+from app.live_migrations import NO_TRANSACTION, headers, plan, sql_statements
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +57,17 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
 
 
 async def pending_migrations(conn: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """The migrations not applied yet (all of them on an empty database)."""
+    """The migrations not applied yet (all of them on an empty database).
+
+    Raises RuntimeError where `migrate` would refuse to start (see `plan`)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
-    done = (
-        {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        if exists
-        else set()
-    )
-    return [p.name for p in migration_files(directory) if p.name not in done]
+    recorded = await _recorded(conn) if exists else {}
+    return [step.path.name for step in plan(migration_files(directory), recorded)]
+
+
+async def _recorded(conn: Connection) -> dict[str, str]:
+    rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    return {r["version"]: r["checksum"] for r in rows}
 
 
 async def migrate(conn: Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
@@ -73,8 +75,9 @@ async def migrate(conn: Connection, directory: Path = MIGRATIONS_DIR) -> list[st
 
     An advisory lock makes concurrent starts (several web processes) apply each file once.
     A checksum per file catches an applied migration edited after the fact. A file runs in
-    one transaction unless it says otherwise (see `migration_steps`), and is recorded only
-    once all of it has run.
+    one transaction unless it says otherwise, and is recorded only once all of it has run;
+    a baseline whose replaced migrations are all recorded is recorded without running
+    (app.live_migrations: headers, `plan`).
     """
     await conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -85,20 +88,17 @@ async def migrate(conn: Connection, directory: Path = MIGRATIONS_DIR) -> list[st
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
     try:
-        done: dict[str, Any] = {
-            r["version"]: r["checksum"]
-            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
-        }
-        for path in migration_files(directory):
-            source = path.read_text()
-            checksum = hashlib.sha256(source.encode()).hexdigest()
-            if path.name in done:
-                if done[path.name] != checksum:
-                    raise RuntimeError(f"migration {path.name} changed after it was applied")
-                continue
-            await _apply(conn, path, source, checksum)
-            logger.info("applied migration %s", path.name)
-            applied.append(path.name)
+        for step in plan(migration_files(directory), await _recorded(conn)):
+            if step.run:
+                await _apply(conn, step.path, step.source, step.checksum)
+                logger.info("applied migration %s", step.path.name)
+            else:
+                await conn.execute(_RECORD, step.path.name, step.checksum)
+                logger.info(
+                    "recorded migration %s without running it: all it replaces is applied",
+                    step.path.name,
+                )
+            applied.append(step.path.name)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)
     return applied
@@ -118,7 +118,7 @@ async def _apply(conn: Connection, path: Path, source: str, checksum: str) -> No
             await module.apply(conn)
             await conn.execute(_RECORD, path.name, checksum)
         return
-    if NO_TRANSACTION not in source.split("\n", 1)[0]:
+    if NO_TRANSACTION not in headers(source):
         async with conn.transaction():
             await conn.execute(source)
             await conn.execute(_RECORD, path.name, checksum)

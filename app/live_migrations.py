@@ -7,11 +7,21 @@ recorded once its last statement has run, so each statement must be safe to run 
 (`IF NOT EXISTS`) should the migration stop half-way. A `.py` migration defines
 `async def apply(conn)` and `TRANSACTION = False` when it must run outside a
 transaction: `build_partitioned_index` is for those.
+
+A baseline is a `.sql` migration that stands for earlier ones, squashed into it once
+they are applied everywhere; its header names them (`-- migrate: replaces 0001_init
+0002_stats_tiers`, on as many such lines as it takes). A new database runs it; one that
+has every migration it replaces recorded records it without running it; one that has
+only some of them is refused, since running it would make what exists again and not
+running it would leave out what is missing (`plan`).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -19,7 +29,77 @@ import asyncpg
 if TYPE_CHECKING:
     from app.db import Connection
 
-NO_TRANSACTION = "-- migrate: no-transaction"
+_HEADER = "-- migrate:"
+NO_TRANSACTION = "no-transaction"
+REPLACES = "replaces"
+
+
+def headers(source: str) -> list[str]:
+    """The directives of a `.sql` migration: what follows `-- migrate:` on its first lines."""
+    found = []
+    for line in source.splitlines():
+        if not line.startswith(_HEADER):
+            break
+        found.append(line.removeprefix(_HEADER).strip())
+    return found
+
+
+def replaced_versions(source: str) -> list[str]:
+    """The migrations a baseline stands for, as named in its header (without suffix)."""
+    names: list[str] = []
+    for directive in headers(source):
+        word, _, rest = directive.partition(" ")
+        if word == REPLACES:
+            names.extend(version_name(n) for n in rest.split())
+    return names
+
+
+def version_name(file_name: str) -> str:
+    """A migration's name without its `.sql` or `.py` suffix."""
+    path = Path(file_name)
+    return path.stem if path.suffix in (".sql", ".py") else file_name
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A migration to be recorded, and whether to run it first (a baseline whose
+    replaced migrations are all applied is only recorded)."""
+
+    path: Path
+    source: str
+    checksum: str
+    run: bool
+
+
+def plan(files: Sequence[Path], recorded: Mapping[str, str]) -> list[Step]:
+    """What to do with `files` (in order) on a database that has `recorded` (file name to
+    checksum): the files not recorded yet, less those a baseline among them replaces.
+
+    Raises RuntimeError for a recorded file changed since, and for a baseline that
+    replaces migrations of which the database has some but not all.
+    """
+    sources = {path: path.read_text() for path in files}
+    superseded = {n for p, s in sources.items() if p.suffix == ".sql" for n in replaced_versions(s)}
+    applied = {version_name(name) for name in recorded}
+    steps = []
+    for path, source in sources.items():
+        checksum = hashlib.sha256(source.encode()).hexdigest()
+        if path.name in recorded:
+            if recorded[path.name] != checksum:
+                raise RuntimeError(f"migration {path.name} changed after it was applied")
+            continue
+        if version_name(path.name) in superseded:
+            continue  # a baseline in the same folder stands for it
+        replaced = replaced_versions(source) if path.suffix == ".sql" else []
+        missing = [name for name in replaced if name not in applied]
+        if replaced and missing and len(missing) < len(replaced):
+            raise RuntimeError(
+                f"migration {path.name} replaces {len(replaced)} migrations of which this "
+                f"database lacks {', '.join(missing)}: upgrade with a release that still "
+                "has them first (it applies them), then with this one"
+            )
+        steps.append(Step(path, source, checksum, run=not replaced or bool(missing)))
+    return steps
 
 
 def sql_statements(source: str) -> list[str]:
