@@ -54,9 +54,11 @@ CREATE TABLE offers (
     attribution_window_hours  integer NOT NULL DEFAULT 720 CHECK (attribution_window_hours > 0),
     -- The rules of the main goal; other goals live in offer_goals.
     main_goal                 text NOT NULL DEFAULT 'conversion',
-    revenue_type              text NOT NULL DEFAULT 'fixed' CHECK (revenue_type IN ('fixed', 'percent')),
+    revenue_type              text NOT NULL DEFAULT 'fixed'
+                              CHECK (revenue_type IN ('fixed', 'percent')),
     revenue_value             numeric(18, 4) NOT NULL DEFAULT 0 CHECK (revenue_value >= 0),
-    payout_type               text NOT NULL DEFAULT 'fixed' CHECK (payout_type IN ('fixed', 'percent')),
+    payout_type               text NOT NULL DEFAULT 'fixed'
+                              CHECK (payout_type IN ('fixed', 'percent')),
     payout_value              numeric(18, 4) NOT NULL DEFAULT 0 CHECK (payout_value >= 0),
     -- Whether a postback's explicit `payout` parameter may override the rules.
     allow_payout_param        boolean NOT NULL DEFAULT false,
@@ -370,7 +372,8 @@ CREATE TABLE stats_rollup_links (
 CREATE INDEX stats_rollup_links_affiliate_idx ON stats_rollup_links (affiliate_id, bucket);
 CREATE TABLE stats_rollup_links_hourly (LIKE stats_rollup_links INCLUDING ALL);
 CREATE TABLE stats_rollup_daily_links (LIKE stats_rollup_links INCLUDING DEFAULTS);
-ALTER TABLE stats_rollup_daily_links ADD PRIMARY KEY (bucket, affiliate_id, offer_id, link_id, currency);
+ALTER TABLE stats_rollup_daily_links
+    ADD PRIMARY KEY (bucket, affiliate_id, offer_id, link_id, currency);
 CREATE INDEX stats_rollup_daily_links_affiliate_idx
     ON stats_rollup_daily_links (affiliate_id, bucket);
 

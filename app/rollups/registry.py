@@ -1,10 +1,11 @@
 """What the rollup tables are: the metrics they sum, the width of their 15-minute buckets
 and the tiers kept from them, as every writer and reader must see them.
 
-Writers add deltas to `stats_rollup` (BASE) only; statement triggers (migrations 0007
-and 0009, `stats_tier_fanout(table, grain, keys)`) fan them out to the coarser tiers in
-the same transaction. tests/rollups/test_registry.py checks this module against the
-database, so a migration that adds or changes a tier must change TIERS with it.
+Writers add deltas to `stats_rollup` (BASE) only; statement triggers
+(`stats_tier_fanout(table, grain, keys)`, migrations/0012_baseline.sql) fan them out to
+the coarser tiers in the same transaction. tests/rollups/test_registry.py checks this
+module against the database, so a migration that adds or changes a tier must change
+TIERS with it.
 """
 
 from __future__ import annotations

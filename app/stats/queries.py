@@ -93,9 +93,9 @@ _DAILY_LABEL = "(bucket + interval '12 hours')"
 _NEGATED_LABEL = (
     "(date_bin('1 day', bucket, TIMESTAMPTZ '2000-01-01 00:00:00+00') + interval '12 hours')"
 )
-# The clicks' affiliate indexes (migration 0008) are split by the length of sub1: the
-# covering one holds the short values (nearly all), a plain one the long. Read as one
-# table, each half of the union is answered from its own index.
+# The clicks' affiliate indexes (migrations/0012_baseline.sql) are split by the length of
+# sub1: the covering one holds the short values (nearly all), a plain one the long. Read
+# as one table, each half of the union is answered from its own index.
 _CLICKS = """(SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) <= 1000
          UNION ALL
          SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) > 1000) k"""
