@@ -1,6 +1,7 @@
 """Issue 11: a signing secret or IP allowlist changed through the API is in force for the
-very next postback in every web process (the intake cache's read barrier), not after
-its next poll."""
+very next postback in every web process, not after its next poll: the stream refuses a
+record judged at an old catalog version (app.postbacks.freshness), a 4xx is checked
+against a fresh version, and either way the postback is judged again."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import orjson
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app import signing
+from app.catalog.service import CATALOG_VERSION_KEY
 from app.clickid import new_click_id
 from app.settings import Settings
 from tests.helpers import assert_error, create
@@ -96,11 +99,11 @@ async def test_a_secret_set_at_creation_applies_to_its_first_postback(
     assert (await send(other, made["postback_token"], secret=SECRET)).status_code == 200
 
 
-async def test_concurrent_postbacks_share_version_checks(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+async def test_concurrent_stale_postbacks_share_version_checks(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
 ) -> None:
-    """The barrier costs one version check per batch of concurrent postbacks, not one per
-    postback: 50 at once need a few."""
+    """A postback judged right costs no version check; 50 refused at once by the stream
+    (the version moved before they were queued) share a few checks to be judged again."""
     advertiser = await create(client, "advertisers", {"name": "Acme"}, admin)
     cache = app.state.intake.cache
     checks = 0
@@ -112,6 +115,15 @@ async def test_concurrent_postbacks_share_version_checks(
         await real_check(waiter)
 
     cache._check = counting_check
+    # The first postback finds the cache without the new advertiser: one check to load it.
+    assert (await send(client, advertiser["postback_token"])).status_code == 200
+    checks = 0
+    responses = await asyncio.gather(
+        *(send(client, advertiser["postback_token"]) for _ in range(50))
+    )
+    assert [r.status_code for r in responses] == [200] * 50
+    assert checks == 0
+    await redis.incr(CATALOG_VERSION_KEY)
     responses = await asyncio.gather(
         *(send(client, advertiser["postback_token"]) for _ in range(50))
     )
