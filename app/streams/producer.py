@@ -14,9 +14,9 @@ The postback intake's admission refuses (stores nothing, answers -1) a conversio
 against an advertiser cache whose catalog version is no longer current, in the same
 round trip (app.postbacks.freshness); the web process then judges it again.
 
-The script also adds the records it stored to the shard's `enqueued` counter, in the same atomic
-step as the XADDs: the reconciliation's count of what went in cannot miss a record that
-did, even when the web process is killed the next instant.
+The script also adds the records it stored to the shard's `enqueued` counter, in the
+same atomic step as the XADDs: the reconciliation's count of what went in cannot miss a
+record that did, even when the web process is killed the next instant.
 """
 
 from __future__ import annotations
