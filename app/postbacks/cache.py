@@ -1,13 +1,16 @@
 """The in-process advertiser cache: token -> who is posting, no query per postback.
 
 Refreshed like the link cache (app.redirect.cache): a poll of the catalog version key a
-few times a second and a full reload after a TTL. On top of that, a postback is answered
-only from a cache that has seen a catalog version read after the postback arrived (a
-read barrier): a token rotated, a signing secret set or an IP allowlist narrowed through
-the API (which bumps the version before it answers) is in force for the very next
-postback in every web process. Concurrent postbacks share one GET of the version, so
-this costs one small Redis round trip per batch of requests, not one per request; when
-Redis does not answer within its budget the cache serves what it has.
+few times a second and a full reload after a TTL. A postback is judged against the cache
+as it is, and its record carries the catalog version the cache held (`version`): the
+stream's admission script refuses the record when that version is no longer current
+(app.postbacks.freshness), and a refusal to the sender is first checked against a version
+read after the postback arrived (`moved_since`). Either way the web process then reloads
+(`current`, one GET shared by the postbacks waiting for it) and judges again, so a token
+rotated, a signing secret set or an IP allowlist narrowed through the API (which bumps the
+version before it answers) is in force for the very next postback in every web process,
+at no Redis round trip for a postback the cache judged right. When Redis does not answer
+within its budget the cache serves what it has.
 """
 
 from __future__ import annotations
@@ -100,10 +103,24 @@ class AdvertiserCache(CatalogCache):
             return found
         return None
 
-    async def authenticate(self, token: str) -> Advertiser | None:
-        """The active advertiser whose postback token this is, or None, as of now."""
-        await self.current()
+    @property
+    def version(self) -> bytes:
+        """The catalog version the cache's rows are at least as new as (b"": none read)."""
+        version = self._version
+        if version is None:
+            return b""
+        return version if isinstance(version, bytes) else version.encode()
+
+    def lookup(self, token: str) -> Advertiser | None:
+        """The active advertiser whose postback token this is, or None, as the cache
+        holds it (at `version`, read in the same step)."""
         return self._find(token.encode())
+
+    async def moved_since(self, version: bytes) -> bool:
+        """Whether a catalog version read after this call began differs from `version`
+        (the cache is then reloaded); False when Redis does not answer in time."""
+        await self.current()
+        return self.version != version
 
     async def current(self) -> None:
         """Return once the cache holds a catalog version read after this call began."""

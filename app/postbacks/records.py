@@ -44,7 +44,8 @@ class ConversionRecord:
             {
                 "v": self.via,
                 "adv": self.advertiser_id,
-                "cid": str(self.click_id),
+                # orjson writes a UUID in the canonical form str() gives, without the call.
+                "cid": self.click_id,
                 "tx": self.txid,
                 "amt": None if self.amount is None else str(self.amount),
                 "pay": None if self.payout is None else str(self.payout),

@@ -2,7 +2,8 @@
 
 Nothing here touches PostgreSQL per request: the advertiser comes from the in-process
 cache, and the conversion goes to the `conversions` stream (or the local spool) for the
-worker to attribute. The answer waits until the record is durably queued.
+worker to attribute. The answer waits until the record is durably queued. A postback
+judged against a cache that turns out stale is judged again (app.postbacks.freshness).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from redis.asyncio import Redis
 from app import signing
 from app.db import Pool
 from app.errors import AppError, BadRequest
-from app.postbacks import params
+from app.postbacks import freshness, params
 from app.postbacks.cache import Advertiser, AdvertiserCache
 from app.postbacks.limits import PixelLimiter
 from app.postbacks.records import ConversionRecord
@@ -26,11 +27,14 @@ from app.postbacks.sources import PostbackSources
 from app.proxies import TrustedProxies
 from app.settings import Settings
 from app.streams import keys
-from app.streams.durable_queue import CommitFailed, DurableQueue
+from app.streams.durable_queue import CommitFailed, DurableQueue, Refused
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-signature"
+# Judgements of one postback at most: each further one follows a catalog change that
+# landed between judging it and queuing it. Past them the sender is told to retry.
+JUDGEMENTS = 3
 
 
 class InvalidToken(AppError, status=401, code="invalid_token"): ...
@@ -76,7 +80,13 @@ async def open_intake(*, settings: Settings, pool: Pool, redis: Redis) -> Intake
         budget_s=budget_s,
     )
     await cache.start()
-    queue = DurableQueue(redis, stream=keys.CONVERSIONS, settings=settings)
+    queue = DurableQueue(
+        redis,
+        stream=keys.CONVERSIONS,
+        settings=settings,
+        admission=freshness.ADMISSION,
+        admission_keys=freshness.ADMISSION_KEYS,
+    )
     queue.start()
     limiter = PixelLimiter(redis, per_minute=settings.pixel_rate_per_minute, budget_s=budget_s)
     return Intake(settings=settings, cache=cache, queue=queue, limiter=limiter)
@@ -204,9 +214,48 @@ async def accept_postback(
     forwarded_for: str | None,
     signature: str | None,
 ) -> None:
-    """Check a postback and queue it; AppError (4xx/503) when it is refused."""
+    """Check a postback and queue it; AppError (4xx/503) when it is refused.
+
+    It is judged against the advertiser cache as it is. The stream refuses the record
+    when the catalog has changed since the cache's version, and a 4xx is answered only
+    once a version read after the postback arrived confirms the cache; otherwise the
+    cache is reloaded and the postback judged again. Neither a 200 nor a refusal rests
+    on settings older than the request.
+    """
+    cache = intake.cache
+    for _ in range(JUDGEMENTS):
+        version = cache.version
+        try:
+            record = _judge(
+                intake, sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+            )
+        except AppError:
+            if await cache.moved_since(version):
+                continue
+            raise
+        try:
+            await intake.queue.put(record, admission=freshness.admission_args(version))
+        except Refused:
+            await cache.current()
+            continue
+        except CommitFailed:
+            raise Unavailable("the conversion could not be queued; retry later") from None
+        return
+    raise Unavailable("the advertiser's settings are changing; retry later")
+
+
+def _judge(
+    intake: Intake,
+    sources: PostbackSources,
+    *,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+) -> bytes:
+    """The postback's conversion record, judged against the cache as it is (no await
+    between reading the cache's version and this); AppError when it is refused."""
     token = sources.token
-    advertiser = await intake.cache.authenticate(token) if token else None
+    advertiser = intake.cache.lookup(token) if token else None
     if advertiser is None:
         raise InvalidToken("a valid postback token is required")
     _check_address(advertiser, intake.trusted.client_ip(peer, forwarded_for))
@@ -222,7 +271,7 @@ async def accept_postback(
     conversion = params.parse_conversion(sources.parameters(signed=signed))
     if conversion.click_id is None:
         raise BadRequest("click_id is required", code="missing_parameter")
-    record = ConversionRecord(
+    return ConversionRecord(
         via="postback",
         advertiser_id=advertiser.id,
         click_id=conversion.click_id,
@@ -233,11 +282,7 @@ async def accept_postback(
         status=conversion.status,
         event=conversion.event,
         received_us=time.time_ns() // 1000,
-    )
-    try:
-        await intake.queue.put(record.encode())
-    except CommitFailed:
-        raise Unavailable("the conversion could not be queued; retry later") from None
+    ).encode()
 
 
 async def receive_pixel(

@@ -1,15 +1,16 @@
 """Group commit: concurrent callers share one round trip (to Redis, or one fsync).
 
 Each item waits in a queue; one flusher task hands everything queued to `flush` at once
-and resolves every waiter with its result. While one batch is in flight the next one
-fills, so batches grow with load and an idle caller waits for one round trip only.
+and resolves every waiter with its result (or with the exception `flush` gave for that
+item). While one batch is in flight the next one fills, so batches grow with load and an
+idle caller waits for one round trip only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from redis.exceptions import RedisError
@@ -25,7 +26,7 @@ class CommitFailed(Exception):
 class GroupCommit(Generic[T, R]):
     def __init__(
         self,
-        flush: Callable[[list[T]], Awaitable[list[R]]],
+        flush: Callable[[list[T]], Awaitable[Sequence[R | Exception]]],
         *,
         max_batch: int,
         budget_s: float | None = None,
@@ -71,7 +72,7 @@ class GroupCommit(Generic[T, R]):
     async def _send_next(self) -> None:
         batch = self._queue[: self._max_batch]
         del self._queue[: self._max_batch]
-        results: list[R] | None = None
+        results: Sequence[R | Exception] | None = None
         error: BaseException | None = None
         try:
             async with asyncio.timeout(self._budget_s):
@@ -84,7 +85,11 @@ class GroupCommit(Generic[T, R]):
             if future.done():
                 continue
             if results is not None:
-                future.set_result(results[i])
+                result = results[i]
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
             else:
                 assert error is not None
                 future.set_exception(error)

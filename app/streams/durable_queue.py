@@ -19,13 +19,13 @@ from redis.exceptions import RedisError
 from app.settings import Settings
 from app.streams import keys
 from app.streams.batching import CommitFailed
-from app.streams.producer import Shard, StreamProducer
+from app.streams.producer import Refused, Shard, StreamProducer
 from app.streams.spool import Spool
 
 logger = logging.getLogger(__name__)
 
-# What `put` raises; the group commit's own.
-__all__ = ["CommitFailed", "DurableQueue", "replay_forever"]
+# What `put` raises: the group commit's own, and the producer's refusal.
+__all__ = ["CommitFailed", "DurableQueue", "Refused", "replay_forever"]
 
 REPLAY_INTERVAL_S = 1.0
 
@@ -44,9 +44,16 @@ async def replay_forever(spool: Spool, replay: Callable[[], Awaitable[int]]) -> 
 
 class DurableQueue:
     def __init__(
-        self, redis: Redis, *, stream: str, settings: Settings, admission: str | None = None
+        self,
+        redis: Redis,
+        *,
+        stream: str,
+        settings: Settings,
+        admission: str | None = None,
+        admission_keys: Sequence[str] = (),
     ) -> None:
-        """`admission`: Lua run on records put with admission arguments (StreamProducer)."""
+        """`admission`: Lua run on records put with admission arguments, reading
+        `admission_keys` besides the shard's (StreamProducer)."""
         self.stream = stream
         self.producer = StreamProducer(
             settings.require_urls()[1],
@@ -54,6 +61,7 @@ class DurableQueue:
             budget_s=settings.redis_budget_ms / 1000,
             max_batch=settings.enqueue_max_batch,
             admission=admission,
+            admission_keys=admission_keys,
         )
         self.spool = Spool(settings.tracker_data_dir / "spool", stream)
         # This process's own figures (logs, tests). The reconciliation's counts are kept
@@ -90,8 +98,9 @@ class DurableQueue:
     ) -> bool:
         """Return once Redis or the spool holds the record; CommitFailed if neither.
 
-        False when the admission script refused the record (`admission`: its arguments,
-        see StreamProducer); a spooled record is admitted without one.
+        False when the admission script refused the record but stored it as it said,
+        Refused when it refused to store it (`admission`: its arguments, see
+        StreamProducer); a spooled record is admitted without the script.
         """
         try:
             return await self.producer.enqueue(

@@ -10,9 +10,13 @@ the increments back and stores the record with `"d":"cap"`. Cap counters carry t
 shard's hash tag (one script, one Cluster slot), so every click of a capped offer goes
 to the offer's own shard; other clicks rotate over the shards.
 
-The script also adds the batch to the shard's `enqueued` counter, in the same atomic
-step as the XADDs: the reconciliation's count of what went in cannot miss a record that
-did, even when the web process is killed the next instant.
+The postback intake's admission refuses (stores nothing, answers -1) a conversion judged
+against an advertiser cache whose catalog version is no longer current, in the same
+round trip (app.postbacks.freshness); the web process then judges it again.
+
+The script also adds the records it stored to the shard's `enqueued` counter, in the
+same atomic step as the XADDs: the reconciliation's count of what went in cannot miss a
+record that did, even when the web process is killed the next instant.
 """
 
 from __future__ import annotations
@@ -29,23 +33,33 @@ from app.streams.script_connection import ScriptConnection
 
 # ARGV per record: the record, n, then n arguments for the admission script, which
 # defines `admit(rec, first, n)`: given the record and where its arguments start in ARGV,
-# the record to store and 1 (admitted) or 0 (refused). Returns each record's 1 or 0.
+# the record to store and 1 (admitted) or 0 (refused, stored as it says), or false and -1
+# (refused, not stored). The admission's own keys are KEYS[3] on. Returns each record's
+# 1, 0 or -1; the `enqueued` counter counts the records stored.
 XADD_ALL = """
 %s
 local out = {}
+local stored = 0
 local i = 1
 while i <= #ARGV do
   local rec, n = ARGV[i], tonumber(ARGV[i + 1])
   local ok = 1
   if n > 0 then rec, ok = admit(rec, i + 2, n) end
   i = i + 2 + n
-  redis.call('XADD', KEYS[1], '*', 'r', rec)
+  if rec then
+    redis.call('XADD', KEYS[1], '*', 'r', rec)
+    stored = stored + 1
+  end
   out[#out + 1] = ok
 end
-redis.call('HINCRBY', KEYS[2], 'enqueued', #out)
+redis.call('HINCRBY', KEYS[2], 'enqueued', stored)
 return out
 """
 ADMIT_ALL = "local function admit(rec, first, n) return rec, 1 end"
+
+
+class Refused(Exception):
+    """The admission script refused the record and did not store it."""
 
 
 def xadd_script(admission: str | None = None) -> str:
@@ -84,7 +98,9 @@ class StreamProducer:
         budget_s: float,
         max_batch: int,
         admission: str | None = None,
+        admission_keys: Sequence[str] = (),
     ) -> None:
+        """`admission_keys`: the keys the admission script reads besides the shard's."""
         self.keys = list(keys)
         self.shards = [Shard(i, key) for i, key in enumerate(self.keys)]
         script = xadd_script(admission)
@@ -95,7 +111,7 @@ class StreamProducer:
         self._replay_connection = ScriptConnection(redis_url, REPLAY)
         self._batchers: list[GroupCommit[Item, bool]] = [
             GroupCommit(
-                self._flusher(key, connection),
+                self._flusher([key, stream_keys.metrics_key(key), *admission_keys], connection),
                 max_batch=max_batch,
                 budget_s=budget_s,
                 name=f"xadd {key}",
@@ -125,8 +141,9 @@ class StreamProducer:
         admission: Sequence[bytes] | None = None,
     ) -> asyncio.Future[bool]:
         """Queue a record, with its admission arguments if any ([n, then n arguments]);
-        the future gives False when the admission script refused it, and fails
-        (CommitFailed) when Redis did not take the batch within the budget."""
+        the future gives False when the admission script refused it but stored it as it
+        said, fails with Refused when the script refused to store it, and fails with
+        CommitFailed when Redis did not take the batch within the budget."""
         index = next(self._rotation) if shard is None else shard
         return self._batchers[index].submit((record, admission))
 
@@ -146,16 +163,16 @@ class StreamProducer:
 
     @staticmethod
     def _flusher(
-        key: str, connection: ScriptConnection
-    ) -> Callable[[list[Item]], Awaitable[list[bool]]]:
-        script_keys = [key.encode(), stream_keys.metrics_key(key).encode()]
+        keys: list[str], connection: ScriptConnection
+    ) -> Callable[[list[Item]], Awaitable[list[bool | Exception]]]:
+        script_keys = [key.encode() for key in keys]
 
-        async def flush(items: list[Item]) -> list[bool]:
+        async def flush(items: list[Item]) -> list[bool | Exception]:
             args: list[bytes] = []
             for record, admission in items:
                 args.append(record)
                 args.extend(admission or NO_ARGUMENTS)
             answers = await connection.run(script_keys, args)
-            return [a == 1 for a in answers]
+            return [a == 1 if a >= 0 else Refused() for a in answers]
 
         return flush

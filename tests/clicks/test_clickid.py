@@ -1,6 +1,11 @@
+import base64
+import binascii
+import time
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.clickid import format_click_id, new_click_id, parse_click_id
 
@@ -38,3 +43,54 @@ def test_another_spelling_of_the_same_bits_is_refused() -> None:
     alias = text[:-1] + last[last.index(text[-1]) ^ 1]
     assert alias != text
     assert parse_click_id(alias) is None
+
+
+def decoded_by_base32(text: str) -> uuid.UUID | None:
+    """The 26-character form read the slow, obvious way: base32hex-decode the text and
+    accept it only if encoding the UUID gives the same text back (the reference)."""
+    text = text.strip().lower()
+    try:
+        click = uuid.UUID(bytes=base64.b32hexdecode(text.upper() + "======"))
+    except (binascii.Error, ValueError):
+        return None
+    if format_click_id(click) != text:
+        return None
+    if click.version != 7 or click.variant != uuid.RFC_4122:
+        return None
+    if not 1_577_836_800_000 <= click.int >> 80 <= time.time_ns() // 1_000_000 + 86_400_000:
+        return None
+    return click
+
+
+ALPHABET = "0123456789abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUV"
+
+
+def spelled(ms: int, rand: int) -> str:
+    """The 26-character form of the version-7 ID of time `ms` and 74 random bits."""
+    value = (ms << 80) | (7 << 76) | ((rand >> 62) << 64) | (2 << 62) | (rand & ((1 << 62) - 1))
+    return format_click_id(uuid.UUID(int=value))
+
+
+real_ids = st.builds(
+    spelled, st.integers(1_577_836_800_000, 1_900_000_000_000), st.integers(0, 2**74 - 1)
+)
+
+
+def changed(text: str, at: int, char: str, upper: bool) -> str:
+    text = text[:at] + char + text[at + 1 :]
+    return text.upper() if upper else text
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=ALPHABET, min_size=26, max_size=26),
+        st.text(alphabet=ALPHABET + "wxyz_+-= \u00e9\u0661", min_size=26, max_size=26),
+        real_ids,
+        # Real IDs with one character changed (the version, the variant, the unused bits).
+        st.builds(
+            changed, real_ids, st.integers(0, 25), st.sampled_from(ALPHABET + "w_ "), st.booleans()
+        ),
+    )
+)
+def test_the_26_character_form_is_read_as_base32hex_decoding_reads_it(text: str) -> None:
+    assert parse_click_id(text) == decoded_by_base32(text)

@@ -1,6 +1,7 @@
 """Issue 11: a signing secret or IP allowlist changed through the API is in force for the
-very next postback in every web process (the intake cache's read barrier), not after
-its next poll."""
+very next postback in every web process, not after its next poll: the stream refuses a
+record judged at an old catalog version (app.postbacks.freshness), a 4xx is checked
+against a fresh version, and either way the postback is judged again."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import orjson
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app import signing
+from app.catalog.service import CATALOG_VERSION_KEY
 from app.clickid import new_click_id
 from app.settings import Settings
 from tests.helpers import assert_error, create
@@ -24,7 +27,7 @@ SECRET = "the-advertiser-secret-01"
 
 
 @pytest.fixture
-async def other(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def other_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """A second web process whose caches never poll on their own (within a test)."""
     from app.main import create_app
 
@@ -35,9 +38,14 @@ async def other(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     )
     application = create_app(slow)
     async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://tracker.test") as c:
-            yield c
+        yield application
+
+
+@pytest.fixture
+async def other(other_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=other_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tracker.test") as c:
+        yield c
 
 
 async def send(
@@ -96,13 +104,17 @@ async def test_a_secret_set_at_creation_applies_to_its_first_postback(
     assert (await send(other, made["postback_token"], secret=SECRET)).status_code == 200
 
 
-async def test_concurrent_postbacks_share_version_checks(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str]
+async def test_concurrent_stale_postbacks_share_version_checks(
+    other_app: FastAPI,
+    other: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    redis: Redis,
 ) -> None:
-    """The barrier costs one version check per batch of concurrent postbacks, not one per
-    postback: 50 at once need a few."""
+    """A postback judged right costs no version check; 50 refused at once by the stream
+    (the version moved before they were queued) share a few checks to be judged again."""
     advertiser = await create(client, "advertisers", {"name": "Acme"}, admin)
-    cache = app.state.intake.cache
+    cache = other_app.state.intake.cache
     checks = 0
     real_check = cache._check
 
@@ -112,8 +124,18 @@ async def test_concurrent_postbacks_share_version_checks(
         await real_check(waiter)
 
     cache._check = counting_check
+    # The first postback finds the cache without the new advertiser: a check loads it.
+    assert (await send(other, advertiser["postback_token"])).status_code == 200
+    assert checks == 1
     responses = await asyncio.gather(
-        *(send(client, advertiser["postback_token"]) for _ in range(50))
+        *(send(other, advertiser["postback_token"]) for _ in range(50))
     )
     assert [r.status_code for r in responses] == [200] * 50
-    assert 1 <= checks <= 10
+    assert checks == 1
+    # The other process's cache does not poll: only the stream's refusal tells it.
+    await redis.incr(CATALOG_VERSION_KEY)
+    responses = await asyncio.gather(
+        *(send(other, advertiser["postback_token"]) for _ in range(50))
+    )
+    assert [r.status_code for r in responses] == [200] * 50
+    assert 2 <= checks <= 11
