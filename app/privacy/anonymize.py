@@ -1,0 +1,36 @@
+"""IP_ANONYMIZE: keep an IPv4 address's /24 and an IPv6 address's /48, nothing finer.
+
+The kept form is the network with its prefix (`203.0.113.0/24`, `2001:db8:1::/48`), so a
+stored value says itself that it was truncated, and PostgreSQL's `inet` stores it as is.
+Country lookups read the network address: registries delegate IPv4 in blocks of /24 or
+larger and IPv6 in /48 or larger, so a /24's or /48's addresses all share one country
+(tests/privacy/test_anonymize.py checks this against the lookup table in use).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+IPV4_PREFIX = 24
+IPV6_PREFIX = 48
+
+
+@lru_cache(maxsize=65536)
+def truncate(ip: str) -> str:
+    """The /24 or /48 holding `ip` (an IPv4-mapped IPv6 address counts as IPv4); text
+    that is not an address becomes empty, as there is nothing to keep of it."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = IPV4_PREFIX if address.version == 4 else IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def lookup_address(stored: str) -> str:
+    """The address a stored IP (an address, or a network kept by `truncate`) is looked
+    up by: the network's first address."""
+    return stored.split("/", 1)[0]
