@@ -40,6 +40,16 @@ def test_truncate_keeps_the_24_or_48(ip: str, kept: str) -> None:
     assert anonymize.truncate(ip) == kept
 
 
+def test_truncate_agrees_with_the_ipaddress_module() -> None:
+    rng = random.Random(7)
+    for _ in range(5_000):
+        v4 = ipaddress.IPv4Address(rng.getrandbits(32))
+        v6 = ipaddress.IPv6Address(rng.getrandbits(128) >> rng.choice((0, 16, 64, 100)))
+        for address, prefix in ((v4, 24), (v6, 48)):
+            expected = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+            assert anonymize.truncate(str(address)) == expected
+
+
 def test_the_country_of_the_kept_network_is_the_country_of_the_address() -> None:
     """Registries delegate IPv4 in /24s or larger and IPv6 in /48s or larger: the lookup
     table in use agrees, address by address, on a sample of both."""
