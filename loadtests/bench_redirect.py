@@ -167,6 +167,9 @@ def main() -> None:
     parser.add_argument("--no-caps", action="store_true", help="measure without a click cap")
     parser.add_argument("--ip-anonymize", action="store_true", help="IP_ANONYMIZE=true")
     parser.add_argument(
+        "--redirect-only", action="store_true", help="only (a) and (b): no worker, lag or RSS"
+    )
+    parser.add_argument(
         "--random-ips", action="store_true", help="a random X-Forwarded-For on each request"
     )
     parser.add_argument(
@@ -222,6 +225,9 @@ def main() -> None:
         web_share = (cpu_seconds(web.pid) - web_cpu) / args.duration
         redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
+        if args.redirect_only:
+            print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+            return
 
         started = time.perf_counter()
         subprocess.run([PY, "-m", "app.cli", "worker", "--burst"], env=env, check=True)
@@ -249,6 +255,24 @@ def main() -> None:
         web.send_signal(signal.SIGINT)
         web.wait()
 
+    print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+    print(
+        f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
+        f"included) = {in_db / drained:.0f} clicks/s; served {served}"
+    )
+    print(f"lag under load (1 worker) : {lags}")
+    print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
+
+
+def print_redirect(
+    baseline: dict[str, float],
+    real: dict[str, float],
+    base_share: float,
+    web_share: float,
+    redis_share: float,
+    env: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
     ratio = real["rps"] / baseline["rps"]
     print(
         f"baseline raw ASGI 302     : {baseline['rps']:>9.0f} req/s  p50 {baseline['p50']:.2f} ms"
@@ -264,12 +288,6 @@ def main() -> None:
         f"CPU: baseline process {base_share:.0%} of a core; during the redirect run the web "
         f"process {web_share:.0%}, Redis {redis_share:.0%}"
     )
-    print(
-        f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
-        f"included) = {in_db / drained:.0f} clicks/s; served {served}"
-    )
-    print(f"lag under load (1 worker) : {lags}")
-    print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
 
 
 if __name__ == "__main__":

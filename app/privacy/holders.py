@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from app.clickid import click_time
+from app.clickid import click_time, format_click_id, parse_click_id
 from app.db import Pool
 from app.postbacks import limits as pixel_limits
 from app.privacy import queries, spool, streams
@@ -67,6 +67,8 @@ async def _click_dead_letters(ctx: Context, subject: Subject) -> int:
 
 async def _clicks_table(ctx: Context, subject: Subject) -> int:
     if subject.click_id is not None:
+        if parse_click_id(format_click_id(subject.click_id)) is None:
+            return 0  # not an ID the redirect makes (its time is not even a date): no row
         status = await ctx.pool.execute(
             queries.CLEAR_CLICK, subject.click_id, click_time(subject.click_id)
         )
