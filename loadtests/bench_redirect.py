@@ -288,6 +288,9 @@ def print_redirect(
         f"CPU: baseline process {base_share:.0%} of a core; during the redirect run the web "
         f"process {web_share:.0%}, Redis {redis_share:.0%}"
     )
+    # Less sensitive than req/s to how much of a core a busy machine leaves the process.
+    per_request = web_share * args.duration / max(real["requests"], 1) * 1e6
+    print(f"web process CPU per request: {per_request:.1f} us")
 
 
 if __name__ == "__main__":

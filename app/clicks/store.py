@@ -191,6 +191,14 @@ class ClickWriter:
         """Store a batch in one transaction; the count of clicks that were new."""
         if not clicks:
             return 0
+        # One row per click ID: a click Redis took after its budget ran out is spooled too,
+        # and both copies may land in one batch; staged twice, it would be counted twice in
+        # the rollups (they join the staged rows to those inserted). An erased copy wins.
+        by_id: dict[Any, Click] = {}
+        for click in clicks:
+            if click.erased or click.row[0] not in by_id:
+                by_id[click.row[0]] = click
+        clicks = list(by_id.values())
         async with self._pool.acquire() as conn:
             await self._ensure_partitions(conn, clicks)
             async with conn.transaction():

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from app.clickid import parse_click_id
+from app.clicks import record as click_record
 from app.clicks import store
 from app.db import Pool
 from app.ops import pipeline
@@ -18,7 +19,7 @@ from app.privacy.subject import Subject
 from app.settings import Settings
 from app.streams import keys
 from app.streams.outcome import SETTLE, BatchOutcome, settle_args
-from tests.helpers import reload_links
+from tests.helpers import reload_links, stream_entries
 from tests.support import dump
 from tests.support.conversions import run_worker
 
@@ -128,4 +129,33 @@ async def test_an_undelivered_entry_is_replaced_and_stored_once(
     assert [(r["click_id"], r["ip"], r["user_agent"]) for r in rows] == [
         (click_uuid, None, None),
         (parse_click_id(other), IP + "/32", USER_AGENT),
+    ]
+
+
+async def test_dead_letters_lose_the_subject_and_keep_their_place_in_the_count(
+    redis: Redis,
+) -> None:
+    dead = keys.dead_letter_key(keys.shard_keys(keys.CLICKS, 1)[0])
+    readable = click_record.encode(
+        "0" * 26, 0, 0, 1, 1, "USD", None, {}, IP, USER_AGENT, None, None, False
+    )
+    letters = [
+        (b"not json, from " + IP.encode(), f"not JSON: at {IP}"),
+        (readable, f"bad link id in {USER_AGENT}"),
+        (b'{"id": "other", "ip": "192.0.2.78"}', "bad click id"),
+    ]
+    for record, error in letters:
+        await redis.xadd(dead, {"entry": "1-0", "record": record, "error": error})
+    assert await streams.erase_dead_letters(redis, [dead[: -len(":dead")]], Subject.of_ip(IP)) == 2
+    assert await redis.xlen(dead) == 3
+    everything = await dump.redis_bytes(redis)
+    assert IP.encode() not in everything
+    assert USER_AGENT.encode() not in everything
+    assert b"192.0.2.78" in everything  # someone else's stays
+    entries = [fields for _, fields in await stream_entries(redis, dead)]
+    assert {f[b"entry"] for f in entries} == {b"1-0"}
+    assert sorted(f[b"error"] for f in entries) == [
+        b"bad click id",
+        b"bad link id in [erased]",
+        b"not JSON: at [erased]",
     ]
