@@ -46,6 +46,9 @@ class Holder:
     holds: str
     finds_by: frozenset[Kind]
     erase: Eraser
+    # The PostgreSQL table and its personal columns, for a holder that is one.
+    table: str | None = None
+    columns: tuple[str, ...] = ()
 
 
 async def _click_spool(ctx: Context, subject: Subject) -> int:
@@ -112,6 +115,8 @@ HOLDERS: tuple[Holder, ...] = (
         "table clicks: ip, user_agent, referer, accept_language",
         CLICK_SUBJECTS,
         _clicks_table,
+        table="clicks",
+        columns=("ip", "user_agent", "referer", "accept_language"),
     ),
     Holder(
         "pixel_rate_counters",
