@@ -18,6 +18,7 @@ with the erased values taken out, so the dead-letter count stays as it was.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -108,17 +109,16 @@ return changed
 """
 
 
-async def _entries(redis: Redis, key: str) -> list[tuple[str, dict[bytes, bytes]]]:
-    """Every entry of a stream, oldest first (waiting streams are short: the worker
-    trims below the oldest entry still to be stored)."""
-    found: list[tuple[str, dict[bytes, bytes]]] = []
+async def _chunks(redis: Redis, key: str) -> AsyncIterator[list[tuple[str, dict[bytes, bytes]]]]:
+    """Every entry of a stream, oldest first, a chunk at a time (a stream may be long while
+    PostgreSQL is away: it is never held whole)."""
     start = "-"
     while True:
         batch: Any = await redis.xrange(key, min=start, max="+", count=SCAN_COUNT)
-        for entry_id, fields in batch:
-            found.append((_text(entry_id), fields))
+        if batch:
+            yield [(_text(entry_id), fields) for entry_id, fields in batch]
         if len(batch) < SCAN_COUNT:
-            return found
+            return
         start = "(" + _text(batch[-1][0])
 
 
@@ -127,17 +127,20 @@ async def erase_click_stream(redis: Redis, stream_keys: list[str], subject: Subj
     changed = 0
     script = redis.register_script(REPLACE_ENTRIES)
     for key in stream_keys:
-        found = [
-            (entry_id, fields.get(b"r", b""))
-            for entry_id, fields in await _entries(redis, key)
-            if records.wants_erasure(subject, fields.get(b"r", b""))
-        ]
-        for i in range(0, len(found), SCAN_COUNT):
-            chunk = found[i : i + SCAN_COUNT]
-            erased = await records.erase_clicks(redis, [raw for _, raw in chunk])
+        async for chunk in _chunks(redis, key):
+            found = [
+                (entry_id, fields.get(b"r", b""))
+                for entry_id, fields in chunk
+                if records.wants_erasure(subject, fields.get(b"r", b""))
+            ]
+            if not found:
+                continue
+            erased = await records.erase_clicks(redis, [raw for _, raw in found])
             args: list[str | bytes] = [keys.GROUP]
-            for (entry_id, raw), new in zip(chunk, erased, strict=True):
+            for (entry_id, raw), new in zip(found, erased, strict=True):
                 args += [entry_id, raw, new]
+            # Replaced entries go to the end, where this scan meets them again and, erased
+            # already, passes them over.
             replaced, dropped = await script(keys=[key], args=args)
             changed += int(replaced) + int(dropped)
     return changed
@@ -165,15 +168,16 @@ async def erase_dead_letters(redis: Redis, stream_keys: list[str], subject: Subj
     script = redis.register_script(REPLACE_DEAD_LETTERS)
     for key in stream_keys:
         dead = keys.dead_letter_key(key)
-        args: list[str | bytes] = []
-        for entry_id, fields in await _entries(redis, dead):
-            raw = fields.get(b"record", b"")
-            error = fields.get(b"error", b"").decode("utf-8", "replace")
-            erased = _dead_letter_erased(subject, raw, error)
-            if erased is not None:
-                args += [entry_id, raw, erased[0], erased[1]]
-        for i in range(0, len(args), 4 * SCAN_COUNT):
-            changed += int(await script(keys=[dead], args=args[i : i + 4 * SCAN_COUNT]))
+        async for chunk in _chunks(redis, dead):
+            args: list[str | bytes] = []
+            for entry_id, fields in chunk:
+                raw = fields.get(b"record", b"")
+                error = fields.get(b"error", b"").decode("utf-8", "replace")
+                erased = _dead_letter_erased(subject, raw, error)
+                if erased is not None:
+                    args += [entry_id, raw, erased[0], erased[1]]
+            if args:
+                changed += int(await script(keys=[dead], args=args))
     return changed
 
 

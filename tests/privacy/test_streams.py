@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from app.clickid import parse_click_id
+from app.clickid import new_click_id, parse_click_id
 from app.clicks import record as click_record
 from app.clicks import store
 from app.db import Pool
@@ -159,3 +159,32 @@ async def test_dead_letters_lose_the_subject_and_keep_their_place_in_the_count(
         b"bad link id in [erased]",
         b"not JSON: at [erased]",
     ]
+
+
+async def test_a_long_stream_is_erased_chunk_by_chunk_and_stored_once(
+    settings: Settings, pool: Pool, redis: Redis
+) -> None:
+    (shard,) = keys.shard_keys(keys.CLICKS, settings.stream_shards)
+    count = streams.SCAN_COUNT * 2 + 100
+    async with redis.pipeline(transaction=False) as pipe:
+        for _ in range(count):
+            click_id, ms = new_click_id()
+            pipe.xadd(
+                shard,
+                {
+                    "r": click_record.encode(
+                        click_id, ms, 1, 1, 1, "USD", None, {}, IP, USER_AGENT, None, None, False
+                    )
+                },
+            )
+        pipe.hincrby(keys.metrics_key(shard), "enqueued", count)
+        await pipe.execute()
+    assert await streams.erase_click_stream(redis, [shard], Subject.of_ip(IP)) == count
+    assert await redis.xlen(shard) == count
+    await run_worker(settings)
+    state = await pipeline.pipeline_state(redis, settings)
+    assert (state.stored, state.balance) == (count, 0)
+    assert await pool.fetchval("SELECT count(*) FROM clicks WHERE user_agent IS NULL") == count
+    # One visitor (IP and user agent) on one link: one unique click, as without erasure.
+    assert await pool.fetchval("SELECT sum(unique_clicks) FROM stats_rollup") == 1
+    assert IP.encode() not in await dump.redis_bytes(redis)
