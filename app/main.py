@@ -25,6 +25,7 @@ from app.outage import install_handlers as install_outage_handlers
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
+from app.privacy import routes as privacy_routes
 from app.redirect import service as redirect_service
 from app.redirect.handler import Redirector, is_redirect
 from app.redis import create_redis
@@ -140,6 +141,7 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(sender_routes.router)
     api.include_router(conversion_routes.router)
     api.include_router(stats_routes.router)
+    api.include_router(privacy_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)

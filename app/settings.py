@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     worker_reclaim_idle_ms: int = Field(default=30_000, ge=100)
     worker_max_deliveries: int = Field(default=5, ge=1)
     click_cookie: str = "tclid"
+    # Keep only the /24 (IPv4) or /48 (IPv6) of visitors' addresses, from the redirect and
+    # pixel intake on (app/privacy/anonymize.py).
+    ip_anonymize: bool = False
     # Raw clicks are kept this many days (whole day partitions are dropped); 0 keeps all.
     click_retention_days: int = Field(default=400, ge=0)
     # Conversions: postback intake and attribution

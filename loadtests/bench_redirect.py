@@ -10,6 +10,10 @@ flushed), loopback only. In one run it measures with wrk:
       a click cap, the cookie and the counters on,
 then one worker draining the stream into PostgreSQL, the stream lag while a worker runs
 under sustained redirect load, and the web process's RSS after all of it.
+
+`--random-ips` sends each request with a random X-Forwarded-For (the web process trusts
+127.0.0.1 as its proxy), `--ip-anonymize` runs the web process with IP_ANONYMIZE on: the
+two together measure the truncation to /24 on the hot path, address by address.
 """
 
 from __future__ import annotations
@@ -161,6 +165,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-caps", action="store_true", help="measure without a click cap")
+    parser.add_argument("--ip-anonymize", action="store_true", help="IP_ANONYMIZE=true")
+    parser.add_argument(
+        "--redirect-only", action="store_true", help="only (a) and (b): no worker, lag or RSS"
+    )
+    parser.add_argument(
+        "--random-ips", action="store_true", help="a random X-Forwarded-For on each request"
+    )
     parser.add_argument(
         "--rss-clicks",
         type=int,
@@ -179,7 +190,12 @@ def main() -> None:
         "REDIS_URL": redis_url,
         "TRACKER_DATA_DIR": "/tmp/tracker-bench",
         "LOG_LEVEL": "warning",
+        "IP_ANONYMIZE": "true" if args.ip_anonymize else "false",
     }
+    per_request: list[str] = []
+    if args.random_ips:
+        env["TRUSTED_PROXIES"] = '["127.0.0.1/32"]'
+        per_request = ["-s", str(ROOT / "loadtests" / "random_xff.lua")]
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     code = asyncio.run(seed(env, caps=not args.no_caps))
 
@@ -203,12 +219,15 @@ def main() -> None:
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
-        wrk(url, 2, args.connections)  # warm-up
+        wrk(url, 2, args.connections, per_request)  # warm-up
         web_cpu, redis_cpu = cpu_seconds(web.pid), asyncio.run(redis_cpu_seconds(redis_url))
-        real = wrk(url, args.duration, args.connections)
+        real = wrk(url, args.duration, args.connections, per_request)
         web_share = (cpu_seconds(web.pid) - web_cpu) / args.duration
         redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
+        if args.redirect_only:
+            print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+            return
 
         started = time.perf_counter()
         subprocess.run([PY, "-m", "app.cli", "worker", "--burst"], env=env, check=True)
@@ -218,7 +237,7 @@ def main() -> None:
         worker = subprocess.Popen([PY, "-m", "app.cli", "worker"], env=env)
         lags: list[int] = []
         load = subprocess.Popen(
-            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration * 2}s", url],
+            ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration * 2}s", *per_request, url],
             stdout=subprocess.DEVNULL,
         )
         while load.poll() is None:
@@ -229,13 +248,31 @@ def main() -> None:
 
         total_served: float = asyncio.run(stored(database_url))
         while total_served < args.rss_clicks:
-            result = wrk(url, 20, args.connections)
+            result = wrk(url, 20, args.connections, per_request)
             total_served += result["requests"]
         rss = rss_mb(web.pid)
     finally:
         web.send_signal(signal.SIGINT)
         web.wait()
 
+    print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+    print(
+        f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
+        f"included) = {in_db / drained:.0f} clicks/s; served {served}"
+    )
+    print(f"lag under load (1 worker) : {lags}")
+    print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
+
+
+def print_redirect(
+    baseline: dict[str, float],
+    real: dict[str, float],
+    base_share: float,
+    web_share: float,
+    redis_share: float,
+    env: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
     ratio = real["rps"] / baseline["rps"]
     print(
         f"baseline raw ASGI 302     : {baseline['rps']:>9.0f} req/s  p50 {baseline['p50']:.2f} ms"
@@ -246,16 +283,14 @@ def main() -> None:
         f"  p99 {real['p99']:.2f} ms  non-3xx {real['bad']}"
     )
     print(f"ratio redirect / baseline : {ratio:.2f}")
+    print(f"IP_ANONYMIZE {env['IP_ANONYMIZE']}, random X-Forwarded-For {args.random_ips}")
     print(
         f"CPU: baseline process {base_share:.0%} of a core; during the redirect run the web "
         f"process {web_share:.0%}, Redis {redis_share:.0%}"
     )
-    print(
-        f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
-        f"included) = {in_db / drained:.0f} clicks/s; served {served}"
-    )
-    print(f"lag under load (1 worker) : {lags}")
-    print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
+    # Less sensitive than req/s to how much of a core a busy machine leaves the process.
+    per_request = web_share * args.duration / max(real["requests"], 1) * 1e6
+    print(f"web process CPU per request: {per_request:.1f} us")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ caps script may add one member, CAPPED_MEMBER, before the closing brace: that wo
 whatever the order of the other members, because a click that counts against caps is
 never diverted already, so its record has no "d" to clash with (`encode` leaves "d" out
 when there is no reason).
+
+An erased click (app/privacy) has no "ip", "ua", "ref" and "al" members but an "x" member
+instead: what enrichment made of them before they were erased, [country, device, os,
+browser, is_bot, is_unique] (the last two 0 or 1), so that it is stored with the same
+dimensions and counts as it would have been.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from app.streams.records import PoisonRecord, load_record
 SUB_NAMES = (*SUB_IDS, "source", "aff_click_id")
 # JSON text of the member the caps script appends to a click over its cap.
 CAPPED_MEMBER = '"d":"cap"'
+# The members holding personal data, and the one an erased record has instead.
+PERSONAL_MEMBERS = ("ip", "ua", "ref", "al")
+ERASED_MEMBER = "x"
 
 
 def encode(
@@ -77,6 +85,55 @@ class ClickRecord:
     referer: str | None
     accept_language: str | None
     head: bool
+    # An erased click's enrichment, kept from before its personal data was erased.
+    erased: Erased | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    country: str | None
+    device: str
+    os: str
+    browser: str
+    is_bot: bool
+    is_unique: bool
+
+    def member(self) -> list[Any]:
+        return [
+            self.country,
+            self.device,
+            self.os,
+            self.browser,
+            int(self.is_bot),
+            int(self.is_unique),
+        ]
+
+
+def _erased(value: Any) -> Erased | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 6:
+        raise PoisonRecord("bad erased click")
+    country, device, os_name, browser, is_bot, is_unique = value
+    texts = (device, os_name, browser)
+    if not all(isinstance(v, str) for v in texts) or not (
+        country is None or (isinstance(country, str) and len(country) == 2)
+    ):
+        raise PoisonRecord("bad erased click")
+    if is_bot not in (0, 1) or is_unique not in (0, 1):
+        raise PoisonRecord("bad erased click")
+    return Erased(country, device, os_name, browser, bool(is_bot), bool(is_unique))
+
+
+def ip_text(value: str) -> str | None:
+    """An address, or a network as IP_ANONYMIZE keeps it, in its normal form; None if
+    it is neither."""
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def text(value: Any) -> str | None:
@@ -108,11 +165,8 @@ def decode(raw: bytes) -> ClickRecord:
     subs = rec.get("s") or {}
     if not isinstance(subs, dict):
         raise PoisonRecord("bad sub-ids")
-    ip_text = text(rec.get("ip")) or ""
-    try:
-        ip: str | None = str(ipaddress.ip_address(ip_text)) if ip_text else None
-    except ValueError:
-        ip = None
+    raw_ip = text(rec.get("ip")) or ""
+    ip = ip_text(raw_ip) if raw_ip else None
     currency = rec.get("c") if isinstance(rec.get("c"), str) else "USD"
     # Keyword arguments are evaluated in order: the first fault found is the one a
     # poison record is dead-lettered with, as it always was.
@@ -130,4 +184,5 @@ def decode(raw: bytes) -> ClickRecord:
         referer=text(rec.get("ref")),
         accept_language=text(rec.get("al")),
         diverted=text(rec.get("d")),
+        erased=_erased(rec.get(ERASED_MEMBER)),
     )

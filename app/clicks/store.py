@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from app.clicks import enrich, record
 from app.clicks.record import ClickRecord
 from app.db import Connection, Pool
+from app.privacy import anonymize
 from app.rollups import registry
 
 UNIQUE_TTL_S = 2 * 86400
@@ -74,6 +75,16 @@ WITH inserted AS (
 )
 SELECT count(*) FROM inserted
 """
+# An erased click may meet its own row with the personal data still in it: a worker held
+# the entry from before the erasure and committed it meanwhile (app/privacy/streams.py).
+# The erased entry then clears those columns; counts and dimensions stay as they are.
+CLEAR_ERASED = """
+UPDATE clicks SET ip = NULL, user_agent = NULL, referer = NULL, accept_language = NULL
+FROM unnest($1::uuid[], $2::timestamptz[]) AS e (click_id, clicked_at)
+WHERE clicks.click_id = e.click_id AND clicks.clicked_at = e.clicked_at
+  AND (ip IS NOT NULL OR user_agent IS NOT NULL OR referer IS NOT NULL
+       OR accept_language IS NOT NULL)
+"""
 
 
 @dataclass(slots=True)
@@ -81,10 +92,14 @@ class Click:
     row: list[Any]
     currency: str
     visitor: bytes
+    # Enriched before its personal data was erased: uniqueness is already decided.
+    erased: bool = False
 
 
 def click_from(rec: ClickRecord) -> Click:
-    """A click's row: its record, enriched."""
+    """A click's row: its record, enriched (an erased one as it was before erasure)."""
+    if rec.erased is not None:
+        return _erased_click(rec, rec.erased)
     agent = enrich.describe_agent(rec.user_agent or "")
     is_bot = agent.is_bot or rec.head
     row = [
@@ -98,7 +113,7 @@ def click_from(rec: ClickRecord) -> Click:
         rec.user_agent,
         rec.referer,
         rec.accept_language,
-        enrich.country_of(rec.ip) if rec.ip else None,
+        enrich.country_of(anonymize.lookup_address(rec.ip)) if rec.ip else None,
         "bot" if is_bot else agent.device,
         agent.os,
         agent.browser,
@@ -112,6 +127,29 @@ def click_from(rec: ClickRecord) -> Click:
     return Click(row=row, currency=rec.currency, visitor=visitor)
 
 
+def _erased_click(rec: ClickRecord, kept: record.Erased) -> Click:
+    row = [
+        rec.click_id,
+        datetime.fromtimestamp(rec.ms / 1000, tz=UTC),
+        rec.link_id,
+        rec.affiliate_id,
+        rec.offer_id,
+        *rec.subs.values(),
+        None,
+        None,
+        None,
+        None,
+        kept.country,
+        kept.device,
+        kept.os,
+        kept.browser,
+        kept.is_bot,
+        kept.is_unique,
+        rec.diverted,
+    ]
+    return Click(row=row, currency=rec.currency, visitor=b"", erased=True)
+
+
 def decode(raw: bytes) -> Click:
     """A click, enriched, from its stream record; PoisonRecord if it is not one."""
     return click_from(record.decode(raw))
@@ -123,7 +161,7 @@ async def mark_unique(redis: Redis, clicks: list[Click]) -> None:
     SET NX GET keeps the first click ID, so a replayed click finds its own ID and stays
     unique: the answer does not change on redelivery.
     """
-    humans = [c for c in clicks if not c.row[COLUMNS.index("is_bot")]]
+    humans = [c for c in clicks if not c.row[COLUMNS.index("is_bot")] and not c.erased]
     if not humans:
         return
     async with redis.pipeline(transaction=False) as pipe:
@@ -153,6 +191,14 @@ class ClickWriter:
         """Store a batch in one transaction; the count of clicks that were new."""
         if not clicks:
             return 0
+        # One row per click ID: a click Redis took after its budget ran out is spooled too,
+        # and both copies may land in one batch; staged twice, it would be counted twice in
+        # the rollups (they join the staged rows to those inserted). An erased copy wins.
+        by_id: dict[Any, Click] = {}
+        for click in clicks:
+            if click.erased or click.row[0] not in by_id:
+                by_id[click.row[0]] = click
+        clicks = list(by_id.values())
         async with self._pool.acquire() as conn:
             await self._ensure_partitions(conn, clicks)
             async with conn.transaction():
@@ -163,4 +209,7 @@ class ClickWriter:
                     columns=[*COLUMNS, "currency"],
                 )
                 inserted: int = await conn.fetchval(INSERT_FROM_STAGE)
+                erased = [c.row[:2] for c in clicks if c.erased]
+                if erased:
+                    await conn.execute(CLEAR_ERASED, *map(list, zip(*erased, strict=True)))
         return inserted

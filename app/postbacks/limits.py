@@ -28,16 +28,20 @@ LIMITED = "pixels_limited"
 
 
 def rate_key(ip: str, now: float) -> str:
-    """The counter of an address for the minute of `now`."""
+    """The counter of an address for the minute of `now` (an IPv6 address by its /64; a
+    network kept by IP_ANONYMIZE, `203.0.113.0/24`, by that network)."""
     try:
-        address = ipaddress.ip_address(ip)
+        if "/" in ip:
+            subject = str(ipaddress.ip_network(ip, strict=False))
+        else:
+            address = ipaddress.ip_address(ip)
+            subject = (
+                str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+                if address.version == 6
+                else str(address)
+            )
     except ValueError:
         subject = "unknown"
-    else:
-        if address.version == 6:
-            subject = str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
-        else:
-            subject = str(address)
     return f"pixels:rate:{subject}:{int(now // WINDOW_S)}"
 
 

@@ -24,6 +24,7 @@ from app.postbacks.cache import Advertiser, AdvertiserCache
 from app.postbacks.limits import PixelLimiter
 from app.postbacks.records import ConversionRecord
 from app.postbacks.sources import PostbackSources
+from app.privacy import anonymize
 from app.proxies import TrustedProxies
 from app.settings import Settings
 from app.streams import keys
@@ -328,6 +329,8 @@ async def accept_pixel(
         return False
     if click_id is None:
         return False
+    if intake.settings.ip_anonymize:
+        ip = anonymize.truncate(ip)
     if intake.limiter is not None and not await intake.limiter.allow(ip):
         return False
     record = ConversionRecord(

@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote_to_bytes
 from app.caps.clicks import counter_args
 from app.clickid import new_click_id
 from app.clicks import record as click_record
+from app.privacy import anonymize
 from app.proxies import TrustedProxies
 from app.redirect.cache import LinkCache
 from app.streams.durable_queue import CommitFailed, DurableQueue
@@ -89,8 +90,11 @@ class Redirector:
         queue: DurableQueue,
         cookie_name: str,
         trusted_proxies: TrustedProxies,
+        anonymize_ip: bool = False,
     ) -> None:
         self._cookie_prefix = f"{cookie_name}=".encode()
+        # IP_ANONYMIZE: only the /24 or /48 goes into the record (app.privacy.anonymize).
+        self.anonymize_ip = anonymize_ip
         self.trusted = trusted_proxies
         self.cache = cache
         self.queue = queue
@@ -120,6 +124,8 @@ class Redirector:
                 https = True
         else:
             ip = peer
+        if self.anonymize_ip:
+            ip = anonymize.truncate(ip)
         record = click_record.encode(
             click_id,
             ms,

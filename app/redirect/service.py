@@ -29,6 +29,7 @@ async def open_redirector(*, settings: Settings, pool: Pool, redis: Redis) -> Re
         queue=queue,
         cookie_name=settings.click_cookie,
         trusted_proxies=TrustedProxies(settings.trusted_proxies),
+        anonymize_ip=settings.ip_anonymize,
     )
 
 

@@ -44,6 +44,9 @@ async def test_the_limit_is_per_address_and_per_minute(redis: Redis) -> None:
     assert await limiter.allow("2001:db8:1:3::1", now=minute)
     assert rate_key("2001:db8:1:2::1", minute) == rate_key("2001:db8:1:2:ff::", minute)
     assert rate_key("not an address", minute).startswith("pixels:rate:unknown:")
+    # IP_ANONYMIZE hands over the /24 or /48 it keeps: counted per that network.
+    assert rate_key("198.51.100.0/24", minute).startswith("pixels:rate:198.51.100.0/24:")
+    assert rate_key("2001:db8:1::/48", minute).startswith("pixels:rate:2001:db8:1::/48:")
     assert await redis.ttl(rate_key("198.51.100.7", minute)) > 0  # keys expire
 
 

@@ -1,0 +1,26 @@
+"""SQL of erasure: the personal columns of clicks, and the erasure records."""
+
+# Only rows that still hold something personal count (and are written).
+_STILL_PERSONAL = """
+  AND (ip IS NOT NULL OR user_agent IS NOT NULL OR referer IS NOT NULL
+       OR accept_language IS NOT NULL)
+"""
+_CLEAR = "UPDATE clicks SET ip = NULL, user_agent = NULL, referer = NULL, accept_language = NULL"
+
+# clicked_at is the time inside the click ID: one day partition is read.
+CLEAR_CLICK = f"{_CLEAR} WHERE click_id = $1 AND clicked_at = $2 {_STILL_PERSONAL}"
+# Equal as inet: a host address matches the rows of that address (not a network kept by
+# IP_ANONYMIZE, which is matched by giving that network). No index: every partition is
+# read, which an erasure, rare and not on any hot path, can afford.
+CLEAR_CLICKS_OF_IP = f"{_CLEAR} WHERE ip = $1::inet {_STILL_PERSONAL}"
+
+INSERT_ERASURE = """
+INSERT INTO privacy_erasures (kind, subject, key_id, counts, requested_at)
+VALUES ($1, $2, $3, $4::jsonb, $5)
+RETURNING id, kind, subject, key_id, counts, requested_at, finished_at
+"""
+
+LIST_ERASURES = """
+SELECT id, kind, subject, key_id, counts, requested_at, finished_at
+FROM privacy_erasures WHERE id > $1 ORDER BY id LIMIT $2
+"""

@@ -1,0 +1,36 @@
+"""The registry of personal data holders against the schema: no table escapes it."""
+
+from __future__ import annotations
+
+from app.db import Pool
+from app.privacy import holders
+
+# Columns that hold what identifies a visitor by their name or type.
+PERSONAL_NAMES = ("ip", "user_agent", "referer", "accept_language", "customer_external_id")
+# Addresses that are not a person's: an advertiser's servers allowed to send postbacks.
+NOT_PERSONAL = {("advertisers", "ip_allowlist")}
+
+COLUMNS = """
+SELECT c.relname AS table_name, a.attname AS column_name
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND a.attnum > 0 AND NOT a.attisdropped
+  AND (a.attname = ANY($1::text[])
+       OR format_type(a.atttypid, a.atttypmod) IN ('inet', 'inet[]', 'cidr', 'cidr[]'))
+"""
+
+
+async def test_every_personal_column_is_erased_by_a_holder(pool: Pool) -> None:
+    found = {(r["table_name"], r["column_name"]) for r in await pool.fetch(COLUMNS, PERSONAL_NAMES)}
+    covered = {(h.table, c) for h in holders.HOLDERS if h.table for c in h.columns}
+    assert ("clicks", "ip") in found  # the query sees what it looks for
+    assert found - NOT_PERSONAL <= covered
+
+
+def test_holder_names_are_unique_and_each_finds_something() -> None:
+    names = [h.name for h in holders.HOLDERS]
+    assert len(names) == len(set(names))
+    assert all(h.finds_by for h in holders.HOLDERS)
+    assert {h.name for h in holders.holders_for("ip")} >= {"clicks", "clicks_stream"}
