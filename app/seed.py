@@ -15,6 +15,7 @@ from app.catalog.fields import Rule
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
 from app.db import Connection
 from app.keys import service as keys_service
+from app.partners import history
 from app.settings import Settings
 
 DEMO_ADVERTISER = "Demo Advertiser"
@@ -59,7 +60,7 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
             )
             for name in ("Alice Media", "Bob Traffic"):
                 affiliate = await affiliate_service.create_affiliate(
-                    conn, body=AffiliateIn(name=name)
+                    conn, body=AffiliateIn(name=name), actor=history.SYSTEM
                 )
                 await link_service.create_link(
                     conn,
