@@ -54,3 +54,58 @@ SELECT {NOTE_COLUMNS} FROM affiliate_notes WHERE affiliate_id = $1 AND id > $2
 ORDER BY id LIMIT $3
 """
 AFFILIATE_EXISTS = "SELECT EXISTS (SELECT 1 FROM affiliates WHERE id = $1)"
+
+# --- commission groups ---------------------------------------------------------------
+
+GROUP_COLUMNS = """id, name, rank, default_type, default_value, promotion_metric,
+promotion_window_days, promotion_min, promotion_currency, promotion_demote, created_at,
+updated_at"""
+INSERT_GROUP = f"""
+INSERT INTO commission_groups (name, rank, default_type, default_value, promotion_metric,
+    promotion_window_days, promotion_min, promotion_currency, promotion_demote)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING {GROUP_COLUMNS}
+"""
+GET_GROUP = f"SELECT {GROUP_COLUMNS} FROM commission_groups WHERE id = $1"
+LIST_GROUPS = f"""
+SELECT {GROUP_COLUMNS} FROM commission_groups WHERE id > $1 ORDER BY id LIMIT $2
+"""
+ALL_GROUPS = f"SELECT {GROUP_COLUMNS} FROM commission_groups ORDER BY rank DESC"
+GROUP_RULES = """
+SELECT group_id, offer_id, payout_type, payout_value FROM group_payout_rules
+WHERE group_id = ANY($1::bigint[]) ORDER BY group_id, offer_id
+"""
+DELETE_GROUP_RULES = "DELETE FROM group_payout_rules WHERE group_id = $1"
+INSERT_GROUP_RULES = """
+INSERT INTO group_payout_rules (group_id, offer_id, payout_type, payout_value)
+SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::numeric[])
+"""
+UPDATE_GROUP = """
+UPDATE commission_groups SET name = $2, rank = $3, default_type = $4, default_value = $5,
+    promotion_metric = $6, promotion_window_days = $7, promotion_min = $8,
+    promotion_currency = $9, promotion_demote = $10, updated_at = now()
+WHERE id = $1
+"""
+EXISTING_OFFERS = "SELECT id FROM offers WHERE id = ANY($1::bigint[])"
+GROUP_IN_USE = "SELECT EXISTS (SELECT 1 FROM affiliates WHERE group_id = $1)"
+DELETE_GROUP = "DELETE FROM commission_groups WHERE id = $1 RETURNING id"
+
+# --- group evaluation ----------------------------------------------------------------
+
+# Affiliates that evaluation may move: the active ones (the others' terms wait for them).
+EVALUATED_AFFILIATES = """
+SELECT id, group_id FROM affiliates WHERE status = 'active' ORDER BY id FOR UPDATE
+"""
+# Per affiliate, over the daily rollups from $1 (a UTC day) on: clicks, approved
+# conversions, and revenue and payout in currency $2.
+AFFILIATE_METRICS = """
+SELECT affiliate_id,
+       sum(clicks) AS clicks,
+       sum(conversions) AS approved_conversions,
+       coalesce(sum(revenue) FILTER (WHERE currency = $2), 0) AS revenue,
+       coalesce(sum(payout) FILTER (WHERE currency = $2), 0) AS payout
+FROM stats_rollup_daily_links
+WHERE bucket >= $1
+GROUP BY affiliate_id
+"""
+SET_GROUP = "UPDATE affiliates SET group_id = $2, updated_at = now() WHERE id = $1"

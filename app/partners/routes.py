@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -20,7 +20,7 @@ from app.catalog.schemas import AffiliateOut
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.partners import apply as apply_service
-from app.partners import lifecycle, notes, profile
+from app.partners import evaluation, groups, lifecycle, notes, profile
 from app.partners.fields import MaskedPayment, Payment
 from app.partners.history import HistoryOut, actor_of, list_history
 from app.patterns import MAX_ID
@@ -153,3 +153,53 @@ async def list_notes(
 ) -> Page[notes.NoteOut]:
     """Admin-only notes, oldest first."""
     return await notes.list_notes(pool, affiliate_id=affiliate_id, cursor=cursor, limit=limit)
+
+
+# --- commission groups ---------------------------------------------------------------
+
+groups_router = APIRouter(prefix="/groups", tags=["groups"])
+
+
+@groups_router.post("", status_code=201, response_model=groups.GroupOut)
+async def create_group(body: groups.GroupIn, pool: PoolDep, _: AdminKey) -> groups.GroupOut:
+    async with pool.acquire() as conn:
+        return await groups.create_group(conn, body=body)
+
+
+@groups_router.get("", response_model=Page[groups.GroupOut])
+async def list_groups(
+    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+) -> Page[groups.GroupOut]:
+    return await groups.list_groups(pool, cursor=cursor, limit=limit)
+
+
+@groups_router.post("/evaluate", response_model=evaluation.EvaluationOut)
+async def evaluate_groups(pool: PoolDep, caller: AdminKey) -> evaluation.EvaluationOut:
+    """Move each active affiliate to the highest-ranked group whose promotion rule it
+    meets (down too, where its group says `demote`); the moves, each in its history."""
+    return await evaluation.evaluate(pool, actor=actor_of(caller))
+
+
+@groups_router.get("/{group_id}", response_model=groups.GroupOut)
+async def get_group(group_id: IdPath, pool: PoolDep, _: AdminKey) -> groups.GroupOut:
+    return await groups.get_group(pool, group_id=group_id)
+
+
+@groups_router.patch("/{group_id}", response_model=groups.GroupOut)
+async def update_group(
+    group_id: IdPath, body: groups.GroupPatch, pool: PoolDep, _: AdminKey
+) -> groups.GroupOut:
+    """Change the fields given; `rules`, when given, replaces the old list."""
+    async with pool.acquire() as conn:
+        return await groups.update_group(conn, group_id=group_id, body=body)
+
+
+@groups_router.delete("/{group_id}", status_code=204)
+async def delete_group(group_id: IdPath, pool: PoolDep, _: AdminKey) -> Response:
+    """Refused with 409 group_in_use while affiliates are in it."""
+    async with pool.acquire() as conn:
+        await groups.delete_group(conn, group_id=group_id)
+    return Response(status_code=204)
+
+
+router.include_router(groups_router)
