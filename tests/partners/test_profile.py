@@ -34,7 +34,7 @@ async def test_the_profile_fields_are_stored_and_returned(
         "name": "Alice",
         "company": "Alice Media GmbH",
         "website": "https://alice.example",
-        "country": "de",
+        "country": "DE",
         "contact": {"channel": "telegram", "handle": "@alice"},
         "tags": ["vip", "seo", "vip"],
         "manager_id": key["id"],
@@ -59,6 +59,7 @@ async def test_the_profile_fields_are_stored_and_returned(
     "fields",
     [
         {"country": "XX"},
+        {"country": "de"},
         {"country": "DEU"},
         {"contact": {"channel": "fax", "handle": "1"}},
         {"contact": {"channel": "email"}},
