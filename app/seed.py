@@ -15,7 +15,9 @@ from app.catalog.fields import Rule
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
 from app.db import Connection
 from app.keys import service as keys_service
+from app.partners import groups as group_service
 from app.partners import history
+from app.partners.groups import GroupIn, Promotion
 from app.settings import Settings
 
 DEMO_ADVERTISER = "Demo Advertiser"
@@ -56,6 +58,21 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
                     fallback_url="https://example.com/",
                     revenue=Rule(type="fixed", value=Decimal("4.00")),
                     payout=Rule(type="fixed", value=Decimal("2.50")),
+                ),
+            )
+            # A demo commission group: 3.00 a sale for 10 approved conversions in 30 days.
+            await group_service.create_group(
+                conn,
+                body=GroupIn(
+                    name="Demo Silver",
+                    rank=1,
+                    default=Rule(type="fixed", value=Decimal("3.00")),
+                    promotion=Promotion(
+                        metric="approved_conversions",
+                        window_days=30,
+                        min=Decimal(10),
+                        demote=True,
+                    ),
                 ),
             )
             for name in ("Alice Media", "Bob Traffic"):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import asyncpg
 from pydantic import BaseModel, Field, model_validator
 from pydantic.json_schema import JsonSchemaValue
 
-from app.catalog.fields import Currency, Id, Input, Name, Patch, Rule, _RuleShapes
+from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, Rule, _RuleShapes
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.money import Money
@@ -28,6 +28,7 @@ Metric = Literal["approved_conversions", "revenue", "payout", "clicks"]
 MONEY_METRICS = ("revenue", "payout")
 RANK_DOC = "unique; higher ranks are better"
 RANK_BOUND = 1_000_000
+Rank = Annotated[int, Field(ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC), Integral]
 
 
 class GroupRule(_RuleShapes, Input):
@@ -51,7 +52,7 @@ class Promotion(Input):
     included), is at least `min`; money metrics count in `currency` only."""
 
     metric: Metric
-    window_days: int = Field(ge=1, le=366)
+    window_days: Annotated[int, Field(ge=1, le=366), Integral]
     min: Money
     currency: Currency | None = Field(default=None, description="needed for revenue, payout")
     demote: bool = Field(default=False, description="members who fall short move down")
@@ -75,7 +76,7 @@ def _unique_offers(rules: list[GroupRule] | None) -> None:
 
 class GroupIn(Input):
     name: Name
-    rank: int = Field(ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC)
+    rank: Rank
     rules: list[GroupRule] = GroupRules
     default: Rule | None = None
     promotion: Promotion | None = None
@@ -90,7 +91,9 @@ class GroupPatch(Patch):
     nullable = frozenset({"default", "promotion"})
 
     name: Name | None = None
-    rank: int | None = Field(default=None, ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC)
+    rank: (
+        Annotated[int, Field(ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC), Integral] | None
+    ) = None
     rules: list[GroupRule] | None = Field(default=None, max_length=10_000)
     default: Rule | None = None
     promotion: Promotion | None = None

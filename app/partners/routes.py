@@ -40,7 +40,7 @@ _APPLY_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            media: {"schema": {"$ref": "#/components/schemas/ApplyIn"}}
+            media: {"schema": apply_service.ApplyIn.model_json_schema()}
             for media in ("application/json", "application/x-www-form-urlencoded")
         },
     }
@@ -180,12 +180,12 @@ async def evaluate_groups(pool: PoolDep, caller: AdminKey) -> evaluation.Evaluat
     return await evaluation.evaluate(pool, actor=actor_of(caller))
 
 
-@groups_router.get("/{group_id}", response_model=groups.GroupOut)
+@groups_router.get("/{group_id:int}", response_model=groups.GroupOut)
 async def get_group(group_id: IdPath, pool: PoolDep, _: AdminKey) -> groups.GroupOut:
     return await groups.get_group(pool, group_id=group_id)
 
 
-@groups_router.patch("/{group_id}", response_model=groups.GroupOut)
+@groups_router.patch("/{group_id:int}", response_model=groups.GroupOut)
 async def update_group(
     group_id: IdPath, body: groups.GroupPatch, pool: PoolDep, _: AdminKey
 ) -> groups.GroupOut:
@@ -194,7 +194,7 @@ async def update_group(
         return await groups.update_group(conn, group_id=group_id, body=body)
 
 
-@groups_router.delete("/{group_id}", status_code=204)
+@groups_router.delete("/{group_id:int}", status_code=204)
 async def delete_group(group_id: IdPath, pool: PoolDep, _: AdminKey) -> Response:
     """Refused with 409 group_in_use while affiliates are in it."""
     async with pool.acquire() as conn:
