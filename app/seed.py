@@ -17,7 +17,7 @@ from app.db import Connection
 from app.keys import service as keys_service
 from app.partners import groups as group_service
 from app.partners import history
-from app.partners.groups import GroupIn, Promotion
+from app.partners.groups import GroupIn
 from app.settings import Settings
 
 DEMO_ADVERTISER = "Demo Advertiser"
@@ -63,16 +63,18 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
             # A demo commission group: 3.00 a sale for 10 approved conversions in 30 days.
             await group_service.create_group(
                 conn,
-                body=GroupIn(
-                    name="Demo Silver",
-                    rank=1,
-                    default=Rule(type="fixed", value=Decimal("3.00")),
-                    promotion=Promotion(
-                        metric="approved_conversions",
-                        window_days=30,
-                        min=Decimal(10),
-                        demote=True,
-                    ),
+                body=GroupIn.model_validate(
+                    {
+                        "name": "Demo Silver",
+                        "rank": 1,
+                        "default": {"type": "fixed", "value": "3.00"},
+                        "promotion": {
+                            "metric": "approved_conversions",
+                            "window_days": 30,
+                            "min": "10",
+                            "demote": True,
+                        },
+                    }
                 ),
             )
             for name in ("Alice Media", "Bob Traffic"):

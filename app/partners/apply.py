@@ -11,12 +11,14 @@ from __future__ import annotations
 import ipaddress
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 from pydantic import Field, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.requests import Request
 
 from app.catalog.fields import Email, Input, Name
 from app.db import Pool
@@ -39,6 +41,17 @@ class ApplyIn(Input):
     terms_version: str | None = Field(default=None, min_length=1, max_length=50)
 
 
+def form_schema() -> dict[str, Any]:
+    """ApplyIn as a form states it: no nulls, and a blank optional field is "not given"."""
+    schema = ApplyIn.model_json_schema()
+    for prop in schema["properties"].values():
+        if "anyOf" in prop:
+            kept = [s for s in prop.pop("anyOf") if s.get("type") != "null"]
+            prop.pop("default", None)
+            prop["anyOf"] = [*kept, {"type": "string", "maxLength": 0}]
+    return schema
+
+
 class TooManyApplications(AppError, status=429, code="rate_limited"): ...
 
 
@@ -49,6 +62,21 @@ class TooLarge(AppError, status=413, code="payload_too_large"): ...
 
 
 class LimiterDown(AppError, status=503, code="unavailable"): ...
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, read no further than MAX_BODY (413 past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise TooLarge(f"an application is at most {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TooLarge(f"an application is at most {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse(content_type: str, body: bytes) -> ApplyIn:
@@ -67,7 +95,7 @@ def parse(content_type: str, body: bytes) -> ApplyIn:
             pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise BadRequest("the form is not UTF-8", code="invalid_request") from None
-        # A blank optional field in a form means "not given".
+        # A blank optional field in a form means "not given" (form_schema says so).
         data = {k: v for k, v in pairs if v != "" or k in ("name", "email")}
     else:
         raise UnsupportedMedia("send application/json or application/x-www-form-urlencoded")

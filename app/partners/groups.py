@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import asyncpg
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, Rule, _RuleShapes
+from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
-from app.money import Money
+from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, parse_money
 from app.pagination import Page, after_id, next_cursor
 from app.partners import queries
 from app.patterns import MAX_ID
@@ -31,20 +40,70 @@ RANK_BOUND = 1_000_000
 Rank = Annotated[int, Field(ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC), Integral]
 
 
-class GroupRule(_RuleShapes, Input):
+# Money in groups is a decimal string only (a new API: no older clients sending numbers).
+GROUP_MONEY_SCHEMA = {**MONEY_SCHEMA, "description": 'a decimal string such as "2.50"'}
+GROUP_PERCENT_SCHEMA = {**PERCENT_SCHEMA, "description": 'a decimal string, "0" to "100"'}
+
+
+def _money_text(value: object) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string such as "2.50"')
+    return parse_money(value)
+
+
+TextMoney = Annotated[
+    Decimal,
+    PlainValidator(_money_text),
+    PlainSerializer(format_money, return_type=str, when_used="json"),
+    WithJsonSchema(GROUP_MONEY_SCHEMA),
+]
+
+
+def _rule_schema(**fields: JsonSchemaValue) -> JsonSchemaValue:
+    """Two shapes told apart by `type`, as catalog rules are, with string-only money."""
+    return {
+        "anyOf": [
+            {
+                "type": "object",
+                "properties": {**fields, "type": {"const": kind}, "value": value},
+                "required": [*fields, "type", "value"],
+                "additionalProperties": False,
+            }
+            for kind, value in (("fixed", GROUP_MONEY_SCHEMA), ("percent", GROUP_PERCENT_SCHEMA))
+        ],
+        "discriminator": {"propertyName": "type"},
+    }
+
+
+class _GroupRuleBase(Input):
+    shared_fields: ClassVar[dict[str, JsonSchemaValue]] = {}
+
+    type: Literal["fixed", "percent"]
+    value: TextMoney
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: Any
+    ) -> JsonSchemaValue:
+        return {"title": cls.__name__, **_rule_schema(**cls.shared_fields)}
+
+    @model_validator(mode="after")
+    def _percent_range(self) -> _GroupRuleBase:
+        if self.type == "percent" and self.value > 100:
+            raise ValueError("a percent rule must be between 0 and 100")
+        return self
+
+
+class DefaultRule(_GroupRuleBase):
+    """The group's rule for offers it has no rule of its own for."""
+
+
+class GroupRule(_GroupRuleBase):
     shared_fields: ClassVar[dict[str, JsonSchemaValue]] = {
         "offer_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     }
 
     offer_id: Id
-    type: Literal["fixed", "percent"]
-    value: Money
-
-    @model_validator(mode="after")
-    def _percent_range(self) -> GroupRule:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent rule must be between 0 and 100")
-        return self
 
 
 class Promotion(Input):
@@ -53,7 +112,7 @@ class Promotion(Input):
 
     metric: Metric
     window_days: Annotated[int, Field(ge=1, le=366), Integral]
-    min: Money
+    min: TextMoney
     currency: Currency | None = Field(default=None, description="needed for revenue, payout")
     demote: bool = Field(default=False, description="members who fall short move down")
 
@@ -78,7 +137,7 @@ class GroupIn(Input):
     name: Name
     rank: Rank
     rules: list[GroupRule] = GroupRules
-    default: Rule | None = None
+    default: DefaultRule | None = None
     promotion: Promotion | None = None
 
     @model_validator(mode="after")
@@ -95,7 +154,7 @@ class GroupPatch(Patch):
         Annotated[int, Field(ge=-RANK_BOUND, le=RANK_BOUND, description=RANK_DOC), Integral] | None
     ) = None
     rules: list[GroupRule] | None = Field(default=None, max_length=10_000)
-    default: Rule | None = None
+    default: DefaultRule | None = None
     promotion: Promotion | None = None
 
     @model_validator(mode="after")
@@ -109,7 +168,7 @@ class GroupOut(BaseModel):
     name: str
     rank: int
     rules: list[GroupRule]
-    default: Rule | None
+    default: DefaultRule | None
     promotion: Promotion | None
     created_at: datetime
     updated_at: datetime
@@ -133,14 +192,16 @@ def _columns(body: GroupIn) -> list[Any]:
 def _group_out(row: asyncpg.Record, rules: list[GroupRule]) -> GroupOut:
     default = None
     if row["default_type"] is not None:
-        default = Rule(type=row["default_type"], value=row["default_value"])
+        default = DefaultRule.model_validate(
+            {"type": row["default_type"], "value": str(row["default_value"])}
+        )
     promotion = None
     if row["promotion_metric"] is not None:
         promotion = Promotion.model_validate(
             {
                 "metric": row["promotion_metric"],
                 "window_days": row["promotion_window_days"],
-                "min": row["promotion_min"],
+                "min": str(row["promotion_min"]),
                 "currency": row["promotion_currency"],
                 "demote": row["promotion_demote"],
             }
@@ -161,7 +222,13 @@ async def _groups_out(conn: Executor, rows: list[asyncpg.Record]) -> list[GroupO
     rules: defaultdict[int, list[GroupRule]] = defaultdict(list)
     for r in await conn.fetch(queries.GROUP_RULES, [row["id"] for row in rows]):
         rules[r["group_id"]].append(
-            GroupRule(offer_id=r["offer_id"], type=r["payout_type"], value=r["payout_value"])
+            GroupRule.model_validate(
+                {
+                    "offer_id": r["offer_id"],
+                    "type": r["payout_type"],
+                    "value": str(r["payout_value"]),
+                }
+            )
         )
     return [_group_out(row, rules[row["id"]]) for row in rows]
 

@@ -40,8 +40,8 @@ _APPLY_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            media: {"schema": apply_service.ApplyIn.model_json_schema()}
-            for media in ("application/json", "application/x-www-form-urlencoded")
+            "application/json": {"schema": apply_service.ApplyIn.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": apply_service.form_schema()},
         },
     }
 }
@@ -70,7 +70,8 @@ async def apply(
         peer, request.headers.get("x-forwarded-for")
     )
     await apply_service.check_rate(redis, ip=ip, per_hour=settings.apply_rate_per_hour)
-    body = apply_service.parse(request.headers.get("content-type", ""), await request.body())
+    raw = await apply_service.read_body(request)
+    body = apply_service.parse(request.headers.get("content-type", ""), raw)
     await apply_service.submit(pool, body=body)
     return JSONResponse(apply_service.ACCEPTED, status_code=202)
 

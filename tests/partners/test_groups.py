@@ -56,6 +56,9 @@ async def test_a_group_is_created_read_changed_and_deleted(
         {"name": "X", "rank": 1, "promotion": {**PROMOTION, "metric": "revenue"}},
         {"name": "X", "rank": 1, "promotion": {**PROMOTION, "currency": "USD"}},
         {"name": "X", "rank": 1, "promotion": {**PROMOTION, "currency": "XXX"}},
+        # Money in groups is a decimal string only.
+        {"name": "X", "rank": 1, "promotion": {**PROMOTION, "min": 3}},
+        {"name": "X", "rank": 1, "default": {"type": "fixed", "value": 1}},
         {
             "name": "X",
             "rank": 1,
