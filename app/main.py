@@ -22,6 +22,8 @@ from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
 from app.outage import install_handlers as install_outage_handlers
+from app.partners import payment
+from app.partners import routes as partner_routes
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -102,6 +104,7 @@ def create_app(settings: Settings) -> TrackerApp:
                         f"{len(pending)} migration(s) not applied ({pending[0]} first): "
                         "run `tracker migrate` before starting this version"
                     )
+                payment_cipher = await payment.open_cipher(settings=settings, conn=conn)
             await _check_time_zones(pool, database_url)
             async with contextlib.AsyncExitStack() as resources:
                 redirector = await redirect_service.open_redirector(
@@ -114,7 +117,12 @@ def create_app(settings: Settings) -> TrackerApp:
                 # Read by app.postbacks.routes and tests; routes take the typed AppState.
                 app.state.redirector, app.state.intake = redirector, intake
                 AppState(
-                    settings=settings, pool=pool, redis=redis, redirector=redirector, intake=intake
+                    settings=settings,
+                    pool=pool,
+                    redis=redis,
+                    redirector=redirector,
+                    intake=intake,
+                    payment_cipher=payment_cipher,
                 ).attach(app)
                 yield
         finally:
@@ -142,10 +150,12 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(conversion_routes.router)
     api.include_router(stats_routes.router)
     api.include_router(privacy_routes.router)
+    api.include_router(partner_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
+    app.include_router(partner_routes.public)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)

@@ -15,6 +15,9 @@ from app.catalog.fields import Rule
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
 from app.db import Connection
 from app.keys import service as keys_service
+from app.partners import groups as group_service
+from app.partners import history
+from app.partners.groups import GroupIn
 from app.settings import Settings
 
 DEMO_ADVERTISER = "Demo Advertiser"
@@ -57,9 +60,26 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
                     payout=Rule(type="fixed", value=Decimal("2.50")),
                 ),
             )
+            # A demo commission group: 3.00 a sale for 10 approved conversions in 30 days.
+            await group_service.create_group(
+                conn,
+                body=GroupIn.model_validate(
+                    {
+                        "name": "Demo Silver",
+                        "rank": 1,
+                        "default": {"type": "fixed", "value": "3.00"},
+                        "promotion": {
+                            "metric": "approved_conversions",
+                            "window_days": 30,
+                            "min": "10",
+                            "demote": True,
+                        },
+                    }
+                ),
+            )
             for name in ("Alice Media", "Bob Traffic"):
                 affiliate = await affiliate_service.create_affiliate(
-                    conn, body=AffiliateIn(name=name)
+                    conn, body=AffiliateIn(name=name), actor=history.SYSTEM
                 )
                 await link_service.create_link(
                     conn,

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     )
     # Private networks the sender may reach anyway (on-premise receivers; tests).
     sender_allowed_networks: list[str] = Field(default_factory=list)
+    # Partners: the AES-256-GCM key of affiliates' payment details (URL-safe base64 of 32
+    # bytes; development makes one under TRACKER_DATA_DIR), and POST /apply per client
+    # address and hour (0: no limit).
+    payment_data_key: SecretStr | None = None
+    apply_rate_per_hour: int = Field(default=10, ge=0)
 
     @field_validator("public_url")
     @classmethod

@@ -12,6 +12,7 @@ from app.db import Pool
 from app.settings import Settings
 
 if TYPE_CHECKING:
+    from app.partners.payment import PaymentCipher
     from app.postbacks.service import Intake
     from app.redirect.handler import Redirector
 
@@ -25,6 +26,8 @@ class AppState:
     redis: Redis
     redirector: Redirector
     intake: Intake
+    # None in production without PAYMENT_DATA_KEY (no payment details stored yet).
+    payment_cipher: PaymentCipher | None = None
 
     def attach(self, app: Starlette) -> None:
         app.state.resources = self

@@ -3,6 +3,7 @@
 - clicks: app.clicks.consumer (enrich, store, rollups);
 - conversions: the attribution handler, with its mover of due retries polled first;
 - hourly: click partitions for the coming days, and retention;
+- daily (one worker of the fleet, by a Redis key): commission group evaluation;
 - every few seconds: the health key /ready counts.
 SIGTERM stops reading, finishes the batch in hand, and exits; `--burst` runs until the
 streams are empty.
@@ -24,6 +25,7 @@ from app.attribution import consumer as attribution_consumer
 from app.clicks import retention
 from app.clicks.consumer import ClickHandler
 from app.ops import health
+from app.partners import evaluation
 from app.redis import create_redis
 from app.settings import Settings
 from app.signals import stop_on_signals
@@ -83,6 +85,17 @@ async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> Non
             logger.warning("partition upkeep failed, retrying in an hour: %s", exc)
 
 
+async def _daily_groups(pool: db.Pool, redis: Redis, stop: asyncio.Event) -> None:
+    """Once a UTC day, in one worker of the fleet: group evaluation (checked hourly)."""
+    while not stop.is_set():
+        try:
+            await evaluation.evaluate_daily(pool, redis)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("group evaluation failed, retrying in an hour: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -130,10 +143,12 @@ async def run(
                     await consumer.run(stop=stop, burst=True)
             else:
                 upkeep = asyncio.create_task(_upkeep(pool, settings, stop))
+                groups = asyncio.create_task(_daily_groups(pool, redis, stop))
                 try:
                     await asyncio.gather(*(c.run(stop=stop, burst=False) for c in consumers))
                 finally:
                     await _cancel(upkeep)
+                    await _cancel(groups)
         for consumer in consumers:
             logger.info("worker stopped: %s %s", consumer.stream_keys, consumer.counters)
         return clicks.counters

@@ -86,7 +86,7 @@ def start_build(
     subprocess.run(
         [python, "-m", "app.cli", "seed"], env=env, cwd=build.tree, check=True, capture_output=True
     )
-    token, _ = asyncio.run(demo_link(env))
+    token, _ = asyncio.run(demo_link(env, grouped=False))
     port = free_port()
     server = subprocess.Popen(
         [python, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=build.tree

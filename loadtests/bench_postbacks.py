@@ -1,7 +1,7 @@
 """Conversions benchmark (issue 5). Prints its figures.
 
     .venv/bin/python -m loadtests.bench_postbacks [--duration 5] [--connections 64]
-                                                 [--conversions 50000]
+                                                 [--conversions 50000] [--grouped]
 
 Uses the system PostgreSQL and Redis (BENCH_DATABASE_URL, default a fresh database
 tracker_bench_conversions on 127.0.0.1:5432; BENCH_REDIS_URL, default
@@ -12,6 +12,8 @@ redis://127.0.0.1:6379/5, flushed), loopback only. In one run:
       request with its own txid;
   (c) one attribution consumer (the worker's) draining N queued conversions of N
       distinct stored clicks into conversions + history + rollups + outbox.
+`--grouped` puts every affiliate in a commission group with a rule for the offer, so
+attribution also loads group terms and pays by them (checked after the run).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -58,7 +61,10 @@ end
 """
 
 
-async def demo_link(env: dict[str, str]) -> tuple[str, dict[str, int]]:
+GROUP_PAYOUT = Decimal("1.75")  # a fixed group rule for the offer
+
+
+async def demo_link(env: dict[str, str], *, grouped: bool) -> tuple[str, dict[str, int]]:
     """The seeded demo's advertiser token and one link's IDs."""
     conn = await asyncpg.connect(env["DATABASE_URL"])
     try:
@@ -73,6 +79,20 @@ async def demo_link(env: dict[str, str]) -> tuple[str, dict[str, int]]:
             " payout_value = 12.5 WHERE id = $1",
             link["offer_id"],
         )
+        if grouped:
+            group_id = await conn.fetchval(
+                "INSERT INTO commission_groups (name, rank, default_type, default_value)"
+                " VALUES ('bench', 1000, 'fixed', 1) ON CONFLICT (name) DO UPDATE"
+                " SET rank = 1000 RETURNING id"
+            )
+            await conn.execute(
+                "INSERT INTO group_payout_rules VALUES ($1, $2, 'fixed', $3)"
+                " ON CONFLICT DO NOTHING",
+                group_id,
+                link["offer_id"],
+                GROUP_PAYOUT,
+            )
+            await conn.execute("UPDATE affiliates SET group_id = $1", group_id)
         token: str = await conn.fetchval(
             "SELECT postback_token FROM advertisers WHERE id = $1", link["advertiser_id"]
         )
@@ -157,7 +177,9 @@ async def queue_conversions(
         await redis.aclose()
 
 
-async def attribute_all(settings: Settings, expected: int) -> tuple[float, int]:
+async def attribute_all(
+    settings: Settings, expected: int, *, grouped: bool = False
+) -> tuple[float, int]:
     """One conversions consumer, burst mode: (seconds, conversions stored)."""
     assert settings.database_url
     assert settings.redis_url
@@ -178,6 +200,11 @@ async def attribute_all(settings: Settings, expected: int) -> tuple[float, int]:
         elapsed = time.perf_counter() - started
         stored = await pool.fetchval("SELECT count(*) FROM conversions WHERE txid LIKE 'bench-%'")
         assert stored == expected, (stored, expected)
+        if grouped:
+            paid = await pool.fetch(
+                "SELECT DISTINCT payout FROM conversions WHERE txid LIKE 'bench-%'"
+            )
+            assert [r["payout"] for r in paid] == [GROUP_PAYOUT], paid
         return elapsed, int(stored)
     finally:
         await redis.aclose()
@@ -189,6 +216,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--conversions", type=int, default=50_000)
+    parser.add_argument("--grouped", action="store_true")
     args = parser.parse_args()
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench_conversions"
@@ -203,7 +231,7 @@ def main() -> None:
         "LOG_LEVEL": "warning",
     }
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
-    token, link = asyncio.run(demo_link(env))
+    token, link = asyncio.run(demo_link(env, grouped=args.grouped))
     click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
 
     port = free_port()
@@ -241,7 +269,7 @@ def main() -> None:
 
     settings = Settings(database_url=database_url, redis_url=redis_url)
     asyncio.run(queue_conversions(redis_url, settings, link["advertiser_id"], click_ids))
-    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions))
+    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions, grouped=args.grouped))
 
     ratio = intake["rps"] / baseline["rps"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -259,7 +287,7 @@ def main() -> None:
     print(
         f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
         f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
-        "transaction)"
+        f"transaction{'; paid by a commission group rule' if args.grouped else ''})"
     )
 
 

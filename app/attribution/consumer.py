@@ -165,6 +165,9 @@ class Attributor:
                 )
                 for r in await conn.fetch(queries.OVERRIDES, list(offer_ids), list(affiliate_ids))
             }
+            groups = rules.groups_from(
+                await conn.fetch(queries.GROUP_TERMS, list(affiliate_ids), list(offer_ids))
+            )
             candidates: list[Candidate] = []
             for entry_id, rec in known:
                 click = clicks[rec.click_id]
@@ -180,7 +183,8 @@ class Attributor:
                     outcome.discarded.append((entry_id, pixels.REFUSED))
                     continue
                 override = overrides.get((offer.id, int(click["affiliate_id"])))
-                row = rules.attributed_row(rec, click, offer, override)
+                group = groups.get(int(click["affiliate_id"]))
+                row = rules.attributed_row(rec, click, offer, override, group)
                 candidates.append(Candidate(row, rec, rules.one_per_click(offer, row["goal"])))
             for entry_id, rec in lost:
                 offer = offers.get(rec.offer_id) if rec.offer_id is not None else None

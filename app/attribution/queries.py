@@ -33,6 +33,16 @@ OVERRIDES = """
 SELECT offer_id, affiliate_id, payout_type, payout_value
 FROM offer_payout_overrides WHERE offer_id = ANY($1::bigint[]) AND affiliate_id = ANY($2::bigint[])
 """
+# The commission group terms of these affiliates: the group's default rule, and its rules
+# for these offers (one row per rule, or one with a NULL offer when it has none of them).
+GROUP_TERMS = """
+SELECT a.id AS affiliate_id, g.default_type, g.default_value, r.offer_id, r.payout_type,
+       r.payout_value
+FROM affiliates a
+JOIN commission_groups g ON g.id = a.group_id
+LEFT JOIN group_payout_rules r ON r.group_id = g.id AND r.offer_id = ANY($2::bigint[])
+WHERE a.id = ANY($1::bigint[])
+"""
 AFFILIATES = """
 SELECT id, postback_url, postback_method, postback_on FROM affiliates WHERE id = ANY($1::bigint[])
 """

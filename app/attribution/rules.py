@@ -84,6 +84,49 @@ def offers_from(rows: list[asyncpg.Record], goals: list[asyncpg.Record]) -> dict
     return offers
 
 
+PayoutRule = tuple[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTerms:
+    """An affiliate's commission group: its rules by offer, and its default rule."""
+
+    offers: dict[int, PayoutRule]
+    default: PayoutRule | None
+
+
+def groups_from(rows: list[asyncpg.Record]) -> dict[int, GroupTerms]:
+    """GroupTerms by affiliate, from queries.GROUP_TERMS rows."""
+    groups: dict[int, GroupTerms] = {}
+    for r in rows:
+        default = (str(r["default_type"]), r["default_value"]) if r["default_type"] else None
+        terms = groups.setdefault(int(r["affiliate_id"]), GroupTerms({}, default))
+        if r["offer_id"] is not None:
+            terms.offers[int(r["offer_id"])] = (str(r["payout_type"]), r["payout_value"])
+    return groups
+
+
+def payout_rule(
+    offer: Offer,
+    rule: GoalRule,
+    goal: str,
+    override: PayoutRule | None,
+    group: GroupTerms | None,
+) -> PayoutRule:
+    """The one place payout precedence is decided. On the offer's main goal: the
+    affiliate's own override on the offer, then its group's rule for the offer, then its
+    group's default rule; on any goal after that, the goal's own rule."""
+    if goal == offer.main_goal:
+        if override is not None:
+            return override
+        if group is not None:
+            if (by_offer := group.offers.get(offer.id)) is not None:
+                return by_offer
+            if group.default is not None:
+                return group.default
+    return (rule.payout_type, rule.payout_value)
+
+
 def received_at(rec: ConversionRecord) -> datetime:
     seconds, micros = divmod(rec.received_us, 1_000_000)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
@@ -104,12 +147,13 @@ def money(
     offer: Offer,
     rule: GoalRule,
     goal: str,
-    override: tuple[str, Decimal] | None,
+    override: PayoutRule | None,
+    group: GroupTerms | None = None,
 ) -> tuple[str | None, Decimal, Decimal]:
     """(refusal reason, revenue, payout) of a record on a goal of its offer.
 
     Payout precedence: the postback's `payout` parameter where the offer allows it, then
-    the affiliate's override of the main goal, then the goal's own rule.
+    `payout_rule` (the affiliate's override, its group, the goal's own rule).
     """
     amount_currency = rec.currency or offer.currency
     if pixels.amount_refused(
@@ -119,11 +163,9 @@ def money(
         max_amount=offer.max_amount,
     ):
         return "amount", Decimal(0), Decimal(0)
-    payout_rule = (rule.payout_type, rule.payout_value)
-    if override is not None and goal == offer.main_goal:
-        payout_rule = override
+    chosen = payout_rule(offer, rule, goal, override, group)
     use_param = rec.payout is not None and offer.allow_payout_param and rec.via == "postback"
-    needs_amount = rule.revenue_type == "percent" or (payout_rule[0] == "percent" and not use_param)
+    needs_amount = rule.revenue_type == "percent" or (chosen[0] == "percent" and not use_param)
     # Money in another currency than the offer's needs a rate table we do not have.
     if amount_currency != offer.currency and (needs_amount or use_param):
         return "currency", Decimal(0), Decimal(0)
@@ -133,7 +175,7 @@ def money(
     if use_param:
         assert rec.payout is not None
         return None, revenue, round_money(rec.payout, offer.currency)
-    payout = by_rule(payout_rule[0], payout_rule[1], amount=rec.amount, currency=offer.currency)
+    payout = by_rule(chosen[0], chosen[1], amount=rec.amount, currency=offer.currency)
     return None, revenue, payout
 
 
@@ -166,7 +208,8 @@ def attributed_row(
     rec: ConversionRecord,
     click: asyncpg.Record,
     offer: Offer,
-    override: tuple[str, Decimal] | None,
+    override: PayoutRule | None,
+    group: GroupTerms | None = None,
 ) -> Row:
     """The conversion of a record whose click is known: money by rule, window, goal."""
     if rec.advertiser_id is not None and rec.advertiser_id != offer.advertiser_id:
@@ -180,7 +223,7 @@ def attributed_row(
     if rule is None:
         reason = "goal"
     else:
-        reason, revenue, payout = money(rec, offer, rule, goal, override)
+        reason, revenue, payout = money(rec, offer, rule, goal, override, group)
     at = received_at(rec)
     if reason is None and at > click["clicked_at"] + offer.window:
         reason = "window"

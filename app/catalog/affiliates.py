@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
+from pydantic import BaseModel
 
 from app.catalog import patch
 from app.catalog.queries import affiliates as queries
 from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.pagination import Page, after_id, next_cursor
+from app.partners import history, lifecycle
+from app.partners import profile as profile_service
+from app.partners.history import Actor
 from app.sender import service as sender_service
 
 
@@ -30,22 +35,59 @@ async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) 
         raise BadRequest(f"postback_url: {exc}", code="invalid_request") from None
 
 
+# What an affiliate's own key may change of its profile (status, tags, group, manager and
+# notes are the program's).
+SELF_EDITABLE = frozenset({"company", "website", "country", "contact"})
+
+
+async def _check_references(conn: Executor, fields: dict[str, Any]) -> None:
+    try:
+        await profile_service.check_references(
+            conn, manager_id=fields.get("manager_id"), group_id=fields.get("group_id")
+        )
+    except profile_service.UnknownReference as exc:
+        raise Conflict(str(exc), code="invalid_reference") from None
+
+
+def _stored(fields: dict[str, Any]) -> dict[str, Any]:
+    """Profile values as their columns hold them."""
+    if isinstance(fields.get("contact"), BaseModel):
+        fields["contact"] = fields["contact"].model_dump()
+    if fields.get("tags") is not None:
+        fields["tags"] = list(dict.fromkeys(fields["tags"]))
+    return fields
+
+
 async def create_affiliate(
-    conn: Executor, *, body: AffiliateIn, allowed_networks: Sequence[str] = ()
+    conn: Connection, *, body: AffiliateIn, actor: Actor, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
     """`allowed_networks`: private networks a postback URL may point at (settings)."""
     await _check_postback_url(body.postback_url, allowed_networks)
-    row = await conn.fetchrow(
-        queries.INSERT,
-        body.name,
-        body.email,
-        body.postback_url,
-        body.postback_method,
-        body.postback_on,
-        body.status,
-        body.signing_secret,
-    )
-    assert row is not None
+    fields = _stored(body.model_dump())
+    await _check_references(conn, fields)
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            queries.INSERT,
+            *(fields[name] for name in ("name", "email", "postback_url", "postback_method")),
+            *(fields[name] for name in ("postback_on", "status", "signing_secret", "company")),
+            *(fields[name] for name in ("website", "country", "contact")),
+            fields["tags"] or [],
+            fields["manager_id"],
+            fields["group_id"],
+        )
+        assert row is not None
+        await history.record(
+            conn,
+            actor,
+            [
+                history.Change(row["id"], "status", None, row["status"], "created"),
+                *(
+                    [history.Change(row["id"], "group", None, str(row["group_id"]), "created")]
+                    if row["group_id"] is not None
+                    else []
+                ),
+            ],
+        )
     return AffiliateOut(**dict(row))
 
 
@@ -56,9 +98,13 @@ async def list_affiliates(
     limit: int,
     only_affiliate_id: int | None,
     status: str | None,
+    tag: str | None = None,
+    group_id: int | None = None,
 ) -> Page[AffiliateOut]:
     """`only_affiliate_id`: the one affiliate an affiliate key may see (None: all)."""
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, only_affiliate_id, status)
+    rows = await conn.fetch(
+        queries.LIST, after_id(cursor), limit, only_affiliate_id, status, tag, group_id
+    )
     return Page[AffiliateOut](
         items=[AffiliateOut(**dict(r)) for r in rows],
         next_cursor=next_cursor(rows, limit),
@@ -80,20 +126,57 @@ async def existing_affiliate_ids(conn: Executor, affiliate_ids: list[int]) -> se
 
 
 async def update_affiliate(
-    conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
+    conn: Connection,
+    *,
+    affiliate_id: int,
+    body: AffiliatePatch,
+    actor: Actor,
+    allowed_networks: Sequence[str] = (),
 ) -> AffiliateOut:
-    changes = patch.changes(body, nullable=body.nullable)
+    """Change the fields given; a status change follows the lifecycle (409 otherwise), and
+    it and a group change are recorded in the history. An affiliate's own key may change
+    SELF_EDITABLE only."""
+    changes = _stored(patch.changes(body, nullable=body.nullable))
+    if actor.role == "affiliate" and (refused := sorted(set(changes) - SELF_EDITABLE)):
+        raise Forbidden(f"an affiliate key may not change {', '.join(refused)}")
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
-    if not changes:
-        return await get_affiliate(conn, affiliate_id=affiliate_id)
-    sql = patch.update_sql("affiliates", list(changes), queries.COLUMNS)
-    return _affiliate_out(await conn.fetchrow(sql, affiliate_id, *changes.values()), affiliate_id)
-
-
-async def delete_affiliate(conn: Connection, *, affiliate_id: int) -> None:
+    await _check_references(conn, changes)
+    status = changes.pop("status", None)
     async with conn.transaction():
-        await get_affiliate(conn, affiliate_id=affiliate_id)
+        locked = await conn.fetchrow(queries.LOCK, affiliate_id)
+        if locked is None:
+            raise NotFound(f"affiliate {affiliate_id} does not exist")
+        if status is not None:
+            await lifecycle.set_status(conn, affiliate_id=affiliate_id, status=status, actor=actor)
+        if "group_id" in changes and changes["group_id"] != locked["group_id"]:
+            before, after = locked["group_id"], changes["group_id"]
+            await history.record(
+                conn,
+                actor,
+                [
+                    history.Change(
+                        affiliate_id,
+                        "group",
+                        history.group_value(before),
+                        history.group_value(after),
+                    )
+                ],
+            )
+        if changes:
+            sql = patch.update_sql("affiliates", list(changes), queries.COLUMNS)
+            await conn.execute(sql, affiliate_id, *changes.values())
+    return await get_affiliate(conn, affiliate_id=affiliate_id)
+
+
+async def delete_affiliate(conn: Connection, *, affiliate_id: int, actor: Actor) -> None:
+    async with conn.transaction():
+        before = await conn.fetchval(queries.STATUS, affiliate_id)
+        if before is None:
+            raise NotFound(f"affiliate {affiliate_id} does not exist")
         if await conn.fetchval(queries.IS_REFERENCED, affiliate_id):
             await conn.execute(queries.ARCHIVE, affiliate_id)
+            await lifecycle.record_archived(
+                conn, affiliate_id=affiliate_id, before=before, actor=actor
+            )
         else:
             await conn.execute(queries.DELETE, affiliate_id)

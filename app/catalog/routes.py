@@ -33,6 +33,7 @@ from app.catalog.schemas import (
 from app.db import Connection, Pool
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.partners.history import actor_of
 from app.patterns import MAX_ID
 
 router = APIRouter()
@@ -198,12 +199,21 @@ async def delete_offer(offer_id: IdPath, pool: PoolDep, redis: RedisDep, _: Admi
 affiliates = APIRouter(prefix="/affiliates", tags=["affiliates"])
 
 
+AffiliateStatus = Literal["applied", "active", "rejected", "suspended", "archived", "paused"]
+
+
 @affiliates.post("", status_code=201, response_model=AffiliateOut)
 async def create_affiliate(
-    body: AffiliateIn, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    body: AffiliateIn, pool: PoolDep, settings: SettingsDep, caller: AdminKey
 ) -> AffiliateOut:
-    return await affiliate_service.create_affiliate(
-        pool, body=body, allowed_networks=settings.sender_allowed_networks
+    return await _on_connection(
+        pool,
+        lambda conn: affiliate_service.create_affiliate(
+            conn,
+            body=body,
+            actor=actor_of(caller),
+            allowed_networks=settings.sender_allowed_networks,
+        ),
     )
 
 
@@ -213,11 +223,19 @@ async def list_affiliates(
     caller: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    status: Literal["active", "paused", "archived"] | None = None,
+    status: Annotated[AffiliateStatus | None, Query(description="paused: suspended")] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    group_id: IdQuery = None,
 ) -> Page[AffiliateOut]:
     """All affiliates for an admin; an affiliate key sees itself only."""
     return await affiliate_service.list_affiliates(
-        pool, cursor=cursor, limit=limit, only_affiliate_id=caller.affiliate_id, status=status
+        pool,
+        cursor=cursor,
+        limit=limit,
+        only_affiliate_id=caller.affiliate_id,
+        status="suspended" if status == "paused" else status,
+        tag=tag,
+        group_id=group_id,
     )
 
 
@@ -234,29 +252,39 @@ async def update_affiliate(
     pool: PoolDep,
     redis: RedisDep,
     settings: SettingsDep,
-    _: AdminKey,
+    caller: CurrentKey,
 ) -> AffiliateOut:
-    # A paused affiliate's links go to the fallback: the redirect caches must hear of it.
+    """Admin: any field (a status change follows the lifecycle, 409 otherwise). The
+    affiliate's own key: company, website, country and contact only."""
+    caller.require_affiliate_access(affiliate_id)
+    # A suspended affiliate's links go to the fallback: the redirect caches must hear of it.
     return await _announce(
         redis,
-        affiliate_service.update_affiliate(
+        _on_connection(
             pool,
-            affiliate_id=affiliate_id,
-            body=body,
-            allowed_networks=settings.sender_allowed_networks,
+            lambda conn: affiliate_service.update_affiliate(
+                conn,
+                affiliate_id=affiliate_id,
+                body=body,
+                actor=actor_of(caller),
+                allowed_networks=settings.sender_allowed_networks,
+            ),
         ),
     )
 
 
 @affiliates.delete("/{affiliate_id}", status_code=204)
 async def delete_affiliate(
-    affiliate_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
+    affiliate_id: IdPath, pool: PoolDep, redis: RedisDep, caller: AdminKey
 ) -> Response:
     """Delete, or archive when links, keys or offer rules refer to the affiliate."""
     await _announce(
         redis,
         _on_connection(
-            pool, lambda conn: affiliate_service.delete_affiliate(conn, affiliate_id=affiliate_id)
+            pool,
+            lambda conn: affiliate_service.delete_affiliate(
+                conn, affiliate_id=affiliate_id, actor=actor_of(caller)
+            ),
         ),
     )
     return NO_CONTENT

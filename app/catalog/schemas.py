@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     Field,
     model_validator,
@@ -34,6 +35,18 @@ from app.catalog.fields import (
 )
 from app.macros import OfferUrl, PostbackUrl
 from app.money import Money
+from app.partners.fields import (
+    PAUSED_ALIAS,
+    Application,
+    Company,
+    Contact,
+    ContactOut,
+    Country,
+    MaskedPayment,
+    Status,
+    Tags,
+    Website,
+)
 
 # --- advertisers -------------------------------------------------------------------
 
@@ -197,7 +210,28 @@ class OfferOut(BaseModel):
 # --- affiliates --------------------------------------------------------------------
 
 
-class AffiliateIn(Input):
+def _suspended(status: str) -> str:
+    return "suspended" if status == PAUSED_ALIAS else status
+
+
+# `paused` is the name from before issue 14: taken, and stored, as `suspended`.
+WritableStatus = Annotated[Literal["active", "suspended", "paused"], AfterValidator(_suspended)]
+PROFILE_DOC = "company, website, country and contact are the affiliate's to edit too"
+
+
+class AffiliateProfile(Input):
+    """The profile fields (issue 14) that create and PATCH take."""
+
+    company: Company | None = None
+    website: Website | None = None
+    country: Country | None = None
+    contact: Contact | None = None
+    tags: Tags | None = None
+    manager_id: Id | None = Field(default=None, description="an admin key's id")
+    group_id: Id | None = Field(default=None, description="a commission group's id")
+
+
+class AffiliateIn(AffiliateProfile):
     name: Name
     email: Email | None = None
     postback_url: PostbackUrl | None = None
@@ -205,19 +239,24 @@ class AffiliateIn(Input):
     postback_on: Literal["approved", "all"] = Field(
         default="approved", description="fire on approved conversions only, or on every change"
     )
-    status: Literal["active", "paused"] = "active"
+    status: WritableStatus = "active"
     signing_secret: SigningSecret | None = None
 
 
-class AffiliatePatch(Patch):
-    nullable = frozenset({"email", "postback_url", "signing_secret"})
+class AffiliatePatch(Patch, AffiliateProfile):
+    """An affiliate's own key may change company, website, country and contact only."""
+
+    nullable = frozenset(
+        {"email", "postback_url", "signing_secret", "company", "website", "country", "contact"}
+        | {"manager_id", "group_id"}
+    )
 
     name: Name | None = None
     email: Email | None = None
     postback_url: PostbackUrl | None = None
     postback_method: Literal["GET", "POST"] | None = None
     postback_on: Literal["approved", "all"] | None = None
-    status: Literal["active", "paused"] | None = None
+    status: WritableStatus | None = None
     signing_secret: SigningSecret | None = None
 
 
@@ -228,10 +267,19 @@ class AffiliateOut(BaseModel):
     postback_url: str | None
     postback_method: str
     postback_on: str
-    status: Literal["active", "paused", "archived"] = Field(description=ARCHIVED)
+    status: Status = Field(description="see README, Partners: lifecycle")
     signing_secret: str | None = Field(
         description="HMAC-SHA256 key for the X-Tracker-Signature header of postbacks"
     )
+    company: str | None
+    website: str | None
+    country: str | None
+    contact: ContactOut | None
+    payment: MaskedPayment | None = Field(description="masked; PUT .../payment replaces it")
+    tags: list[str]
+    manager_id: int | None
+    group_id: int | None
+    application: Application | None = Field(description="what POST /apply said, if it came so")
     created_at: datetime
     updated_at: datetime
 

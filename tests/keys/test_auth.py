@@ -118,7 +118,7 @@ async def test_pausing_an_affiliate_stops_its_keys_until_it_is_active_again(
     error = assert_error(
         await client.get("/api/v1/links", headers=alice_headers), 403, "affiliate_inactive"
     )
-    assert "paused" in error["message"]
+    assert "suspended" in error["message"]
     # Other affiliates' keys and admin keys are untouched.
     assert (await client.get("/api/v1/links", headers=bob_headers)).status_code == 200
     assert (await client.get("/api/v1/affiliates", headers=admin)).status_code == 200
@@ -137,7 +137,7 @@ async def test_an_affiliate_status_change_in_the_database_reaches_keys_at_once(
     headers = await affiliate_headers(client, admin, alice)
     assert (await client.get("/api/v1/links", headers=headers)).status_code == 200
 
-    for status in ("archived", "paused"):
+    for status in ("archived", "suspended", "applied", "rejected"):
         await pool.execute("UPDATE affiliates SET status = $2 WHERE id = $1", alice, status)
         assert_error(await client.get("/api/v1/links", headers=headers), 403, "affiliate_inactive")
         await pool.execute("UPDATE affiliates SET status = 'active' WHERE id = $1", alice)

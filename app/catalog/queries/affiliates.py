@@ -1,16 +1,20 @@
 COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
-signing_secret, created_at, updated_at"""
+signing_secret, company, website, country, contact, payment_masked AS payment, tags,
+manager_id, group_id, application, created_at, updated_at"""
 
 INSERT = f"""
 INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
-    signing_secret)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    signing_secret, company, website, country, contact, tags, manager_id, group_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM affiliates WHERE id = $1"
+LOCK = "SELECT status, group_id FROM affiliates WHERE id = $1 FOR UPDATE"
 LIST = f"""
 SELECT {COLUMNS} FROM affiliates
 WHERE id > $1 AND ($3::bigint IS NULL OR id = $3) AND ($4::text IS NULL OR status = $4)
+    AND ($5::text IS NULL OR tags @> ARRAY[$5::text])
+    AND ($6::bigint IS NULL OR group_id = $6)
 ORDER BY id LIMIT $2
 """
 STATUS = "SELECT status FROM affiliates WHERE id = $1"

@@ -1,0 +1,1 @@
+"""Partner management: the affiliate lifecycle, profile, notes and commission groups."""

@@ -1,0 +1,102 @@
+"""The affiliate lifecycle: which status may follow which, each change recorded.
+
+    applied --approve--> active --suspend--> suspended --reactivate--> active
+    applied --reject--> rejected --approve--> active
+    any --DELETE (referenced)--> archived --reactivate--> active
+
+Only `active` affiliates' links reach their offers (the others go to the fallback,
+counted as diverted) and only their keys work (app.keys.service).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from app.db import Connection
+from app.errors import Conflict, NotFound
+from app.partners import queries
+from app.partners.history import Actor, Change, record
+
+Action = Literal["approve", "reject", "suspend", "reactivate"]
+
+# Each action: the statuses it starts from, and the one it leads to.
+ACTIONS: dict[Action, tuple[frozenset[str], str]] = {
+    "approve": (frozenset({"applied", "rejected"}), "active"),
+    "reject": (frozenset({"applied"}), "rejected"),
+    "suspend": (frozenset({"active"}), "suspended"),
+    "reactivate": (frozenset({"suspended", "archived"}), "active"),
+}
+# What a PATCH of `status` may do: the moves of the actions above that lead there.
+PATCH_FROM: dict[str, frozenset[str]] = {
+    "active": ACTIONS["approve"][0] | ACTIONS["reactivate"][0],
+    "suspended": ACTIONS["suspend"][0],
+}
+
+
+class InvalidTransition(Conflict, code="invalid_transition"): ...
+
+
+async def _move(
+    conn: Connection,
+    *,
+    affiliate_id: int,
+    allowed_from: frozenset[str],
+    to: str,
+    what: str,
+    actor: Actor,
+    reason: str | None,
+) -> str:
+    """Lock the row, check the move, write it and its history; the status before."""
+    before: str | None = await conn.fetchval(queries.LOCK_STATUS, affiliate_id)
+    if before is None:
+        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    if before == to:
+        return before
+    if before not in allowed_from:
+        raise InvalidTransition(
+            f"affiliate {affiliate_id} is {before}: {what} needs it "
+            + " or ".join(sorted(allowed_from))
+        )
+    await conn.execute(queries.SET_STATUS, affiliate_id, to)
+    await record(conn, actor, [Change(affiliate_id, "status", before, to, reason)])
+    return before
+
+
+async def apply_action(
+    conn: Connection, *, affiliate_id: int, action: Action, actor: Actor, reason: str | None
+) -> None:
+    """approve, reject, suspend or reactivate, in its own transaction. Repeating an
+    action on an affiliate already in its status is no change (and no history)."""
+    allowed_from, to = ACTIONS[action]
+    async with conn.transaction():
+        await _move(
+            conn,
+            affiliate_id=affiliate_id,
+            allowed_from=allowed_from,
+            to=to,
+            what=action,
+            actor=actor,
+            reason=reason,
+        )
+
+
+async def set_status(
+    conn: Connection, *, affiliate_id: int, status: str, actor: Actor, reason: str | None = None
+) -> None:
+    """A PATCH of `status` (in the caller's transaction): the same moves as the actions."""
+    await _move(
+        conn,
+        affiliate_id=affiliate_id,
+        allowed_from=PATCH_FROM[status],
+        to=status,
+        what=f"status {status}",
+        actor=actor,
+        reason=reason,
+    )
+
+
+async def record_archived(
+    conn: Connection, *, affiliate_id: int, before: str, actor: Actor
+) -> None:
+    if before != "archived":
+        await record(conn, actor, [Change(affiliate_id, "status", before, "archived", "deleted")])
