@@ -1,0 +1,136 @@
+"""Attribution with customers and coupons (app/customers/attribution.py), end to end:
+postbacks through intake, the worker, the rows stored."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.db import Pool
+from app.settings import Settings
+from tests.helpers import create
+from tests.support.conversions import click, conversions, postback, rollup_totals, run_worker
+
+
+async def customers(pool: Pool) -> list[dict[str, Any]]:
+    return [dict(r) for r in await pool.fetch("SELECT * FROM customers ORDER BY id")]
+
+
+async def events(pool: Pool) -> list[tuple[str, int, int | None]]:
+    rows = await pool.fetch(
+        "SELECT kind, affiliate_id, previous_affiliate_id FROM customer_events ORDER BY id"
+    )
+    return [(r["kind"], r["affiliate_id"], r["previous_affiliate_id"]) for r in rows]
+
+
+async def test_the_first_conversion_binds_a_customer_and_later_orders_are_credited_without_a_click(
+    app: FastAPI, client: httpx.AsyncClient, shop: dict[str, Any], settings: Settings, pool: Pool
+) -> None:
+    click_id = await click(app, client, shop["alice_link"]["code"], sub1="kw", source="fb")
+    await run_worker(settings)
+    first = await postback(client, shop["token"], click_id=click_id, txid="o-1", user_id="C-9")
+    assert first.status_code == 200, first.text
+    await run_worker(settings)
+    again = await postback(client, shop["token"], txid="o-2", customer="C-9")
+    assert again.status_code == 200, again.text
+    await run_worker(settings)
+    rows = await conversions(pool)
+    [customer] = await customers(pool)
+    assert (customer["external_id"], customer["affiliate_id"], customer["sub1"]) == (
+        "C-9",
+        shop["alice"]["id"],
+        "kw",
+    )
+    assert customer["first_conversion_id"] == rows[0]["id"]
+    assert [(r["txid"], r["affiliate_id"], r["attributed_via"], r["recurring"]) for r in rows] == [
+        ("o-1", shop["alice"]["id"], "click", False),
+        ("o-2", shop["alice"]["id"], "customer", True),
+    ]
+    assert [r["customer_id"] for r in rows] == [customer["id"]] * 2
+    assert rows[1]["click_id"] is None
+    assert (rows[1]["sub1"], rows[1]["link_id"]) == ("kw", shop["alice_link"]["id"])
+    assert (await rollup_totals(pool))["conversions"] == 2
+    assert await events(pool) == [("bound", shop["alice"]["id"], None)]
+
+
+async def test_last_click_rebinds_and_first_click_keeps_the_customer(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    admin: dict[str, str],
+) -> None:
+    alice_click = await click(app, client, shop["alice_link"]["code"])
+    bob_click = await click(app, client, shop["bob_link"]["code"])
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=alice_click, txid="o-1", customer_id="C")
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=bob_click, txid="o-2", customer_id="C")
+    await run_worker(settings)
+    rows = await conversions(pool)
+    assert [r["affiliate_id"] for r in rows] == [shop["alice"]["id"], shop["bob"]["id"]]
+    [customer] = await customers(pool)
+    assert customer["affiliate_id"] == shop["bob"]["id"]
+    assert await events(pool) == [
+        ("bound", shop["alice"]["id"], None),
+        ("rebound", shop["bob"]["id"], shop["alice"]["id"]),
+    ]
+    response = await client.patch(
+        f"/api/v1/offers/{shop['offer']['id']}",
+        json={"attribution_model": "first_click"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    await postback(client, shop["token"], click_id=alice_click, txid="o-3", customer_id="C")
+    await run_worker(settings)
+    rows = await conversions(pool)
+    assert (rows[2]["affiliate_id"], rows[2]["attributed_via"]) == (shop["bob"]["id"], "customer")
+    assert (await customers(pool))[0]["affiliate_id"] == shop["bob"]["id"]
+
+
+async def test_coupons_credit_their_affiliate_and_bad_ones_are_unattributed_with_a_reason(
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    admin: dict[str, str],
+) -> None:
+    await create(
+        client,
+        "coupons",
+        {"code": "Summer10", "affiliate_id": shop["bob"]["id"], "offer_id": shop["offer"]["id"]},
+        admin,
+    )
+    other = await create(client, "advertisers", {"name": "Other"}, admin)
+    await create(
+        client,
+        "coupons",
+        {"code": "ELSE", "affiliate_id": shop["alice"]["id"], "advertiser_id": other["id"]},
+        admin,
+    )
+    sent = [
+        {"txid": "c-1", "coupon": "SUMMER10", "amount": "10.00"},
+        {"txid": "c-2", "promo_code": "nope"},
+        {"txid": "c-3", "coupon_code": "else"},
+        {"txid": "c-4", "customer_id": "stranger"},
+    ]
+    for params in sent:
+        response = await postback(client, shop["token"], **params)
+        assert response.status_code == 200, response.text
+    await run_worker(settings)
+    rows = {r["txid"]: r for r in await conversions(pool)}
+    assert (rows["c-1"]["affiliate_id"], rows["c-1"]["attributed_via"]) == (
+        shop["bob"]["id"],
+        "coupon",
+    )
+    assert (rows["c-1"]["status"], rows["c-1"]["payout"]) == ("approved", Decimal("2.50"))
+    assert rows["c-1"]["link_id"] == shop["bob_link"]["id"]
+    assert {t: (r["status"], r["reason"]) for t, r in rows.items() if t != "c-1"} == {
+        "c-2": ("unattributed", "unknown_coupon"),
+        "c-3": ("unattributed", "coupon_other_advertiser"),
+        "c-4": ("unattributed", "unknown_customer"),
+    }
