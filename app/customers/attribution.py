@@ -30,108 +30,34 @@ constraint is the last line of defence.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from app.attribution import writer
 from app.attribution.rules import COUNTED, Offer, Row, received_at
 from app.coupons import service as coupons
-from app.customers import queries
+from app.customers import queries, store
+from app.customers.binding import (
+    BINDING_FIELDS,
+    DEFAULT_TERMS,
+    Credit,
+    Customer,
+    CustomerConflict,
+    Key,
+    Terms,
+    bind,
+    binding_source,
+    customer_of,
+    lock_key,
+)
 from app.db import Connection
-from app.macros import SUB_IDS
 from app.postbacks.records import ConversionRecord
 
-Key = tuple[int, str]  # (advertiser, external ID)
-BINDING_FIELDS = (*SUB_IDS, "source")
-
-
-def lock_key(advertiser_id: int, external_id: str) -> int:
-    # The writer's hash: one key space with its txid, cap and click locks.
-    return writer.lock_key("customer", advertiser_id, external_id)
-
-
-class CustomerConflict(Exception):
-    """A batch's new customer lost its first conversion to a txid already in force while
-    later conversions of the batch already count on it: the batch goes entry by entry."""
-
-
-@dataclass(slots=True)
-class Customer:
-    id: int
-    advertiser_id: int
-    external_id: str
-    affiliate_id: int
-    offer_id: int
-    link_id: int | None
-    click_id: uuid.UUID | None
-    clicked_at: datetime | None
-    subs: dict[str, Any]
-    country: str | None
-    first_conversion_at: datetime
-    # Made by this batch: `creator` is the row of its first conversion.
-    creator: Row | None = None
-    rebound: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Terms:
-    """An offer's customer terms."""
-
-    model: str
-    lifetime_days: int | None
-    recurring: tuple[str, Decimal] | None
-    limit: int | None
-
-    def within(self, first_at: datetime, at: datetime) -> bool:
-        if self.lifetime_days is None:
-            return True
-        return self.lifetime_days > 0 and at <= first_at + timedelta(days=self.lifetime_days)
-
-
-DEFAULT_TERMS = Terms("last_click", 365, None, None)
-
-
-@dataclass(slots=True)
-class Credit:
-    """Who a conversion credits, and through what."""
-
-    via: str  # click, pixel, coupon, customer
-    offer_id: int
-    # Click-shaped: what attributed_row reads (clicked_at, link, affiliate, sub-IDs ...).
-    source: dict[str, Any]
-    customer: Customer | None = None
-    coupon_id: int | None = None
-    rebind: bool = False
-
-    @property
-    def affiliate_id(self) -> int:
-        return int(self.source["affiliate_id"])
-
-    @property
-    def recurring(self) -> bool:
-        return self.customer is not None
-
-
-def _binding(customer: Customer, offer_id: int, link_id: int, at: datetime) -> dict[str, Any]:
-    return {
-        "clicked_at": at,  # no window for a credit without a click
-        "real_clicked_at": customer.clicked_at,
-        "link_id": link_id,
-        "affiliate_id": customer.affiliate_id,
-        "offer_id": offer_id,
-        **customer.subs,
-        "aff_click_id": None,
-        "country": customer.country,
-        "device": None,
-        "os": None,
-        "browser": None,
-    }
+__all__ = ["Credit", "CustomerBatch", "CustomerConflict", "lock_key"]
 
 
 @dataclass
@@ -198,7 +124,7 @@ class CustomerBatch:
             )
             rows = await conn.fetch(queries.FIND, [k[0] for k in keys], [k[1] for k in keys])
             for r in rows:
-                customer = _customer(r)
+                customer = customer_of(r)
                 customers[(customer.advertiser_id, customer.external_id)] = customer
             pairs = sorted(
                 {
@@ -295,7 +221,7 @@ class CustomerBatch:
         link = self._link(customer, offer_id)
         if link is None:
             return reason or "no_link"
-        return Credit("customer", offer_id, _binding(customer, offer_id, link, at), customer)
+        return Credit("customer", offer_id, binding_source(customer, offer_id, link, at), customer)
 
     def _link(self, customer: Customer, offer_id: int) -> int | None:
         if offer_id == customer.offer_id and customer.link_id is not None:
@@ -354,7 +280,7 @@ class CustomerBatch:
         if terms.model == "first_click" and terms.within(customer.first_conversion_at, at):
             link = self._link(customer, credit.offer_id)
             if link is not None:
-                source = _binding(customer, credit.offer_id, link, at)
+                source = binding_source(customer, credit.offer_id, link, at)
                 return Credit("customer", credit.offer_id, source, customer)
         credit.customer = customer
         credit.rebind = True
@@ -412,7 +338,7 @@ class CustomerBatch:
             return
         if credit.rebind:
             previous = customer.affiliate_id
-            _bind(customer, credit, rec)
+            bind(customer, credit, rec)
             customer.rebound = True
             self.events.append((customer, "rebound", previous, row))
         if row["status"] in COUNTED:
@@ -453,7 +379,7 @@ class CustomerBatch:
             first_conversion_at=row["received_at"],
             creator=row,
         )
-        _bind(customer, credit, rec)
+        bind(customer, credit, rec)
         self.customers[(adv, external_id)] = customer
         return customer
 
@@ -461,75 +387,5 @@ class CustomerBatch:
 
     async def write(self, conn: Connection) -> None:
         """Insert the new customers (their first conversions are stored now), update the
-        rebound ones, and record the bindings; a fixed number of statements."""
-        created = [c for c in self.customers.values() if c.creator is not None]
-        lost = [c for c in created if c.creator is not None and "id" not in c.creator]
-        if lost:
-            raise CustomerConflict(f"{len(lost)} new customers lost their first conversion")
-        if created:
-            columns = [_columns(c) for c in created]
-            await conn.execute(queries.INSERT, *map(list, zip(*columns, strict=True)))
-        rebound = [c for c in self.customers.values() if c.rebound and c.creator is None]
-        if rebound:
-            values = [_columns(c)[3:15] for c in rebound]
-            await conn.execute(
-                queries.REBIND, [c.id for c in rebound], *map(list, zip(*values, strict=True))
-            )
-        if self.events:
-            rows = [row for _, _, _, row in self.events]
-            await conn.execute(
-                queries.INSERT_EVENTS,
-                [c.id for c, _, _, _ in self.events],
-                [kind for _, kind, _, _ in self.events],
-                [row["affiliate_id"] for row in rows],
-                [previous for _, _, previous, _ in self.events],
-                [row["id"] for row in rows],
-                [str(row["via"]) for row in rows],
-                [None] * len(rows),
-                [row["received_at"] for row in rows],
-            )
-
-
-def _bind(customer: Customer, credit: Credit, rec: ConversionRecord) -> None:
-    source = credit.source
-    customer.affiliate_id = credit.affiliate_id
-    customer.offer_id = credit.offer_id
-    customer.link_id = source["link_id"]
-    customer.click_id = rec.click_id if credit.via in ("click", "pixel") else None
-    customer.clicked_at = source["real_clicked_at"]
-    customer.subs = {name: source[name] for name in BINDING_FIELDS}
-    customer.country = source["country"]
-
-
-def _columns(c: Customer) -> tuple[Any, ...]:
-    assert c.creator is None or "id" in c.creator
-    return (
-        c.id,
-        c.advertiser_id,
-        c.external_id,
-        c.affiliate_id,
-        c.offer_id,
-        c.link_id,
-        c.click_id,
-        c.clicked_at,
-        *(c.subs.get(name) for name in BINDING_FIELDS),
-        c.country,
-        c.creator["id"] if c.creator else None,
-        c.first_conversion_at,
-    )
-
-
-def _customer(r: asyncpg.Record) -> Customer:
-    return Customer(
-        id=int(r["id"]),
-        advertiser_id=int(r["advertiser_id"]),
-        external_id=str(r["external_id"]),
-        affiliate_id=int(r["affiliate_id"]),
-        offer_id=int(r["offer_id"]),
-        link_id=r["link_id"],
-        click_id=r["click_id"],
-        clicked_at=r["clicked_at"],
-        subs={name: r[name] for name in BINDING_FIELDS},
-        country=r["country"],
-        first_conversion_at=r["first_conversion_at"],
-    )
+        rebound ones, and record the bindings: a fixed number of statements."""
+        await store.write(conn, list(self.customers.values()), self.events)

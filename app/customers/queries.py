@@ -119,3 +119,4 @@ LINK_OF = """
 SELECT id FROM links WHERE affiliate_id = $1 AND offer_id = $2
 ORDER BY (status = 'active') DESC, id LIMIT 1
 """
+EXTERNAL_IDS = "SELECT id, external_id FROM customers WHERE id = ANY($1::bigint[])"

@@ -22,6 +22,14 @@ def fields_of(row: asyncpg.Record) -> dict[str, Any]:
     return data
 
 
+async def external_ids(pool: Pool, customer_ids: set[int]) -> dict[int, str | None]:
+    """The advertisers' own IDs of these customers (for admin views of conversions)."""
+    if not customer_ids:
+        return {}
+    rows = await pool.fetch(queries.EXTERNAL_IDS, sorted(customer_ids))
+    return {int(r["id"]): r["external_id"] for r in rows}
+
+
 async def list_customers(
     pool: Pool,
     *,
