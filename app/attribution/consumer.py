@@ -184,7 +184,30 @@ class Attributor:
                 for r in await conn.fetch(queries.OVERRIDES, list(offers), list(affiliate_ids))
             }
             candidates: list[Candidate] = []
-            for entry_id, rec in known:
+            # In stream order: a record sees the bindings made by those before it.
+            kinds = {id(rec): True for _, rec in known} | {id(rec): False for _, rec in lost}
+            for entry_id, rec in records:
+                if id(rec) not in kinds:
+                    continue
+                if not kinds[id(rec)]:
+                    credit = ctx.credit(rec, None, offers) if ctx is not None else None
+                    if isinstance(credit, customer_attribution.Credit):
+                        candidates.append(_credited(ctx, rec, credit, offers, overrides))
+                        continue
+                    offer = offers.get(rec.offer_id) if rec.offer_id is not None else None
+                    advertiser_id = rec.advertiser_id or (offer.advertiser_id if offer else None)
+                    if advertiser_id is None:
+                        outcome.poison.append(
+                            (entry_id, "a pixel for a click never stored, naming no known offer")
+                        )
+                        continue
+                    if offer is not None and offer.advertiser_id != advertiser_id:
+                        offer = None  # another advertiser's offer is no guide to this one's
+                    row = rules.unattributed_row(rec, advertiser_id, offer, credit)
+                    if ctx is not None:
+                        ctx.settle_unattributed(row, rec)
+                    candidates.append(Candidate(row, rec, False))
+                    continue
                 click = clicks[rec.click_id]
                 offer = offers.get(int(click["offer_id"]))
                 if offer is None:  # the offer was deleted; the click still names it
@@ -208,27 +231,12 @@ class Attributor:
                 if ctx is not None:
                     ctx.mark(row)
                 candidates.append(Candidate(row, rec, rules.one_per_click(offer, row["goal"])))
-            for entry_id, rec in lost:
-                credit = ctx.credit(rec, None, offers) if ctx is not None else None
-                if isinstance(credit, customer_attribution.Credit):
-                    candidates.append(_credited(ctx, rec, credit, offers, overrides))
-                    continue
-                offer = offers.get(rec.offer_id) if rec.offer_id is not None else None
-                advertiser_id = rec.advertiser_id or (offer.advertiser_id if offer else None)
-                if advertiser_id is None:
-                    outcome.poison.append(
-                        (entry_id, "a pixel for a click never stored, naming no known offer")
-                    )
-                    continue
-                if offer is not None and offer.advertiser_id != advertiser_id:
-                    offer = None  # another advertiser's offer is no guide to this one's
-                row = rules.unattributed_row(rec, advertiser_id, offer, credit)
-                if ctx is not None:
-                    ctx.settle_unattributed(row, rec)
-                candidates.append(Candidate(row, rec, False))
             if candidates:
-                for row, _, _ in candidates:
+                for row, rec, _ in candidates:
                     row["recurring"] = bool(row["recurring"])
+                    row["attributed_via"] = row["attributed_via"] or (
+                        "pixel" if rec.via == "pixel" else "click"
+                    )
                 outcome.stored = await writer.write_batch(
                     conn, now, candidates, caps, superseded=outcome.deferred
                 )
