@@ -11,7 +11,12 @@ redis://127.0.0.1:6379/5, flushed), loopback only. In one run:
       parameters checked, the record durably queued on the conversions stream, each
       request with its own txid;
   (c) one attribution consumer (the worker's) draining N queued conversions of N
-      distinct stored clicks into conversions + history + rollups + outbox.
+      distinct stored clicks into conversions + history + rollups + outbox;
+  (d) the same with customers and coupons on (issue 13): of every four conversions two
+      come by click with a new customer_id (each binds a customer), one by coupon with a
+      new customer_id, one with no click but the customer_id of the one three before it
+      (credited by the customer's binding, recurring).
+`--attribution-only` skips (a) and (b).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,8 +132,38 @@ async def store_clicks(database_url: str, link: dict[str, int], count: int) -> l
     return ids
 
 
+async def add_coupon(database_url: str, link: dict[str, int]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO coupons (advertiser_id, offer_id, affiliate_id, code)"
+            " VALUES ($1, $2, $3, 'BENCH')",
+            link["advertiser_id"],
+            link["offer_id"],
+            link["affiliate_id"],
+        )
+    finally:
+        await conn.close()
+
+
+def with_customers(i: int, record: ConversionRecord) -> ConversionRecord:
+    """Record i of run (d): by click, coupon or customer binding (see the docstring)."""
+    kind = i % 4
+    if kind < 2:
+        return replace(record, customer_id=f"c{i}")
+    if kind == 2:
+        return replace(record, click_id=None, coupon="bench", customer_id=f"k{i}")
+    return replace(record, click_id=None, customer_id=f"c{i - 3}")
+
+
 async def queue_conversions(
-    redis_url: str, settings: Settings, advertiser_id: int, click_ids: list[str]
+    redis_url: str,
+    settings: Settings,
+    advertiser_id: int,
+    click_ids: list[str],
+    *,
+    prefix: str = "bench-",
+    customers: bool = False,
 ) -> None:
     redis = Redis.from_url(redis_url)
     try:
@@ -143,7 +179,7 @@ async def queue_conversions(
                     via="postback",
                     advertiser_id=advertiser_id,
                     click_id=click_uuid,
-                    txid=f"bench-{i}",
+                    txid=f"{prefix}{i}",
                     amount=None,
                     payout=None,
                     currency=None,
@@ -151,13 +187,17 @@ async def queue_conversions(
                     event=None,
                     received_us=now_us + i,
                 )
+                if customers:
+                    record = with_customers(i, record)
                 pipe.xadd(shards[i % len(shards)], {"r": record.encode()})
             await pipe.execute()
     finally:
         await redis.aclose()
 
 
-async def attribute_all(settings: Settings, expected: int) -> tuple[float, int]:
+async def attribute_all(
+    settings: Settings, expected: int, prefix: str = "bench-"
+) -> tuple[float, int]:
     """One conversions consumer, burst mode: (seconds, conversions stored)."""
     assert settings.database_url
     assert settings.redis_url
@@ -176,7 +216,10 @@ async def attribute_all(settings: Settings, expected: int) -> tuple[float, int]:
         started = time.perf_counter()
         await consumer.run(stop=asyncio.Event(), burst=True)
         elapsed = time.perf_counter() - started
-        stored = await pool.fetchval("SELECT count(*) FROM conversions WHERE txid LIKE 'bench-%'")
+        stored = await pool.fetchval(
+            "SELECT count(*) FROM conversions WHERE txid LIKE $1 || '%' AND status = 'approved'",
+            prefix,
+        )
         assert stored == expected, (stored, expected)
         return elapsed, int(stored)
     finally:
@@ -189,6 +232,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--conversions", type=int, default=50_000)
+    parser.add_argument("--attribution-only", action="store_true")
     args = parser.parse_args()
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench_conversions"
@@ -205,7 +249,49 @@ def main() -> None:
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     token, link = asyncio.run(demo_link(env))
     click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
+    customer_clicks = asyncio.run(store_clicks(database_url, link, args.conversions))
+    asyncio.run(add_coupon(database_url, link))
+    if not args.attribution_only:
+        intake_figures(args, env, token, click_ids)
+    settings = Settings(database_url=database_url, redis_url=redis_url)
+    asyncio.run(queue_conversions(redis_url, settings, link["advertiser_id"], click_ids))
+    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions))
+    asyncio.run(
+        queue_conversions(
+            redis_url,
+            settings,
+            link["advertiser_id"],
+            customer_clicks,
+            prefix="benchc-",
+            customers=True,
+        )
+    )
+    elapsed_c, stored_c = asyncio.run(attribute_all(settings, args.conversions, "benchc-"))
+    customers = asyncio.run(count_customers(database_url))
+    print(
+        f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
+        f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
+        "transaction)"
+    )
+    print(
+        f"  with customers, coupons  : {stored_c} conversions in {elapsed_c:.2f} s = "
+        f"{stored_c / elapsed_c:.0f} conversions/s ({customers} customers bound; a quarter "
+        "by coupon, a quarter credited by binding)"
+    )
 
+
+async def count_customers(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM customers"))
+    finally:
+        await conn.close()
+
+
+def intake_figures(
+    args: argparse.Namespace, env: dict[str, str], token: str, click_ids: list[str]
+) -> None:
+    """(a) and (b): the raw 302 baseline and the /postback intake, printed."""
     port = free_port()
     base = subprocess.Popen(
         [PY, "-m", "uvicorn", "loadtests.baseline_app:app", "--port", str(port), *UVICORN_FLAGS],
@@ -239,10 +325,6 @@ def main() -> None:
         web.wait()
         Path(script.name).unlink()
 
-    settings = Settings(database_url=database_url, redis_url=redis_url)
-    asyncio.run(queue_conversions(redis_url, settings, link["advertiser_id"], click_ids))
-    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions))
-
     ratio = intake["rps"] / baseline["rps"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"run at {when}; {args.duration} s per wrk run, {args.connections} connections")
@@ -256,11 +338,6 @@ def main() -> None:
         f"  p99 {intake['p99']:.2f} ms  non-2xx {intake['bad']}"
     )
     print(f"ratio intake / baseline    : {ratio:.2f}  (web process {web_share:.0%} of a core)")
-    print(
-        f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
-        f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
-        "transaction)"
-    )
 
 
 if __name__ == "__main__":

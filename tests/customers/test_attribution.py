@@ -3,16 +3,28 @@ postbacks through intake, the worker, the rows stored."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app.db import Pool
+from app.postbacks.records import ConversionRecord
 from app.settings import Settings
-from tests.helpers import create
-from tests.support.conversions import click, conversions, postback, rollup_totals, run_worker
+from app.streams import keys
+from tests.helpers import assert_error, create
+from tests.support.conversions import (
+    click,
+    conversions,
+    postback,
+    rollup_totals,
+    run_conversion_consumers,
+    run_worker,
+    stream_length,
+)
 
 
 async def customers(pool: Pool) -> list[dict[str, Any]]:
@@ -134,3 +146,64 @@ async def test_coupons_credit_their_affiliate_and_bad_ones_are_unattributed_with
         "c-3": ("unattributed", "coupon_other_advertiser"),
         "c-4": ("unattributed", "unknown_customer"),
     }
+
+
+async def test_bad_customer_and_coupon_parameters_are_a_400_and_nothing_is_queued(
+    client: httpx.AsyncClient, shop: dict[str, Any], redis: Redis, settings: Settings
+) -> None:
+    cases = [
+        ({"txid": "t", "customer_id": "x" * 256}, "invalid_parameter"),
+        ({"txid": "t", "user_id": "x" * 256}, "invalid_parameter"),
+        ({"txid": "t", "coupon": "c" * 256}, "invalid_parameter"),
+        ({"txid": "t", "customer_id": "a\x00b"}, "invalid_parameter"),
+        ({"txid": "t"}, "missing_parameter"),
+        ({"coupon": "SAVE"}, "missing_parameter"),
+        ({"customer": "C-1"}, "missing_parameter"),
+        ({"txid": "t", "customer_id": "C", "offer_id": "x"}, "invalid_parameter"),
+    ]
+    for params, code in cases:
+        assert_error(await postback(client, shop["token"], **params), 400, code)
+    assert await stream_length(redis, settings) == 0
+    ok = await postback(client, shop["token"], txid="t", customer_id="x" * 255)
+    assert ok.status_code == 200
+
+
+async def test_two_conversions_of_a_new_customer_at_once_make_one_customer(
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+    admin: dict[str, str],
+) -> None:
+    body = {"code": "BOTH", "affiliate_id": shop["bob"]["id"], "offer_id": shop["offer"]["id"]}
+    await create(client, "coupons", body, admin)
+    shards = keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
+    assert len(shards) >= 2
+    now_us = time.time_ns() // 1000
+    for round_ in range(5):
+        for i, shard in enumerate(shards[:2]):
+            record = ConversionRecord(
+                via="postback",
+                advertiser_id=shop["advertiser"]["id"],
+                click_id=None,
+                txid=f"r{round_}-{i}",
+                amount=None,
+                payout=None,
+                currency=None,
+                status="approved",
+                event=None,
+                received_us=now_us + i,
+                customer_id=f"new-{round_}",
+                coupon="both",
+            )
+            await redis.xadd(shard, {"r": record.encode()})
+    await run_conversion_consumers(settings, pool, redis, consumers=2, batch=1)
+    made = await customers(pool)
+    assert sorted(c["external_id"] for c in made) == [f"new-{r}" for r in range(5)]
+    rows = await conversions(pool)
+    assert len(rows) == 10
+    for customer in made:
+        mine = [r for r in rows if r["customer_id"] == customer["id"]]
+        assert sorted(r["recurring"] for r in mine) == [False, True]
+        assert customer["first_conversion_id"] in {r["id"] for r in mine}
