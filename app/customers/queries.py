@@ -93,7 +93,7 @@ GROUP BY currency ORDER BY currency
 CONVERSIONS = """
 SELECT id, affiliate_id, offer_id, goal, status, revenue, payout, currency, recurring,
        click_id, clicked_at,
-       attributed_via, via, created_at
+       attributed_via, via, received_at, created_at
 FROM conversions
 WHERE customer_id = $1 AND ($2::bigint IS NULL OR affiliate_id = $2)
 ORDER BY id

@@ -86,7 +86,7 @@ async def _timeline(
     for c in conversions:
         items.append(
             {
-                "at": c["created_at"],
+                "at": c["received_at"],
                 "kind": "conversion",
                 "conversion_id": c["id"],
                 "affiliate_id": c["affiliate_id"],

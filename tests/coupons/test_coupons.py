@@ -36,9 +36,9 @@ async def test_bad_coupons_are_refused_with_a_4xx(
 ) -> None:
     offer = shop["offer"]["id"]
     cases = [
-        ({"code": "has space", "affiliate_id": shop["alice"]["id"], "offer_id": offer}, 422),
-        ({"code": "X" * 65, "affiliate_id": shop["alice"]["id"], "offer_id": offer}, 422),
-        ({"code": "OK", "affiliate_id": shop["alice"]["id"]}, 422),
+        ({"code": "has space", "affiliate_id": shop["alice"]["id"], "offer_id": offer}, 400),
+        ({"code": "X" * 65, "affiliate_id": shop["alice"]["id"], "offer_id": offer}, 400),
+        ({"code": "OK", "affiliate_id": shop["alice"]["id"]}, 400),
         ({"code": "OK", "affiliate_id": 999, "offer_id": offer}, 409),
         ({"code": "OK", "affiliate_id": shop["alice"]["id"], "offer_id": 999}, 409),
         ({"code": "OK", "affiliate_id": shop["alice"]["id"], "advertiser_id": 999}, 409),
