@@ -207,3 +207,30 @@ async def test_two_conversions_of_a_new_customer_at_once_make_one_customer(
         mine = [r for r in rows if r["customer_id"] == customer["id"]]
         assert sorted(r["recurring"] for r in mine) == [False, True]
         assert customer["first_conversion_id"] in {r["id"] for r in mine}
+
+
+async def test_a_pixel_binds_its_customer_but_never_credits_by_coupon_or_customer(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    admin: dict[str, str],
+) -> None:
+    body = {"code": "PIX", "affiliate_id": shop["bob"]["id"], "offer_id": shop["offer"]["id"]}
+    await create(client, "coupons", body, admin)
+    click_id = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    pixel = await client.get(
+        "/pixel.gif", params={"click_id": click_id, "txid": "p-1", "customer_id": "P"}
+    )
+    assert pixel.status_code == 200
+    # No click: a browser naming a coupon or customer is not taken at its word.
+    for params in ({"txid": "p-2", "coupon": "PIX"}, {"txid": "p-3", "customer_id": "P"}):
+        assert (await client.get("/pixel.gif", params=params)).status_code == 200
+    await run_worker(settings)
+    [row] = await conversions(pool)
+    assert (row["txid"], row["attributed_via"], row["recurring"]) == ("p-1", "pixel", False)
+    [customer] = await customers(pool)
+    assert (customer["external_id"], customer["affiliate_id"]) == ("P", shop["alice"]["id"])
+    assert customer["click_id"] == row["click_id"]
