@@ -146,14 +146,14 @@ async def add_coupon(database_url: str, link: dict[str, int]) -> None:
         await conn.close()
 
 
-def with_customers(i: int, record: ConversionRecord) -> ConversionRecord:
+def with_customers(i: int, record: ConversionRecord, tag: str) -> ConversionRecord:
     """Record i of run (d): by click, coupon or customer binding (see the docstring)."""
     kind = i % 4
     if kind < 2:
-        return replace(record, customer_id=f"c{i}")
+        return replace(record, customer_id=f"{tag}c{i}")
     if kind == 2:
-        return replace(record, click_id=None, coupon="bench", customer_id=f"k{i}")
-    return replace(record, click_id=None, customer_id=f"c{i - 3}")
+        return replace(record, click_id=None, coupon="bench", customer_id=f"{tag}k{i}")
+    return replace(record, click_id=None, customer_id=f"{tag}c{i - 3}")
 
 
 async def queue_conversions(
@@ -188,7 +188,7 @@ async def queue_conversions(
                     received_us=now_us + i,
                 )
                 if customers:
-                    record = with_customers(i, record)
+                    record = with_customers(i, record, prefix)
                 pipe.xadd(shards[i % len(shards)], {"r": record.encode()})
             await pipe.execute()
     finally:
@@ -233,6 +233,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--conversions", type=int, default=50_000)
     parser.add_argument("--attribution-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench_conversions"
@@ -249,35 +250,47 @@ def main() -> None:
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     token, link = asyncio.run(demo_link(env))
     click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
-    customer_clicks = asyncio.run(store_clicks(database_url, link, args.conversions))
     asyncio.run(add_coupon(database_url, link))
     if not args.attribution_only:
         intake_figures(args, env, token, click_ids)
     settings = Settings(database_url=database_url, redis_url=redis_url)
-    asyncio.run(queue_conversions(redis_url, settings, link["advertiser_id"], click_ids))
-    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions))
-    asyncio.run(
-        queue_conversions(
-            redis_url,
-            settings,
-            link["advertiser_id"],
-            customer_clicks,
-            prefix="benchc-",
-            customers=True,
+    # Without and with customers in turn, each round on fresh clicks: the machine's load
+    # (and the tables' growth) weighs on both alike.
+    for round_ in range(args.rounds):
+        if round_:
+            click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
+        prefix = f"bench{round_}-"
+        asyncio.run(
+            queue_conversions(redis_url, settings, link["advertiser_id"], click_ids, prefix=prefix)
         )
-    )
-    elapsed_c, stored_c = asyncio.run(attribute_all(settings, args.conversions, "benchc-"))
-    customers = asyncio.run(count_customers(database_url))
-    print(
-        f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
-        f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
-        "transaction)"
-    )
-    print(
-        f"  with customers, coupons  : {stored_c} conversions in {elapsed_c:.2f} s = "
-        f"{stored_c / elapsed_c:.0f} conversions/s ({customers} customers bound; a quarter "
-        "by coupon, a quarter credited by binding)"
-    )
+        elapsed, stored = asyncio.run(attribute_all(settings, args.conversions, prefix))
+        print(
+            f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
+            f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
+            "transaction)",
+            flush=True,
+        )
+        customer_clicks = asyncio.run(store_clicks(database_url, link, args.conversions))
+        prefix = f"benchc{round_}-"
+        before = asyncio.run(count_customers(database_url))
+        asyncio.run(
+            queue_conversions(
+                redis_url,
+                settings,
+                link["advertiser_id"],
+                customer_clicks,
+                prefix=prefix,
+                customers=True,
+            )
+        )
+        elapsed_c, stored_c = asyncio.run(attribute_all(settings, args.conversions, prefix))
+        bound = asyncio.run(count_customers(database_url)) - before
+        print(
+            f"  with customers, coupons  : {stored_c} conversions in {elapsed_c:.2f} s = "
+            f"{stored_c / elapsed_c:.0f} conversions/s ({bound} customers bound; a quarter "
+            "by coupon, a quarter credited by binding)",
+            flush=True,
+        )
 
 
 async def count_customers(database_url: str) -> int:
