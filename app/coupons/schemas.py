@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.catalog.fields import Id, Input
 
@@ -20,6 +20,16 @@ CouponStatus = Literal["active", "archived"]
 
 
 class CouponIn(Input):
+    # One of the two, as an integer: what the validator below takes, stated in the schema.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "integer"}}}
+                for name in ("offer_id", "advertiser_id")
+            ]
+        }
+    )
+
     code: CouponCode
     affiliate_id: Id
     offer_id: Id | None = Field(

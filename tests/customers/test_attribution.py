@@ -19,6 +19,7 @@ from tests.helpers import assert_error, create
 from tests.support.conversions import (
     click,
     conversions,
+    make_shop,
     postback,
     rollup_totals,
     run_conversion_consumers,
@@ -234,3 +235,93 @@ async def test_a_pixel_binds_its_customer_but_never_credits_by_coupon_or_custome
     [customer] = await customers(pool)
     assert (customer["external_id"], customer["affiliate_id"]) == ("P", shop["alice"]["id"])
     assert customer["click_id"] == row["click_id"]
+
+
+async def test_an_advertiser_wide_coupon_credits_the_offer_the_postback_names(
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    admin: dict[str, str],
+) -> None:
+    advertiser = shop["advertiser"]["id"]
+    body = {"code": "ALL", "affiliate_id": shop["alice"]["id"], "advertiser_id": advertiser}
+    await create(client, "coupons", body, admin)
+    body = {"code": "ONE", "affiliate_id": shop["bob"]["id"], "offer_id": shop["offer"]["id"]}
+    await create(client, "coupons", body, admin)
+    other = await create(
+        client,
+        "offers",
+        {"advertiser_id": advertiser, "name": "Other", "url": "https://shop.example/other"},
+        admin,
+    )
+    offer = shop["offer"]["id"]
+    for params in (
+        {"txid": "w-1", "coupon": "all", "offer_id": offer, "customer_id": "W"},
+        {"txid": "w-2", "coupon": "all"},  # no offer named, no customer
+        {"txid": "w-3", "coupon": "one", "offer_id": other["id"]},
+        {"txid": "w-4", "coupon": "all", "offer_id": other["id"]},  # Alice has no link there
+        {"txid": "w-5", "coupon": "all", "customer_id": "W"},  # the customer's bound offer
+    ):
+        assert (await postback(client, shop["token"], **params)).status_code == 200
+    await run_worker(settings)
+    rows = {r["txid"]: r for r in await conversions(pool)}
+    assert {t: (r["affiliate_id"], r["reason"], r["recurring"]) for t, r in rows.items()} == {
+        "w-1": (shop["alice"]["id"], None, False),
+        "w-2": (None, "no_offer", False),
+        "w-3": (None, "coupon_other_offer", False),
+        "w-4": (None, "no_link", False),
+        "w-5": (shop["alice"]["id"], None, True),
+    }
+
+
+async def test_recurring_conversions_pay_the_recurring_rules_up_to_the_limit(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    shop = await make_shop(
+        client,
+        admin,
+        recurring_payout={"type": "percent", "value": "10"},
+        recurring_limit=2,
+    )
+    response = await client.patch(
+        f"/api/v1/offers/{shop['offer']['id']}",
+        json={
+            "payout_overrides": [
+                {
+                    "affiliate_id": shop["bob"]["id"],
+                    "type": "fixed",
+                    "value": "5.00",
+                    "recurring": {"type": "fixed", "value": "0.75"},
+                }
+            ]
+        },
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    alice = await click(app, client, shop["alice_link"]["code"])
+    bob = await click(app, client, shop["bob_link"]["code"])
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=alice, txid="a0", customer_id="A", amount="20")
+    await postback(client, shop["token"], click_id=bob, txid="b0", customer_id="B", amount="20")
+    await run_worker(settings)
+    for i in range(1, 4):
+        for who in "AB":
+            params = {"txid": f"{who.lower()}{i}", "customer_id": who, "amount": "20"}
+            assert (await postback(client, shop["token"], **params)).status_code == 200
+    await run_worker(settings)
+    payouts = {r["txid"]: (r["payout"], r["recurring_seq"]) for r in await conversions(pool)}
+    assert payouts == {
+        "a0": (Decimal("2.50"), None),
+        "a1": (Decimal("2.00"), 1),
+        "a2": (Decimal("2.00"), 2),
+        "a3": (Decimal("0"), 3),
+        "b0": (Decimal("5.00"), None),
+        "b1": (Decimal("0.75"), 1),
+        "b2": (Decimal("0.75"), 2),
+        "b3": (Decimal("0"), 3),
+    }
