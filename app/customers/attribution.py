@@ -15,8 +15,8 @@ A credit through a click or coupon meets the customer's binding: the same affili
 recurring conversion; another one is decided by the offer's `attribution_model`:
 `last_click` credits the new affiliate and rebinds the customer (a `rebound` event),
 `first_click` keeps the credit with the bound affiliate while the lifetime lasts (and it
-has a link on the offer). The first credited conversion (no tracker reason) carrying an
-unknown `customer_id` creates the customer, bound to it.
+has a link on the offer). The first credited conversion (approved or pending, no tracker
+reason) carrying an unknown `customer_id` creates the customer, bound to it.
 
 Locks: every writer of a customer takes the transaction-scoped advisory lock of its
 (advertiser, external ID), all of a batch's in ascending order, *before* the writer's
@@ -38,6 +38,7 @@ from typing import Any
 
 import asyncpg
 
+from app.attribution import queries as attribution_queries
 from app.attribution.rules import COUNTED, Offer, Row, received_at
 from app.coupons import service as coupons
 from app.customers import queries, store
@@ -118,10 +119,7 @@ class CustomerBatch:
         existing: set[tuple[int, str]] = set()
         reserved: list[int] = []
         if keys:
-            await conn.fetchval(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) k",
-                sorted({lock_key(*k) for k in keys}),
-            )
+            await conn.fetchval(attribution_queries.LOCK_KEYS, sorted({lock_key(*k) for k in keys}))
             rows = await conn.fetch(queries.FIND, [k[0] for k in keys], [k[1] for k in keys])
             for r in rows:
                 customer = customer_of(r)
@@ -329,7 +327,10 @@ class CustomerBatch:
         customer = credit.customer
         row["customer_id"] = customer.id if customer else None
         row["recurring"] = customer is not None
-        if not fresh or row["reason"] is not None or rec.customer_id is None:
+        # Only a new conversion the advertiser counts (approved or pending, no tracker
+        # reason such as `window`) binds: a replay, a status change or a refusal does not.
+        counted = row["status"] in COUNTED and row["reason"] is None
+        if not fresh or not counted or rec.customer_id is None:
             return
         if customer is None:
             customer = self._create(adv, rec.customer_id, credit, row, rec)
@@ -341,13 +342,12 @@ class CustomerBatch:
             bind(customer, credit, rec)
             customer.rebound = True
             self.events.append((customer, "rebound", previous, row))
-        if row["status"] in COUNTED:
-            seq = self.seq.get((customer.id, credit.offer_id), 0) + 1
-            self.seq[(customer.id, credit.offer_id)] = seq
-            row["recurring_seq"] = seq
-            limit = self._terms(credit.offer_id).limit
-            if limit is not None and seq > limit:
-                row["payout"] = Decimal(0)
+        seq = self.seq.get((customer.id, credit.offer_id), 0) + 1
+        self.seq[(customer.id, credit.offer_id)] = seq
+        row["recurring_seq"] = seq
+        limit = self._terms(credit.offer_id).limit
+        if limit is not None and seq > limit:
+            row["payout"] = Decimal(0)
 
     def settle_unattributed(self, row: Row, rec: ConversionRecord) -> None:
         row["attributed_via"] = (
