@@ -55,11 +55,12 @@ CREATE INDEX customers_affiliate_idx ON customers (affiliate_id, id);
 CREATE INDEX customers_offer_idx ON customers (offer_id, id);
 CREATE INDEX customers_first_idx ON customers (first_conversion_at, id);
 
--- Every binding and rebinding of a customer, in order: the timeline's history.
+-- Every rebinding of a customer, in order: the timeline's history (its first binding is
+-- its first conversion's).
 CREATE TABLE customer_events (
     id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     customer_id            bigint NOT NULL REFERENCES customers (id),
-    kind                   text NOT NULL CHECK (kind IN ('bound', 'rebound', 'reassigned')),
+    kind                   text NOT NULL CHECK (kind IN ('rebound', 'reassigned')),
     affiliate_id           bigint NOT NULL,
     previous_affiliate_id  bigint,
     conversion_id          bigint,

@@ -333,8 +333,9 @@ class CustomerBatch:
         if not fresh or not counted or rec.customer_id is None:
             return
         if customer is None:
+            # Its binding is its first conversion's (the timeline shows it from there):
+            # no event row for it, the batch's most frequent write.
             customer = self._create(adv, rec.customer_id, credit, row, rec)
-            self.events.append((customer, "bound", None, row))
             row["customer_id"] = customer.id
             return
         if credit.rebind:

@@ -99,6 +99,10 @@ async def _timeline(
                 "currency": c["currency"],
             }
         )
+        if c["id"] == customer["first_conversion_id"]:
+            # The customer was bound by its first conversion, to that one's affiliate.
+            bound = {"at": c["received_at"], "kind": "bound", "affiliate_id": c["affiliate_id"]}
+            items.append({**bound, "conversion_id": c["id"]})
     for h in await pool.fetch(queries.STATUS_CHANGES, customer_id, affiliate_id):
         items.append(
             {
