@@ -5,7 +5,7 @@
 -- is validated here without blocking writes.
 DROP INDEX CONCURRENTLY IF EXISTS conversions_customer_idx;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS conversions_customer_idx
-    ON conversions (customer_id, offer_id) WHERE customer_id IS NOT NULL;
+    ON conversions (customer_id, offer_id) INCLUDE (recurring_seq) WHERE customer_id IS NOT NULL;
 DROP INDEX CONCURRENTLY IF EXISTS conversions_coupon_idx;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS conversions_coupon_idx
     ON conversions (coupon_id) WHERE coupon_id IS NOT NULL;

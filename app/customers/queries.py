@@ -40,11 +40,17 @@ EXISTING_TXIDS = """
 SELECT advertiser_id, txid FROM conversions
 WHERE (advertiser_id, txid) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
 """
-# How many recurring conversions each (customer, offer) has numbered so far.
+# How many recurring conversions each (customer, offer) has numbered so far: an index
+# probe per customer (the aggregate keeps the planner from making it a join over a scan of
+# all conversions, which stale statistics of a fast-growing table would favour).
 RECURRING_SEQ = """
-SELECT customer_id, offer_id, max(recurring_seq) AS seq FROM conversions
-WHERE customer_id = ANY($1::bigint[]) AND recurring_seq IS NOT NULL
-GROUP BY customer_id, offer_id
+SELECT k.customer_id, c.offer_id, c.seq
+FROM unnest($1::bigint[]) AS k(customer_id)
+CROSS JOIN LATERAL (
+    SELECT offer_id, max(recurring_seq) AS seq FROM conversions
+    WHERE customer_id = k.customer_id AND recurring_seq IS NOT NULL
+    GROUP BY offer_id
+) c
 """
 INSERT = f"""
 INSERT INTO customers (id, advertiser_id, external_id, {BINDING}, first_conversion_id,
