@@ -87,8 +87,8 @@ def model(s: Scenario) -> tuple[list[Owed], dict[int, int]]:
 
     for phase, actions in enumerate((s.first, s.second)):
         if phase == 1:
-            for customer in bound.values():
-                customer["age"] += s.age
+            for aged in bound.values():
+                aged["age"] += s.age
         for kind, number, (how, affiliate) in actions:
             if kind == "reverse":
                 targets = [r for r in rows if r.status != "skip"]
