@@ -169,13 +169,13 @@ class Attributor:
                 for _, rec in known
             ]
             items += [(rec, rec.advertiser_id, False) for _, rec in lost]
+            affiliate_ids = {int(clicks[rec.click_id]["affiliate_id"]) for _, rec in known}
             ctx = await customer_attribution.CustomerBatch.open(conn, items)
             if ctx is not None:
                 offers |= await _offers(conn, ctx.offer_ids - set(offers))
-                await ctx.load_terms(conn, offers)
+                await ctx.load_terms(conn, offers, affiliate_ids)
+                affiliate_ids |= ctx.affiliate_ids
             caps = await conversion_caps.load(conn, list(offers))
-            affiliate_ids = {int(clicks[rec.click_id]["affiliate_id"]) for _, rec in known}
-            affiliate_ids |= ctx.affiliate_ids if ctx is not None else set()
             overrides = {
                 (int(r["offer_id"]), int(r["affiliate_id"])): (
                     str(r["payout_type"]),

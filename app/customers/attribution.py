@@ -143,8 +143,12 @@ class CustomerBatch:
                 reserved = [int(r[0]) for r in await conn.fetch(queries.RESERVE_IDS, unknown)]
         return cls(advertiser_of, customers, found, existing, reserved)
 
-    async def load_terms(self, conn: Connection, offers: Mapping[int, Offer]) -> None:
-        """Terms, recurring overrides, links and recurring counts of the batch's offers."""
+    async def load_terms(
+        self, conn: Connection, offers: Mapping[int, Offer], clicked: set[int]
+    ) -> None:
+        """Terms, recurring overrides, links and recurring counts of the batch's offers,
+        for the affiliates of its customers, coupons and stored clicks (`clicked`: a
+        click may rebind a customer, whose later conversions then need its links)."""
         ids = list(offers)
         for r in await conn.fetch(queries.TERMS, ids):
             recurring = None
@@ -153,7 +157,7 @@ class CustomerBatch:
             self.terms[int(r["id"])] = Terms(
                 str(r["attribution_model"]), r["lifetime_days"], recurring, r["recurring_limit"]
             )
-        affiliates = list(self.affiliate_ids)
+        affiliates = sorted(self.affiliate_ids | clicked)
         for r in await conn.fetch(queries.RECURRING_OVERRIDES, ids, affiliates):
             self.recurring_overrides[(int(r["offer_id"]), int(r["affiliate_id"]))] = (
                 str(r["recurring_type"]),

@@ -322,3 +322,42 @@ async def test_recurring_conversions_pay_the_recurring_rules_up_to_the_limit(
         "b2": (Decimal("0.75"), 2),
         "b3": (Decimal("0"), 3),
     }
+
+
+async def test_a_click_that_rebinds_pays_its_affiliates_recurring_override(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    shop = await make_shop(client, admin)
+    override = {
+        "affiliate_id": shop["bob"]["id"],
+        "type": "fixed",
+        "value": "5.00",
+        "recurring": {"type": "fixed", "value": "0.75"},
+    }
+    response = await client.patch(
+        f"/api/v1/offers/{shop['offer']['id']}",
+        json={"payout_overrides": [override]},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    alice = await click(app, client, shop["alice_link"]["code"])
+    bob = await click(app, client, shop["bob_link"]["code"])
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=alice, txid="1", customer_id="R")
+    await run_worker(settings)
+    # Bob's click rebinds: a recurring conversion of Bob's, found by no customer or coupon
+    # of the batch but by its click.
+    await postback(client, shop["token"], click_id=bob, txid="2", customer_id="R")
+    await run_worker(settings)
+    await postback(client, shop["token"], txid="3", customer_id="R")
+    await run_worker(settings)
+    rows = [(r["affiliate_id"], r["payout"], r["recurring"]) for r in await conversions(pool)]
+    assert rows == [
+        (shop["alice"]["id"], Decimal("2.50"), False),
+        (shop["bob"]["id"], Decimal("0.75"), True),
+        (shop["bob"]["id"], Decimal("0.75"), True),
+    ]
