@@ -164,11 +164,12 @@ class Attributor:
             offer_ids = {int(clicks[rec.click_id]["offer_id"]) for _, rec in known}
             offer_ids |= {rec.offer_id for _, rec in lost if rec.offer_id is not None}
             offers = await _offers(conn, offer_ids)
-            items = [
-                (rec, _advertiser(rec, offers.get(int(clicks[rec.click_id]["offer_id"]))), True)
+            items: list[tuple[ConversionRecord, int | None, asyncpg.Record | None]] = [
+                (rec, _advertiser(rec, offers.get(int(click["offer_id"]))), click)
                 for _, rec in known
+                for click in (clicks[rec.click_id],)
             ]
-            items += [(rec, rec.advertiser_id, False) for _, rec in lost]
+            items += [(rec, rec.advertiser_id, None) for _, rec in lost]
             affiliate_ids = {int(clicks[rec.click_id]["affiliate_id"]) for _, rec in known}
             ctx = await customer_attribution.CustomerBatch.open(conn, items)
             if ctx is not None:

@@ -8,9 +8,7 @@ the conversion is kept `unattributed` with the reason of the first step that fai
 (`unknown_coupon`, `coupon_other_advertiser`, `coupon_archived`, `coupon_other_offer`,
 `no_offer`, `no_link`, `offer`, `lifetime_expired`, `unknown_customer`).
 
-A click-less postback names its offer with `offer_id`; without one, an advertiser-wide
-coupon or a customer credits the customer's bound offer (no customer: `no_offer`).
-
+A click-less postback names its offer with `offer_id`, else the customer's bound one.
 A credit through a click or coupon meets the customer's binding: the same affiliate is a
 recurring conversion; another one is decided by the offer's `attribution_model`:
 `last_click` credits the new affiliate and rebinds the customer (a `rebound` event),
@@ -18,14 +16,11 @@ recurring conversion; another one is decided by the offer's `attribution_model`:
 has a link on the offer). The first credited conversion (approved or pending, no tracker
 reason) carrying an unknown `customer_id` creates the customer, bound to it.
 
-Locks: every writer of a customer takes the transaction-scoped advisory lock of its
-(advertiser, external ID), all of a batch's in ascending order, *before* the writer's
-own lock set (app/attribution/writer.py): the binding decides a conversion's offer and so
-which cap locks the writer needs. Customer locks always come first and in order, and no
-one holding a writer lock waits for a customer lock, so no cycle is possible. Two
-conversions of a new customer in two batches (two shards, two workers) then serialise:
-the second sees the customer the first created. The unique (advertiser, external_id)
-constraint is the last line of defence.
+Locks (README, Customers): a batch takes the advisory locks of its customers' (advertiser,
+external ID), in ascending order, before the writer's own set (app/attribution/writer.py),
+since a binding decides which offer's cap locks the writer needs; nobody holding a writer
+lock waits for a customer lock, so no wait can cycle, and two conversions of a new
+customer in two batches serialise: the second sees the customer the first made.
 """
 
 from __future__ import annotations
@@ -49,10 +44,12 @@ from app.customers.binding import (
     Customer,
     CustomerConflict,
     Key,
+    Pair,
     Terms,
     bind,
     binding_source,
     customer_of,
+    link_pairs,
     lock_key,
 )
 from app.db import Connection
@@ -71,10 +68,11 @@ class CustomerBatch:
     existing: set[tuple[int, str]]
     reserved: list[int]
     terms: dict[int, Terms] = field(default_factory=dict)
-    links: dict[tuple[int, int], int] = field(default_factory=dict)
+    links: dict[Pair, int] = field(default_factory=dict)
     recurring_overrides: dict[tuple[int, int], tuple[str, Decimal]] = field(default_factory=dict)
     seq: dict[tuple[int, int], int] = field(default_factory=dict)
     seen: set[tuple[int, str]] = field(default_factory=set)
+    link_pairs: set[Pair] = field(default_factory=set)
     events: list[tuple[Customer, str, int | None, Row]] = field(default_factory=list)
 
     @property
@@ -93,10 +91,10 @@ class CustomerBatch:
 
     @classmethod
     async def open(
-        cls, conn: Connection, items: list[tuple[ConversionRecord, int | None, bool]]
+        cls, conn: Connection, items: list[tuple[ConversionRecord, int | None, Any]]
     ) -> CustomerBatch | None:
-        """Lock and load what the records (each with its advertiser, and whether its click
-        is stored) need; None when none carries a customer_id or a coupon to use."""
+        """Lock and load what the records (each with its advertiser and its stored click or
+        None) need; None when none carries a customer_id or a coupon to use."""
         advertiser_of = {
             id(rec): adv
             for rec, adv, _ in items
@@ -111,9 +109,7 @@ class CustomerBatch:
                 if adv is not None and rec.customer_id is not None
             }
         )
-        codes = {
-            rec.coupon.lower() for rec, adv, has_click in items if rec.coupon and not has_click
-        }
+        codes = {rec.coupon.lower() for rec, _, click in items if rec.coupon and click is None}
         found = await coupons.find_codes(conn, codes)
         customers: dict[Key, Customer] = {}
         existing: set[tuple[int, str]] = set()
@@ -141,14 +137,23 @@ class CustomerBatch:
             unknown = len(keys) - len(customers)
             if unknown:
                 reserved = [int(r[0]) for r in await conn.fetch(queries.RESERVE_IDS, unknown)]
-        return cls(advertiser_of, customers, found, existing, reserved)
+        batch = cls(advertiser_of, customers, found, existing, reserved)
+        batch.link_pairs = link_pairs(
+            [
+                (rec, adv, click, batch._customer_of(rec))
+                for rec, adv, click in items
+                if id(rec) in advertiser_of
+            ],
+            found,
+        )
+        return batch
 
     async def load_terms(
         self, conn: Connection, offers: Mapping[int, Offer], clicked: set[int]
     ) -> None:
         """Terms, recurring overrides, links and recurring counts of the batch's offers,
         for the affiliates of its customers, coupons and stored clicks (`clicked`: a
-        click may rebind a customer, whose later conversions then need its links)."""
+        click may rebind a customer and is then paid as a recurring conversion)."""
         ids = list(offers)
         for r in await conn.fetch(queries.TERMS, ids):
             recurring = None
@@ -163,15 +168,14 @@ class CustomerBatch:
                 str(r["recurring_type"]),
                 r["recurring_value"],
             )
-        pairs = sorted({(a, o) for a in affiliates for o in ids})
-        if pairs:
-            await self._load_links(conn, pairs)
+        if self.link_pairs:
+            await self._load_links(conn, sorted(self.link_pairs))
         known = [c.id for c in self.customers.values()]
         if known:
             for r in await conn.fetch(queries.RECURRING_SEQ, known):
                 self.seq[(int(r["customer_id"]), int(r["offer_id"]))] = int(r["seq"])
 
-    async def _load_links(self, conn: Connection, pairs: list[tuple[int, int]]) -> None:
+    async def _load_links(self, conn: Connection, pairs: list[Pair]) -> None:
         rows = await conn.fetch(queries.LINKS, [p[0] for p in pairs], [p[1] for p in pairs])
         for r in rows:
             self.links[(int(r["affiliate_id"]), int(r["offer_id"]))] = int(r["id"])

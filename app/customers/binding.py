@@ -13,10 +13,12 @@ import asyncpg
 
 from app.attribution import writer
 from app.attribution.rules import Row
+from app.coupons.service import Coupon
 from app.macros import SUB_IDS
 from app.postbacks.records import ConversionRecord
 
 Key = tuple[int, str]  # (advertiser, external ID)
+Pair = tuple[int, int]  # (affiliate, offer)
 BINDING_FIELDS = (*SUB_IDS, "source")
 
 
@@ -146,3 +148,33 @@ def customer_of(r: asyncpg.Record) -> Customer:
         country=r["country"],
         first_conversion_at=r["first_conversion_at"],
     )
+
+
+def link_pairs(
+    items: list[tuple[ConversionRecord, int | None, Any, Customer | None]],
+    coupons: dict[str, list[Coupon]],
+) -> set[Pair]:
+    """The (affiliate, offer) links credits without a click may need, for records (each
+    with its advertiser, stored click or None, and known customer): per customer, every
+    affiliate its records may bind it to times every offer they may credit (within a
+    batch a binding changes only to an affiliate of that customer's own records)."""
+    affiliates: dict[object, set[int]] = {}
+    offers: dict[object, set[int]] = {}
+    for rec, adv, click, customer in items:
+        key: object = (adv, rec.customer_id) if rec.customer_id is not None else id(rec)
+        who, where = affiliates.setdefault(key, set()), offers.setdefault(key, set())
+        if customer is not None:
+            who.add(customer.affiliate_id)
+            where.add(customer.offer_id)
+        if click is not None:
+            who.add(int(click["affiliate_id"]))
+            where.add(int(click["offer_id"]))
+        if rec.offer_id is not None:
+            where.add(rec.offer_id)
+        if rec.coupon is not None and click is None:
+            for coupon in coupons.get(rec.coupon.lower(), []):
+                if coupon.advertiser_id == adv:
+                    who.add(coupon.affiliate_id)
+                    if coupon.offer_id is not None:
+                        where.add(coupon.offer_id)
+    return {(a, o) for key, who in affiliates.items() for a in who for o in offers[key]}

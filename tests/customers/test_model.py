@@ -158,7 +158,7 @@ async def _shop(client: httpx.AsyncClient, admin: dict[str, str], s: Scenario, n
 
 @pytest.mark.timeout(600)
 @hypothesis_settings(
-    max_examples=15,
+    max_examples=25,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     deadline=None,
 )
