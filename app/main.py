@@ -14,6 +14,8 @@ from app import __doc__ as description
 from app import db
 from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
+from app.coupons import routes as coupon_routes
+from app.customers import routes as customer_routes
 from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
@@ -148,6 +150,8 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(keys_routes.router)
     api.include_router(sender_routes.router)
     api.include_router(conversion_routes.router)
+    api.include_router(coupon_routes.router)
+    api.include_router(customer_routes.router)
     api.include_router(stats_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(partner_routes.router)

@@ -13,6 +13,8 @@ from app.catalog import links as link_service
 from app.catalog import offers as offer_service
 from app.catalog.fields import Rule
 from app.catalog.schemas import AdvertiserIn, AffiliateIn, LinkIn, OfferIn
+from app.coupons import service as coupon_service
+from app.coupons.schemas import CouponIn
 from app.db import Connection
 from app.keys import service as keys_service
 from app.partners import groups as group_service
@@ -86,6 +88,11 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
                     body=LinkIn(affiliate_id=affiliate.id, offer_id=offer.id),
                     public_url=settings.public_url,
                 )
+            # A postback with coupon=DEMO10 (and a txid) credits the last affiliate.
+            await coupon_service.create_coupon(
+                conn,
+                body=CouponIn(code="DEMO10", affiliate_id=affiliate.id, offer_id=offer.id),
+            )
         codes = await conn.fetch(
             """SELECT l.code FROM links l JOIN offers o ON o.id = l.offer_id
                WHERE o.advertiser_id = $1 ORDER BY l.id""",

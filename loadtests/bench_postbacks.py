@@ -11,9 +11,14 @@ redis://127.0.0.1:6379/5, flushed), loopback only. In one run:
       parameters checked, the record durably queued on the conversions stream, each
       request with its own txid;
   (c) one attribution consumer (the worker's) draining N queued conversions of N
-      distinct stored clicks into conversions + history + rollups + outbox.
-`--grouped` puts every affiliate in a commission group with a rule for the offer, so
-attribution also loads group terms and pays by them (checked after the run).
+      distinct stored clicks into conversions + history + rollups + outbox;
+  (d) the same with customers and coupons on (issue 13): of every four conversions two
+      come by click with a new customer_id (each binds a customer), one by coupon with a
+      new customer_id, one with no click but the customer_id of the one three before it
+      (credited by the customer's binding, recurring).
+`--attribution-only` skips (a) and (b). `--grouped` puts every affiliate in a commission
+group with a rule for the offer, so attribution in (c) also loads group terms and pays by
+them (checked after the run).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -146,8 +152,38 @@ async def store_clicks(database_url: str, link: dict[str, int], count: int) -> l
     return ids
 
 
+async def add_coupon(database_url: str, link: dict[str, int]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO coupons (advertiser_id, offer_id, affiliate_id, code)"
+            " VALUES ($1, $2, $3, 'BENCH')",
+            link["advertiser_id"],
+            link["offer_id"],
+            link["affiliate_id"],
+        )
+    finally:
+        await conn.close()
+
+
+def with_customers(i: int, record: ConversionRecord, tag: str) -> ConversionRecord:
+    """Record i of run (d): by click, coupon or customer binding (see the docstring)."""
+    kind = i % 4
+    if kind < 2:
+        return replace(record, customer_id=f"{tag}c{i}")
+    if kind == 2:
+        return replace(record, click_id=None, coupon="bench", customer_id=f"{tag}k{i}")
+    return replace(record, click_id=None, customer_id=f"{tag}c{i - 3}")
+
+
 async def queue_conversions(
-    redis_url: str, settings: Settings, advertiser_id: int, click_ids: list[str]
+    redis_url: str,
+    settings: Settings,
+    advertiser_id: int,
+    click_ids: list[str],
+    *,
+    prefix: str = "bench-",
+    customers: bool = False,
 ) -> None:
     redis = Redis.from_url(redis_url)
     try:
@@ -163,7 +199,7 @@ async def queue_conversions(
                     via="postback",
                     advertiser_id=advertiser_id,
                     click_id=click_uuid,
-                    txid=f"bench-{i}",
+                    txid=f"{prefix}{i}",
                     amount=None,
                     payout=None,
                     currency=None,
@@ -171,6 +207,8 @@ async def queue_conversions(
                     event=None,
                     received_us=now_us + i,
                 )
+                if customers:
+                    record = with_customers(i, record, prefix)
                 pipe.xadd(shards[i % len(shards)], {"r": record.encode()})
             await pipe.execute()
     finally:
@@ -178,7 +216,7 @@ async def queue_conversions(
 
 
 async def attribute_all(
-    settings: Settings, expected: int, *, grouped: bool = False
+    settings: Settings, expected: int, prefix: str = "bench-", *, grouped: bool = False
 ) -> tuple[float, int]:
     """One conversions consumer, burst mode: (seconds, conversions stored)."""
     assert settings.database_url
@@ -198,11 +236,14 @@ async def attribute_all(
         started = time.perf_counter()
         await consumer.run(stop=asyncio.Event(), burst=True)
         elapsed = time.perf_counter() - started
-        stored = await pool.fetchval("SELECT count(*) FROM conversions WHERE txid LIKE 'bench-%'")
+        stored = await pool.fetchval(
+            "SELECT count(*) FROM conversions WHERE txid LIKE $1 || '%' AND status = 'approved'",
+            prefix,
+        )
         assert stored == expected, (stored, expected)
         if grouped:
             paid = await pool.fetch(
-                "SELECT DISTINCT payout FROM conversions WHERE txid LIKE 'bench-%'"
+                "SELECT DISTINCT payout FROM conversions WHERE txid LIKE $1 || '%'", prefix
             )
             assert [r["payout"] for r in paid] == [GROUP_PAYOUT], paid
         return elapsed, int(stored)
@@ -217,6 +258,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--conversions", type=int, default=50_000)
     parser.add_argument("--grouped", action="store_true")
+    parser.add_argument("--attribution-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tracker_bench_conversions"
@@ -233,7 +276,63 @@ def main() -> None:
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     token, link = asyncio.run(demo_link(env, grouped=args.grouped))
     click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
+    asyncio.run(add_coupon(database_url, link))
+    if not args.attribution_only:
+        intake_figures(args, env, token, click_ids)
+    settings = Settings(database_url=database_url, redis_url=redis_url)
+    # Without and with customers in turn, each round on fresh clicks: the machine's load
+    # (and the tables' growth) weighs on both alike.
+    for round_ in range(args.rounds):
+        if round_:
+            click_ids = asyncio.run(store_clicks(database_url, link, args.conversions))
+        prefix = f"bench{round_}-"
+        asyncio.run(
+            queue_conversions(redis_url, settings, link["advertiser_id"], click_ids, prefix=prefix)
+        )
+        elapsed, stored = asyncio.run(
+            attribute_all(settings, args.conversions, prefix, grouped=args.grouped)
+        )
+        print(
+            f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
+            f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
+            "transaction)",
+            flush=True,
+        )
+        customer_clicks = asyncio.run(store_clicks(database_url, link, args.conversions))
+        prefix = f"benchc{round_}-"
+        before = asyncio.run(count_customers(database_url))
+        asyncio.run(
+            queue_conversions(
+                redis_url,
+                settings,
+                link["advertiser_id"],
+                customer_clicks,
+                prefix=prefix,
+                customers=True,
+            )
+        )
+        elapsed_c, stored_c = asyncio.run(attribute_all(settings, args.conversions, prefix))
+        bound = asyncio.run(count_customers(database_url)) - before
+        print(
+            f"  with customers, coupons  : {stored_c} conversions in {elapsed_c:.2f} s = "
+            f"{stored_c / elapsed_c:.0f} conversions/s ({bound} customers bound; a quarter "
+            "by coupon, a quarter credited by binding)",
+            flush=True,
+        )
 
+
+async def count_customers(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM customers"))
+    finally:
+        await conn.close()
+
+
+def intake_figures(
+    args: argparse.Namespace, env: dict[str, str], token: str, click_ids: list[str]
+) -> None:
+    """(a) and (b): the raw 302 baseline and the /postback intake, printed."""
     port = free_port()
     base = subprocess.Popen(
         [PY, "-m", "uvicorn", "loadtests.baseline_app:app", "--port", str(port), *UVICORN_FLAGS],
@@ -267,10 +366,6 @@ def main() -> None:
         web.wait()
         Path(script.name).unlink()
 
-    settings = Settings(database_url=database_url, redis_url=redis_url)
-    asyncio.run(queue_conversions(redis_url, settings, link["advertiser_id"], click_ids))
-    elapsed, stored = asyncio.run(attribute_all(settings, args.conversions, grouped=args.grouped))
-
     ratio = intake["rps"] / baseline["rps"]
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"run at {when}; {args.duration} s per wrk run, {args.connections} connections")
@@ -284,11 +379,6 @@ def main() -> None:
         f"  p99 {intake['p99']:.2f} ms  non-2xx {intake['bad']}"
     )
     print(f"ratio intake / baseline    : {ratio:.2f}  (web process {web_share:.0%} of a core)")
-    print(
-        f"attribution (1 consumer)   : {stored} conversions in {elapsed:.2f} s = "
-        f"{stored / elapsed:.0f} conversions/s (rollups, history, outbox in the same "
-        f"transaction{'; paid by a commission group rule' if args.grouped else ''})"
-    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import cast
 
 import asyncpg
 import orjson
@@ -22,6 +24,7 @@ from app.attribution import pixels, queries, rules, writer
 from app.attribution.decision import Candidate
 from app.caps import conversions as conversion_caps
 from app.clickid import click_time
+from app.customers import attribution as customer_attribution
 from app.db import Connection, Pool
 from app.postbacks.records import ConversionRecord, decode
 from app.settings import Settings
@@ -122,7 +125,11 @@ class Attributor:
         for attempt in range(DEADLOCK_RETRIES):
             try:
                 return await self._attribute(records)
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            except (
+                asyncpg.DeadlockDetectedError,
+                asyncpg.SerializationError,
+                customer_attribution.CustomerConflict,
+            ):
                 # The click worker's rollup upserts can cross ours; the loser retries.
                 if attempt == DEADLOCK_RETRIES - 1:
                     raise
@@ -133,7 +140,7 @@ class Attributor:
         outcome = Attributed()
         async with self._pool.acquire() as conn, conn.transaction():
             now: datetime = await conn.fetchval(queries.NOW)
-            ids = list({rec.click_id for _, rec in records})
+            ids = list({rec.click_id for _, rec in records if rec.click_id is not None})
             found = await conn.fetch(queries.FIND_CLICKS, ids, [click_time(i) for i in ids])
             clicks = {r["click_id"]: r for r in found}
             deadline = timedelta(seconds=self._settings.attribution_deadline_s)
@@ -149,27 +156,62 @@ class Attributor:
                         outcome.discarded.append((entry_id, pixels.UNKNOWN_CLICK))
                     else:
                         outcome.deferred.append(rec)
-                elif now - rules.received_at(rec) >= deadline:
+                elif rec.click_id is None or now - rules.received_at(rec) >= deadline:
+                    # No click (a coupon or customer names the affiliate), or it never came.
                     lost.append((entry_id, rec))
                 else:
                     outcome.deferred.append(rec)
             offer_ids = {int(clicks[rec.click_id]["offer_id"]) for _, rec in known}
             offer_ids |= {rec.offer_id for _, rec in lost if rec.offer_id is not None}
             offers = await _offers(conn, offer_ids)
-            caps = await conversion_caps.load(conn, list(offer_ids))
+            items: list[tuple[ConversionRecord, int | None, asyncpg.Record | None]] = [
+                (rec, _advertiser(rec, offers.get(int(click["offer_id"]))), click)
+                for _, rec in known
+                for click in (clicks[rec.click_id],)
+            ]
+            items += [(rec, rec.advertiser_id, None) for _, rec in lost]
             affiliate_ids = {int(clicks[rec.click_id]["affiliate_id"]) for _, rec in known}
+            ctx = await customer_attribution.CustomerBatch.open(conn, items)
+            if ctx is not None:
+                offers |= await _offers(conn, ctx.offer_ids - set(offers))
+                await ctx.load_terms(conn, offers, affiliate_ids)
+                affiliate_ids |= ctx.affiliate_ids
+            caps = await conversion_caps.load(conn, list(offers))
             overrides = {
                 (int(r["offer_id"]), int(r["affiliate_id"])): (
                     str(r["payout_type"]),
                     r["payout_value"],
                 )
-                for r in await conn.fetch(queries.OVERRIDES, list(offer_ids), list(affiliate_ids))
+                for r in await conn.fetch(queries.OVERRIDES, list(offers), list(affiliate_ids))
             }
             groups = rules.groups_from(
-                await conn.fetch(queries.GROUP_TERMS, list(affiliate_ids), list(offer_ids))
+                await conn.fetch(queries.GROUP_TERMS, list(affiliate_ids), list(offers))
             )
             candidates: list[Candidate] = []
-            for entry_id, rec in known:
+            # In stream order: a record sees the bindings made by those before it.
+            kinds = {id(rec): True for _, rec in known} | {id(rec): False for _, rec in lost}
+            for entry_id, rec in records:
+                if id(rec) not in kinds:
+                    continue
+                if not kinds[id(rec)]:
+                    credit = ctx.credit(rec, None, offers) if ctx is not None else None
+                    if isinstance(credit, customer_attribution.Credit):
+                        candidates.append(_credited(ctx, rec, credit, offers, overrides, groups))
+                        continue
+                    offer = offers.get(rec.offer_id) if rec.offer_id is not None else None
+                    advertiser_id = rec.advertiser_id or (offer.advertiser_id if offer else None)
+                    if advertiser_id is None:
+                        outcome.poison.append(
+                            (entry_id, "a pixel for a click never stored, naming no known offer")
+                        )
+                        continue
+                    if offer is not None and offer.advertiser_id != advertiser_id:
+                        offer = None  # another advertiser's offer is no guide to this one's
+                    row = rules.unattributed_row(rec, advertiser_id, offer, credit)
+                    if ctx is not None:
+                        ctx.settle_unattributed(row, rec)
+                    candidates.append(Candidate(row, rec, False))
+                    continue
                 click = clicks[rec.click_id]
                 offer = offers.get(int(click["offer_id"]))
                 if offer is None:  # the offer was deleted; the click still names it
@@ -182,28 +224,62 @@ class Attributor:
                 if rec.via == "pixel" and not offer.pixels_count:
                     outcome.discarded.append((entry_id, pixels.REFUSED))
                     continue
+                credit = ctx.credit(rec, click, offers) if ctx is not None else None
+                if isinstance(credit, customer_attribution.Credit) and (
+                    rec.advertiser_id in (None, offer.advertiser_id)
+                ):
+                    candidates.append(_credited(ctx, rec, credit, offers, overrides, groups))
+                    continue
                 override = overrides.get((offer.id, int(click["affiliate_id"])))
                 group = groups.get(int(click["affiliate_id"]))
                 row = rules.attributed_row(rec, click, offer, override, group)
+                if ctx is not None:
+                    ctx.mark(row)
                 candidates.append(Candidate(row, rec, rules.one_per_click(offer, row["goal"])))
-            for entry_id, rec in lost:
-                offer = offers.get(rec.offer_id) if rec.offer_id is not None else None
-                advertiser_id = rec.advertiser_id or (offer.advertiser_id if offer else None)
-                if advertiser_id is None:
-                    outcome.poison.append(
-                        (entry_id, "a pixel for a click never stored, naming no known offer")
-                    )
-                    continue
-                row = rules.unattributed_row(rec, advertiser_id, offer, None)
-                candidates.append(Candidate(row, rec, False))
             if candidates:
+                for row, rec, _ in candidates:
+                    row["recurring"] = bool(row["recurring"])
+                    row["attributed_via"] = row["attributed_via"] or (
+                        "pixel" if rec.via == "pixel" else "click"
+                    )
                 outcome.stored = await writer.write_batch(
                     conn, now, candidates, caps, superseded=outcome.deferred
                 )
+                if ctx is not None:
+                    await ctx.write(conn)
                 self.unattributed += sum(
                     1 for row, _, _ in candidates if row["status"] == "unattributed"
                 )
         return outcome
+
+
+def _advertiser(rec: ConversionRecord, offer: rules.Offer | None) -> int | None:
+    """Whose customer a record names: the postback's advertiser, a pixel's click's."""
+    if rec.advertiser_id is not None:
+        return rec.advertiser_id
+    return offer.advertiser_id if offer is not None else None
+
+
+def _credited(
+    ctx: customer_attribution.CustomerBatch | None,
+    rec: ConversionRecord,
+    credit: customer_attribution.Credit,
+    offers: dict[int, rules.Offer],
+    overrides: dict[tuple[int, int], tuple[str, Decimal]],
+    groups: dict[int, rules.GroupTerms],
+) -> Candidate:
+    """The conversion of a record credited by click, coupon or customer binding."""
+    assert ctx is not None
+    offer, override = ctx.money_rules(
+        credit, offers[credit.offer_id], overrides.get((credit.offer_id, credit.affiliate_id))
+    )
+    # A click-shaped mapping: the click itself, or the coupon's or customer's binding.
+    row = rules.attributed_row(
+        rec, cast(asyncpg.Record, credit.source), offer, override, groups.get(credit.affiliate_id)
+    )
+    ctx.settle(row, credit, rec)
+    by_click = credit.via in ("click", "pixel")
+    return Candidate(row, rec, by_click and rules.one_per_click(offer, row["goal"]))
 
 
 async def _offers(conn: Connection, offer_ids: set[int]) -> dict[int, rules.Offer]:

@@ -56,7 +56,8 @@ SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) 
 CONVERSION_COLUMNS = f"""id, advertiser_id, txid, click_id, clicked_at, link_id, affiliate_id,
 offer_id, goal, status, reason, amount, amount_currency, currency, revenue, payout,
 {", ".join(SUB_IDS)}, source, aff_click_id, country, device, os, browser, via,
-received_at, status_at, created_at, updated_at"""
+received_at, status_at, created_at, updated_at, customer_id, recurring, attributed_via,
+coupon_id, recurring_seq"""
 
 EXISTING_BY_TXID = f"""
 SELECT {CONVERSION_COLUMNS} FROM conversions
@@ -95,6 +96,12 @@ INSERT_COLUMNS = (
     "via",
     "received_at",
     "status_at",
+    # Customers and coupons (app/customers/attribution.py).
+    "customer_id",
+    "recurring",
+    "attributed_via",
+    "coupon_id",
+    "recurring_seq",
 )
 _INSERT_TYPES = (
     "bigint[]",
@@ -122,6 +129,11 @@ _INSERT_TYPES = (
     "text[]",
     "timestamptz[]",
     "timestamptz[]",
+    "bigint[]",
+    "boolean[]",
+    "text[]",
+    "bigint[]",
+    "integer[]",
 )
 INSERT_CONVERSIONS = f"""
 INSERT INTO conversions ({", ".join(INSERT_COLUMNS)})

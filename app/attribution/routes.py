@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Path, Query
 
 from app import patterns
@@ -15,6 +17,8 @@ from app.attribution.schemas import (
     StatusPatch,
     fields_of,
 )
+from app.customers import service as customer_service
+from app.db import Pool
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import BadRequest, NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
@@ -85,7 +89,7 @@ async def list_conversions(
     cursor_out = next_cursor(rows, limit)
     if principal.is_admin:
         return Page[ConversionOut](
-            items=[ConversionOut.model_validate(fields_of(r)) for r in rows],
+            items=await _admin_view(pool, rows),
             next_cursor=cursor_out,
         )
     return Page[AffiliateConversionOut](
@@ -100,7 +104,7 @@ async def get_conversion(
 ) -> ConversionOut | AffiliateConversionOut:
     row = await attribution.get_conversion(pool, conversion_id=conversion_id)
     if principal.is_admin:
-        return ConversionOut.model_validate(fields_of(row))
+        return (await _admin_view(pool, [row]))[0]
     if row["affiliate_id"] is None or row["affiliate_id"] != principal.affiliate_id:
         # Someone else's conversion looks like no conversion at all.
         raise NotFound(f"conversion {conversion_id} does not exist")
@@ -117,4 +121,17 @@ async def patch_conversion(
         status=body.status,
         changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
     )
-    return ConversionOut.model_validate(fields_of(row))
+    return (await _admin_view(pool, [row]))[0]
+
+
+async def _admin_view(pool: Pool, rows: Sequence[asyncpg.Record]) -> list[ConversionOut]:
+    """Conversions as an admin sees them: with their customers' external IDs."""
+    external = await customer_service.external_ids(
+        pool, {int(r["customer_id"]) for r in rows if r["customer_id"] is not None}
+    )
+    return [
+        ConversionOut.model_validate(
+            {**fields_of(r), "customer_external_id": external.get(r["customer_id"])}
+        )
+        for r in rows
+    ]

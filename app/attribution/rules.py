@@ -132,8 +132,10 @@ def received_at(rec: ConversionRecord) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
 
 
-def default_txid(click_id: uuid.UUID, goal: str) -> str:
+def default_txid(click_id: uuid.UUID | None, goal: str) -> str:
     """Without a txid, one conversion per click and goal: a repeat is the same conversion."""
+    if click_id is None:  # intake refuses a click-less postback without its txid
+        raise ValueError("a conversion without a click needs its txid")
     return f"click:{format_click_id(click_id)}:{goal}"
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from app.clickid import format_click_id
 from app.money import format_money
@@ -33,7 +33,13 @@ class AffiliateConversionOut(BaseModel):
     event: str
     status: Literal["approved", "pending", "rejected", "unattributed"]
     reason: str | None
-    via: str
+    via: Literal["click", "pixel", "coupon", "customer", "manual"] = Field(
+        description="how it was credited: its click (postback or pixel), a coupon, the "
+        "customer's binding, or by hand"
+    )
+    channel: Literal["postback", "pixel"] = Field(description="what reported it")
+    customer_id: int | None = Field(description="the service's customer (GET /customers/{id})")
+    recurring: bool = Field(description="one of its customer's conversions after the first")
     amount: MoneyOut | None
     amount_currency: str | None
     currency: str
@@ -57,10 +63,16 @@ class AffiliateConversionOut(BaseModel):
 class ConversionOut(AffiliateConversionOut):
     advertiser_id: int
     revenue: MoneyOut
+    customer_external_id: str | None = Field(
+        default=None, description="the advertiser's own ID of the customer"
+    )
 
 
 def fields_of(row: Any) -> dict[str, Any]:
     data = dict(row)
     data["event"] = data.pop("goal")
     data["click_id"] = format_click_id(data["click_id"]) if data["click_id"] else None
+    data["channel"] = data["via"]
+    # Rows older than customers (migration 0030) say only what reported them.
+    data["via"] = data["attributed_via"] or ("pixel" if data["via"] == "pixel" else "click")
     return data

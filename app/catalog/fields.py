@@ -161,6 +161,12 @@ class Goal(Input):
     )
 
 
+RECURRING_OVERRIDE_DOC = (
+    "the affiliate's payout of a customer's conversions after the first (null: the "
+    "override's own rule applies to them too)"
+)
+
+
 class PayoutOverride(_RuleShapes, Input):
     shared_fields: ClassVar[dict[str, JsonSchemaValue]] = {
         "affiliate_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -169,6 +175,21 @@ class PayoutOverride(_RuleShapes, Input):
     affiliate_id: Id
     type: Literal["fixed", "percent"]
     value: Money
+    recurring: Rule | None = Field(default=None, description=RECURRING_OVERRIDE_DOC)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: Any
+    ) -> JsonSchemaValue:
+        document = super().__get_pydantic_json_schema__(schema, handler)
+        # Optional in both shapes: a rule of the same two shapes, or null.
+        recurring = {
+            "anyOf": [*_rule_shapes()["anyOf"], {"type": "null"}],
+            "description": RECURRING_OVERRIDE_DOC,
+        }
+        for shape in document["anyOf"]:
+            shape["properties"]["recurring"] = recurring
+        return document
 
     @model_validator(mode="after")
     def _percent_range(self) -> PayoutOverride:

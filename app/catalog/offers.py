@@ -35,6 +35,9 @@ _SCALARS = (
     "pixel_policy",
     "pixel_status",
     "max_amount",
+    "attribution_model",
+    "lifetime_days",
+    "recurring_limit",
 )
 
 
@@ -61,7 +64,12 @@ async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferO
         for o in await conn.fetch(queries.OVERRIDES, ids):
             overrides[o["offer_id"]].append(
                 PayoutOverride(
-                    affiliate_id=o["affiliate_id"], type=o["payout_type"], value=o["payout_value"]
+                    affiliate_id=o["affiliate_id"],
+                    type=o["payout_type"],
+                    value=o["payout_value"],
+                    recurring=None
+                    if o["recurring_type"] is None
+                    else _rule(o["recurring_type"], o["recurring_value"]),
                 )
             )
         for c in await conn.fetch(queries.CAPS, ids):
@@ -91,6 +99,12 @@ async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferO
             pixel_policy=r["pixel_policy"],
             pixel_status=r["pixel_status"],
             max_amount=r["max_amount"],
+            attribution_model=r["attribution_model"],
+            lifetime_days=r["lifetime_days"],
+            recurring_payout=None
+            if r["recurring_payout_type"] is None
+            else _rule(r["recurring_payout_type"], r["recurring_payout_value"]),
+            recurring_limit=r["recurring_limit"],
             goals=goals[r["id"]],
             payout_overrides=overrides[r["id"]],
             caps=caps[r["id"]],
@@ -151,7 +165,7 @@ async def _replace_children(
             overrides,
             queries.DELETE_OVERRIDES,
             queries.INSERT_OVERRIDES,
-            ("affiliate_id", "type", "value"),
+            ("affiliate_id", "type", "value", "recurring_type", "recurring_value"),
         ),
         (
             caps,
@@ -165,8 +179,16 @@ async def _replace_children(
             continue
         await conn.execute(delete, offer_id)
         await conn.execute(
-            insert, offer_id, *([attrgetter(name)(item) for item in items] for name in fields)
+            insert, offer_id, *([_field(item, name) for item in items] for name in fields)
         )
+
+
+def _field(item: object, name: str) -> object:
+    # An override's optional recurring rule is two nullable columns.
+    if name.startswith("recurring_"):
+        rule = getattr(item, "recurring", None)
+        return None if rule is None else getattr(rule, name.removeprefix("recurring_"))
+    return attrgetter(name)(item)
 
 
 async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
@@ -196,6 +218,11 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
             body.pixel_policy,
             body.pixel_status,
             body.max_amount,
+            body.attribution_model,
+            body.lifetime_days,
+            body.recurring_payout.type if body.recurring_payout else None,
+            body.recurring_payout.value if body.recurring_payout else None,
+            body.recurring_limit,
         )
         assert row is not None
         await _replace_children(
@@ -262,6 +289,10 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
             if money in changes:
                 columns[f"{money}_type"] = changes[money].type
                 columns[f"{money}_value"] = changes[money].value
+        if "recurring_payout" in changes:
+            recurring = changes["recurring_payout"]
+            columns["recurring_payout_type"] = recurring.type if recurring else None
+            columns["recurring_payout_value"] = recurring.value if recurring else None
         if columns:
             sql = patch.update_sql("offers", list(columns), queries.COLUMNS)
             await conn.execute(sql, offer_id, *columns.values())

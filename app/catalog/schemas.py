@@ -25,6 +25,7 @@ from app.catalog.fields import (
     Goals,
     Id,
     Input,
+    Integral,
     Name,
     Patch,
     PayoutOverride,
@@ -95,6 +96,22 @@ PIXEL_POLICY_DOC = (
     "signing_secret and no ip_allowlist), allow, deny"
 )
 PIXEL_STATUS_DOC = "the status a pixel conversion starts in (a postback may then change it)"
+AttributionModel = Literal["last_click", "first_click"]
+LifetimeDays = Annotated[int, Field(ge=0, le=36600), Integral]
+RecurringLimit = Annotated[int, Field(ge=0, le=2**31 - 1), Integral]
+ATTRIBUTION_MODEL_DOC = (
+    "when a customer comes back through another affiliate's click or coupon: last_click "
+    "credits the new affiliate and rebinds the customer, first_click keeps the bound one"
+)
+LIFETIME_DOC = (
+    "days after a customer's first conversion during which its later ones are credited "
+    "to its affiliate without a click (null: forever; 0: never)"
+)
+RECURRING_PAYOUT_DOC = (
+    "payout rule of a customer's conversions after the first, on the main goal (null: "
+    "the same as payout)"
+)
+RECURRING_LIMIT_DOC = "how many of a customer's recurring conversions are paid (null: all)"
 MAX_AMOUNT_DOC = (
     "largest `amount` a conversion may carry, in the offer's currency (null: no cap); a "
     "larger one, or one in another currency, is stored rejected with reason `amount`"
@@ -120,6 +137,12 @@ class OfferFields(Input):
     pixel_policy: PixelPolicy = Field(default="auto", description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus = Field(default="pending", description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC)
+    attribution_model: AttributionModel = Field(
+        default="last_click", description=ATTRIBUTION_MODEL_DOC
+    )
+    lifetime_days: LifetimeDays | None = Field(default=365, description=LIFETIME_DOC)
+    recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
+    recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferFields:
@@ -157,7 +180,9 @@ class OfferIn(OfferFields):
 
 
 class OfferPatch(Patch):
-    nullable = frozenset({"fallback_url", "max_amount"})
+    nullable = frozenset(
+        {"fallback_url", "max_amount", "lifetime_days", "recurring_payout", "recurring_limit"}
+    )
 
     name: Name | None = None
     url: OfferUrl | None = None
@@ -176,6 +201,12 @@ class OfferPatch(Patch):
     pixel_policy: PixelPolicy | None = Field(default=None, description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus | None = Field(default=None, description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC + "; null removes it")
+    attribution_model: AttributionModel | None = Field(
+        default=None, description=ATTRIBUTION_MODEL_DOC
+    )
+    lifetime_days: LifetimeDays | None = Field(default=None, description=LIFETIME_DOC)
+    recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
+    recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferPatch:
@@ -203,6 +234,10 @@ class OfferOut(BaseModel):
     pixel_policy: PixelPolicy = Field(description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus = Field(description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(description=MAX_AMOUNT_DOC)
+    attribution_model: AttributionModel = Field(description=ATTRIBUTION_MODEL_DOC)
+    lifetime_days: int | None = Field(description=LIFETIME_DOC)
+    recurring_payout: Rule | None = Field(description=RECURRING_PAYOUT_DOC)
+    recurring_limit: int | None = Field(description=RECURRING_LIMIT_DOC)
     created_at: datetime
     updated_at: datetime
 

@@ -31,10 +31,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "event": ("event",),
     "token": ("token",),
     "offer_id": ("offer_id",),
+    "customer_id": ("customer_id", "customer", "user_id"),
+    "coupon": ("coupon", "coupon_code", "promo_code"),
 }
 KNOWN = frozenset(name for names in ALIASES.values() for name in names)
 MAX_VALUE_CHARS = 1024
 MAX_TXID_CHARS = 255
+# The advertiser's own ID of a buyer, and a coupon code: longer ones are a 400.
+MAX_CUSTOMER_CHARS = 255
+MAX_COUPON_CHARS = 255
 # IDs are BIGINT in PostgreSQL: a larger one is refused here, not by the database.
 MAX_ID = 2**63 - 1
 _EVENT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -135,6 +140,8 @@ class ConversionParams:
     status: str
     event: str | None
     offer_id: int | None
+    customer_id: str | None = None
+    coupon: str | None = None
 
 
 def token_of(raw: Raw) -> str | None:
@@ -179,4 +186,6 @@ def parse_conversion(raw: Raw) -> ConversionParams:
         status=status,
         event=event,
         offer_id=offer_id,
+        customer_id=_text(raw, "customer_id", MAX_CUSTOMER_CHARS),
+        coupon=_text(raw, "coupon", MAX_COUPON_CHARS),
     )

@@ -25,7 +25,8 @@ class ConversionRecord:
     # The advertiser whose token authenticated the postback; None for a pixel, whose
     # advertiser is the one of the click's offer.
     advertiser_id: int | None
-    click_id: uuid.UUID
+    # None for a postback that names a coupon or customer_id instead (never for a pixel).
+    click_id: uuid.UUID | None
     txid: str | None
     amount: Decimal | None
     payout: Decimal | None
@@ -38,6 +39,10 @@ class ConversionRecord:
     # never arrives (a postback knows its advertiser from the token).
     offer_id: int | None = None
     attempts: int = 0
+    # The advertiser's own ID of the buyer, and the coupon code sent (issue 13); records
+    # queued before them have neither.
+    customer_id: str | None = None
+    coupon: str | None = None
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -55,6 +60,8 @@ class ConversionRecord:
                 "tu": self.received_us,
                 "off": self.offer_id,
                 "n": self.attempts,
+                "cu": self.customer_id,
+                "cp": self.coupon,
             }
         )
 
@@ -97,10 +104,13 @@ def decode(raw: bytes) -> ConversionRecord:
     via = rec.get("v")
     if via not in ("postback", "pixel"):
         raise PoisonRecord("bad via")
-    try:
-        click_id = uuid.UUID(str(rec.get("cid")))
-    except ValueError:
-        raise PoisonRecord("bad click id") from None
+    cid = rec.get("cid")
+    click_id: uuid.UUID | None = None
+    if cid is not None or via == "pixel":
+        try:
+            click_id = uuid.UUID(str(cid))
+        except ValueError:
+            raise PoisonRecord("bad click id") from None
     status = rec.get("st")
     if status not in STATUSES:
         raise PoisonRecord("bad status")
@@ -110,11 +120,15 @@ def decode(raw: bytes) -> ConversionRecord:
     received = _opt_int(rec, "tu")
     if received is None:
         raise PoisonRecord("no receive time")
+    customer_id, coupon = _opt_str(rec, "cu"), _opt_str(rec, "cp")
+    txid = _opt_str(rec, "tx")
+    if click_id is None and (txid is None or (customer_id is None and coupon is None)):
+        raise PoisonRecord("a postback without a click needs a txid and a coupon or customer")
     return ConversionRecord(
         via=via,
         advertiser_id=advertiser_id,
         click_id=click_id,
-        txid=_opt_str(rec, "tx"),
+        txid=txid,
         amount=_opt_decimal(rec, "amt"),
         payout=_opt_decimal(rec, "pay"),
         currency=_opt_str(rec, "cur"),
@@ -123,4 +137,6 @@ def decode(raw: bytes) -> ConversionRecord:
         received_us=received,
         offer_id=_opt_int(rec, "off"),
         attempts=_opt_int(rec, "n") or 0,
+        customer_id=customer_id,
+        coupon=coupon,
     )

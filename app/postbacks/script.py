@@ -8,7 +8,8 @@ On every page:      <script src="https://TRACKER/pixel.js" async></script>
 On the thank-you page, either attributes on the tag
     <script src="https://TRACKER/pixel.js" data-event="sale" data-amount="49.90"
             data-txid="ORDER-1"></script>
-or a call once the script is loaded: tracker.convert({event, amount, txid, currency}).
+or a call once the script is loaded: tracker.convert({event, amount, txid, currency,
+customer_id, coupon}) (attributes data-customer-id, data-coupon).
 """
 
 PIXEL_JS = r"""(function () {
@@ -46,7 +47,8 @@ PIXEL_JS = r"""(function () {
     var params = new URLSearchParams();
     var id = data.click_id || clickId();
     if (id) params.set("click_id", id);
-    ["event", "amount", "txid", "currency", "offer_id"].forEach(function (name) {
+    var sent = ["event", "amount", "txid", "currency", "offer_id", "customer_id", "coupon"];
+    sent.forEach(function (name) {
       if (data[name] !== undefined && data[name] !== null && data[name] !== "") {
         params.set(name, String(data[name]));
       }
@@ -65,7 +67,9 @@ PIXEL_JS = r"""(function () {
       amount: tag.getAttribute("data-amount"),
       txid: tag.getAttribute("data-txid"),
       currency: tag.getAttribute("data-currency"),
-      offer_id: tag.getAttribute("data-offer-id")
+      offer_id: tag.getAttribute("data-offer-id"),
+      customer_id: tag.getAttribute("data-customer-id"),
+      coupon: tag.getAttribute("data-coupon")
     });
   }
 })();

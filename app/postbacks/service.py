@@ -271,7 +271,13 @@ def _judge(
     signed = advertiser.signing_secret is not None
     conversion = params.parse_conversion(sources.parameters(signed=signed))
     if conversion.click_id is None:
-        raise BadRequest("click_id is required", code="missing_parameter")
+        if conversion.coupon is None and conversion.customer_id is None:
+            raise BadRequest(
+                "click_id, coupon or customer_id is required", code="missing_parameter"
+            )
+        if conversion.txid is None:
+            # Without a click there is nothing else to tell one order from the next.
+            raise BadRequest("txid is required without a click_id", code="missing_parameter")
     return ConversionRecord(
         via="postback",
         advertiser_id=advertiser.id,
@@ -283,6 +289,10 @@ def _judge(
         status=conversion.status,
         event=conversion.event,
         received_us=time.time_ns() // 1000,
+        # A click-less postback names its offer this way (see app/customers/attribution.py).
+        offer_id=conversion.offer_id,
+        customer_id=conversion.customer_id,
+        coupon=conversion.coupon,
     ).encode()
 
 
@@ -346,6 +356,8 @@ async def accept_pixel(
         event=conversion.event,
         received_us=time.time_ns() // 1000,
         offer_id=conversion.offer_id,
+        customer_id=conversion.customer_id,
+        coupon=conversion.coupon,
     )
     try:
         await intake.queue.put(record.encode())

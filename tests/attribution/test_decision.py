@@ -63,6 +63,7 @@ def quota(caps: list[conversion_caps.ConversionCap] | None = None) -> Quota:
 
 def candidate(rec: ConversionRecord, *, allow_multiple: bool = True) -> Candidate:
     on = offer(allow_multiple=allow_multiple)
+    assert rec.click_id is not None
     row = rules.attributed_row(rec, click(rec.click_id), on, None)
     return Candidate(row, rec, rules.one_per_click(on, row["goal"]))
 
@@ -70,7 +71,7 @@ def candidate(rec: ConversionRecord, *, allow_multiple: bool = True) -> Candidat
 def record(
     *,
     via: str = "postback",
-    click_id: uuid.UUID = CLICKS[0],
+    click_id: uuid.UUID | None = CLICKS[0],
     txid: str = "T",
     status: str = "approved",
     amount: Decimal | None = None,

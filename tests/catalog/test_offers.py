@@ -113,7 +113,7 @@ async def test_create_stores_rules_goals_overrides_and_caps(
         },
     ]
     assert offer["payout_overrides"] == [
-        {"affiliate_id": affiliate["id"], "type": "fixed", "value": "3.75"}
+        {"affiliate_id": affiliate["id"], "type": "fixed", "value": "3.75", "recurring": None}
     ]
     assert offer["caps"] == [
         {"metric": "clicks", "period": "day", "limit": 1000, "affiliate_id": None},
@@ -278,7 +278,7 @@ async def test_patch_lists_replace_the_old_ones(
     assert response.status_code == 200, response.text
     patched = await get(client, admin, offer["id"])
     assert patched["goals"] == [new_goal]
-    assert patched["payout_overrides"] == [new_override]
+    assert patched["payout_overrides"] == [{**new_override, "recurring": None}]
     assert patched["caps"] == []
     assert patched["name"] == offer["name"]
 
@@ -625,3 +625,46 @@ async def test_malformed_path_id_is_400(
 ) -> None:
     assert_error(await client.get(f"{API}/{bad_id}", headers=admin), 400, "invalid_request")
     assert_error(await client.delete(f"{API}/{bad_id}", headers=admin), 400, "invalid_request")
+
+
+async def test_customer_terms_and_recurring_rules_round_trip(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any]
+) -> None:
+    offer = catalog["offer"]
+    assert (offer["attribution_model"], offer["lifetime_days"]) == ("last_click", 365)
+    assert (offer["recurring_payout"], offer["recurring_limit"]) == (None, None)
+    override = {
+        "affiliate_id": catalog["alice"]["id"],
+        "type": "fixed",
+        "value": "3.00",
+        "recurring": {"type": "percent", "value": "10"},
+    }
+    body = {
+        "attribution_model": "first_click",
+        "lifetime_days": None,
+        "recurring_payout": {"type": "fixed", "value": "1.25"},
+        "recurring_limit": 3,
+        "payout_overrides": [override],
+    }
+    response = await client.patch(f"/api/v1/offers/{offer['id']}", json=body, headers=admin)
+    assert response.status_code == 200, response.text
+    patched = response.json()
+    assert (patched["attribution_model"], patched["lifetime_days"]) == ("first_click", None)
+    assert patched["recurring_payout"] == {"type": "fixed", "value": "1.25"}
+    assert patched["recurring_limit"] == 3
+    assert patched["payout_overrides"][0]["recurring"] == {"type": "percent", "value": "10.00"}
+    cleared = await client.patch(
+        f"/api/v1/offers/{offer['id']}",
+        json={"recurring_payout": None, "lifetime_days": 0},
+        headers=admin,
+    )
+    assert (cleared.json()["recurring_payout"], cleared.json()["lifetime_days"]) == (None, 0)
+    for bad in (
+        {"attribution_model": "linear"},
+        {"lifetime_days": -1},
+        {"recurring_limit": -1},
+        {"recurring_payout": {"type": "percent", "value": "101"}},
+        {"attribution_model": None},
+    ):
+        response = await client.patch(f"/api/v1/offers/{offer['id']}", json=bad, headers=admin)
+        assert response.status_code == 400, (bad, response.text)

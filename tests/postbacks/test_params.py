@@ -28,6 +28,8 @@ ISO_4217 = {c.code for c in iso4217.Currency if c.exponent is not None}
 ALIASES = {
     "click_id": ["click_id", "transaction_id", "clickid", "subid"],
     "txid": ["txid", "adv_sub", "order_id"],
+    "customer_id": ["customer_id", "customer", "user_id"],
+    "coupon": ["coupon", "coupon_code", "promo_code"],
 }
 KNOWN = {"amount", "payout", "currency", "status", "event", "token", "offer_id"}
 KNOWN |= {alias for names in ALIASES.values() for alias in names}
@@ -122,6 +124,8 @@ def expected(raw: params.Raw) -> params.ConversionParams:
         status=status,
         event=event,
         offer_id=expected_id(_pick(raw, "offer_id")),
+        customer_id=_text(_pick(raw, "customer_id"), 255),
+        coupon=_text(_pick(raw, "coupon"), 255),
     )
 
 

@@ -1,13 +1,71 @@
-"""The conversion record: what intake encodes, attribution decodes, field for field."""
+"""The conversions stream's record: what intake queues is what the worker reads, records
+queued before customers (no `cu`, `cp`) still decode, and a bad one is poison."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import orjson
+import pytest
 
+from app.clickid import new_click_id, parse_click_id
 from app.postbacks.records import ConversionRecord, decode
+from app.streams.records import PoisonRecord
 from tests.helpers import new_click_uuid
+
+
+def _record(**fields: object) -> ConversionRecord:
+    base: dict[str, object] = {
+        "via": "postback",
+        "advertiser_id": 3,
+        "click_id": parse_click_id(new_click_id()[0]),
+        "txid": "T-1",
+        "amount": None,
+        "payout": None,
+        "currency": None,
+        "status": "approved",
+        "event": None,
+        "received_us": 1_700_000_000_000_000,
+    }
+    return ConversionRecord(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_customer_and_coupon_round_trip_and_a_record_may_have_no_click() -> None:
+    for record in (
+        _record(customer_id="C-1", coupon="SAVE10"),
+        _record(click_id=None, customer_id="ü" * 255, offer_id=7),
+        _record(click_id=None, coupon="x"),
+    ):
+        assert decode(record.encode()) == record
+
+
+def test_a_record_queued_before_customers_still_decodes() -> None:
+    record = _record()
+    old = orjson.loads(record.encode())
+    del old["cu"], old["cp"]
+    assert decode(orjson.dumps(old)) == record
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"click_id": None},  # neither coupon nor customer
+        {"click_id": None, "txid": None, "customer_id": "C"},  # no txid to tell orders apart
+        {"via": "pixel", "advertiser_id": None, "click_id": None, "customer_id": "C"},
+    ],
+)
+def test_a_record_without_a_click_needs_a_txid_and_a_coupon_or_customer(
+    fields: dict[str, object],
+) -> None:
+    with pytest.raises(PoisonRecord):
+        decode(_record(**fields).encode())
+
+
+def test_a_customer_id_that_is_not_text_is_poison() -> None:
+    raw = orjson.loads(_record().encode())
+    raw["cu"] = 5
+    with pytest.raises(PoisonRecord):
+        decode(orjson.dumps(raw))
 
 
 def test_a_record_round_trips_and_names_its_click_in_the_canonical_uuid_form() -> None:

@@ -1,13 +1,17 @@
 COLUMNS = """id, advertiser_id, name, url, fallback_url, status, currency,
 attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
 payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
-created_at, updated_at"""
+attribution_model, lifetime_days, recurring_payout_type, recurring_payout_value,
+recurring_limit, created_at, updated_at"""
 
 INSERT = f"""
 INSERT INTO offers (advertiser_id, name, url, fallback_url, status, currency,
     attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
-    payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+    payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
+    attribution_model, lifetime_days, recurring_payout_type, recurring_payout_value,
+    recurring_limit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20, $21, $22)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM offers WHERE id = $1"
@@ -24,7 +28,7 @@ SELECT offer_id, name, revenue_type, revenue_value, payout_type, payout_value, a
 FROM offer_goals WHERE offer_id = ANY($1::bigint[]) ORDER BY offer_id, name
 """
 OVERRIDES = """
-SELECT offer_id, affiliate_id, payout_type, payout_value
+SELECT offer_id, affiliate_id, payout_type, payout_value, recurring_type, recurring_value
 FROM offer_payout_overrides WHERE offer_id = ANY($1::bigint[]) ORDER BY offer_id, affiliate_id
 """
 CAPS = """
@@ -41,8 +45,9 @@ SELECT $1, * FROM unnest($2::text[], $3::text[], $4::numeric[], $5::text[], $6::
     $7::boolean[])
 """
 INSERT_OVERRIDES = """
-INSERT INTO offer_payout_overrides (offer_id, affiliate_id, payout_type, payout_value)
-SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::numeric[])
+INSERT INTO offer_payout_overrides (offer_id, affiliate_id, payout_type, payout_value,
+    recurring_type, recurring_value)
+SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::numeric[], $5::text[], $6::numeric[])
 """
 INSERT_CAPS = """
 INSERT INTO offer_caps (offer_id, metric, period, cap_limit, affiliate_id)

@@ -1,0 +1,1 @@
+"""Coupon codes that credit an affiliate without a click (issue 13)."""

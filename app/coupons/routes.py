@@ -1,0 +1,71 @@
+"""/api/v1/coupons: admin keys manage them; an affiliate key reads its own."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.coupons import service
+from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponStatus
+from app.deps import AdminKey, CurrentKey, PoolDep
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.patterns import MAX_ID
+
+router = APIRouter(prefix="/coupons", tags=["coupons"])
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.post("", status_code=201, response_model=CouponOut)
+async def create_coupon(body: CouponIn, pool: PoolDep, _: AdminKey) -> CouponOut:
+    return await service.create_coupon(pool, body=body)
+
+
+@router.get("", response_model=Page[CouponOut])
+async def list_coupons(
+    pool: PoolDep,
+    caller: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate_id: IdQuery = None,
+    offer_id: IdQuery = None,
+    advertiser_id: IdQuery = None,
+    status: CouponStatus | None = None,
+) -> Page[CouponOut]:
+    """All coupons for an admin; an affiliate key sees its own only."""
+    if affiliate_id is not None:
+        caller.require_affiliate_access(affiliate_id)
+    return await service.list_coupons(
+        pool,
+        cursor=cursor,
+        limit=limit,
+        affiliate_id=affiliate_id if caller.is_admin else caller.affiliate_id,
+        offer_id=offer_id,
+        advertiser_id=advertiser_id,
+        status=status,
+    )
+
+
+@router.get("/{coupon_id}", response_model=CouponOut)
+async def get_coupon(coupon_id: IdPath, pool: PoolDep, caller: CurrentKey) -> CouponOut:
+    coupon = await service.get_coupon(pool, coupon_id=coupon_id)
+    caller.require_affiliate_access(coupon.affiliate_id)
+    return coupon
+
+
+@router.patch("/{coupon_id}", response_model=CouponOut)
+async def update_coupon(
+    coupon_id: IdPath, body: CouponPatch, pool: PoolDep, _: AdminKey
+) -> CouponOut:
+    """Archive or reactivate a coupon (an archived code credits nobody)."""
+    return await service.set_status(pool, coupon_id=coupon_id, status=body.status)
+
+
+@router.delete("/{coupon_id}", status_code=204)
+async def delete_coupon(coupon_id: IdPath, pool: PoolDep, _: AdminKey) -> Response:
+    """Delete an unused coupon; a used one is archived instead (it stays listed)."""
+    async with pool.acquire() as conn:
+        await service.delete_coupon(conn, coupon_id=coupon_id)
+    return Response(status_code=204)

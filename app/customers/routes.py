@@ -1,0 +1,123 @@
+"""/api/v1/customers: list, one customer (binding, totals, timeline), reassign (admin)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app import patterns
+from app.customers import service
+from app.customers.schemas import (
+    AffiliateCustomerDetail,
+    AffiliateCustomerOut,
+    CustomerDetail,
+    CustomerOut,
+    ReassignIn,
+)
+from app.deps import AdminKey, CurrentKey, PoolDep
+from app.errors import BadRequest, Forbidden
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.patterns import MAX_ID
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+TimeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="ISO date (whole day, UTC) or date-time (UTC without an offset)",
+        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    ),
+]
+
+
+def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
+    if text is None or text == "":
+        return None
+    try:
+        if not patterns.matches(patterns.DATE_OR_TIME, text):
+            raise ValueError
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise BadRequest(
+            f"{name}: not an ISO date or date-time", code="invalid_parameter"
+        ) from None
+
+
+@router.get("", response_model=Page[CustomerOut] | Page[AffiliateCustomerOut])
+async def list_customers(
+    pool: PoolDep,
+    principal: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate: IdQuery = None,
+    offer: IdQuery = None,
+    advertiser: IdQuery = None,
+    first_from: TimeQuery = None,
+    first_to: TimeQuery = None,
+    external_id: Annotated[str | None, Query(max_length=255, description="admin keys only")] = None,
+) -> Page[CustomerOut] | Page[AffiliateCustomerOut]:
+    """Customers by ID; an affiliate key sees those bound to its affiliate."""
+    if not principal.is_admin:
+        if affiliate is not None:
+            principal.require_affiliate_access(affiliate)
+        if external_id is not None:
+            raise Forbidden("an affiliate key may not look customers up by external ID")
+        affiliate = principal.affiliate_id
+    rows = await service.list_customers(
+        pool,
+        after=after_id(cursor),
+        limit=limit,
+        affiliate_id=affiliate,
+        offer_id=offer,
+        advertiser_id=advertiser,
+        first_from=_moment(first_from, "first_from", end=False),
+        first_to=_moment(first_to, "first_to", end=True),
+        external_id=external_id or None,
+    )
+    cursor_out = next_cursor(rows, limit)
+    if principal.is_admin:
+        return Page[CustomerOut](
+            items=[CustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
+        )
+    return Page[AffiliateCustomerOut](
+        items=[AffiliateCustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
+    )
+
+
+@router.get("/{customer_id}", response_model=CustomerDetail | AffiliateCustomerDetail)
+async def get_customer(
+    customer_id: IdPath, pool: PoolDep, principal: CurrentKey
+) -> CustomerDetail | AffiliateCustomerDetail:
+    """The binding, lifetime totals (approved, per currency) and the timeline."""
+    if principal.is_admin:
+        data = await service.get_customer(pool, customer_id=customer_id, affiliate_id=None)
+        return CustomerDetail.model_validate(data)
+    data = await service.get_customer(
+        pool, customer_id=customer_id, affiliate_id=principal.affiliate_id
+    )
+    return AffiliateCustomerDetail.model_validate(data)
+
+
+@router.patch("/{customer_id}", response_model=CustomerDetail)
+async def reassign_customer(
+    customer_id: IdPath, body: ReassignIn, pool: PoolDep, principal: AdminKey
+) -> CustomerDetail:
+    """Bind the customer to another affiliate by hand (recorded in its timeline)."""
+    data = await service.reassign(
+        pool,
+        customer_id=customer_id,
+        affiliate_id=body.affiliate_id,
+        reason=body.reason,
+        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+    )
+    return CustomerDetail.model_validate(data)
