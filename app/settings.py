@@ -1,3 +1,4 @@
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,14 @@ class Settings(BaseSettings):
     )
     # Private networks the sender may reach anyway (on-premise receivers; tests).
     sender_allowed_networks: list[str] = Field(default_factory=list)
+
+    # Payouts: the smallest payout in a currency an affiliate's payout_threshold does not
+    # list; the program's name and address on self-billing statements.
+    payout_threshold: Decimal = Field(default=Decimal(50), ge=0, max_digits=18, decimal_places=4)
+    program_name: str = "Affiliate program"
+    program_address: str = ""
+    # A Unicode TrueType font for statements (default: DejaVu Sans where Debian puts it).
+    statement_font: str | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import asyncpg
 
@@ -11,8 +12,14 @@ from app.catalog.queries import affiliates as queries
 from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, NotFound
+from app.money import format_money
 from app.pagination import Page, after_id, next_cursor
 from app.sender import service as sender_service
+
+
+def thresholds_json(thresholds: dict[str, Decimal]) -> dict[str, str]:
+    """Stored as decimal strings (JSON numbers would go through float)."""
+    return {currency: format_money(amount) for currency, amount in sorted(thresholds.items())}
 
 
 def _affiliate_out(row: asyncpg.Record | None, affiliate_id: int) -> AffiliateOut:
@@ -44,6 +51,7 @@ async def create_affiliate(
         body.postback_on,
         body.status,
         body.signing_secret,
+        thresholds_json(body.payout_threshold),
     )
     assert row is not None
     return AffiliateOut(**dict(row))
@@ -83,6 +91,8 @@ async def update_affiliate(
     conn: Executor, *, affiliate_id: int, body: AffiliatePatch, allowed_networks: Sequence[str] = ()
 ) -> AffiliateOut:
     changes = patch.changes(body, nullable=body.nullable)
+    if changes.get("payout_threshold") is not None:
+        changes["payout_threshold"] = thresholds_json(changes["payout_threshold"])
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)

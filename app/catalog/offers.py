@@ -35,6 +35,7 @@ _SCALARS = (
     "pixel_policy",
     "pixel_status",
     "max_amount",
+    "hold_days",
 )
 
 
@@ -91,6 +92,7 @@ async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferO
             pixel_policy=r["pixel_policy"],
             pixel_status=r["pixel_status"],
             max_amount=r["max_amount"],
+            hold_days=r["hold_days"],
             goals=goals[r["id"]],
             payout_overrides=overrides[r["id"]],
             caps=caps[r["id"]],
@@ -196,6 +198,7 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
             body.pixel_policy,
             body.pixel_status,
             body.max_amount,
+            body.hold_days,
         )
         assert row is not None
         await _replace_children(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from app.catalog.fields import (
     Goals,
     Id,
     Input,
+    Integral,
     Name,
     Patch,
     PayoutOverride,
@@ -82,6 +83,11 @@ PIXEL_POLICY_DOC = (
     "signing_secret and no ip_allowlist), allow, deny"
 )
 PIXEL_STATUS_DOC = "the status a pixel conversion starts in (a postback may then change it)"
+HOLD_DAYS_DOC = (
+    "days an approved conversion's commission is held before it can be paid out (kept "
+    "with each commission as it is written)"
+)
+HoldDays = Annotated[int, Field(ge=0, le=3650, description=HOLD_DAYS_DOC), Integral]
 MAX_AMOUNT_DOC = (
     "largest `amount` a conversion may carry, in the offer's currency (null: no cap); a "
     "larger one, or one in another currency, is stored rejected with reason `amount`"
@@ -107,6 +113,7 @@ class OfferFields(Input):
     pixel_policy: PixelPolicy = Field(default="auto", description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus = Field(default="pending", description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC)
+    hold_days: HoldDays = 30
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferFields:
@@ -163,6 +170,7 @@ class OfferPatch(Patch):
     pixel_policy: PixelPolicy | None = Field(default=None, description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus | None = Field(default=None, description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(default=None, description=MAX_AMOUNT_DOC + "; null removes it")
+    hold_days: HoldDays | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferPatch:
@@ -190,11 +198,20 @@ class OfferOut(BaseModel):
     pixel_policy: PixelPolicy = Field(description=PIXEL_POLICY_DOC)
     pixel_status: PixelStatus = Field(description=PIXEL_STATUS_DOC)
     max_amount: Money | None = Field(description=MAX_AMOUNT_DOC)
+    hold_days: int = Field(description=HOLD_DAYS_DOC)
     created_at: datetime
     updated_at: datetime
 
 
 # --- affiliates --------------------------------------------------------------------
+
+PAYOUT_THRESHOLD_DOC = (
+    'the smallest payout per currency, e.g. {"USD": "50.00"}; a currency not listed takes '
+    "the PAYOUT_THRESHOLD setting (admin-writable)"
+)
+PayoutThresholds = Annotated[
+    dict[Currency, Money], Field(max_length=200, description=PAYOUT_THRESHOLD_DOC)
+]
 
 
 class AffiliateIn(Input):
@@ -207,6 +224,7 @@ class AffiliateIn(Input):
     )
     status: Literal["active", "paused"] = "active"
     signing_secret: SigningSecret | None = None
+    payout_threshold: PayoutThresholds = Field(default_factory=dict)
 
 
 class AffiliatePatch(Patch):
@@ -219,6 +237,9 @@ class AffiliatePatch(Patch):
     postback_on: Literal["approved", "all"] | None = None
     status: Literal["active", "paused"] | None = None
     signing_secret: SigningSecret | None = None
+    payout_threshold: PayoutThresholds | None = Field(
+        default=None, description=PAYOUT_THRESHOLD_DOC + "; replaces the stored map"
+    )
 
 
 class AffiliateOut(BaseModel):
@@ -232,6 +253,7 @@ class AffiliateOut(BaseModel):
     signing_secret: str | None = Field(
         description="HMAC-SHA256 key for the X-Tracker-Signature header of postbacks"
     )
+    payout_threshold: dict[str, Money] = Field(description=PAYOUT_THRESHOLD_DOC)
     created_at: datetime
     updated_at: datetime
 

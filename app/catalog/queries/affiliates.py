@@ -1,10 +1,10 @@
 COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
-signing_secret, created_at, updated_at"""
+signing_secret, payout_threshold, created_at, updated_at"""
 
 INSERT = f"""
 INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
-    signing_secret)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+    signing_secret, payout_threshold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM affiliates WHERE id = $1"
@@ -20,6 +20,7 @@ SELECT EXISTS (SELECT 1 FROM links WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM api_keys WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM offer_payout_overrides WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM offer_caps WHERE affiliate_id = $1)
+    OR EXISTS (SELECT 1 FROM ledger_entries WHERE affiliate_id = $1)
 """
 ARCHIVE = "UPDATE affiliates SET status = 'archived', updated_at = now() WHERE id = $1"
 DELETE = "DELETE FROM affiliates WHERE id = $1"
