@@ -52,13 +52,15 @@ CREATE INDEX payouts_affiliate_idx ON payouts (affiliate_id, id);
 
 CREATE TABLE ledger_entries (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    affiliate_id   bigint NOT NULL REFERENCES affiliates (id),
+    -- No foreign keys to affiliates or conversions: the attribution hot path writes
+    -- commissions, and a key check locks the parent row per entry. Neither is deleted
+    -- while entries refer to it (an affiliate with entries is archived instead).
+    affiliate_id   bigint NOT NULL,
     currency       char(3) NOT NULL,
     kind           text NOT NULL CHECK (kind IN
                        ('commission', 'reversal', 'clawback', 'bonus', 'adjustment', 'payout')),
     amount         numeric(18, 4) NOT NULL CHECK (amount <> 0),
-    -- commission, reversal, clawback: the conversion (no foreign key: the attribution hot
-    -- path writes these, and conversions are never deleted).
+    -- commission, reversal, clawback: the conversion.
     conversion_id  bigint,
     -- payout: the payout whose money left (negative) or came back when it failed.
     payout_id      bigint REFERENCES payouts (id),

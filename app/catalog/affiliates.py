@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import asyncpg
+import orjson
 
 from app.catalog import patch
 from app.catalog.queries import affiliates as queries
@@ -17,9 +18,12 @@ from app.pagination import Page, after_id, next_cursor
 from app.sender import service as sender_service
 
 
-def thresholds_json(thresholds: dict[str, Decimal]) -> dict[str, str]:
-    """Stored as decimal strings (JSON numbers would go through float)."""
-    return {currency: format_money(amount) for currency, amount in sorted(thresholds.items())}
+def thresholds_json(thresholds: dict[str, Decimal]) -> str:
+    """JSON text (a connection without the pool's JSON codec takes it too), the amounts as
+    decimal strings (JSON numbers would go through float)."""
+    return orjson.dumps(
+        {currency: format_money(amount) for currency, amount in sorted(thresholds.items())}
+    ).decode()
 
 
 def _affiliate_out(row: asyncpg.Record | None, affiliate_id: int) -> AffiliateOut:
@@ -96,7 +100,9 @@ async def update_affiliate(
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     if not changes:
         return await get_affiliate(conn, affiliate_id=affiliate_id)
-    sql = patch.update_sql("affiliates", list(changes), queries.COLUMNS)
+    sql = patch.update_sql(
+        "affiliates", list(changes), queries.COLUMNS, {"payout_threshold": "text::jsonb"}
+    )
     return _affiliate_out(await conn.fetchrow(sql, affiliate_id, *changes.values()), affiliate_id)
 
 

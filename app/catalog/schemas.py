@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -256,6 +258,11 @@ class AffiliateOut(BaseModel):
     payout_threshold: dict[str, Money] = Field(description=PAYOUT_THRESHOLD_DOC)
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("payout_threshold", mode="before")
+    @classmethod
+    def _stored_json(cls, value: object) -> object:
+        return orjson.loads(value) if isinstance(value, str) else value
 
 
 # --- links -------------------------------------------------------------------------

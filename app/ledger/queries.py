@@ -78,4 +78,4 @@ WHERE id > $1
 ORDER BY id LIMIT $2
 """
 
-THRESHOLDS = "SELECT payout_threshold FROM affiliates WHERE id = $1"
+THRESHOLDS = "SELECT payout_threshold::text FROM affiliates WHERE id = $1"

@@ -12,9 +12,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    model_validator,
 )
 
+from app.attribution.money import round_money
 from app.catalog.fields import Currency, Id, Input
+from app.currencies import MINOR_UNITS
 from app.money import format_money, parse_money
 
 Kind = Literal["commission", "reversal", "clawback", "bonus", "adjustment", "payout"]
@@ -63,6 +66,13 @@ class ManualEntryIn(Input):
     kind: Literal["bonus", "adjustment"]
     amount: SignedMoney = Field(description="positive credits the affiliate, negative debits")
     reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _minor_units(self) -> ManualEntryIn:
+        # Payouts pay whole minor units (cents): a fraction of one could never leave.
+        if round_money(self.amount, self.currency) != self.amount:
+            raise ValueError(f"amount: {self.currency} has {MINOR_UNITS[self.currency]} decimals")
+        return self
 
 
 class EntryOut(BaseModel):

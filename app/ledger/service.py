@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import orjson
 
 from app.db import Executor
 from app.errors import Conflict, NotFound
@@ -55,9 +56,10 @@ async def balance(
 ) -> BalanceOut:
     """Per currency, each figure a sum of the affiliate's entries in that state at `at`
     (default now: the controllable clock of tests)."""
-    thresholds = await conn.fetchval(queries.THRESHOLDS, affiliate_id)
-    if thresholds is None:
+    stored = await conn.fetchval(queries.THRESHOLDS, affiliate_id)
+    if stored is None:
         raise NotFound(f"affiliate {affiliate_id} does not exist")
+    thresholds = orjson.loads(stored)
     if at is None:
         at = await conn.fetchval(queries.NOW)
     rows = await conn.fetch(queries.BALANCE, affiliate_id, at)

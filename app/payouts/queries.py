@@ -21,7 +21,8 @@ GROUP BY status ORDER BY status
 """
 
 # Every payout of one run or request, in one statement: per affiliate, exactly the entries
-# payable by the cutoff (open, or a clawback to net off) that no live payout took; a payout
+# payable by the cutoff that no live payout took, and every debit (clawback, negative
+# adjustment) still to net off whatever its date (a debt is owed once known); a payout
 # where their sum reaches the affiliate's threshold; its claims; its (negative) entry.
 # $1 currency, $2 cutoff, $3 affiliate IDs (NULL: all), $4 the default threshold, $5 the
 # run (NULL: a request), $6 who, $7 the payouts' status.
@@ -29,7 +30,8 @@ TAKE = """
 WITH takeable AS MATERIALIZED (
     SELECT s.id, s.affiliate_id, s.amount, s.available_at
     FROM ledger_entry_states s
-    WHERE s.currency = $1 AND s.state IN ('open', 'owed_back') AND s.available_at <= $2
+    WHERE s.currency = $1 AND s.state IN ('open', 'owed_back')
+      AND (s.available_at <= $2 OR s.amount < 0)
       AND ($3::bigint[] IS NULL OR s.affiliate_id = ANY($3::bigint[]))
 ), due AS (
     SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.available_at) AS period_start

@@ -1,10 +1,10 @@
 COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
-signing_secret, payout_threshold, created_at, updated_at"""
+signing_secret, payout_threshold::text AS payout_threshold, created_at, updated_at"""
 
 INSERT = f"""
 INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
     signing_secret, payout_threshold)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM affiliates WHERE id = $1"
