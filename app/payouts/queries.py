@@ -28,13 +28,13 @@ GROUP BY status ORDER BY status
 # run (NULL: a request), $6 who, $7 the payouts' status.
 TAKE = """
 WITH takeable AS MATERIALIZED (
-    SELECT s.id, s.affiliate_id, s.amount, s.available_at
+    SELECT s.id, s.affiliate_id, s.amount, s.available_at, s.created_at
     FROM ledger_entry_states s
     WHERE s.currency = $1 AND s.state IN ('open', 'owed_back')
       AND (s.available_at <= $2 OR s.amount < 0)
       AND ($3::bigint[] IS NULL OR s.affiliate_id = ANY($3::bigint[]))
 ), due AS (
-    SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.available_at) AS period_start
+    SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.created_at) AS period_start
     FROM takeable t JOIN affiliates a ON a.id = t.affiliate_id
     GROUP BY t.affiliate_id, a.payout_threshold
     HAVING sum(t.amount) > 0

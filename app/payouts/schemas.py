@@ -20,6 +20,7 @@ STATUS_DOC = (
 class RunIn(Input):
     currency: Currency
     up_to: dt.date = Field(
+        strict=False,  # an ISO date string (strict would want a date object)
         description="take entries available by the end of this day (UTC), never later "
         "than now: nothing still in hold is paid"
     )

@@ -25,10 +25,10 @@ from app.payouts.schemas import PayoutOut
 
 FONT_PATHS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),)
 KIND_LABELS = {
-    "commission": "Commission",
-    "clawback": "Clawback",
-    "bonus": "Bonus",
-    "adjustment": "Adjustment",
+    "commission": ("Commission", "Commissions"),
+    "clawback": ("Clawback", "Clawbacks"),
+    "bonus": ("Bonus", "Bonuses"),
+    "adjustment": ("Adjustment", "Adjustments"),
 }
 
 
@@ -68,7 +68,7 @@ def _font(configured: str | None) -> Path | None:
 
 def _describe(line: asyncpg.Record) -> str:
     if line["kind"] in ("commission", "clawback"):
-        text = f"conversion #{line['conversion_id']}"
+        text = f"conversion #{line['conversion_id']} of {line['received_at']:%Y-%m-%d}"
         if line["offer_name"]:
             text += f", {line['offer_name']}"
         if line["goal"]:
@@ -86,6 +86,9 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
     family = "Helvetica"
     if font is not None:
         pdf.add_font("Statement", fname=str(font))
+        # Table headings are bold: DejaVu's bold face beside it, else the same face.
+        bold = font.with_name(font.stem + "-Bold" + font.suffix)
+        pdf.add_font("Statement", style="B", fname=str(bold if bold.is_file() else font))
         family = "Statement"
 
     def text(value: str) -> str:
@@ -121,16 +124,16 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
             table.row(
                 [
                     f"{line['created_at']:%Y-%m-%d}",
-                    KIND_LABELS.get(line["kind"], line["kind"]),
+                    KIND_LABELS[line["kind"]][0],
                     text(_describe(line)),
                     format_money(line["amount"]),
                 ]
             )
     pdf.ln(4)
     sums = totals(statement.lines)
-    for kind, label in KIND_LABELS.items():
+    for kind, (_, label) in KIND_LABELS.items():
         pdf.cell(
-            0, 6, f"{label}s: {format_money(sums[kind])} {currency}", new_x="LMARGIN", new_y="NEXT"
+            0, 6, f"{label}: {format_money(sums[kind])} {currency}", new_x="LMARGIN", new_y="NEXT"
         )
     pdf.set_font(family, size=12)
     pdf.cell(
