@@ -42,7 +42,7 @@ SELECT 1, 'bench-' || g, 1 + g % $AFFILIATES, 1 + g % 20, 'conversion',
        CASE WHEN g % 20 = 0 THEN 'rejected' WHEN g % 20 = 1 THEN 'pending'
             ELSE 'approved' END,
        'USD', 4.00, 1.00 + (g % 7),
-       now() - interval '90 days', 
+       now() - interval '90 days',
        CASE WHEN g % 20 = 2 THEN now() - interval '1 day' ELSE now() - interval '60 days' END,
        now() - interval '90 days'
 FROM generate_series(1, $CONVERSIONS) g;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -18,27 +19,31 @@ from pydantic import (
 from app.attribution.money import round_money
 from app.catalog.fields import Currency, Id, Input
 from app.currencies import MINOR_UNITS
-from app.money import format_money, parse_money
+from app.money import format_money
 
 Kind = Literal["commission", "reversal", "clawback", "bonus", "adjustment", "payout"]
 State = Literal[
     "pending", "held", "available", "in_payout", "paid", "owed_back", "cancelled", "payout"
 ]
-SIGNED_MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2,4}$"
+SIGNED_MONEY_PATTERN = r"^-?[0-9]+\.[0-9]{2,4}$"  # as responses write money
+_SPACE = r"[ \t\n\r\f\v]*"
+# A non-zero amount with a leading minus for a debit, at most 14 whole digits and four
+# decimals (NUMERIC(18, 4)), ASCII spaces around it aside; no lookahead (Hypothesis, which
+# Schemathesis draws with, cannot generate from one): a non-zero digit before the point,
+# or else one among the decimals.
+SIGNED_AMOUNT = (
+    rf"^{_SPACE}-?(?:0*[1-9][0-9]{{0,13}}(?:\.[0-9]{{0,4}})?"
+    rf"|0*\.(?:[1-9][0-9]{{0,3}}|0[1-9][0-9]{{0,2}}|00[1-9][0-9]?|000[1-9])){_SPACE}$"
+)
+_SIGNED_AMOUNT = re.compile(SIGNED_AMOUNT)
 
 
 def parse_signed_money(value: object) -> Decimal:
-    """A non-zero amount of at most four decimals, negative with a leading minus."""
-    negative = isinstance(value, str) and value.strip().startswith("-")
-    if negative:
-        assert isinstance(value, str)
-        value = value.strip()[1:]
-    elif isinstance(value, int | float | Decimal) and not isinstance(value, bool) and value < 0:
-        negative, value = True, -value
-    amount = parse_money(value)
-    if amount == 0:
-        raise ValueError("must not be zero")
-    return -amount if negative else amount
+    """Exactly the text SIGNED_AMOUNT admits (a JSON number is refused: a new field, and a
+    binary float is no way to write money)."""
+    if not isinstance(value, str) or _SIGNED_AMOUNT.fullmatch(value) is None:
+        raise ValueError('must be a non-zero decimal string such as "25.00" or "-10.00"')
+    return Decimal(value.strip(" \t\n\r\f\v"))
 
 
 SignedMoney = Annotated[
@@ -48,8 +53,9 @@ SignedMoney = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^ *-?(?:0*[0-9]{1,14}(?:\.[0-9]{0,4})?|\.[0-9]{1,4}) *$",
-            "description": 'a non-zero decimal string such as "25.00" or "-10.00"',
+            "pattern": SIGNED_AMOUNT,
+            "description": 'a non-zero decimal string such as "25.00" or "-10.00", in whole '
+            "minor units of the currency (cents: two decimals for USD, none for JPY)",
         }
     ),
 ]

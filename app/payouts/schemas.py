@@ -22,7 +22,7 @@ class RunIn(Input):
     up_to: dt.date = Field(
         strict=False,  # an ISO date string (strict would want a date object)
         description="take entries available by the end of this day (UTC), never later "
-        "than now: nothing still in hold is paid"
+        "than now: nothing still in hold is paid",
     )
     affiliate_ids: list[Id] | None = Field(
         default=None, min_length=1, max_length=10_000, description="only these affiliates"

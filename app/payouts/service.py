@@ -28,8 +28,9 @@ def run_lock(currency: str) -> int:
 
 def cutoff_of(up_to: dt.date, now: dt.datetime) -> dt.datetime:
     """The end of `up_to` (UTC), or now when that is still to come."""
-    end = dt.datetime(up_to.year, up_to.month, up_to.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
-    return min(end, now)
+    if up_to >= now.astimezone(dt.UTC).date():
+        return now  # (9999-12-31 has no day after it)
+    return dt.datetime(up_to.year, up_to.month, up_to.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
 
 
 def payout_out(row: asyncpg.Record) -> PayoutOut:

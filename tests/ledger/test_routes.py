@@ -72,6 +72,7 @@ async def test_balance_sums_each_state(
            FROM conversions WHERE affiliate_id = $1""",
         alice,
     )
+    assert recount is not None
     body = response.json()["balances"][0]
     assert Decimal(body["pending"]) == recount["pending"]
     assert Decimal(body["held"]) + Decimal(body["available"]) == recount["approved"]
@@ -214,7 +215,8 @@ async def test_payout_threshold_is_a_per_currency_map(
     url = f"/api/v1/affiliates/{made['id']}"
     patched = await client.patch(url, json={"payout_threshold": {"EUR": "10.5"}}, headers=admin)
     assert patched.json()["payout_threshold"] == {"EUR": "10.50"}
-    for bad in ({"USD": "-1"}, {"XYZ": "5"}, {"USD": "abc"}, []):
+    bads: list[object] = [{"USD": "-1"}, {"XYZ": "5"}, {"USD": "abc"}, []]
+    for bad in bads:
         assert_error(await client.patch(url, json={"payout_threshold": bad}, headers=admin), 400)
         assert_error(
             await client.post(

@@ -313,49 +313,43 @@ async def test_random_histories_match_the_model(pool: Pool, history: list[tuple[
 
     assert await double_claims(pool) == 0
     for affiliate in ids:
-        out = await ledger_service.balance(
-            pool, affiliate_id=affiliate, default_threshold=DEFAULT_THRESHOLD, at=model.now
-        )
-        got = (
-            {k: v for k, v in out.balances[0].model_dump().items() if k in model.balance(affiliate)}
-            if out.balances
-            else {}
-        )
-        expected = model.balance(affiliate)
-        if not out.balances:
-            assert not any(expected.values()), expected
-            continue
-        assert got == expected, (affiliate, history)
-        # No cent created or lost: what is owed plus what left is what the conversions
-        # that count now and the adjustments earned.
-        earned = sum(
-            (
-                c.amount
-                for c in model.conversions
-                if c.affiliate == affiliate and c.status in COUNTED
-            ),
-            Decimal(0),
-        ) + sum(
-            (i.amount for i in model.items if i.affiliate == affiliate and i.kind == "adjustment"),
-            Decimal(0),
-        )
-        b = out.balances[0]
-        assert b.pending + b.held + b.available - b.owed_back + b.in_payout + b.paid == earned
-        recount = await pool.fetchval(
-            """SELECT coalesce(sum(payout), 0) FROM conversions
-               WHERE affiliate_id = $1 AND status IN ('approved', 'pending')""",
-            affiliate,
-        )
-        adjustments = await pool.fetchval(
-            "SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE affiliate_id = $1 AND kind = 'adjustment'",
-            affiliate,
-        )
-        assert recount + adjustments == earned
-        live = await pool.fetchval(
-            "SELECT coalesce(sum(amount), 0) FROM payouts WHERE affiliate_id = $1 AND status <> 'failed'",
-            affiliate,
-        )
-        total = await pool.fetchval(
-            "SELECT sum(amount) FROM ledger_entries WHERE affiliate_id = $1", affiliate
-        )
-        assert total == earned - live
+        await _check_balance(pool, model, affiliate)
+
+
+EARNED = """
+SELECT (SELECT coalesce(sum(payout), 0) FROM conversions
+        WHERE affiliate_id = $1 AND status IN ('approved', 'pending'))
+     + (SELECT coalesce(sum(amount), 0) FROM ledger_entries
+        WHERE affiliate_id = $1 AND kind = 'adjustment')
+"""
+LIVE_PAYOUTS = """
+SELECT coalesce(sum(amount), 0) FROM payouts WHERE affiliate_id = $1 AND status <> 'failed'
+"""
+LEDGER_SUM = "SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE affiliate_id = $1"
+
+
+async def _check_balance(pool: Pool, model: Model, affiliate: int) -> None:
+    """The balance is the model's, and no cent was created or lost: what is owed plus what
+    left is what the conversions that count now and the adjustments earned (recounted from
+    the raw rows), and the ledger's sum is that less the live payouts."""
+    expected = model.balance(affiliate)
+    out = await ledger_service.balance(
+        pool, affiliate_id=affiliate, default_threshold=DEFAULT_THRESHOLD, at=model.now
+    )
+    if not out.balances:
+        assert not any(expected.values()), expected
+        return
+    b = out.balances[0]
+    assert {k: v for k, v in b.model_dump().items() if k in expected} == expected
+    earned = sum(
+        (c.amount for c in model.conversions if c.affiliate == affiliate and c.status in COUNTED),
+        Decimal(0),
+    ) + sum(
+        (i.amount for i in model.items if i.affiliate == affiliate and i.kind == "adjustment"),
+        Decimal(0),
+    )
+    assert await pool.fetchval(EARNED, affiliate) == earned
+    assert b.pending + b.held + b.available - b.owed_back + b.in_payout + b.paid == earned
+    live = await pool.fetchval(LIVE_PAYOUTS, affiliate)
+    assert b.in_payout + b.paid == live
+    assert await pool.fetchval(LEDGER_SUM, affiliate) == earned - live

@@ -293,7 +293,8 @@ async def test_the_statement_shows_every_entry_and_the_totals(
     conversions = [
         r["id"]
         for r in await pool.fetch(
-            "SELECT id FROM conversions WHERE affiliate_id = $1 AND status = 'approved' ORDER BY id",
+            "SELECT id FROM conversions WHERE affiliate_id = $1 AND status = 'approved'"
+            " ORDER BY id",
             alice,
         )
     ]

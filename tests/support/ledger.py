@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from app.attribution import queries as attribution_queries
 from app.attribution import service as attribution_service
 from app.attribution import writer
 from app.db import Pool
@@ -67,7 +68,7 @@ async def add_conversion(
             f"""INSERT INTO conversions (advertiser_id, txid, affiliate_id, offer_id, goal,
                    status, currency, revenue, payout, received_at, status_at, link_id)
                VALUES ($1, $2, $3, $4, 'conversion', $5, $6, $7, $7, $8, $8, $9)
-               RETURNING {writer.queries.CONVERSION_COLUMNS}""",
+               RETURNING {attribution_queries.CONVERSION_COLUMNS}""",
             program["advertiser_id"],
             uuid.uuid4().hex,
             affiliate_id,
