@@ -39,11 +39,12 @@ SELECT 'Affiliate ' || g, 'a' || g || '@example.com' FROM generate_series(1, $AF
 INSERT INTO conversions (advertiser_id, txid, affiliate_id, offer_id, goal, status, currency,
                          revenue, payout, received_at, status_at, created_at)
 SELECT 1, 'bench-' || g, 1 + g % $AFFILIATES, 1 + g % 20, 'conversion',
-       CASE WHEN g % 20 = 0 THEN 'rejected' WHEN g % 20 = 1 THEN 'pending'
-            ELSE 'approved' END,
+       CASE WHEN g / $AFFILIATES % 20 = 0 THEN 'rejected'
+            WHEN g / $AFFILIATES % 20 = 1 THEN 'pending' ELSE 'approved' END,
        'USD', 4.00, 1.00 + (g % 7),
        now() - interval '90 days',
-       CASE WHEN g % 20 = 2 THEN now() - interval '1 day' ELSE now() - interval '60 days' END,
+       CASE WHEN g / $AFFILIATES % 20 = 2 THEN now() - interval '1 day'
+            ELSE now() - interval '60 days' END,
        now() - interval '90 days'
 FROM generate_series(1, $CONVERSIONS) g;
 INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id, hold_days,
@@ -84,7 +85,7 @@ async def load(dsn: str, affiliates: int, conversions: int) -> None:
 async def measure(dsn: str) -> None:
     pool = await db.create_pool(dsn, min_size=1, max_size=2)
     try:
-        affiliate = 4242
+        affiliate = 4250
         timings = []
         for _ in range(30):
             started = time.perf_counter()
@@ -105,7 +106,7 @@ async def measure(dsn: str) -> None:
             created_by="bench",
         )
         elapsed = time.perf_counter() - started
-        claimed = await pool.fetchval("SELECT count(*) FROM payout_entries")
+        claimed = await pool.fetchval("SELECT sum(cardinality(entry_ids)) FROM payouts")
         print(
             f"payout run: {run.payouts} payouts, {claimed} entries taken, {run.amount} USD "
             f"in {elapsed:.2f} s"
@@ -125,7 +126,7 @@ async def measure(dsn: str) -> None:
             size = len(statement.render(loaded))
             timings.append(time.perf_counter() - started)
         lines = await pool.fetchval(
-            "SELECT count(*) FROM payout_entries WHERE payout_id = $1", payout_id
+            "SELECT cardinality(entry_ids) FROM payouts WHERE id = $1", payout_id
         )
         print(
             f"statement PDF ({lines} lines, {size} bytes): p50 "

@@ -1,8 +1,9 @@
 -- The money owed to affiliates (issue 14, second half): one append-only ledger from which
 -- every balance, payout and statement is derived (app/ledger, app/payouts).
 --
--- An entry is never updated or deleted (the trigger below refuses both): a state change
--- of the money is a new entry, or a fact derived at read time (ledger_entry_states).
+-- An entry is never updated or deleted (the trigger below refuses both), nor a payout's
+-- claim on entries: a state change of the money is a new entry, or a fact derived at read
+-- time (ledger_entry_states).
 
 ALTER TABLE offers ADD COLUMN hold_days integer NOT NULL DEFAULT 30;
 ALTER TABLE offers ADD CONSTRAINT offers_hold_days_check
@@ -34,6 +35,10 @@ CREATE TABLE payouts (
     affiliate_id    bigint NOT NULL REFERENCES affiliates (id),
     currency        char(3) NOT NULL,
     amount          numeric(18, 4) NOT NULL CHECK (amount > 0),
+    -- The ledger entries the payout took (its claim; one array per payout rather than a
+    -- row per entry: a run over 10,000 affiliates claims millions of entries). A failed
+    -- payout's claim stops counting because its status says so.
+    entry_ids       bigint[] NOT NULL,
     -- requested (by the affiliate) and pending (made by a run) hold their entries until
     -- paid or failed; a failed payout's entries are available again.
     status          text NOT NULL CHECK (status IN ('requested', 'pending', 'paid', 'failed')),
@@ -89,15 +94,6 @@ CREATE UNIQUE INDEX ledger_entries_reverses_key ON ledger_entries (reverses)
     WHERE reverses IS NOT NULL;
 CREATE INDEX ledger_entries_payout_idx ON ledger_entries (payout_id) WHERE payout_id IS NOT NULL;
 
--- The entries each payout took (claims are appended too; a failed payout's claims stop
--- counting because its status says so).
-CREATE TABLE payout_entries (
-    payout_id  bigint NOT NULL REFERENCES payouts (id),
-    entry_id   bigint NOT NULL REFERENCES ledger_entries (id),
-    PRIMARY KEY (payout_id, entry_id)
-);
-CREATE INDEX payout_entries_entry_idx ON payout_entries (entry_id);
-
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
@@ -106,8 +102,24 @@ END
 $$;
 CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
-CREATE TRIGGER payout_entries_append_only BEFORE UPDATE OR DELETE ON payout_entries
-    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+
+-- A payout's claim on its entries (entry_ids) and its money never change: only its status
+-- and what settled it (reference, failure_reason, settled_at, settled_by) may.
+CREATE FUNCTION refuse_payout_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR (NEW.id, NEW.run_id, NEW.affiliate_id, NEW.currency, NEW.amount,
+            NEW.entry_ids, NEW.period_start, NEW.period_end, NEW.created_by, NEW.created_at)
+        IS DISTINCT FROM (OLD.id, OLD.run_id, OLD.affiliate_id, OLD.currency, OLD.amount,
+            OLD.entry_ids, OLD.period_start, OLD.period_end, OLD.created_by, OLD.created_at)
+        OR OLD.status IN ('paid', 'failed') THEN
+        RAISE EXCEPTION 'payouts: only an unsettled payout''s status may change (% refused)',
+            TG_OP USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER payouts_claims_fixed BEFORE UPDATE OR DELETE ON payouts
+    FOR EACH ROW EXECUTE FUNCTION refuse_payout_change();
 
 -- The one derivation of an entry's state (app/ledger/queries.py reads it, nothing else
 -- decides). `state`:
@@ -145,10 +157,11 @@ FROM ledger_entries e
 LEFT JOIN ledger_entries k ON k.reverses = e.id
 LEFT JOIN conversions c ON c.id = e.conversion_id AND e.kind = 'commission'
 LEFT JOIN (
-    SELECT pe.entry_id, pe.payout_id, p.status
-    FROM payout_entries pe JOIN payouts p ON p.id = pe.payout_id
+    -- (by affiliate too, so that one affiliate's reads unnest its own payouts only)
+    SELECT p.affiliate_id, u.entry_id, p.id AS payout_id, p.status
+    FROM payouts p CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
     WHERE p.status <> 'failed'
-) live ON live.entry_id = e.id;
+) live ON live.entry_id = e.id AND live.affiliate_id = e.affiliate_id;
 
 -- Conversions stored before the ledger: their commission, as attribution writes it now.
 INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id, hold_days,

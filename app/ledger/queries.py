@@ -29,8 +29,9 @@ INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id,
                             reason, created_by)
 SELECT e.affiliate_id, e.currency,
        CASE WHEN EXISTS (
-           SELECT 1 FROM payout_entries pe JOIN payouts p ON p.id = pe.payout_id
-           WHERE pe.entry_id = e.id AND p.status <> 'failed'
+           SELECT 1 FROM payouts p
+           WHERE p.affiliate_id = e.affiliate_id AND p.status <> 'failed'
+             AND e.id = ANY (p.entry_ids)
        ) THEN 'clawback' ELSE 'reversal' END,
        -e.amount, e.conversion_id, e.id, 'conversion ' || u.status, u.created_by
 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(conversion_id, status, created_by)

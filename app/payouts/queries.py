@@ -34,20 +34,19 @@ WITH takeable AS MATERIALIZED (
       AND (s.available_at <= $2 OR s.amount < 0)
       AND ($3::bigint[] IS NULL OR s.affiliate_id = ANY($3::bigint[]))
 ), due AS (
-    SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.created_at) AS period_start
+    SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.created_at) AS period_start,
+           array_agg(t.id ORDER BY t.id) AS entry_ids
     FROM takeable t JOIN affiliates a ON a.id = t.affiliate_id
     GROUP BY t.affiliate_id, a.payout_threshold
     HAVING sum(t.amount) > 0
        AND sum(t.amount) >= coalesce((a.payout_threshold ->> $1)::numeric, $4::numeric)
 ), made AS (
-    INSERT INTO payouts (run_id, affiliate_id, currency, amount, status, period_start,
-                         period_end, created_by)
-    SELECT $5, d.affiliate_id, $1, d.amount, $7, least(d.period_start, $2), $2, $6
+    INSERT INTO payouts (run_id, affiliate_id, currency, amount, entry_ids, status,
+                         period_start, period_end, created_by)
+    SELECT $5, d.affiliate_id, $1, d.amount, d.entry_ids, $7, least(d.period_start, $2), $2,
+           $6
     FROM due d ORDER BY d.affiliate_id
     RETURNING id, affiliate_id, amount
-), claims AS (
-    INSERT INTO payout_entries (payout_id, entry_id)
-    SELECT m.id, t.id FROM made m JOIN takeable t ON t.affiliate_id = m.affiliate_id
 ), moved AS (
     INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, payout_id, reason,
                                 created_by)
@@ -106,10 +105,11 @@ STATEMENT_AFFILIATE = "SELECT id, name, email FROM affiliates WHERE id = $1"
 STATEMENT_LINES = """
 SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
        c.txid, c.goal, c.received_at, o.name AS offer_name
-FROM payout_entries pe
-JOIN ledger_entries e ON e.id = pe.entry_id
+FROM payouts p
+CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+JOIN ledger_entries e ON e.id = u.entry_id
 LEFT JOIN conversions c ON c.id = e.conversion_id
 LEFT JOIN offers o ON o.id = c.offer_id
-WHERE pe.payout_id = $1
+WHERE p.id = $1
 ORDER BY e.id
 """

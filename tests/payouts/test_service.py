@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from app.db import Pool
@@ -256,3 +257,26 @@ async def test_a_rejection_waits_for_a_run_in_progress(pool: Pool) -> None:
     await rejecting
     kinds = [r["kind"] for r in await pool.fetch("SELECT kind FROM ledger_entries ORDER BY id")]
     assert kinds == ["commission", "reversal"]
+
+
+async def test_a_payouts_claim_and_money_never_change(pool: Pool) -> None:
+    program = await make_program(pool, affiliates=1, hold_days=0)
+    await add_conversion(
+        pool,
+        program,
+        affiliate_id=program["affiliates"][0],
+        payout=Decimal(70),
+        status="approved",
+        at=T0,
+    )
+    await _run(pool, days(1))
+    payout_id = await pool.fetchval("SELECT id FROM payouts")
+    for change in ("amount = 1", "entry_ids = '{}'", "affiliate_id = affiliate_id + 1"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="only an unsettled"):
+            await pool.execute(f"UPDATE payouts SET {change}")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await pool.execute("DELETE FROM payouts")
+    await service.mark_paid(pool, payout_id=payout_id, reference="r", by="test")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="only an unsettled"):
+        await pool.execute("UPDATE payouts SET status = 'failed', failure_reason = 'x'")
+    assert await pool.fetchval("SELECT status FROM payouts") == "paid"

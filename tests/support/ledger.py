@@ -102,7 +102,7 @@ async def double_claims(pool: Pool) -> int:
     """Entries taken by more than one payout that is not failed (must be none)."""
     count: int = await pool.fetchval(
         """SELECT count(*) FROM (
-               SELECT pe.entry_id FROM payout_entries pe JOIN payouts p ON p.id = pe.payout_id
-               WHERE p.status <> 'failed' GROUP BY pe.entry_id HAVING count(*) > 1) d"""
+               SELECT u.entry_id FROM payouts p CROSS JOIN LATERAL unnest(p.entry_ids) u(entry_id)
+               WHERE p.status <> 'failed' GROUP BY u.entry_id HAVING count(*) > 1) d"""
     )
     return count
