@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 from app.db import Executor
 from app.errors import NotFound
@@ -111,7 +112,9 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
     if font is not None:
         pdf.add_font("Statement", fname=str(font))
         family = "Statement"
-        glyphs = pdf.fonts["statement"].cmap
+        added = pdf.fonts["statement"]
+        assert isinstance(added, TTFFont)
+        glyphs = added.cmap
 
     def text(value: str) -> str:
         if glyphs is None:
