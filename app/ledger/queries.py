@@ -9,8 +9,8 @@ SELECT count(pg_advisory_xact_lock_shared(k))
 FROM (SELECT k FROM unnest($1::bigint[]) k ORDER BY k) s
 """
 
-# The commissions of conversions that became approved or pending; the hold is the offer's
-# at this moment, kept with the entry.
+# The commissions of conversions that became approved or pending (given in conversion
+# order); the hold is the offer's at this moment, kept with the entry.
 INSERT_COMMISSIONS = """
 INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id, hold_days,
                             created_by)
@@ -19,7 +19,6 @@ SELECT u.affiliate_id, u.currency, 'commission', u.amount, u.conversion_id,
 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::bigint[], $6::text[])
     AS u(conversion_id, affiliate_id, currency, amount, offer_id, created_by)
 LEFT JOIN offers o ON o.id = u.offer_id
-ORDER BY u.conversion_id
 """
 
 # Rejected conversions: each commission not cancelled yet gets its counter entry, a
