@@ -92,6 +92,10 @@ CREATE INDEX ledger_entries_conversion_idx ON ledger_entries (conversion_id)
     WHERE conversion_id IS NOT NULL;
 CREATE UNIQUE INDEX ledger_entries_reverses_key ON ledger_entries (reverses)
     WHERE reverses IS NOT NULL;
+-- One affiliate's counter entries (its balance joins them; the index above alone made the
+-- planner walk every counter of every affiliate).
+CREATE INDEX ledger_entries_counters_idx ON ledger_entries (affiliate_id, reverses)
+    WHERE reverses IS NOT NULL;
 CREATE INDEX ledger_entries_payout_idx ON ledger_entries (payout_id) WHERE payout_id IS NOT NULL;
 
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -154,7 +158,9 @@ SELECT e.id, e.affiliate_id, e.currency, e.kind, e.amount, e.conversion_id, e.pa
        END AS available_at,
        live.payout_id AS live_payout_id
 FROM ledger_entries e
-LEFT JOIN ledger_entries k ON k.reverses = e.id
+-- (a counter entry is the commission's affiliate's: by affiliate too, so that one
+-- affiliate's reads look at its own counters only)
+LEFT JOIN ledger_entries k ON k.reverses = e.id AND k.affiliate_id = e.affiliate_id
 LEFT JOIN conversions c ON c.id = e.conversion_id AND e.kind = 'commission'
 LEFT JOIN (
     -- (by affiliate too, so that one affiliate's reads unnest its own payouts only)
