@@ -20,7 +20,7 @@ from typing import Literal
 
 from app.attribution.money import round_money
 from app.db import Executor
-from app.errors import BadRequest
+from app.errors import NotFound
 from app.payouts import payment, queries
 
 Format = Literal["paypal", "wise", "csv"]
@@ -87,7 +87,7 @@ async def export_run(
     per_file = ROWS_PER_FILE[fmt]
     parts = max(1, -(-len(rows) // per_file))
     if part > parts:
-        raise BadRequest(f"part {part}: this export has {parts}", code="invalid_parameter")
+        raise NotFound(f"part {part} does not exist: this export has {parts}")
     chunk = rows[(part - 1) * per_file : part * per_file]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")

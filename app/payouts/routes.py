@@ -114,12 +114,13 @@ async def request_payout(
     )
 
 
-@router.get("/payouts/{payout_id}", response_model=PayoutOut)
+# `:int`: /payouts/request is no payout ID (its Allow header names POST only).
+@router.get("/payouts/{payout_id:int}", response_model=PayoutOut)
 async def get_payout(payout_id: IdPath, pool: PoolDep, principal: CurrentKey) -> PayoutOut:
     return await service.get_payout(pool, payout_id=payout_id, only_affiliate_id=_only(principal))
 
 
-@router.post("/payouts/{payout_id}/paid", response_model=PayoutOut)
+@router.post("/payouts/{payout_id:int}/paid", response_model=PayoutOut)
 async def mark_paid(
     payout_id: IdPath, body: PaidIn, pool: PoolDep, principal: AdminKey
 ) -> PayoutOut:
@@ -128,7 +129,7 @@ async def mark_paid(
     )
 
 
-@router.post("/payouts/{payout_id}/failed", response_model=PayoutOut)
+@router.post("/payouts/{payout_id:int}/failed", response_model=PayoutOut)
 async def mark_failed(
     payout_id: IdPath, body: FailedIn, pool: PoolDep, principal: AdminKey
 ) -> PayoutOut:
@@ -139,7 +140,7 @@ async def mark_failed(
 
 
 @router.get(
-    "/payouts/{payout_id}/statement.pdf",
+    "/payouts/{payout_id:int}/statement.pdf",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}},
 )

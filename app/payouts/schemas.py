@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
+from app import patterns
 from app.catalog.fields import Currency, Id, Input
 from app.ledger.schemas import MoneyOut
 
+
+def _day(value: object) -> dt.date:
+    # Exactly the pattern's text: no Unix time (JSON 0), no other date notation.
+    if not isinstance(value, str) or not patterns.matches(DAY, value):
+        raise ValueError("must be an ISO date such as 2026-11-30 (years 1970-2999)")
+    return dt.date.fromisoformat(value)
+
+
+DAY = f"^{patterns.DAY}$"
+Day = Annotated[dt.date, BeforeValidator(_day), WithJsonSchema({"type": "string", "pattern": DAY})]
 Status = Literal["requested", "pending", "paid", "failed"]
 STATUS_DOC = (
     "requested (by the affiliate) or pending (made by a run) until marked paid or failed; "
@@ -19,8 +30,7 @@ STATUS_DOC = (
 
 class RunIn(Input):
     currency: Currency
-    up_to: dt.date = Field(
-        strict=False,  # an ISO date string (strict would want a date object)
+    up_to: Day = Field(
         description="take entries available by the end of this day (UTC), never later "
         "than now: nothing still in hold is paid",
     )

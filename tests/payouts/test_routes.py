@@ -97,6 +97,8 @@ async def test_a_run_pays_who_reaches_the_threshold(
         {"currency": "XYZ", "up_to": TODAY},
         {"currency": "usd", "up_to": TODAY},
         {"currency": "USD", "up_to": "yesterday"},
+        {"currency": "USD", "up_to": 0},
+        {"currency": "USD", "up_to": "2026-02-30"},
         {"currency": "USD"},
         {"currency": "USD", "up_to": TODAY, "affiliate_ids": []},
         {"currency": "USD", "up_to": TODAY, "affiliate_ids": [0]},
@@ -257,7 +259,7 @@ async def test_exports_in_each_format(
         (str(bob), "20.00", "wise"),
     ]
     assert_error(await client.get(url, params={"format": "xml"}, headers=admin), 400)
-    assert_error(await client.get(url, params={"part": 2}, headers=admin), 400)
+    assert_error(await client.get(url, params={"part": 2}, headers=admin), 404)
     assert_error(await client.get("/api/v1/payout-runs/999/export", headers=admin), 404)
 
 
@@ -309,3 +311,11 @@ async def test_the_statement_shows_every_entry_and_the_totals(
     assert "Clawbacks: 0.00 USD" in text
     assert "Total payable: 62.50 USD" in text
     assert text.count("Commission ") >= 3
+
+
+async def test_the_request_path_is_no_payout_id(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/payouts/request", headers=admin)
+    assert_error(response, 405)
+    assert response.headers["allow"] == "POST"
