@@ -13,7 +13,10 @@ from app.ledger.schemas import MoneyOut
 
 
 def _day(value: object) -> dt.date:
-    # Exactly the pattern's text: no Unix time (JSON 0), no other date notation.
+    # Exactly the pattern's text: no Unix time (JSON 0), no other date notation (a date
+    # object, which JSON cannot make, is a Python caller's).
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
     if not isinstance(value, str) or not patterns.matches(DAY, value):
         raise ValueError("must be an ISO date such as 2026-11-30 (years 1970-2999)")
     return dt.date.fromisoformat(value)
