@@ -3,6 +3,7 @@ and who may see what."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -15,9 +16,9 @@ import httpx
 import pytest
 
 from app.db import Pool
-from app.payouts import payment
+from app.payouts import exports, payment
 from tests.helpers import affiliate_headers, assert_error, create
-from tests.support.ledger import add_conversion, change_status, make_program
+from tests.support.ledger import add_conversion, change_status, double_claims, make_program
 
 LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
@@ -319,3 +320,43 @@ async def test_the_request_path_is_no_payout_id(
     response = await client.get("/api/v1/payouts/request", headers=admin)
     assert_error(response, 405)
     assert response.headers["allow"] == "POST"
+
+
+async def test_two_runs_requested_at_once(
+    client: httpx.AsyncClient, admin: dict[str, str], pool: Pool
+) -> None:
+    program = await _program(pool)
+    body = {"currency": "USD", "up_to": TODAY}
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/payout-runs", json=body, headers=admin) for _ in range(3))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses[0] == 201
+    for response in responses:
+        if response.status_code != 201:
+            assert_error(response, 409, "payout_in_progress")
+    assert await double_claims(pool) == 0
+    paid = await pool.fetch("SELECT affiliate_id, amount FROM payouts")
+    assert [(r["affiliate_id"], r["amount"]) for r in paid] == [
+        (program["affiliates"][0], Decimal("62.50"))
+    ]
+
+
+async def test_a_big_run_is_exported_in_parts(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _program(pool)
+    await pool.execute('UPDATE affiliates SET payout_threshold = \'{"USD": "1"}\'')
+    run = await _run(client, admin)
+    monkeypatch.setitem(exports.ROWS_PER_FILE, "csv", 1)
+    url = f"/api/v1/payout-runs/{run['id']}/export"
+    parts = [await client.get(url, params={"part": n}, headers=admin) for n in (1, 2)]
+    assert [p.headers["x-export-parts"] for p in parts] == ["2", "2"]
+    assert parts[1].headers["content-disposition"].endswith('-csv-part2.csv"')
+    rows = [list(csv.DictReader(io.StringIO(p.text))) for p in parts]
+    assert [len(r) for r in rows] == [1, 1]
+    assert {rows[0][0]["amount"], rows[1][0]["amount"]} == {"62.50", "20.00"}
+    assert_error(await client.get(url, params={"part": 3}, headers=admin), 404)
