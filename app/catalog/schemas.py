@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Literal
 
 import orjson
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     Field,
-    PlainSerializer,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
-from app import patterns
 from app.catalog.fields import (
     ARCHIVED,
     ZERO_RULE,
@@ -41,7 +36,7 @@ from app.catalog.fields import (
     WindowHours,
 )
 from app.macros import OfferUrl, PostbackUrl
-from app.money import Money, format_money, parse_money
+from app.money import Money, MoneyText
 
 # --- advertisers -------------------------------------------------------------------
 
@@ -216,23 +211,8 @@ PAYOUT_THRESHOLD_DOC = (
     'the smallest payout per currency, e.g. {"USD": "50.00"}; a currency not listed takes '
     "the PAYOUT_THRESHOLD setting (admin-writable)"
 )
-
-
-def _money_text(value: object) -> Decimal:
-    # A new field: money as the contract writes it, a decimal string (no JSON number).
-    if not isinstance(value, str):
-        raise ValueError('must be a decimal string such as "50.00"')
-    return parse_money(value)
-
-
-ThresholdAmount = Annotated[
-    Decimal,
-    BeforeValidator(_money_text),
-    PlainSerializer(format_money, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": patterns.MONEY}),
-]
 PayoutThresholds = Annotated[
-    dict[Currency, ThresholdAmount], Field(max_length=200, description=PAYOUT_THRESHOLD_DOC)
+    dict[Currency, MoneyText], Field(max_length=200, description=PAYOUT_THRESHOLD_DOC)
 ]
 
 
