@@ -20,12 +20,14 @@ from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
+from app.ledger import routes as ledger_routes
 from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
 from app.outage import install_handlers as install_outage_handlers
 from app.partners import payment
 from app.partners import routes as partner_routes
+from app.payouts import routes as payout_routes
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -155,6 +157,8 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(stats_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(partner_routes.router)
+    api.include_router(ledger_routes.router)
+    api.include_router(payout_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)

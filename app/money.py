@@ -68,3 +68,19 @@ Money = Annotated[
     PlainSerializer(format_money, return_type=str, when_used="json"),
     WithJsonSchema(MONEY_SCHEMA),
 ]
+
+
+def _money_text(value: object) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError('must be a decimal string such as "50.00"')
+    return parse_money(value)
+
+
+# Money in fields added since the contract wrote money as strings: the text only (a JSON
+# number where the schema says string is refused, as the schema says).
+MoneyText = Annotated[
+    Decimal,
+    BeforeValidator(_money_text),
+    PlainSerializer(format_money, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": patterns.MONEY}),
+]

@@ -79,6 +79,7 @@ _DAY = (
 )
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
 _OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+DAY = _DAY  # a calendar date, years 1970-2999
 # A query bound: a date, or a date and time (without an offset: UTC, or the report's
 # `tz`); empty is the default.
 DATE_OR_TIME = rf"^(?:{_DAY}(?:[T ]{_TIME}{_OFFSET}?)?)?$"

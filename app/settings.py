@@ -1,3 +1,4 @@
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     # address and hour (0: no limit).
     payment_data_key: SecretStr | None = None
     apply_rate_per_hour: int = Field(default=10, ge=0)
+
+    # Payouts: the smallest payout in a currency an affiliate's payout_threshold does not
+    # list; the program's name and address on self-billing statements.
+    payout_threshold: Decimal = Field(default=Decimal(50), ge=0, max_digits=18, decimal_places=4)
+    program_name: str = "Affiliate program"
+    program_address: str = ""
+    # A Unicode TrueType font for statements (default: DejaVu Sans where Debian puts it).
+    statement_font: str | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -39,7 +39,7 @@ TimeQuery = Annotated[
 Status = Literal["approved", "pending", "rejected", "unattributed"]
 
 
-def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
+def moment(text: str | None, name: str, *, end: bool) -> datetime | None:
     """An ISO date or date-time; a date as `to` includes that whole day."""
     if text is None or text == "":
         return None
@@ -50,8 +50,8 @@ def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        at = datetime.fromisoformat(text)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
     except (ValueError, OverflowError):  # 9999-12-31 plus a day overflows
         raise BadRequest(
             f"{name}: not an ISO date or date-time", code="invalid_parameter"
@@ -79,8 +79,8 @@ async def list_conversions(
         pool,
         after=after_id(cursor),
         limit=limit,
-        start=_moment(from_, "from", end=False),
-        end=_moment(to, "to", end=True),
+        start=moment(from_, "from", end=False),
+        end=moment(to, "to", end=True),
         affiliate_id=affiliate,
         offer_id=offer,
         status=status,

@@ -23,6 +23,7 @@ from app.attribution.rollup import Rollups
 from app.attribution.rules import Row
 from app.caps import conversions as conversion_caps
 from app.db import Connection
+from app.ledger import record as ledger
 from app.postbacks.records import ConversionRecord
 from app.sender import service as sender_service
 
@@ -151,7 +152,10 @@ async def apply_effects(
     events: list[tuple[Row, str | None, str, str]],
     affiliates: dict[int, asyncpg.Record],
 ) -> None:
-    """History, rollups and outbox of creations (old None) and status changes, in order."""
+    """Ledger, history, rollups and outbox of creations (old None) and status changes, in
+    order. The ledger goes first: its lock against payout runs is then taken before any
+    rollup row is (a run waits on no row lock, so no cycle can form)."""
+    await ledger.record(conn, events)
     rollups = Rollups()
     outbox = Outbox(affiliates)
     history: list[tuple[int, str | None, str, str]] = []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import orjson
 from pydantic import BaseModel
 
 from app.catalog import patch
@@ -13,11 +15,20 @@ from app.catalog.queries import affiliates as queries
 from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.money import format_money
 from app.pagination import Page, after_id, next_cursor
 from app.partners import history, lifecycle
 from app.partners import profile as profile_service
 from app.partners.history import Actor
 from app.sender import service as sender_service
+
+
+def thresholds_json(thresholds: dict[str, Decimal]) -> str:
+    """JSON text (a connection without the pool's JSON codec takes it too), the amounts as
+    decimal strings (JSON numbers would go through float)."""
+    return orjson.dumps(
+        {currency: format_money(amount) for currency, amount in sorted(thresholds.items())}
+    ).decode()
 
 
 def _affiliate_out(row: asyncpg.Record | None, affiliate_id: int) -> AffiliateOut:
@@ -74,6 +85,7 @@ async def create_affiliate(
             fields["tags"] or [],
             fields["manager_id"],
             fields["group_id"],
+            thresholds_json(fields["payout_threshold"] or {}),
         )
         assert row is not None
         await history.record(
@@ -139,6 +151,8 @@ async def update_affiliate(
     changes = _stored(patch.changes(body, nullable=body.nullable))
     if actor.role == "affiliate" and (refused := sorted(set(changes) - SELF_EDITABLE)):
         raise Forbidden(f"an affiliate key may not change {', '.join(refused)}")
+    if changes.get("payout_threshold") is not None:
+        changes["payout_threshold"] = thresholds_json(changes["payout_threshold"])
     await _check_postback_url(changes.get("postback_url"), allowed_networks)
     await _check_references(conn, changes)
     status = changes.pop("status", None)
@@ -163,7 +177,9 @@ async def update_affiliate(
                 ],
             )
         if changes:
-            sql = patch.update_sql("affiliates", list(changes), queries.COLUMNS)
+            sql = patch.update_sql(
+                "affiliates", list(changes), queries.COLUMNS, {"payout_threshold": "text::jsonb"}
+            )
             await conn.execute(sql, affiliate_id, *changes.values())
     return await get_affiliate(conn, affiliate_id=affiliate_id)
 

@@ -38,6 +38,7 @@ _SCALARS = (
     "attribution_model",
     "lifetime_days",
     "recurring_limit",
+    "hold_days",
 )
 
 
@@ -105,6 +106,7 @@ async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferO
             if r["recurring_payout_type"] is None
             else _rule(r["recurring_payout_type"], r["recurring_payout_value"]),
             recurring_limit=r["recurring_limit"],
+            hold_days=r["hold_days"],
             goals=goals[r["id"]],
             payout_overrides=overrides[r["id"]],
             caps=caps[r["id"]],
@@ -223,6 +225,7 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
             body.recurring_payout.type if body.recurring_payout else None,
             body.recurring_payout.value if body.recurring_payout else None,
             body.recurring_limit,
+            body.hold_days,
         )
         assert row is not None
         await _replace_children(

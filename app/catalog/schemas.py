@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -35,7 +37,7 @@ from app.catalog.fields import (
     WindowHours,
 )
 from app.macros import OfferUrl, PostbackUrl
-from app.money import Money
+from app.money import Money, MoneyText
 from app.partners.fields import (
     PAUSED_ALIAS,
     Application,
@@ -112,6 +114,11 @@ RECURRING_PAYOUT_DOC = (
     "the same as payout)"
 )
 RECURRING_LIMIT_DOC = "how many of a customer's recurring conversions are paid (null: all)"
+HOLD_DAYS_DOC = (
+    "days an approved conversion's commission is held before it can be paid out (kept "
+    "with each commission as it is written)"
+)
+HoldDays = Annotated[int, Field(ge=0, le=3650, description=HOLD_DAYS_DOC), Integral]
 MAX_AMOUNT_DOC = (
     "largest `amount` a conversion may carry, in the offer's currency (null: no cap); a "
     "larger one, or one in another currency, is stored rejected with reason `amount`"
@@ -143,6 +150,7 @@ class OfferFields(Input):
     lifetime_days: LifetimeDays | None = Field(default=365, description=LIFETIME_DOC)
     recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
     recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
+    hold_days: HoldDays = 30
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferFields:
@@ -207,6 +215,7 @@ class OfferPatch(Patch):
     lifetime_days: LifetimeDays | None = Field(default=None, description=LIFETIME_DOC)
     recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
     recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
+    hold_days: HoldDays | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferPatch:
@@ -238,11 +247,20 @@ class OfferOut(BaseModel):
     lifetime_days: int | None = Field(description=LIFETIME_DOC)
     recurring_payout: Rule | None = Field(description=RECURRING_PAYOUT_DOC)
     recurring_limit: int | None = Field(description=RECURRING_LIMIT_DOC)
+    hold_days: int = Field(description=HOLD_DAYS_DOC)
     created_at: datetime
     updated_at: datetime
 
 
 # --- affiliates --------------------------------------------------------------------
+
+PAYOUT_THRESHOLD_DOC = (
+    'the smallest payout per currency, e.g. {"USD": "50.00"}; a currency not listed takes '
+    "the PAYOUT_THRESHOLD setting (admin-writable)"
+)
+PayoutThresholds = Annotated[
+    dict[Currency, MoneyText], Field(max_length=200, description=PAYOUT_THRESHOLD_DOC)
+]
 
 
 def _suspended(status: str) -> str:
@@ -276,6 +294,7 @@ class AffiliateIn(AffiliateProfile):
     )
     status: WritableStatus = "active"
     signing_secret: SigningSecret | None = None
+    payout_threshold: PayoutThresholds = Field(default_factory=dict)
 
 
 class AffiliatePatch(Patch, AffiliateProfile):
@@ -293,6 +312,9 @@ class AffiliatePatch(Patch, AffiliateProfile):
     postback_on: Literal["approved", "all"] | None = None
     status: WritableStatus | None = None
     signing_secret: SigningSecret | None = None
+    payout_threshold: PayoutThresholds | None = Field(
+        default=None, description=PAYOUT_THRESHOLD_DOC + "; replaces the stored map"
+    )
 
 
 class AffiliateOut(BaseModel):
@@ -315,8 +337,14 @@ class AffiliateOut(BaseModel):
     manager_id: int | None
     group_id: int | None
     application: Application | None = Field(description="what POST /apply said, if it came so")
+    payout_threshold: dict[str, Money] = Field(description=PAYOUT_THRESHOLD_DOC)
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("payout_threshold", mode="before")
+    @classmethod
+    def _stored_json(cls, value: object) -> object:
+        return orjson.loads(value) if isinstance(value, str) else value
 
 
 # --- links -------------------------------------------------------------------------

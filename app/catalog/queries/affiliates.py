@@ -1,11 +1,13 @@
 COLUMNS = """id, name, email, postback_url, postback_method, postback_on, status,
 signing_secret, company, website, country, contact, payment_masked AS payment, tags,
-manager_id, group_id, application, created_at, updated_at"""
+manager_id, group_id, application, payout_threshold::text AS payout_threshold, created_at,
+updated_at"""
 
 INSERT = f"""
 INSERT INTO affiliates (name, email, postback_url, postback_method, postback_on, status,
-    signing_secret, company, website, country, contact, tags, manager_id, group_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    signing_secret, company, website, country, contact, tags, manager_id, group_id,
+    payout_threshold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text::jsonb)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM affiliates WHERE id = $1"
@@ -24,6 +26,7 @@ SELECT EXISTS (SELECT 1 FROM links WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM api_keys WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM offer_payout_overrides WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM offer_caps WHERE affiliate_id = $1)
+    OR EXISTS (SELECT 1 FROM ledger_entries WHERE affiliate_id = $1)
 """
 ARCHIVE = "UPDATE affiliates SET status = 'archived', updated_at = now() WHERE id = $1"
 DELETE = "DELETE FROM affiliates WHERE id = $1"

@@ -1,0 +1,81 @@
+"""SQL of the ledger. States come from the view ledger_entry_states (migration 0025), the
+one place that derives them."""
+
+# Shared locks per currency, taken by a writer that may cancel or un-approve a commission:
+# a payout run holds the same lock exclusively, so a commission is never taken by a run
+# while a rejection that saw it unpaid (and so wrote a reversal, not a clawback) commits.
+LOCK_CURRENCIES_SHARED = """
+SELECT count(pg_advisory_xact_lock_shared(k))
+FROM (SELECT k FROM unnest($1::bigint[]) k ORDER BY k) s
+"""
+
+# The commissions of conversions that became approved or pending (given in conversion
+# order); the hold is the offer's at this moment, kept with the entry.
+INSERT_COMMISSIONS = """
+INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id, hold_days,
+                            created_by)
+SELECT u.affiliate_id, u.currency, 'commission', u.amount, u.conversion_id,
+       coalesce(o.hold_days, 30), u.created_by
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::numeric[], $5::bigint[], $6::text[])
+    AS u(conversion_id, affiliate_id, currency, amount, offer_id, created_by)
+LEFT JOIN offers o ON o.id = u.offer_id
+"""
+
+# Rejected conversions: each commission not cancelled yet gets its counter entry, a
+# reversal when no live payout took it, else a clawback that later payouts net off.
+INSERT_COUNTERS = """
+INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, conversion_id, reverses,
+                            reason, created_by)
+SELECT e.affiliate_id, e.currency,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM payouts p
+           WHERE p.affiliate_id = e.affiliate_id AND p.status <> 'failed'
+             AND e.id = ANY (p.entry_ids)
+       ) THEN 'clawback' ELSE 'reversal' END,
+       -e.amount, e.conversion_id, e.id, 'conversion ' || u.status, u.created_by
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(conversion_id, status, created_by)
+JOIN ledger_entries e ON e.conversion_id = u.conversion_id AND e.kind = 'commission'
+WHERE NOT EXISTS (SELECT 1 FROM ledger_entries k WHERE k.reverses = e.id)
+ORDER BY e.id
+ON CONFLICT (reverses) WHERE reverses IS NOT NULL DO NOTHING
+"""
+
+INSERT_MANUAL = """
+INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, reason, created_by)
+SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM affiliates WHERE id = $1)
+RETURNING id, affiliate_id, currency, kind, amount, conversion_id, payout_id, reverses,
+          reason, created_by, created_at
+"""
+
+NOW = "SELECT now()"
+
+# Per currency: the sums a balance is made of (`at`: the moment held turns available).
+BALANCE = """
+SELECT currency,
+       coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending,
+       coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at > $2), 0) AS held,
+       coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at <= $2), 0)
+           AS available,
+       coalesce(sum(amount) FILTER (WHERE state = 'in_payout'), 0) AS in_payout,
+       coalesce(sum(amount) FILTER (WHERE state = 'paid'), 0) AS paid,
+       coalesce(-sum(amount) FILTER (WHERE state = 'owed_back'), 0) AS owed_back
+FROM ledger_entry_states
+WHERE affiliate_id = $1
+GROUP BY currency ORDER BY currency
+"""
+
+ENTRY_COLUMNS = """id, affiliate_id, currency, kind, amount, conversion_id, payout_id, reverses,
+reason, created_by, created_at, state, available_at, live_payout_id"""
+
+LIST_ENTRIES = f"""
+SELECT {ENTRY_COLUMNS} FROM ledger_entry_states
+WHERE id > $1
+  AND ($3::bigint IS NULL OR affiliate_id = $3)
+  AND ($4::text IS NULL OR currency = $4)
+  AND ($5::text IS NULL OR kind = $5)
+  AND ($6::timestamptz IS NULL OR created_at >= $6)
+  AND ($7::timestamptz IS NULL OR created_at < $7)
+ORDER BY id LIMIT $2
+"""
+
+THRESHOLDS = "SELECT payout_threshold::text FROM affiliates WHERE id = $1"

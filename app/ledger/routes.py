@@ -1,0 +1,69 @@
+"""/api/v1/ledger (entries; bonuses and adjustments) and /api/v1/affiliates/{id}/balance.
+
+Admin keys see every affiliate's money; an affiliate key its own only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.attribution.routes import IdPath, IdQuery, TimeQuery, moment
+from app.catalog.fields import Currency
+from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
+from app.ledger import service
+from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
+from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+
+router = APIRouter(tags=["ledger"])
+
+
+def actor(principal: AdminKey) -> str:
+    return f"admin:{principal.key_id}" if principal.key_id else "admin"
+
+
+@router.get("/ledger", response_model=Page[EntryOut])
+async def list_ledger(
+    pool: PoolDep,
+    principal: CurrentKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate: IdQuery = None,
+    currency: Annotated[Currency | None, Query()] = None,
+    kind: Kind | None = None,
+    from_: Annotated[TimeQuery, Query(alias="from")] = None,
+    to: TimeQuery = None,
+) -> Page[EntryOut]:
+    """Entries in the order they were appended, each with its state derived now."""
+    if not principal.is_admin:
+        if affiliate is not None:
+            principal.require_affiliate_access(affiliate)
+        affiliate = principal.affiliate_id
+    rows = await service.list_entries(
+        pool,
+        after=after_id(cursor),
+        limit=limit,
+        affiliate_id=affiliate,
+        currency=currency,
+        kind=kind,
+        start=moment(from_, "from", end=False),
+        end=moment(to, "to", end=True),
+    )
+    return Page[EntryOut](items=rows, next_cursor=next_cursor([{"id": r.id} for r in rows], limit))
+
+
+@router.post("/ledger", status_code=201, response_model=EntryOut)
+async def add_entry(body: ManualEntryIn, pool: PoolDep, principal: AdminKey) -> EntryOut:
+    """A bonus or adjustment (admin, with a reason): payable at once, positive or negative."""
+    return await service.add_manual_entry(pool, body=body, created_by=actor(principal))
+
+
+@router.get("/affiliates/{affiliate_id}/balance", response_model=BalanceOut)
+async def get_balance(
+    affiliate_id: IdPath, pool: PoolDep, principal: CurrentKey, settings: SettingsDep
+) -> BalanceOut:
+    principal.require_affiliate_access(affiliate_id)
+    return await service.balance(
+        pool, affiliate_id=affiliate_id, default_threshold=settings.payout_threshold
+    )

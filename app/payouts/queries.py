@@ -1,0 +1,115 @@
+"""SQL of payout runs, payouts, their exports and statements."""
+
+# One payout run or request per currency at a time (a second one gets 409 at once).
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock($1)"
+# Then the ledger's currency lock, exclusively: a rejection that saw a commission unpaid
+# (and wrote a reversal) has committed before the run reads, and none starts meanwhile.
+LOCK = "SELECT pg_advisory_xact_lock($1)"
+NOW = "SELECT now()"
+
+EXISTING_AFFILIATES = "SELECT id FROM affiliates WHERE id = ANY($1::bigint[])"
+
+RUN_COLUMNS = "id, currency, up_to, cutoff, affiliate_ids, created_by, created_at"
+INSERT_RUN = f"""
+INSERT INTO payout_runs (currency, up_to, cutoff, affiliate_ids, created_by)
+VALUES ($1, $2, $3, $4, $5) RETURNING {RUN_COLUMNS}
+"""
+GET_RUN = f"SELECT {RUN_COLUMNS} FROM payout_runs WHERE id = $1"
+RUN_TOTALS = """
+SELECT status, count(*) AS payouts, sum(amount) AS amount FROM payouts WHERE run_id = $1
+GROUP BY status ORDER BY status
+"""
+
+# Every payout of one run or request, in one statement: per affiliate, exactly the entries
+# payable by the cutoff that no live payout took, and every debit (clawback, negative
+# adjustment) still to net off whatever its date (a debt is owed once known); a payout
+# where their sum reaches the affiliate's threshold; its claims; its (negative) entry.
+# $1 currency, $2 cutoff, $3 affiliate IDs (NULL: all), $4 the default threshold, $5 the
+# run (NULL: a request), $6 who, $7 the payouts' status.
+TAKE = """
+WITH takeable AS MATERIALIZED (
+    SELECT s.id, s.affiliate_id, s.amount, s.available_at, s.created_at
+    FROM ledger_entry_states s
+    WHERE s.currency = $1 AND s.state IN ('open', 'owed_back')
+      AND (s.available_at <= $2 OR s.amount < 0)
+      AND ($3::bigint[] IS NULL OR s.affiliate_id = ANY($3::bigint[]))
+), due AS (
+    SELECT t.affiliate_id, sum(t.amount) AS amount, min(t.created_at) AS period_start,
+           array_agg(t.id ORDER BY t.id) AS entry_ids
+    FROM takeable t JOIN affiliates a ON a.id = t.affiliate_id
+    GROUP BY t.affiliate_id, a.payout_threshold
+    HAVING sum(t.amount) > 0
+       AND sum(t.amount) >= coalesce((a.payout_threshold ->> $1)::numeric, $4::numeric)
+), made AS (
+    INSERT INTO payouts (run_id, affiliate_id, currency, amount, entry_ids, status,
+                         period_start, period_end, created_by)
+    SELECT $5, d.affiliate_id, $1, d.amount, d.entry_ids, $7, least(d.period_start, $2), $2,
+           $6
+    FROM due d ORDER BY d.affiliate_id
+    RETURNING id, affiliate_id, amount
+), moved AS (
+    INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, payout_id, reason,
+                                created_by)
+    SELECT m.affiliate_id, $1, 'payout', -m.amount, m.id, 'payout', $6 FROM made m
+    ORDER BY m.id
+)
+SELECT m.id FROM made m ORDER BY m.id
+"""
+
+PAYOUT_COLUMNS = """p.id, p.run_id, p.affiliate_id, p.currency, p.amount, p.status,
+p.period_start, p.period_end, p.reference, p.failure_reason, p.created_by, p.created_at,
+p.settled_at, p.settled_by"""
+
+# $2: the one affiliate an affiliate key may see (NULL: all).
+GET_PAYOUT = f"""
+SELECT {PAYOUT_COLUMNS} FROM payouts p
+WHERE p.id = $1 AND ($2::bigint IS NULL OR p.affiliate_id = $2)
+"""
+LIST_PAYOUTS = f"""
+SELECT {PAYOUT_COLUMNS} FROM payouts p
+WHERE p.id > $1
+  AND ($3::bigint IS NULL OR p.affiliate_id = $3)
+  AND ($4::text IS NULL OR p.currency = $4)
+  AND ($5::text IS NULL OR p.status = $5)
+  AND ($6::bigint IS NULL OR p.run_id = $6)
+ORDER BY p.id LIMIT $2
+"""
+
+MARK_PAID = f"""
+UPDATE payouts p SET status = 'paid', reference = $2, settled_at = now(), settled_by = $3
+WHERE p.id = $1 AND p.status IN ('requested', 'pending')
+RETURNING {PAYOUT_COLUMNS}
+"""
+MARK_FAILED = f"""
+UPDATE payouts p SET status = 'failed', failure_reason = $2, settled_at = now(),
+    settled_by = $3
+WHERE p.id = $1 AND p.status IN ('requested', 'pending')
+RETURNING {PAYOUT_COLUMNS}
+"""
+# The money of a failed payout comes back as an entry; its claims stop counting.
+RETURN_MONEY = """
+INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, payout_id, reason, created_by)
+VALUES ($1, $2, 'payout', $3, $4, $5, $6)
+"""
+
+# A run's payouts with who is paid (payment details: app/payouts/payment.py).
+EXPORT_ROWS = """
+SELECT p.id, p.affiliate_id, p.currency, p.amount, p.status, p.period_start, p.period_end,
+       a.name, a.email
+FROM payouts p JOIN affiliates a ON a.id = p.affiliate_id
+WHERE p.run_id = $1 AND p.status <> 'failed'
+ORDER BY p.id
+"""
+
+STATEMENT_AFFILIATE = "SELECT id, name, email FROM affiliates WHERE id = $1"
+STATEMENT_LINES = """
+SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
+       c.txid, c.goal, c.received_at, o.name AS offer_name
+FROM payouts p
+CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+JOIN ledger_entries e ON e.id = u.entry_id
+LEFT JOIN conversions c ON c.id = e.conversion_id
+LEFT JOIN offers o ON o.id = c.offer_id
+WHERE p.id = $1
+ORDER BY e.id
+"""

@@ -1,0 +1,192 @@
+"""Payout runs, requested payouts, and a payout's end (paid or failed).
+
+Every payout is made by one statement (queries.TAKE) under two transaction-scoped
+advisory locks per currency: a try-lock that makes a second run or request at once a 409,
+then the ledger's currency lock (app/ledger/record.py) exclusively. Entries are claimed,
+never edited; a failed payout's money comes back as a new entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+import asyncpg
+
+from app.db import Connection, Executor, Pool
+from app.errors import Conflict, NotFound
+from app.ledger import record as ledger
+from app.payouts import queries
+from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
+
+
+def run_lock(currency: str) -> int:
+    digest = hashlib.blake2b(f"payout-run\x1f{currency}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, signed=True)
+
+
+def cutoff_of(up_to: dt.date, now: dt.datetime) -> dt.datetime:
+    """The end of `up_to` (UTC), or now when that is still to come."""
+    if up_to >= now.astimezone(dt.UTC).date():
+        return now  # (9999-12-31 has no day after it)
+    return dt.datetime(up_to.year, up_to.month, up_to.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+
+
+def payout_out(row: asyncpg.Record) -> PayoutOut:
+    return PayoutOut(**dict(row))
+
+
+async def _lock_currency(conn: Connection, currency: str) -> None:
+    if not await conn.fetchval(queries.TRY_LOCK, run_lock(currency)):
+        raise Conflict(
+            f"a payout run or request in {currency} is in progress; try again when it is done",
+            code="payout_in_progress",
+        )
+    await conn.fetchval(queries.LOCK, ledger.currency_lock(currency))
+
+
+async def create_run(
+    pool: Pool,
+    *,
+    body: RunIn,
+    default_threshold: Decimal,
+    created_by: str,
+    now: dt.datetime | None = None,
+) -> RunOut:
+    """One payout per affiliate whose payable balance reaches its threshold. `now`: the
+    controllable clock of tests (default: the database's)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _lock_currency(conn, body.currency)
+        ids = sorted(set(body.affiliate_ids)) if body.affiliate_ids is not None else None
+        if ids is not None:
+            found = {r["id"] for r in await conn.fetch(queries.EXISTING_AFFILIATES, ids)}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise Conflict(f"affiliates {missing[:20]} do not exist", code="invalid_reference")
+        if now is None:
+            now = await conn.fetchval(queries.NOW)
+        cutoff = cutoff_of(body.up_to, now)
+        run = await conn.fetchrow(
+            queries.INSERT_RUN, body.currency, body.up_to, cutoff, ids, created_by
+        )
+        assert run is not None
+        await conn.fetch(
+            queries.TAKE,
+            body.currency,
+            cutoff,
+            ids,
+            default_threshold,
+            run["id"],
+            created_by,
+            "pending",
+        )
+        return await _run_out(conn, run)
+
+
+async def request_payout(
+    pool: Pool,
+    *,
+    affiliate_id: int,
+    currency: str,
+    default_threshold: Decimal,
+    now: dt.datetime | None = None,
+) -> PayoutOut:
+    """An affiliate's payout of its payable balance now, when that reaches its threshold
+    (the admin then pays it). The same selection as a run: nothing in hold, nothing twice."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _lock_currency(conn, currency)
+        if now is None:
+            now = await conn.fetchval(queries.NOW)
+        made = await conn.fetch(
+            queries.TAKE,
+            currency,
+            now,
+            [affiliate_id],
+            default_threshold,
+            None,
+            f"affiliate:{affiliate_id}",
+            "requested",
+        )
+        if not made:
+            raise Conflict(
+                f"the available {currency} balance is below the payout threshold",
+                code="below_threshold",
+            )
+        row = await conn.fetchrow(queries.GET_PAYOUT, made[0]["id"], affiliate_id)
+        assert row is not None
+        return payout_out(row)
+
+
+async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
+    totals = await conn.fetch(queries.RUN_TOTALS, run["id"])
+    live = [t for t in totals if t["status"] != "failed"]
+    return RunOut(
+        **dict(run),
+        payouts=sum(t["payouts"] for t in totals),
+        amount=sum((t["amount"] for t in live), Decimal(0)),
+        by_status=[RunStatusTotal(**dict(t)) for t in totals],
+    )
+
+
+async def get_run(conn: Executor, *, run_id: int) -> RunOut:
+    run = await conn.fetchrow(queries.GET_RUN, run_id)
+    if run is None:
+        raise NotFound(f"payout run {run_id} does not exist")
+    return await _run_out(conn, run)
+
+
+async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int | None) -> PayoutOut:
+    """`only_affiliate_id`: an affiliate key's own (another's looks like none at all)."""
+    row = await conn.fetchrow(queries.GET_PAYOUT, payout_id, only_affiliate_id)
+    if row is None:
+        raise NotFound(f"payout {payout_id} does not exist")
+    return payout_out(row)
+
+
+async def list_payouts(
+    conn: Executor,
+    *,
+    after: int,
+    limit: int,
+    affiliate_id: int | None,
+    currency: str | None,
+    status: str | None,
+    run_id: int | None,
+) -> list[PayoutOut]:
+    rows = await conn.fetch(
+        queries.LIST_PAYOUTS, after, limit, affiliate_id, currency, status, run_id
+    )
+    return [payout_out(r) for r in rows]
+
+
+async def _settled(conn: Executor, payout_id: int) -> Conflict | NotFound:
+    row = await conn.fetchrow(queries.GET_PAYOUT, payout_id, None)
+    if row is None:
+        return NotFound(f"payout {payout_id} does not exist")
+    return Conflict(f"payout {payout_id} is already {row['status']}", code="payout_settled")
+
+
+async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
+    row = await pool.fetchrow(queries.MARK_PAID, payout_id, reference, by)
+    if row is None:
+        raise await _settled(pool, payout_id)
+    return payout_out(row)
+
+
+async def mark_failed(pool: Pool, *, payout_id: int, reason: str, by: str) -> PayoutOut:
+    """The payout's entries are free again, and its money back (an entry, never an edit)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.MARK_FAILED, payout_id, reason, by)
+        if row is None:
+            raise await _settled(conn, payout_id)
+        await conn.execute(
+            queries.RETURN_MONEY,
+            row["affiliate_id"],
+            row["currency"],
+            row["amount"],
+            payout_id,
+            f"payout failed: {reason}",
+            by,
+        )
+        return payout_out(row)
