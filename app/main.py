@@ -17,6 +17,7 @@ from app.catalog import routes as catalog_routes
 from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
+from app.integrations import routes as integration_routes
 from app.keys import routes as keys_routes
 from app.methods import install as install_methods
 from app.openapi import install as install_openapi
@@ -142,10 +143,12 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(conversion_routes.router)
     api.include_router(stats_routes.router)
     api.include_router(privacy_routes.router)
+    api.include_router(integration_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
+    app.include_router(integration_routes.inbound_router)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)
