@@ -137,7 +137,8 @@ async def update_integration(
         and provider == "generic"
         and (problem := generic_problem(changes["field_map"]))
     ):
-        raise BadRequest(problem, code="invalid_request")
+        # The body is a field map; it is the stored provider that refuses it.
+        raise Conflict(problem, code="invalid_field_map")
     if not changes:
         return _out(current, public_url)
     casts = {"stage_map": "::jsonb", "field_map": "::jsonb"}

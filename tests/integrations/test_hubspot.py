@@ -17,6 +17,7 @@ from app.integrations import hubspot
 from app.main import TrackerApp
 from app.proxies import TrustedProxies
 from app.settings import Settings
+from app.streams.durable_queue import CommitFailed
 from tests.helpers import assert_error
 from tests.integrations.support import (
     HUBSPOT_SECRET,
@@ -303,3 +304,33 @@ async def test_an_unmapped_stage_is_ignored_and_bad_bodies_are_400(
     assert_error(await client.post("/integrations/nosuch/1"), 400)
     await run_worker(settings)
     assert await stored_counts(pool) == (0, 0)
+
+
+async def test_a_call_that_could_not_be_queued_is_a_503_and_may_come_again(
+    app: TrackerApp,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    integration = await make_integration(client, admin, shop)
+    click_id = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    path = f"/integrations/hubspot/{integration['id']}"
+    body = orjson.dumps(workflow_body(click_id, "closedwon"))
+    headers = hubspot_headers(path, body)
+
+    async def neither_redis_nor_spool(record: bytes) -> bool:
+        raise CommitFailed("down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(app.intake.queue, "put", neither_redis_nor_spool)
+        assert_error(await client.post(path, content=body, headers=headers), 503, "unavailable")
+    assert await stored_counts(pool) == (0, 0)
+    # The CRM's retry of the same signed request is no replay: it was never accepted.
+    assert (await client.post(path, content=body, headers=headers)).status_code == 200
+    await run_worker(settings)
+    [row] = await conversions(pool)
+    assert row["status"] == "approved"

@@ -115,9 +115,12 @@ async def test_patch_and_delete(
     assert await pool.fetchval("SELECT secret FROM integrations") == "a-new-secret-0123456789"
     # A disabled integration takes no calls.
     assert_error(await client.post(f"/integrations/generic/{made['id']}", json={}), 404)
-    assert_error(
-        await client.patch(path, json={"field_map": {"click_id": "c"}}, headers=admin), 400
-    )
+    # A map of names suits another provider: the stored one (generic) refuses it.
+    not_pointers = {"field_map": {"click_id": "c", "txid": "/t", "stage": "/s"}}
+    response = await client.patch(path, json=not_pointers, headers=admin)
+    assert_error(response, 409, "invalid_field_map")
+    missing = await client.patch(path, json={"field_map": {"click_id": "/c"}}, headers=admin)
+    assert_error(missing, 409, "invalid_field_map")
     assert_error(await client.patch(path, json={"status": None}, headers=admin), 400)
     assert (await client.delete(path, headers=admin)).status_code == 204
     assert_error(await client.get(path, headers=admin), 404)
