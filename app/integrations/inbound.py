@@ -28,14 +28,13 @@ from app.integrations.mapping import outcome_of
 from app.postbacks import params
 from app.postbacks import service as intake_service
 from app.postbacks.records import ConversionRecord
+from app.settings import Settings
 from app.streams.durable_queue import CommitFailed
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-tracker-signature"
 TOKEN_HEADER = "x-tracker-token"
-# A replayed signature is remembered a little longer than it can pass the age check.
-REMEMBER_S = 2 * 5 * 60 + 60
 
 
 class Replayed(AppError, status=409, code="replayed"): ...
@@ -70,6 +69,13 @@ async def _integration(pool: Pool, provider: str, integration_id: int) -> Any:
     ):
         raise NotFound(f"no enabled {provider} integration {integration_id}")
     return row
+
+
+def remember_s(settings: Settings) -> int:
+    """How long an accepted signed call is remembered: longer than its signature passes
+    the age check, which allows as much skew ahead as behind."""
+    max_age_s = max(hubspot.MAX_AGE_MS // 1000, settings.postback_signature_max_age_s)
+    return 2 * max_age_s + 60
 
 
 def _token_of(call: Call) -> str | None:
@@ -191,7 +197,7 @@ async def receive(
         return Outcome(accepted=0, ignored=ignored, batch=batch)
     digest = None if replay_key is None else hashlib.sha256(replay_key).digest()
     if digest is not None and not await pool.fetchval(
-        queries.REMEMBER_CALL, integration_id, digest, float(REMEMBER_S)
+        queries.REMEMBER_CALL, integration_id, digest, float(remember_s(intake.settings))
     ):
         raise Replayed("this signed request was accepted before")
     try:
