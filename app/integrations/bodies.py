@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -105,14 +105,12 @@ def hubspot(body: bytes, content_type: str, fields: Mapping[str, str]) -> list[D
         raise InvalidCall("the body must be a JSON object or an array of events")
     deal = _read(document, fields, pointers_only=False)
     if deal.txid is None and "txid" in fields and not fields["txid"].startswith("/"):
-        # A workflow body names the enrolled object as objectId besides its properties.
-        object_id = text("objectId", document.get("objectId"))
-        deal = Deal(**{**_as_dict(deal), "txid": object_id})
+        # Besides its properties, a workflow body names the enrolled deal: `dealId` in the
+        # object API's (legacy) shape, `objectId` in the newer one.
+        for name in ("objectId", "dealId"):
+            if (object_id := text(name, document.get(name))) is not None:
+                return [replace(deal, txid=object_id)]
     return [deal]
-
-
-def _as_dict(deal: Deal) -> dict[str, Any]:
-    return {name: getattr(deal, name) for name in Deal.__slots__}
 
 
 def json_object(body: bytes, content_type: str, fields: Mapping[str, str]) -> list[Deal]:

@@ -33,8 +33,6 @@ SELECT a.status AS advertiser_status,
 FROM advertisers a WHERE a.id = $1
 """
 
-OFFER_ADVERTISER = "SELECT advertiser_id FROM offers WHERE id = $1"
-
 # An accepted signed call, remembered while its signature could still be taken; NULL
 # when it was seen before. Expired rows of the integration go in the same statement.
 REMEMBER_CALL = """

@@ -334,3 +334,26 @@ async def test_a_call_that_could_not_be_queued_is_a_503_and_may_come_again(
     await run_worker(settings)
     [row] = await conversions(pool)
     assert row["status"] == "approved"
+
+
+async def test_a_legacy_object_body_and_a_custom_flat_body_are_read(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    shop: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    integration = await make_integration(client, admin, shop)
+    click_id = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    legacy = workflow_body(click_id, "appointmentscheduled", deal="555")
+    del legacy["objectId"], legacy["properties"]["hs_object_id"]
+    legacy["dealId"] = 555
+    assert (await hubspot_call(client, integration, legacy)).status_code == 200
+    await run_worker(settings)
+    flat = {"hs_object_id": "555", "dealstage": "closedwon", "tracker_click_id": click_id}
+    assert (await hubspot_call(client, integration, flat)).status_code == 200
+    await run_worker(settings)
+    [row] = await conversions(pool)
+    assert (row["txid"], row["status"]) == ("555", "approved")
