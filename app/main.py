@@ -19,6 +19,7 @@ from app.customers import routes as customer_routes
 from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
+from app.integrations import routes as integration_routes
 from app.keys import routes as keys_routes
 from app.ledger import routes as ledger_routes
 from app.methods import install as install_methods
@@ -159,11 +160,13 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(partner_routes.router)
     api.include_router(ledger_routes.router)
     api.include_router(payout_routes.router)
+    api.include_router(integration_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(partner_routes.public)
+    app.include_router(integration_routes.inbound_router)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)

@@ -29,6 +29,26 @@ class TrustedProxies:
                 return hop if _is_ip(hop) else peer
         return peer
 
+    def origin(
+        self,
+        peer: str,
+        *,
+        scheme: str,
+        host: str,
+        forwarded_proto: str | None,
+        forwarded_host: str | None,
+    ) -> str:
+        """`scheme://host` as the client asked for it: a trusted proxy's X-Forwarded-Proto
+        and X-Forwarded-Host (their first value: the hop nearest the client) win over
+        what this server saw. Only for checking signatures over the URL, never to build
+        a redirect."""
+        if self.contains(peer):
+            if forwarded_proto and (first := forwarded_proto.split(",")[0].strip()):
+                scheme = first.lower()
+            if forwarded_host and (first := forwarded_host.split(",")[0].strip()):
+                host = first
+        return f"{scheme}://{host}"
+
 
 def _is_ip(text: str) -> bool:
     try:

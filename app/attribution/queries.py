@@ -179,3 +179,10 @@ WHERE id > $1
   AND ($8::text IS NULL OR goal = $8)
 ORDER BY id LIMIT $2
 """
+
+# The click an advertiser's order (txid) was credited to (CRM stage changes that carry no
+# click ID: app/integrations).
+CLICK_OF_TXID = """
+SELECT click_id FROM conversions
+WHERE advertiser_id = $1 AND txid = $2 AND click_id IS NOT NULL
+"""

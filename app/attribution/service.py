@@ -5,6 +5,7 @@ The stream's side (records -> conversions) is app/attribution/consumer.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import asyncpg
@@ -66,3 +67,10 @@ async def list_conversions(
     return await pool.fetch(
         queries.LIST_CONVERSIONS, after, limit, start, end, affiliate_id, offer_id, status, event
     )
+
+
+async def click_of_txid(pool: Pool, *, advertiser_id: int, txid: str) -> uuid.UUID | None:
+    """The click of the advertiser's conversion for `txid`, or None when it has none."""
+    click_id = await pool.fetchval(queries.CLICK_OF_TXID, advertiser_id, txid)
+    # asyncpg's own UUID type; the stream record takes the standard one.
+    return None if click_id is None else uuid.UUID(str(click_id))

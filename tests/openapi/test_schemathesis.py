@@ -61,6 +61,10 @@ async def _seed(base_url: str) -> None:
             ("affiliates", {"name": "Alice", "email": "alice@example.com"}),
             ("links", {"affiliate_id": 1, "offer_id": 1}),
             ("keys", {"role": "affiliate", "affiliate_id": 1}),
+            (
+                "integrations",
+                {"provider": "salesforce", "advertiser_id": 1, "stage_map": {"Won": "approved"}},
+            ),
         ):
             response = await client.post(f"/{path}", json=body, timeout=30)
             assert response.status_code == 201, response.text

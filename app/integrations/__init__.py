@@ -1,0 +1,1 @@
+"""CRM deal stages to conversions: /api/v1/integrations and the inbound calls."""
