@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     )
     # Private networks the sender may reach anyway (on-premise receivers; tests).
     sender_allowed_networks: list[str] = Field(default_factory=list)
+    # Webhooks: an endpoint is disabled after this many failed tries in a row, or once
+    # every try has failed for this long (3 days).
+    webhook_disable_after_failures: int = Field(default=50, ge=1)
+    webhook_disable_after_s: float = Field(default=259200.0, gt=0)
 
     @field_validator("public_url")
     @classmethod

@@ -25,6 +25,7 @@ from app.caps import conversions as conversion_caps
 from app.db import Connection
 from app.postbacks.records import ConversionRecord
 from app.sender import service as sender_service
+from app.webhooks import events as webhooks
 
 
 def lock_key(*parts: object) -> int:
@@ -70,6 +71,7 @@ async def write_batch(
 
     batch = plan(candidates, state, Quota(taken, usage), now)
     superseded += batch.superseded
+    await webhooks.emit_caps_reached(conn, usage.refusals())
 
     if batch.creates:
         inserted = await conn.fetch(
@@ -162,3 +164,4 @@ async def apply_effects(
     await _write_history(conn, history)
     await rollups.write(conn)
     await outbox.write(conn)
+    await webhooks.emit_conversions(conn, events)

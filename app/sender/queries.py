@@ -14,9 +14,16 @@ FROM (
         AND NOT ({HOST_KEY_SQL} = ANY($3::text[]))
     ORDER BY next_attempt_at LIMIT $1
     FOR UPDATE SKIP LOCKED
-) due, affiliates a
-WHERE d.id = due.id AND a.id = d.affiliate_id
-RETURNING d.id, d.url, d.method, d.body, d.attempts, a.signing_secret, due.next_attempt_at AS due_at
+) due
+WHERE d.id = due.id
+RETURNING d.id, d.url, d.method, d.body, d.attempts, d.kind, d.webhook_id, d.event_id,
+    CASE WHEN d.kind = 'postback' THEN
+        (SELECT a.signing_secret FROM affiliates a WHERE a.id = d.affiliate_id) END
+        AS signing_secret,
+    -- A webhook's endpoint as it is now: NULL when it was deleted, disabled or not.
+    (SELECT w.secret FROM webhooks w WHERE w.id = d.webhook_id) AS webhook_secret,
+    (SELECT w.status FROM webhooks w WHERE w.id = d.webhook_id) AS webhook_status,
+    due.next_attempt_at AS due_at
 """
 # Claimed rows over a receiver's share go back, due as before, for the next claim.
 RELEASE = """
@@ -51,11 +58,13 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::
 RETURNING id
 """
 
-DELIVERY_COLUMNS = """id, conversion_id, affiliate_id, conversion_status, method, url, status,
-attempts, next_attempt_at, last_error, created_at, delivered_at"""
+DELIVERY_COLUMNS = """id, kind, conversion_id, affiliate_id, conversion_status, webhook_id,
+event_id, event_type, method, url, status, attempts, next_attempt_at, last_error, created_at,
+delivered_at"""
 LIST_DELIVERIES = f"""
 SELECT {DELIVERY_COLUMNS} FROM deliveries
 WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
+    AND ($5::text IS NULL OR kind = $5) AND ($6::bigint IS NULL OR webhook_id = $6)
 ORDER BY id LIMIT $2
 """
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
