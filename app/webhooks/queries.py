@@ -59,7 +59,7 @@ WHERE w.affiliate_id IS NULL
 # One endpoint only, whatever it subscribes to (the test event).
 INSERT_ONE = """
 INSERT INTO deliveries (kind, webhook_id, affiliate_id, event_id, event_type, method, url, body)
-SELECT 'webhook', w.id, w.affiliate_id, $2, $3, 'POST', w.url, $4::jsonb
+SELECT 'webhook', w.id, w.affiliate_id, $2, $3, 'POST', w.url, $4::text::jsonb
 FROM webhooks w WHERE w.id = $1
 RETURNING id
 """
