@@ -50,9 +50,7 @@ BAD_BODIES = [
     pytest.param({"url": HOOK, "events": []}, id="empty-events"),
     pytest.param({"url": HOOK, "events": ["conversion.deleted"]}, id="unknown-event"),
     pytest.param({"url": HOOK, "events": ["webhook.test"]}, id="test-is-not-subscribable"),
-    pytest.param(
-        {"url": HOOK, "events": ["conversion.created", "conversion.created"]}, id="twice"
-    ),
+    pytest.param({"url": HOOK, "events": ["conversion.created", "conversion.created"]}, id="twice"),
     pytest.param({"url": "ftp://hooks.example/", "events": ["payout.paid"]}, id="ftp"),
     pytest.param({"url": "hooks.example/in", "events": ["payout.paid"]}, id="relative"),
     pytest.param({"url": HOOK + "?t={txid}", "events": ["payout.paid"]}, id="macro"),

@@ -23,7 +23,9 @@ DELIVERIES = "/api/v1/deliveries"
 
 def verified(secret: str, request: Received) -> dict[str, Any]:
     """The payload, as a receiver verifies it with the `standardwebhooks` library."""
-    headers = {k: request.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    headers = {
+        k: request.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    }
     payload: dict[str, Any] = Webhook(secret).verify(request.body, headers)
     return payload
 
@@ -91,7 +93,9 @@ async def test_retries_keep_the_webhook_id_and_sign_each_try_anew(
     assert detail["status"] == "delivered"
     assert [a["status_code"] for a in detail["attempts_log"]] == [500, 503, 200]
     listed = (
-        await client.get(DELIVERIES, params={"kind": "webhook", "webhook_id": made["id"]}, headers=admin)
+        await client.get(
+            DELIVERIES, params={"kind": "webhook", "webhook_id": made["id"]}, headers=admin
+        )
     ).json()["items"]
     assert [d["id"] for d in listed] == [sent["delivery_id"]]
     assert (await client.get(DELIVERIES, params={"kind": "postback"}, headers=admin)).json()[
@@ -132,7 +136,9 @@ async def test_a_receiver_down_for_a_while_loses_nothing(
         await sender.aclose()
     last = receiver.on("/hooks")[-1]
     assert verified(made["secret"], last)["id"] == ids[0]["event_id"]
-    assert_error(await client.post(f"{DELIVERIES}/{ids[0]['delivery_id']}/retry", headers=admin), 409)
+    assert_error(
+        await client.post(f"{DELIVERIES}/{ids[0]['delivery_id']}/retry", headers=admin), 409
+    )
 
 
 async def test_an_affiliate_sees_and_retries_its_own_webhook_deliveries(
