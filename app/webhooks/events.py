@@ -8,6 +8,7 @@ enabled endpoint subscribes to it, so emitting costs one cheap statement when no
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, get_args
 
+import asyncpg
 import orjson
 
 from app.clickid import format_click_id
@@ -38,6 +40,7 @@ EventType = Literal[
     "payout.paid",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+CONVERSION_EVENTS = ("conversion.created", "conversion.updated")
 # What an affiliate's endpoint never hears of: the program's revenue and the advertiser's
 # customer IDs, at any depth of `data`.
 PRIVATE_FIELDS = frozenset(
@@ -111,16 +114,47 @@ def payload(event_id: str, type_: str, created_at: datetime, data: Any) -> str:
     return orjson.dumps(body, default=_default, option=orjson.OPT_UTC_Z).decode()
 
 
-async def emit_many(conn: Executor, events: Sequence[Event]) -> None:
+class Subscriptions:
+    """Which event types enabled endpoints subscribe to, read once per batch, so that
+    nothing is built for events no endpoint would receive."""
+
+    def __init__(self, rows: Iterable[asyncpg.Record]) -> None:
+        self._types = {r["type"]: (bool(r["program"]), set(r["affiliates"])) for r in rows}
+
+    @classmethod
+    async def read(cls, conn: Executor, types: Iterable[str]) -> Subscriptions:
+        return cls(await conn.fetch(queries.SUBSCRIBED, sorted(set(types))))
+
+    def __bool__(self) -> bool:
+        return bool(self._types)
+
+    def wanted(self, event: Event) -> tuple[bool, bool]:
+        """Whether a program endpoint, and whether an affiliate's, may receive `event`."""
+        program, affiliates = self._types.get(event.type, (False, set()))
+        private = bool(
+            event.for_affiliates
+            and affiliates
+            and (event.affiliate_id in affiliates or (event.offer_id and not event.affiliate_id))
+        )
+        return program, private
+
+
+async def emit_many(
+    conn: Executor, events: Sequence[Event], *, subscriptions: Subscriptions | None = None
+) -> None:
     """Store `events` for every endpoint that should hear of them, in the caller's
     transaction (so an event goes out if and only if what it reports is committed)."""
     if not events:
         return
+    if subscriptions is None:
+        subscriptions = await Subscriptions.read(conn, (e.type for e in events))
     now = datetime.now(UTC)
     columns: list[list[Any]] = [[], [], [], [], [], []]
     for event in events:
+        program, private = subscriptions.wanted(event)
+        if not (program or private):
+            continue
         event_id = new_event_id()
-        private = event.for_affiliates and (event.affiliate_id or event.offer_id)
         row = (
             event_id,
             event.type,
@@ -131,7 +165,8 @@ async def emit_many(conn: Executor, events: Sequence[Event]) -> None:
         )
         for column, value in zip(columns, row, strict=True):
             column.append(value)
-    await conn.execute(queries.FAN_OUT, *columns)
+    if columns[0]:
+        await conn.execute(queries.FAN_OUT, *columns)
 
 
 async def emit(
@@ -151,6 +186,13 @@ async def emit(
 
 def conversion_data(row: Mapping[str, Any], old: str | None, new: str) -> dict[str, Any]:
     data = {name: row.get(name) for name in _CONVERSION_FIELDS}
+    # Converted here rather than by orjson's `default`, which is slower per value.
+    for name in ("amount", "revenue", "payout"):
+        value = data[name]
+        if isinstance(value, Decimal):
+            data[name] = format_money(value)
+    if isinstance(data["click_id"], uuid.UUID):
+        data["click_id"] = format_click_id(data["click_id"])
     data["status"] = new
     data["previous_status"] = old
     return data
@@ -162,17 +204,20 @@ async def emit_conversions(
     """`conversion.created` (old status None) and `conversion.updated` for a batch of
     (conversion row, old status, new status, by whom), as attribution applies them.
     Unattributed conversions go to the program's endpoints only."""
-    await emit_many(
-        conn,
-        [
-            Event(
-                "conversion.created" if old is None else "conversion.updated",
-                conversion_data(row, old, new),
-                affiliate_id=row.get("affiliate_id"),
-            )
-            for row, old, new, _ in events
-        ],
-    )
+    subscriptions = await Subscriptions.read(conn, CONVERSION_EVENTS)
+    if not subscriptions:
+        return  # the common case: one query, nothing built
+    wanted = []
+    for row, old, new, _ in events:
+        # The data is built only for events an endpoint receives.
+        bare = Event(
+            "conversion.created" if old is None else "conversion.updated",
+            {},
+            affiliate_id=row.get("affiliate_id"),
+        )
+        if any(subscriptions.wanted(bare)):
+            wanted.append(dataclasses.replace(bare, data=conversion_data(row, old, new)))
+    await emit_many(conn, wanted, subscriptions=subscriptions)
 
 
 async def emit_caps_reached(

@@ -37,6 +37,16 @@ UPDATE deliveries SET status = 'failed', last_error = $2
 WHERE webhook_id = $1 AND status = 'pending'
 """
 
+# Which event types enabled endpoints subscribe to: whether a program endpoint does, and
+# which affiliates' endpoints do (a few rows: one per type).
+SUBSCRIBED = """
+SELECT type, bool_or(affiliate_id IS NULL) AS program,
+    coalesce(array_agg(DISTINCT affiliate_id) FILTER (WHERE affiliate_id IS NOT NULL), '{}')
+        AS affiliates
+FROM webhooks, unnest(events) AS type
+WHERE status = 'enabled' AND type = ANY($1::text[])
+GROUP BY type
+"""
 # One statement per batch of events: a deliveries row for every enabled endpoint
 # subscribed to the event's type and allowed to hear of it. A program-wide endpoint
 # (no affiliate_id) hears of everything with the full data; an affiliate's endpoint of
