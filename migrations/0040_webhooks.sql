@@ -10,6 +10,10 @@ CREATE TABLE webhooks (
     -- `whsec_<base64>`, kept as is: the sender needs it to sign (a hash would not do).
     -- Only the sender reads it; the API shows it once, on create and on rotate.
     secret               text NOT NULL,
+    -- After a rotation, tries are signed with the previous secret too, for a day, so
+    -- receivers can switch over (webhook-signature holds both).
+    previous_secret      text,
+    previous_secret_until timestamptz,
     status               text NOT NULL DEFAULT 'enabled'
                          CHECK (status IN ('enabled', 'disabled')),
     -- The current run of failed attempts, for the automatic disabling.

@@ -159,8 +159,11 @@ class Courier:
             timestamp = int(time.time())
             request.headers["webhook-id"] = row["event_id"]
             request.headers["webhook-timestamp"] = str(timestamp)
-            request.headers["webhook-signature"] = signing.webhook_signature(
-                row["webhook_secret"], row["event_id"], timestamp, body
+            keys = [row["webhook_secret"], row["webhook_previous_secret"]]
+            request.headers["webhook-signature"] = " ".join(
+                signing.webhook_signature(secret, row["event_id"], timestamp, body)
+                for secret in keys
+                if secret  # the previous one, for a day after a rotation
             )
         elif row["signing_secret"]:
             # Over the body of a POST, the request target (exactly as sent) of a GET.

@@ -9,20 +9,20 @@ HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://(
 CLAIM = f"""
 UPDATE deliveries d SET next_attempt_at = now() + $2::interval
 FROM (
-    SELECT id, next_attempt_at FROM deliveries
+    SELECT id, next_attempt_at, kind, affiliate_id, webhook_id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= now()
         AND NOT ({HOST_KEY_SQL} = ANY($3::text[]))
     ORDER BY next_attempt_at LIMIT $1
     FOR UPDATE SKIP LOCKED
 ) due
+LEFT JOIN affiliates a ON a.id = due.affiliate_id AND due.kind = 'postback'
+-- A webhook's endpoint as it is now: no row once it is deleted.
+LEFT JOIN webhooks w ON w.id = due.webhook_id
 WHERE d.id = due.id
 RETURNING d.id, d.url, d.method, d.body, d.attempts, d.kind, d.webhook_id, d.event_id,
-    CASE WHEN d.kind = 'postback' THEN
-        (SELECT a.signing_secret FROM affiliates a WHERE a.id = d.affiliate_id) END
-        AS signing_secret,
-    -- A webhook's endpoint as it is now: NULL when it was deleted, disabled or not.
-    (SELECT w.secret FROM webhooks w WHERE w.id = d.webhook_id) AS webhook_secret,
-    (SELECT w.status FROM webhooks w WHERE w.id = d.webhook_id) AS webhook_status,
+    a.signing_secret, w.secret AS webhook_secret, w.status AS webhook_status,
+    CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END
+        AS webhook_previous_secret,
     due.next_attempt_at AS due_at
 """
 # Claimed rows over a receiver's share go back, due as before, for the next claim.

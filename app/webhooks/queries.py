@@ -16,7 +16,9 @@ ORDER BY id LIMIT $2
 GET = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1"
 GET_FOR_UPDATE = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1 FOR UPDATE"
 ROTATE = f"""
-UPDATE webhooks SET secret = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}
+UPDATE webhooks SET previous_secret = secret, previous_secret_until = now() + $3::interval,
+    secret = $2, updated_at = now()
+WHERE id = $1 RETURNING {COLUMNS}
 """
 # Enabling again starts a new count of failures.
 SET_STATUS = """

@@ -66,7 +66,8 @@ async def delete_webhook(webhook_id: IdPath, pool: PoolDep, key: CurrentKey) -> 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
 async def rotate_secret(webhook_id: IdPath, pool: PoolDep, key: CurrentKey) -> WebhookWithSecret:
-    """A new signing secret, in this response only; the old one signs nothing more."""
+    """A new signing secret, in this response only; for 24 hours, tries are signed with
+    the previous one too (two signatures in `webhook-signature`)."""
     return await service.rotate_secret(pool, webhook_id=webhook_id, key=key)
 
 

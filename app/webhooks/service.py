@@ -5,7 +5,7 @@ on create and rotate only."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -22,6 +22,7 @@ from app.webhooks import events, queries
 from app.webhooks.schemas import TestSent, WebhookIn, WebhookOut, WebhookPatch, WebhookWithSecret
 
 DISABLED_BY_HAND = "disabled through the API"
+ROTATION_OVERLAP = timedelta(hours=24)
 
 
 async def _check_url(url: str, allowed_networks: Sequence[str]) -> None:
@@ -120,10 +121,11 @@ async def delete_webhook(conn: Connection, *, webhook_id: int, key: Principal) -
 
 
 async def rotate_secret(conn: Executor, *, webhook_id: int, key: Principal) -> WebhookWithSecret:
-    """A new secret, from now on: tries from now on are signed with it (pending ones too)."""
+    """A new secret: tries from now on are signed with it (pending ones too) and, for
+    ROTATION_OVERLAP, with the previous one as well."""
     await _visible(conn, webhook_id, key)
     secret = new_webhook_secret()
-    row = await conn.fetchrow(queries.ROTATE, webhook_id, secret)
+    row = await conn.fetchrow(queries.ROTATE, webhook_id, secret, ROTATION_OVERLAP)
     if row is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
     return WebhookWithSecret(**dict(row), secret=secret)

@@ -185,3 +185,37 @@ async def test_a_cap_reached_is_told_once_per_period(
     assert data["affiliate_id"] is None
     # Bob promotes the offer too (he has a link): the offer's cap is his news as well.
     assert [e["id"] for e in await received(receiver, "/bob", bob["secret"])] == [reached["id"]]
+
+
+async def test_emit_reaches_the_program_and_that_affiliate_only(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    receiver: Receiver,
+    sender: Sender,
+    pool: asyncpg.Pool,
+) -> None:
+    """The call other features make (payouts, the affiliate lifecycle, customers)."""
+    alice, bob = catalog["alice"]["id"], catalog["bob"]["id"]
+    url = receiver.base_url
+    program = await endpoint(client, admin, f"{url}/program", ["payout.paid"])
+    of_alice = await endpoint(client, admin, f"{url}/alice", ["payout.paid"], affiliate_id=alice)
+    await endpoint(client, admin, f"{url}/bob", ["payout.paid"], affiliate_id=bob)
+    await endpoint(client, admin, f"{url}/other", ["payout.created"])
+    data = {"payout_id": 7, "amount": "12.50", "revenue": "20.00", "customer_id": "cus_1"}
+    async with pool.acquire() as conn, conn.transaction():
+        await events.emit(conn, "payout.paid", data, affiliate_id=alice)
+    async with pool.acquire() as conn:
+        tr = conn.transaction()
+        await tr.start()
+        await events.emit(conn, "payout.paid", {"payout_id": 8}, affiliate_id=alice)
+        await tr.rollback()  # not committed: never sent
+    while await sender.run_once():
+        pass
+
+    [full] = await received(receiver, "/program", program["secret"])
+    assert full["data"] == data
+    [own] = await received(receiver, "/alice", of_alice["secret"])
+    assert own["id"] == full["id"]
+    assert own["data"] == {"payout_id": 7, "amount": "12.50"}
+    assert receiver.on("/bob") == receiver.on("/other") == []

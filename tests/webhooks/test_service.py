@@ -218,3 +218,29 @@ async def test_a_deleted_or_disabled_endpoint_gets_nothing_more(
     )
     body = orjson.loads(orjson.dumps(row["body"]))
     assert body["id"] == sent["event_id"]
+
+
+async def test_after_a_rotation_both_secrets_sign_for_a_day(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    receiver: Receiver,
+    sender: Sender,
+    pool: asyncpg.Pool,
+) -> None:
+    made = await endpoint(client, admin, f"{receiver.base_url}/hooks")
+    await client.post(f"{API}/{made['id']}/test", headers=admin)
+    rotated = (await client.post(f"{API}/{made['id']}/rotate-secret", headers=admin)).json()
+    assert await sender.run_once() == 1
+    [request] = receiver.on("/hooks")
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    # A receiver still on the old secret and one already on the new both verify.
+    assert verified(made["secret"], request) == verified(rotated["secret"], request)
+
+    await pool.execute("UPDATE webhooks SET previous_secret_until = now() - interval '1 s'")
+    await client.post(f"{API}/{made['id']}/test", headers=admin)
+    assert await sender.run_once() == 1
+    later = receiver.on("/hooks")[-1]
+    assert len(later.headers["webhook-signature"].split(" ")) == 1
+    verified(rotated["secret"], later)
+    with pytest.raises(WebhookVerificationError):
+        verified(made["secret"], later)
