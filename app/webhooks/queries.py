@@ -14,6 +14,7 @@ WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3)
 ORDER BY id LIMIT $2
 """
 GET = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1"
+COUNT_OF_AFFILIATE = "SELECT count(*) FROM webhooks WHERE affiliate_id = $1"
 GET_FOR_UPDATE = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1 FOR UPDATE"
 ROTATE = f"""
 UPDATE webhooks SET previous_secret = secret, previous_secret_until = now() + $3::interval,

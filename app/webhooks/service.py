@@ -23,6 +23,8 @@ from app.webhooks.schemas import TestSent, WebhookIn, WebhookOut, WebhookPatch, 
 
 DISABLED_BY_HAND = "disabled through the API"
 ROTATION_OVERLAP = timedelta(hours=24)
+# Each endpoint is a delivery per event: an affiliate may not multiply them at will.
+MAX_AFFILIATE_ENDPOINTS = 10
 
 
 async def _check_url(url: str, allowed_networks: Sequence[str]) -> None:
@@ -58,6 +60,13 @@ async def create_webhook(
     ):
         raise Conflict(f"affiliate {affiliate_id} does not exist", code="invalid_reference")
     await _check_url(body.url, allowed_networks)
+    if not key.is_admin and (
+        await conn.fetchval(queries.COUNT_OF_AFFILIATE, affiliate_id) >= MAX_AFFILIATE_ENDPOINTS
+    ):
+        raise Conflict(
+            f"an affiliate has at most {MAX_AFFILIATE_ENDPOINTS} webhook endpoints",
+            code="too_many_webhooks",
+        )
     secret = new_webhook_secret()
     row = await conn.fetchrow(
         queries.INSERT, body.url, body.events, body.description, affiliate_id, secret

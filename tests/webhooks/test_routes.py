@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.webhooks.service import MAX_AFFILIATE_ENDPOINTS
 from tests.helpers import affiliate_headers, assert_error, create
 from tests.webhooks.conftest import API, endpoint
 
@@ -177,3 +178,15 @@ async def test_an_affiliate_key_manages_its_own_endpoints_only(
     assert {w["status"] for w in everything} == {"enabled"}
     assert len(everything) == 4
     assert_error(await client.get(API), 401)
+
+
+async def test_an_affiliate_has_a_limited_number_of_endpoints(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: asyncpg.Pool
+) -> None:
+    alice_key = await affiliate_headers(client, admin, catalog["alice"]["id"])
+    for _ in range(MAX_AFFILIATE_ENDPOINTS):
+        await endpoint(client, alice_key, HOOK)
+    body = {"url": HOOK, "events": ["payout.paid"]}
+    assert_error(await client.post(API, json=body, headers=alice_key), 409, "too_many_webhooks")
+    assert await pool.fetchval("SELECT count(*) FROM webhooks") == MAX_AFFILIATE_ENDPOINTS
+    await endpoint(client, admin, HOOK, affiliate_id=catalog["alice"]["id"])  # an admin may
