@@ -41,6 +41,7 @@ from app.settings import Settings
 from app.state import AppState
 from app.stats import routes as stats_routes
 from app.stats import service as stats_service
+from app.webhooks import routes as webhook_routes
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(catalog_routes.router)
     api.include_router(keys_routes.router)
     api.include_router(sender_routes.router)
+    api.include_router(webhook_routes.router)
     api.include_router(conversion_routes.router)
     api.include_router(coupon_routes.router)
     api.include_router(customer_routes.router)

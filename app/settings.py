@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     program_address: str = ""
     # A Unicode TrueType font for statements (default: DejaVu Sans where Debian puts it).
     statement_font: str | None = None
+    # Webhooks: an endpoint is disabled after this many failed tries in a row, or once
+    # every try has failed for this long (3 days).
+    webhook_disable_after_failures: int = Field(default=50, ge=1)
+    webhook_disable_after_s: float = Field(default=259200.0, gt=0)
 
     @field_validator("public_url")
     @classmethod

@@ -26,6 +26,7 @@ from app.db import Connection
 from app.ledger import record as ledger
 from app.postbacks.records import ConversionRecord
 from app.sender import service as sender_service
+from app.webhooks import events as webhooks
 
 
 def lock_key(*parts: object) -> int:
@@ -71,6 +72,7 @@ async def write_batch(
 
     batch = plan(candidates, state, Quota(taken, usage), now)
     superseded += batch.superseded
+    await webhooks.emit_caps_reached(conn, usage.refusals())
 
     if batch.creates:
         inserted = await conn.fetch(
@@ -166,3 +168,4 @@ async def apply_effects(
     await _write_history(conn, history)
     await rollups.write(conn)
     await outbox.write(conn)
+    await webhooks.emit_conversions(conn, events)

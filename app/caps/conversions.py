@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from app.db import Connection
 
@@ -63,9 +64,17 @@ async def load(conn: Connection, offer_ids: list[int]) -> dict[int, list[Convers
 class Usage:
     """How much of each cap is used, counted on as a batch admits conversions."""
 
-    def __init__(self, caps: dict[int, list[ConversionCap]], used: dict[int, int]) -> None:
+    def __init__(
+        self,
+        caps: dict[int, list[ConversionCap]],
+        used: dict[int, int],
+        now: datetime | None = None,
+    ) -> None:
         self._caps = caps
         self._used = used
+        self._now = now or datetime.now(UTC)
+        # The caps that refused a conversion in this batch (offer.cap_reached).
+        self._refused: dict[int, ConversionCap] = {}
 
     @classmethod
     async def counted(
@@ -82,7 +91,7 @@ class Usage:
                 used[cap.id] = await conn.fetchval(
                     CAP_USED, offer_id, cap.affiliate_id, period_start(now, cap.period)
                 )
-        return cls(caps, used)
+        return cls(caps, used, now)
 
     def _applying(self, offer_id: int, affiliate_id: int | None) -> list[ConversionCap]:
         return [
@@ -92,10 +101,30 @@ class Usage:
         ]
 
     def full(self, *, offer_id: int, affiliate_id: int | None) -> bool:
-        """Whether one more conversion would pass a cap."""
-        return any(
-            self._used[cap.id] >= cap.limit for cap in self._applying(offer_id, affiliate_id)
-        )
+        """Whether one more conversion would pass a cap (which then counts as refusing)."""
+        full = [
+            cap for cap in self._applying(offer_id, affiliate_id) if self._used[cap.id] >= cap.limit
+        ]
+        for cap in full:
+            self._refused[cap.id] = cap
+        return bool(full)
+
+    def refusals(self) -> list[tuple[dict[str, Any], datetime]]:
+        """The caps that refused a conversion, each with its current period's start."""
+        return [
+            (
+                {
+                    "id": cap.id,
+                    "offer_id": cap.offer_id,
+                    "metric": "conversions",
+                    "period": cap.period,
+                    "limit": cap.limit,
+                    "affiliate_id": cap.affiliate_id,
+                },
+                period_start(self._now, cap.period),
+            )
+            for cap in self._refused.values()
+        ]
 
     def count(self, *, offer_id: int, affiliate_id: int | None) -> None:
         for cap in self._applying(offer_id, affiliate_id):

@@ -20,6 +20,7 @@ from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.pagination import Page, after_id, next_cursor
+from app.webhooks import events as webhooks
 
 # Columns a PATCH may set as they are; revenue and payout each become two (type, value).
 _SCALARS = (
@@ -309,14 +310,30 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
             overrides=changes.get("payout_overrides"),
             caps=changes.get("caps"),
         )
+        if changes.get("status", current["status"]) != current["status"]:
+            await _status_changed(conn, current, changes["status"])
         return await get_offer(conn, offer_id=offer_id)
+
+
+async def _status_changed(conn: Connection, offer: Any, status: str) -> None:
+    data = {
+        "offer_id": offer["id"],
+        "advertiser_id": offer["advertiser_id"],
+        "name": offer["name"],
+        "status": status,
+        "previous_status": offer["status"],
+    }
+    await webhooks.emit(conn, "offer.status_changed", data, offer_id=offer["id"])
 
 
 async def delete_offer(conn: Connection, *, offer_id: int) -> None:
     async with conn.transaction():
-        if await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id) is None:
+        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
+        if current is None:
             raise NotFound(f"offer {offer_id} does not exist")
         if await conn.fetchval(queries.HAS_LINKS, offer_id):
             await conn.execute(queries.ARCHIVE, offer_id)
+            if current["status"] != "archived":
+                await _status_changed(conn, current, "archived")
         else:
             await conn.execute(queries.DELETE, offer_id)

@@ -29,6 +29,10 @@ DELIVERY_HEADER = "X-Tracker-Delivery"
 MAX_CLIENTS = 256  # receivers whose connections are kept open
 
 
+class Undeliverable(Exception):
+    """Trying again cannot help: the delivery fails at once."""
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     status_code: int | None
@@ -119,8 +123,8 @@ class Courier:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             # The SSRF guard's verdict does not change by waiting (a DNS answer may).
-            permanent = isinstance(exc, ssrf.RefusedAddress) and not isinstance(
-                exc, ssrf.UnresolvedHost
+            permanent = isinstance(exc, Undeliverable) or (
+                isinstance(exc, ssrf.RefusedAddress) and not isinstance(exc, ssrf.UnresolvedHost)
             )
         latency = time.perf_counter() - started
         metrics.delivery_latency.observe(latency)
@@ -128,6 +132,9 @@ class Courier:
 
     async def _send(self, row: Claimed, started: float) -> Attempt:
         url: str = row["url"]
+        webhook = row.get("kind") == "webhook"
+        if webhook and (row["webhook_secret"] is None or row["webhook_status"] != "enabled"):
+            raise Undeliverable("the webhook endpoint was deleted or disabled")
         body = orjson.dumps(row["body"]) if row["method"] == "POST" else b""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -147,7 +154,18 @@ class Courier:
             headers=headers,
             extensions={"sni_hostname": parts.hostname},
         )
-        if row["signing_secret"]:
+        if webhook:
+            # Standard Webhooks: the same webhook-id on every try, this try's timestamp.
+            timestamp = int(time.time())
+            request.headers["webhook-id"] = row["event_id"]
+            request.headers["webhook-timestamp"] = str(timestamp)
+            keys = [row["webhook_secret"], row["webhook_previous_secret"]]
+            request.headers["webhook-signature"] = " ".join(
+                signing.webhook_signature(secret, row["event_id"], timestamp, body)
+                for secret in keys
+                if secret  # the previous one, for a day after a rotation
+            )
+        elif row["signing_secret"]:
             # Over the body of a POST, the request target (exactly as sent) of a GET.
             request.headers[SIGNATURE_HEADER] = signing.sign(
                 row["signing_secret"], int(time.time()), body or request.url.raw_path
@@ -173,4 +191,7 @@ class Courier:
             latency_ms=int(latency * 1000),
             snippet=snippet[:SNIPPET_BYTES].decode("utf-8", "replace"),
             retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
+            # Standard Webhooks: 410 Gone means the receiver wants no more (the endpoint
+            # is disabled with it).
+            permanent=webhook and code == 410,
         )

@@ -15,6 +15,7 @@ import asyncpg
 
 from app.db import Pool
 from app.sender import queries
+from app.webhooks import health
 
 if TYPE_CHECKING:
     from app.sender.attempt import Attempt
@@ -41,11 +42,25 @@ async def release(pool: Pool, rows: Sequence[Claimed]) -> None:
 
 
 async def record(
-    pool: Pool, delivery_id: int, attempt: Attempt, *, retry_at: datetime | None
+    pool: Pool,
+    delivery_id: int,
+    attempt: Attempt,
+    *,
+    retry_at: datetime | None,
+    webhook_id: int | None = None,
+    policy: health.DisablePolicy | None = None,
 ) -> str:
     """Store a try and what follows from it, in one transaction: the delivery is
-    'delivered', 'pending' again (due at `retry_at`) or, with no `retry_at`, 'failed'."""
+    'delivered', 'pending' again (due at `retry_at`) or, with no `retry_at`, 'failed'.
+    A webhook's try also counts for its endpoint's health (which may disable it)."""
     async with pool.acquire() as conn, conn.transaction():
+        if webhook_id is not None and policy is not None:
+            # First, so that the endpoint's row lock comes before the delivery's, always.
+            stop = await health.record_try(
+                conn, webhook_id, ok=attempt.ok, status_code=attempt.status_code, policy=policy
+            )
+            if stop is not None:
+                retry_at = None
         await conn.execute(
             queries.RECORD_ATTEMPT,
             delivery_id,
@@ -69,10 +84,17 @@ async def record(
 
 
 async def page(
-    pool: Pool, *, after: int, limit: int, affiliate_id: int | None, status: str | None
+    pool: Pool,
+    *,
+    after: int,
+    limit: int,
+    affiliate_id: int | None,
+    status: str | None,
+    kind: str | None = None,
+    webhook_id: int | None = None,
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
-        queries.LIST_DELIVERIES, after, limit, affiliate_id, status
+        queries.LIST_DELIVERIES, after, limit, affiliate_id, status, kind, webhook_id
     )
     return rows
 

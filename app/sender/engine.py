@@ -3,7 +3,7 @@ share of the slots, and schedule the failed ones again with backoff.
 
 Each try is one delivery_attempts row. Delivery is at-least-once: a row sent but not yet
 marked delivered when the sender dies is sent again after its lease, so receivers dedupe
-on the X-Tracker-Delivery header.
+on the X-Tracker-Delivery header (webhooks: on webhook-id).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from app.sender.attempt import Courier
 from app.sender.deliveries import Claimed
 from app.sender.receivers import Receivers, host_key
 from app.settings import Settings
+from app.webhooks import health
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Sender:
         self._settings = settings
         self.receivers = Receivers(settings.sender_concurrency)
         self._courier = Courier(settings, self.receivers)
+        self._policy = health.DisablePolicy.of(settings)
         self.sent = 0
         self.failed = 0
 
@@ -67,7 +69,14 @@ class Sender:
             schedule = [] if attempt.permanent else self._settings.sender_retry_schedule_s
             retry_at = next_attempt(row["attempts"] + 1, schedule, attempt.retry_after_s)
         try:
-            status = await deliveries.record(self._pool, row["id"], attempt, retry_at=retry_at)
+            status = await deliveries.record(
+                self._pool,
+                row["id"],
+                attempt,
+                retry_at=retry_at,
+                webhook_id=row.get("webhook_id"),
+                policy=self._policy,
+            )
         except (OSError, asyncpg.PostgresError) as exc:
             # The row stays leased and is tried again when the lease ends.
             if outage.server_down(exc) is None:

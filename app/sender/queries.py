@@ -9,14 +9,21 @@ HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://(
 CLAIM = f"""
 UPDATE deliveries d SET next_attempt_at = now() + $2::interval
 FROM (
-    SELECT id, next_attempt_at FROM deliveries
+    SELECT id, next_attempt_at, kind, affiliate_id, webhook_id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= now()
         AND NOT ({HOST_KEY_SQL} = ANY($3::text[]))
     ORDER BY next_attempt_at LIMIT $1
     FOR UPDATE SKIP LOCKED
-) due, affiliates a
-WHERE d.id = due.id AND a.id = d.affiliate_id
-RETURNING d.id, d.url, d.method, d.body, d.attempts, a.signing_secret, due.next_attempt_at AS due_at
+) due
+LEFT JOIN affiliates a ON a.id = due.affiliate_id AND due.kind = 'postback'
+-- A webhook's endpoint as it is now: no row once it is deleted.
+LEFT JOIN webhooks w ON w.id = due.webhook_id
+WHERE d.id = due.id
+RETURNING d.id, d.url, d.method, d.body, d.attempts, d.kind, d.webhook_id, d.event_id,
+    a.signing_secret, w.secret AS webhook_secret, w.status AS webhook_status,
+    CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END
+        AS webhook_previous_secret,
+    due.next_attempt_at AS due_at
 """
 # Claimed rows over a receiver's share go back, due as before, for the next claim.
 RELEASE = """
@@ -51,11 +58,13 @@ FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::
 RETURNING id
 """
 
-DELIVERY_COLUMNS = """id, conversion_id, affiliate_id, conversion_status, method, url, status,
-attempts, next_attempt_at, last_error, created_at, delivered_at"""
+DELIVERY_COLUMNS = """id, kind, conversion_id, affiliate_id, conversion_status, webhook_id,
+event_id, event_type, method, url, status, attempts, next_attempt_at, last_error, created_at,
+delivered_at"""
 LIST_DELIVERIES = f"""
 SELECT {DELIVERY_COLUMNS} FROM deliveries
 WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
+    AND ($5::text IS NULL OR kind = $5) AND ($6::bigint IS NULL OR webhook_id = $6)
 ORDER BY id LIMIT $2
 """
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"

@@ -1,6 +1,7 @@
-"""/api/v1/deliveries: the outbound postback log, and a manual retry.
+"""/api/v1/deliveries: the log of outbound postbacks and webhooks, and a manual retry.
 
-An admin sees every delivery; an affiliate key sees its own only.
+An admin sees every delivery; an affiliate key sees its own only (its postbacks and the
+deliveries to its own webhook endpoints).
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from app.deps import AdminKey, CurrentKey, PoolDep
+from app.deps import CurrentKey, PoolDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
 from app.patterns import MAX_ID
 from app.sender import service as sender_service
@@ -19,14 +20,23 @@ from app.sender import service as sender_service
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
+DeliveryKind = Literal["postback", "webhook"]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class DeliveryOut(BaseModel):
     id: int
-    conversion_id: int
-    affiliate_id: int
-    conversion_status: str
+    kind: DeliveryKind = Field(description="`postback` to an affiliate, or `webhook`")
+    conversion_id: int | None = Field(description="the conversion of a postback")
+    affiliate_id: int | None = Field(
+        description="the affiliate of a postback or of an affiliate's webhook endpoint"
+    )
+    conversion_status: str | None = Field(description="the status a postback reports")
+    webhook_id: int | None = Field(
+        description="the webhook endpoint (null for postbacks, and once it is deleted)"
+    )
+    event_id: str | None = Field(description="a webhook's `webhook-id`, the same on every try")
+    event_type: str | None = Field(description="a webhook's event type")
     method: str
     url: str
     status: DeliveryStatus
@@ -58,14 +68,22 @@ async def list_deliveries(
     cursor: CursorQuery = None,
     affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: DeliveryStatus | None = None,
+    kind: DeliveryKind | None = None,
+    webhook_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Page[DeliveryOut]:
-    """Deliveries in ID order, filtered by affiliate and status."""
+    """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
     if affiliate_id is not None:
         key.require_affiliate_access(affiliate_id)
     elif not key.is_admin:
         affiliate_id = key.affiliate_id
     rows = await sender_service.list_deliveries(
-        pool, after=after_id(cursor), limit=limit, affiliate_id=affiliate_id, status=status
+        pool,
+        after=after_id(cursor),
+        limit=limit,
+        affiliate_id=affiliate_id,
+        status=status,
+        kind=kind,
+        webhook_id=webhook_id,
     )
     return Page[DeliveryOut](
         items=[DeliveryOut(**dict(r)) for r in rows],
@@ -85,6 +103,9 @@ async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> D
     response_model=DeliveryOut,
     responses={409: {"description": "the delivery was already delivered"}},
 )
-async def retry_delivery(delivery_id: IdPath, pool: PoolDep, _: AdminKey) -> DeliveryOut:
-    """Make a pending or failed delivery due now; a failed one gets one more try."""
-    return DeliveryOut(**dict(await sender_service.retry_delivery(pool, delivery_id)))
+async def retry_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> DeliveryOut:
+    """Make a pending or failed delivery due now; a failed one gets one more try (a
+    webhook with the same `webhook-id`). An affiliate key retries the deliveries of its
+    own webhook endpoints only."""
+    row = await sender_service.retry_delivery(pool, delivery_id, key=key)
+    return DeliveryOut(**dict(row))

@@ -12,7 +12,7 @@ import asyncpg
 
 from app import db
 from app.db import Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.keys import service as keys_service
 from app.ops import health
 from app.redis import create_redis
@@ -41,11 +41,25 @@ async def check_postback_url(url: str, allowed_networks: Sequence[str]) -> None:
 
 
 async def list_deliveries(
-    pool: Pool, *, after: int, limit: int, affiliate_id: int | None, status: str | None
+    pool: Pool,
+    *,
+    after: int,
+    limit: int,
+    affiliate_id: int | None,
+    status: str | None,
+    kind: str | None = None,
+    webhook_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Deliveries in ID order after `after`, filtered by affiliate and status."""
+    """Deliveries in ID order after `after`, filtered by affiliate, status, kind and
+    webhook endpoint."""
     return await deliveries.page(
-        pool, after=after, limit=limit, affiliate_id=affiliate_id, status=status
+        pool,
+        after=after,
+        limit=limit,
+        affiliate_id=affiliate_id,
+        status=status,
+        kind=kind,
+        webhook_id=webhook_id,
     )
 
 
@@ -60,9 +74,18 @@ async def get_delivery(
     return row, await deliveries.attempts(pool, delivery_id)
 
 
-async def retry_delivery(pool: Pool, delivery_id: int) -> asyncpg.Record:
+async def retry_delivery(
+    pool: Pool, delivery_id: int, *, key: keys_service.Principal
+) -> asyncpg.Record:
     """Make a pending or failed delivery due now; a delivered one is refused (Conflict),
-    since resending it would notify the affiliate twice."""
+    since resending it would notify the affiliate twice. An admin retries any; an
+    affiliate the deliveries of its own webhook endpoints only."""
+    if not key.is_admin:
+        row = await deliveries.get(pool, delivery_id)
+        if row is None or row["affiliate_id"] != key.affiliate_id:
+            raise NotFound(f"delivery {delivery_id} does not exist")
+        if row["kind"] != "webhook":
+            raise Forbidden("only an admin key retries a postback")
     row = await deliveries.make_due(pool, delivery_id)
     if row is None:
         if await deliveries.get(pool, delivery_id) is None:

@@ -61,6 +61,15 @@ async def test_admin_lists_filters_and_pages(
         (ids[1], "failed", "HTTP 500")
     ]
     assert "signing_secret" not in failed["items"][0]
+    postback = failed["items"][0]
+    assert (postback["kind"], postback["webhook_id"], postback["event_id"]) == (
+        "postback",
+        None,
+        None,
+    )
+    postbacks = (await client.get(API, params={"kind": "postback"}, headers=admin)).json()
+    assert [d["id"] for d in postbacks["items"]] == ids
+    assert (await client.get(API, params={"kind": "webhook"}, headers=admin)).json()["items"] == []
 
 
 async def test_affiliate_sees_only_its_own(

@@ -1,0 +1,1 @@
+"""Signed webhooks: endpoints, the events they hear of, and their health."""

@@ -1,0 +1,84 @@
+"""An endpoint's health: the run of failed tries the sender reports, and disabling an
+endpoint that keeps failing (or answers 410 Gone, per Standard Webhooks).
+
+The sender calls `record_try` in the transaction that records each webhook try.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+
+from app.db import Executor
+from app.settings import Settings
+from app.webhooks import queries
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DisablePolicy:
+    """An endpoint is disabled once `failures` tries in a row failed, or every try has
+    failed for `failing_for`."""
+
+    failures: int
+    failing_for: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> DisablePolicy:
+        return cls(
+            failures=settings.webhook_disable_after_failures,
+            failing_for=timedelta(seconds=settings.webhook_disable_after_s),
+        )
+
+
+async def record_try(
+    conn: Executor, webhook_id: int, *, ok: bool, status_code: int | None, policy: DisablePolicy
+) -> str | None:
+    """Count a try of the endpoint. After a failed try: why the delivery must not be
+    tried again (the endpoint is disabled, by this try or before, or deleted), or None."""
+    if ok:
+        await conn.execute(queries.RESET_FAILURES, webhook_id)
+        return None
+    run = await conn.fetchrow(queries.COUNT_FAILURE, webhook_id)
+    if run is None:
+        return "endpoint disabled or deleted"
+    if status_code == 410:
+        reason = "the endpoint answered 410 Gone"
+    elif run["consecutive_failures"] >= policy.failures:
+        reason = f"{run['consecutive_failures']} tries in a row failed"
+    elif run["failing_for"] >= policy.failing_for:
+        reason = f"every try failed for {run['failing_for']}"
+    else:
+        return None
+    await disable(conn, webhook_id, reason=reason)
+    return f"endpoint disabled: {reason}"
+
+
+async def disable(conn: Executor, webhook_id: int, *, reason: str) -> bool:
+    """Disable an enabled endpoint for `reason`; its pending deliveries fail with it.
+    Whether it was enabled."""
+    endpoint = await conn.fetchrow(queries.DISABLE, webhook_id, reason)
+    if endpoint is None:
+        return False
+    await conn.execute(queries.FAIL_PENDING, webhook_id, f"endpoint disabled: {reason}")
+    await endpoint_disabled(conn, endpoint)
+    return True
+
+
+async def endpoint_disabled(conn: Executor, endpoint: asyncpg.Record) -> None:
+    """The hook for telling the program owner that an endpoint was disabled.
+
+    E-mail is not built yet: the e-mail feature enqueues its message to the program owner
+    here, on `conn` (the transaction that disabled the endpoint, so the mail goes out if
+    and only if the endpoint stays disabled). Until then the log says it.
+    """
+    logger.warning(
+        "webhook endpoint %s (%s) disabled: %s",
+        endpoint["id"],
+        endpoint["url"],
+        endpoint["disabled_reason"],
+    )
