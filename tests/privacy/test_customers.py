@@ -12,10 +12,12 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.attribution.consumer import Attributor
 from app.clickid import new_click_id
 from app.db import Pool
 from app.settings import Settings
 from app.streams import keys
+from app.streams.outcome import SETTLE, BatchOutcome, settle_args
 from tests.helpers import affiliate_headers, assert_error, reload_links
 from tests.privacy.test_service import (
     IP,
@@ -160,3 +162,55 @@ async def test_erasing_a_customer_leaves_nothing_and_changes_no_number(
     await run_worker(settings)
     assert await customer_of(pool, EXTERNAL) not in (erased_id, kept_id)
     assert (await customer(client, admin, erased_id))["conversions"] == 4
+
+
+async def test_a_conversion_entry_a_worker_holds_is_counted_once(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    settings: Settings,
+    pool: Pool,
+    redis: Redis,
+) -> None:
+    token = catalog["advertiser"]["postback_token"]
+    await postback(client, token, txid="h-0", customer_id=EXTERNAL)  # no customer yet
+    first = await visit(client, catalog["alice_link"]["code"], IP, "Cust")
+    await run_worker(settings)
+    await postback(client, token, click_id=first, txid="h-1", amount="4", customer_id=EXTERNAL)
+    await run_worker(settings)
+    erased_id = await customer_of(pool, EXTERNAL)
+    await postback(client, token, txid="h-2", amount="6", customer_id=EXTERNAL)
+    held: list[tuple[str, bytes]] = []
+    shards = keys.shard_keys(keys.CONVERSIONS, settings.stream_shards)
+    for shard in shards:
+        reply: Any = await redis.xreadgroup(keys.GROUP, "held", {shard: ">"}, count=10)
+        held += [(i.decode(), f[b"r"]) for _, entries in reply for i, f in entries]
+        if reply:
+            held_shard = shard
+    assert len(held) == 1
+    # The worker commits what it holds before the erasure clears the row ...
+    attributor = Attributor(pool, redis, settings)
+    assert (await attributor.handle(held)).inserted == 1
+    response = await client.delete(f"/api/v1/customers/{erased_id}", headers=admin)
+    assert response.status_code == 200, response.text
+    # ... and acks it after the erasure replaced it: the ack takes nothing.
+    reply = await redis.register_script(SETTLE)(
+        keys=[
+            held_shard,
+            keys.dead_letter_key(held_shard),
+            keys.retry_key(held_shard),
+            keys.metrics_key(held_shard),
+        ],
+        args=settle_args(keys.GROUP, held, BatchOutcome(inserted=1)),
+    )
+    assert reply[0] == 0
+    await run_worker(settings)
+    assert await balance(redis, settings) == (0, 0)
+    rows = await pool.fetch("SELECT txid, customer_id, revenue FROM conversions ORDER BY txid")
+    assert [(r["txid"], r["customer_id"]) for r in rows] == [
+        ("h-0", None),  # unattributed: unknown_customer
+        ("h-1", erased_id),
+        ("h-2", erased_id),
+    ]
+    assert (await customer(client, admin, erased_id))["conversions"] == 2
+    assert_nowhere(await dump.everything(pool, redis, settings.tracker_data_dir), [EXTERNAL])
