@@ -12,7 +12,8 @@ stream, which is erased next) and is gone. Files renamed meanwhile (a replayer c
 file by renaming it) are found by looking again until no unseen file is left.
 
 An erased record longer than the old one (a click with almost nothing personal in it, so
-there is little room for its enrichment) cannot be written in place: a closed file is
+there is little room for its enrichment; a conversion whose external customer ID is
+shorter than the digits of the customer's own ID) cannot be written in place: a closed file is
 then written anew and renamed over the old one; a file a live process appends to is
 refused with a 409, to be tried again once that process has rotated it.
 """
