@@ -38,7 +38,6 @@ from app.attribution.rules import COUNTED, Offer, Row, received_at
 from app.coupons import service as coupons
 from app.customers import queries, store
 from app.customers.binding import (
-    BINDING_FIELDS,
     DEFAULT_TERMS,
     Credit,
     Customer,
@@ -52,6 +51,7 @@ from app.customers.binding import (
     link_pairs,
     lock_key,
 )
+from app.customers.coupon_credit import coupon_credit
 from app.db import Connection
 from app.postbacks.records import ConversionRecord
 
@@ -63,7 +63,8 @@ class CustomerBatch:
     """The customers, coupons and terms one batch needs, loaded in a few queries."""
 
     advertiser_of: dict[int, int]  # id(rec) -> advertiser
-    customers: dict[Key, Customer]
+    # By (advertiser, external ID); a customer whose external ID was erased, by its ID.
+    customers: dict[Key | int, Customer]
     coupons: dict[str, list[coupons.Coupon]]
     existing: set[tuple[int, str]]
     reserved: list[int]
@@ -98,7 +99,8 @@ class CustomerBatch:
         advertiser_of = {
             id(rec): adv
             for rec, adv, _ in items
-            if adv is not None and (rec.customer_id is not None or rec.coupon is not None)
+            if adv is not None
+            and (rec.customer_id is not None or rec.coupon is not None or rec.erased_customer)
         }
         if not advertiser_of:
             return None
@@ -111,15 +113,22 @@ class CustomerBatch:
         )
         codes = {rec.coupon.lower() for rec, _, click in items if rec.coupon and click is None}
         found = await coupons.find_codes(conn, codes)
-        customers: dict[Key, Customer] = {}
+        customers: dict[Key | int, Customer] = {}
         existing: set[tuple[int, str]] = set()
         reserved: list[int] = []
+        erased = sorted({rec.erased_customer for rec, _, _ in items if rec.erased_customer})
+        if erased:
+            # No lock: nothing the batch writes (binding, events) depends on the external
+            # ID, the one column an erasure changes.
+            for r in await conn.fetch(queries.GET_MANY, erased):
+                customers[int(r["id"])] = customer_of(r)
         if keys:
             await conn.fetchval(attribution_queries.LOCK_KEYS, sorted({lock_key(*k) for k in keys}))
             rows = await conn.fetch(queries.FIND, [k[0] for k in keys], [k[1] for k in keys])
             for r in rows:
-                customer = customer_of(r)
-                customers[(customer.advertiser_id, customer.external_id)] = customer
+                # Named by ID too (erased while others of its records waited): one object.
+                customer = customers.get(int(r["id"])) or customer_of(r)
+                customers[(customer.advertiser_id, str(r["external_id"]))] = customer
             pairs = sorted(
                 {
                     (adv, rec.txid)
@@ -134,7 +143,7 @@ class CustomerBatch:
                         queries.EXISTING_TXIDS, [p[0] for p in pairs], [p[1] for p in pairs]
                     )
                 }
-            unknown = len(keys) - len(customers)
+            unknown = len(keys) - sum(1 for k in customers if isinstance(k, tuple))
             if unknown:
                 reserved = [int(r[0]) for r in await conn.fetch(queries.RESERVE_IDS, unknown)]
         batch = cls(advertiser_of, customers, found, existing, reserved)
@@ -170,7 +179,7 @@ class CustomerBatch:
             )
         if self.link_pairs:
             await self._load_links(conn, sorted(self.link_pairs))
-        known = [c.id for c in self.customers.values()]
+        known = sorted({c.id for c in self.customers.values()})
         if known:
             for r in await conn.fetch(queries.RECURRING_SEQ, known):
                 self.seq[(int(r["customer_id"]), int(r["offer_id"]))] = int(r["seq"])
@@ -187,7 +196,12 @@ class CustomerBatch:
 
     def _customer_of(self, rec: ConversionRecord) -> Customer | None:
         adv = self.advertiser_of.get(id(rec))
-        if adv is None or rec.customer_id is None:
+        if adv is None:
+            return None
+        if rec.erased_customer is not None:
+            found = self.customers.get(rec.erased_customer)
+            return found if found is not None and found.advertiser_id == adv else None
+        if rec.customer_id is None:
             return None
         return self.customers.get((adv, rec.customer_id))
 
@@ -210,11 +224,11 @@ class CustomerBatch:
             return None
         reason: str | None = None
         if rec.coupon is not None:
-            by_coupon = self._coupon(rec, adv, customer, offers, at)
+            by_coupon = coupon_credit(self.coupons, self.links, rec, adv, customer, offers, at)
             if isinstance(by_coupon, Credit):
                 return self._against_customer(by_coupon, customer, at)
             reason = by_coupon
-        if rec.customer_id is None:
+        if rec.customer_id is None and rec.erased_customer is None:
             return reason
         if customer is None:
             return reason or "unknown_customer"
@@ -233,49 +247,6 @@ class CustomerBatch:
         if offer_id == customer.offer_id and customer.link_id is not None:
             return customer.link_id
         return self.links.get((customer.affiliate_id, offer_id))
-
-    def _coupon(
-        self,
-        rec: ConversionRecord,
-        adv: int,
-        customer: Customer | None,
-        offers: Mapping[int, Offer],
-        at: datetime,
-    ) -> Credit | str:
-        assert rec.coupon is not None
-        found = self.coupons.get(rec.coupon.lower(), [])
-        own = [c for c in found if c.advertiser_id == adv]
-        if not own:
-            return "coupon_other_advertiser" if found else "unknown_coupon"
-        coupon = own[0]
-        if not coupon.active:
-            return "coupon_archived"
-        if coupon.offer_id is not None:
-            if rec.offer_id is not None and rec.offer_id != coupon.offer_id:
-                return "coupon_other_offer"
-            offer_id = coupon.offer_id
-        elif rec.offer_id is not None:
-            offer_id = rec.offer_id
-        elif customer is not None:
-            offer_id = customer.offer_id
-        else:
-            return "no_offer"
-        offer = offers.get(offer_id)
-        if offer is None or offer.advertiser_id != adv:
-            return "offer"
-        link = self.links.get((coupon.affiliate_id, offer_id))
-        if link is None:
-            return "no_link"
-        source: dict[str, Any] = {
-            "clicked_at": at,
-            "real_clicked_at": None,
-            "link_id": link,
-            "affiliate_id": coupon.affiliate_id,
-            "offer_id": offer_id,
-            **dict.fromkeys((*BINDING_FIELDS, "aff_click_id", "country", "device", "os")),
-            "browser": None,
-        }
-        return Credit("coupon", offer_id, source, coupon_id=coupon.id)
 
     def _against_customer(self, credit: Credit, customer: Customer | None, at: datetime) -> Credit:
         """A click's or coupon's credit, against the customer's binding."""
@@ -338,9 +309,10 @@ class CustomerBatch:
         # Only a new conversion the advertiser counts (approved or pending, no tracker
         # reason such as `window`) binds: a replay, a status change or a refusal does not.
         counted = row["status"] in COUNTED and row["reason"] is None
-        if not fresh or not counted or rec.customer_id is None:
+        if not fresh or not counted or (customer is None and rec.customer_id is None):
             return
         if customer is None:
+            assert rec.customer_id is not None
             # Its binding is its first conversion's (the timeline shows it from there):
             # no event row for it, the batch's most frequent write.
             customer = self._create(adv, rec.customer_id, credit, row, rec)
@@ -397,4 +369,5 @@ class CustomerBatch:
     async def write(self, conn: Connection) -> None:
         """Insert the new customers (their first conversions are stored now), update the
         rebound ones, and record the bindings: a fixed number of statements."""
-        await store.write(conn, list(self.customers.values()), self.events)
+        unique = {c.id: c for c in self.customers.values()}
+        await store.write(conn, list(unique.values()), self.events)

@@ -36,7 +36,8 @@ class CustomerConflict(Exception):
 class Customer:
     id: int
     advertiser_id: int
-    external_id: str
+    # None once erased (app/privacy): such a customer is found by its ID only.
+    external_id: str | None
     affiliate_id: int
     offer_id: int
     link_id: int | None
@@ -138,7 +139,7 @@ def customer_of(r: asyncpg.Record) -> Customer:
     return Customer(
         id=int(r["id"]),
         advertiser_id=int(r["advertiser_id"]),
-        external_id=str(r["external_id"]),
+        external_id=r["external_id"],
         affiliate_id=int(r["affiliate_id"]),
         offer_id=int(r["offer_id"]),
         link_id=r["link_id"],
@@ -161,7 +162,13 @@ def link_pairs(
     affiliates: dict[object, set[int]] = {}
     offers: dict[object, set[int]] = {}
     for rec, adv, click, customer in items:
-        key: object = (adv, rec.customer_id) if rec.customer_id is not None else id(rec)
+        key: object = (
+            (adv, rec.customer_id)
+            if rec.customer_id is not None
+            else ("erased", rec.erased_customer)
+            if rec.erased_customer is not None
+            else id(rec)
+        )
         who, where = affiliates.setdefault(key, set()), offers.setdefault(key, set())
         if customer is not None:
             who.add(customer.affiliate_id)

@@ -6,7 +6,7 @@ _SUBS = ", ".join(SUB_IDS)
 
 BINDING = f"""affiliate_id, offer_id, link_id, click_id, clicked_at, {_SUBS}, source, country"""
 COLUMNS = f"""id, advertiser_id, external_id, {BINDING}, first_conversion_id,
-first_conversion_at, created_at, updated_at"""
+first_conversion_at, created_at, updated_at, erased_at"""
 
 # --- the worker ------------------------------------------------------------------
 
@@ -14,6 +14,8 @@ FIND = f"""
 SELECT {COLUMNS} FROM customers
 WHERE (advertiser_id, external_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
 """
+# Customers named by their ID: records whose external ID was erased while they waited.
+GET_MANY = f"SELECT {COLUMNS} FROM customers WHERE id = ANY($1::bigint[])"
 # IDs for the customers a batch may create, taken before their first conversions exist.
 RESERVE_IDS = """
 SELECT nextval(pg_get_serial_sequence('customers', 'id')) FROM generate_series(1, $1)

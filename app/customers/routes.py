@@ -1,4 +1,5 @@
-"""/api/v1/customers: list, one customer (binding, totals, timeline), reassign (admin)."""
+"""/api/v1/customers: list, one customer (binding, totals, timeline), reassign and erase
+(admin)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from app.customers.schemas import (
     CustomerOut,
     ReassignIn,
 )
-from app.deps import AdminKey, CurrentKey, PoolDep
+from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.errors import BadRequest, Forbidden
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
 from app.patterns import MAX_ID
+from app.privacy import holders
+from app.privacy import service as privacy_service
+from app.privacy.schemas import Erasure
+from app.privacy.subject import Subject
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -121,3 +126,23 @@ async def reassign_customer(
         changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
     )
     return CustomerDetail.model_validate(data)
+
+
+@router.delete(
+    "/{customer_id}",
+    response_model=Erasure,
+    responses={
+        404: {"description": "no such customer"},
+        409: {"description": "erased already, or a spool file busy: try again"},
+    },
+)
+async def erase_customer(
+    customer_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, key: AdminKey
+) -> Erasure:
+    """Erase the customer's personal data (README, Privacy), as `POST /privacy/erase` with
+    its `customer_id`: the row stays, marked `erased_at`, and goes on counting."""
+    return await privacy_service.erase(
+        holders.Context(pool=pool, redis=redis, settings=settings),
+        subject=Subject.of_customer(customer_id),
+        key_id=key.key_id,
+    )

@@ -58,11 +58,16 @@ class AffiliateCustomerOut(BaseModel):
     first_conversion_at: datetime
     created_at: datetime
     updated_at: datetime
+    erased_at: datetime | None = Field(
+        default=None, description="when its personal data was erased (README, Privacy)"
+    )
 
 
 class CustomerOut(AffiliateCustomerOut):
     advertiser_id: int
-    external_id: str | None = Field(description="the advertiser's own ID of the buyer")
+    external_id: str | None = Field(
+        description="the advertiser's own ID of the buyer; null once erased"
+    )
 
 
 class AffiliateCustomerDetail(AffiliateCustomerOut):

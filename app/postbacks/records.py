@@ -17,6 +17,10 @@ from app.streams.records import PoisonRecord, load_record
 
 Via = Literal["postback", "pixel"]
 STATUSES = ("approved", "pending", "rejected")
+# The member holding the advertiser's ID of the buyer (personal data), and the one an
+# erased record has instead: the service's customer ID.
+CUSTOMER_MEMBER = "cu"
+ERASED_CUSTOMER = "cux"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +47,17 @@ class ConversionRecord:
     # queued before them have neither.
     customer_id: str | None = None
     coupon: str | None = None
+    # The service's ID of the customer whose `customer_id` was erased (app/privacy) while
+    # this record waited: the record still counts for that customer, without naming it.
+    erased_customer: int | None = None
 
     def encode(self) -> bytes:
+        if self.erased_customer is not None:
+            rec = orjson.loads(self._encode())
+            return orjson.dumps({**rec, ERASED_CUSTOMER: self.erased_customer})
+        return self._encode()
+
+    def _encode(self) -> bytes:
         return orjson.dumps(
             {
                 "v": self.via,
@@ -120,9 +133,11 @@ def decode(raw: bytes) -> ConversionRecord:
     received = _opt_int(rec, "tu")
     if received is None:
         raise PoisonRecord("no receive time")
-    customer_id, coupon = _opt_str(rec, "cu"), _opt_str(rec, "cp")
+    customer_id, coupon = _opt_str(rec, CUSTOMER_MEMBER), _opt_str(rec, "cp")
+    erased_customer = _opt_int(rec, ERASED_CUSTOMER)
     txid = _opt_str(rec, "tx")
-    if click_id is None and (txid is None or (customer_id is None and coupon is None)):
+    named = customer_id is not None or erased_customer is not None or coupon is not None
+    if click_id is None and (txid is None or not named):
         raise PoisonRecord("a postback without a click needs a txid and a coupon or customer")
     return ConversionRecord(
         via=via,
@@ -139,4 +154,5 @@ def decode(raw: bytes) -> ConversionRecord:
         attempts=_opt_int(rec, "n") or 0,
         customer_id=customer_id,
         coupon=coupon,
+        erased_customer=erased_customer,
     )

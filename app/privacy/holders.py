@@ -1,11 +1,14 @@
 """Every place that keeps personal data, and how to find and erase the rows of a subject.
 
 Personal data here is what identifies or describes a visitor: the IP address, the user
-agent, the referrer and the Accept-Language header of a click. Sub-IDs and `source`
-are the affiliate's own text and stay; click IDs are random keys that money and counts
-hang on and stay too. Conversions and their records hold none of it (a pixel's address
-is used for its rate limit only, below). Enrichment (country, device, OS, browser, bot,
-unique) is kept: it is what reports count by.
+agent, the referrer and the Accept-Language header of a click, and the advertiser's own
+ID of a buyer (a customer's `external_id`, a conversion record's `cu`). Sub-IDs and
+`source` are the affiliate's own text and stay; click, conversion and customer IDs are the
+service's keys that money and counts hang on and stay too. Conversion rows hold none of it
+(a pixel's address is used for its rate limit only, below; an admin sees a conversion's
+`customer_external_id` through its customer). Enrichment (country, device, OS, browser,
+bot, unique) and a customer's binding are kept: they are what reports count by. A
+customer's erasure erases its clicks too (app/privacy/customers.py).
 
 The list is in pipeline order (spool, stream, dead letters, tables, other keys), so that a
 record moving on while an erasure runs is met again at its next place. A feature that
@@ -23,7 +26,7 @@ from redis.asyncio import Redis
 from app.clickid import click_time, format_click_id, parse_click_id
 from app.db import Pool
 from app.postbacks import limits as pixel_limits
-from app.privacy import queries, spool, streams
+from app.privacy import customers, kinds, queries, spool, streams
 from app.privacy.subject import Kind, Subject
 from app.settings import Settings
 from app.streams import keys
@@ -51,21 +54,62 @@ class Holder:
     columns: tuple[str, ...] = ()
 
 
-async def _click_spool(ctx: Context, subject: Subject) -> int:
-    directory = ctx.settings.tracker_data_dir / "spool"
-    return await spool.erase_spool(ctx.redis, directory, keys.CLICKS, subject)
+def _spool(kind: kinds.RecordKind) -> Eraser:
+    async def erase(ctx: Context, subject: Subject) -> int:
+        directory = ctx.settings.tracker_data_dir / "spool"
+        return await spool.erase_spool(ctx.redis, directory, subject, kind)
+
+    return erase
 
 
-def _click_shards(ctx: Context) -> list[str]:
-    return keys.shard_keys(keys.CLICKS, ctx.settings.stream_shards)
+def _shards(ctx: Context, kind: kinds.RecordKind) -> list[str]:
+    return keys.shard_keys(kind.name, ctx.settings.stream_shards)
 
 
-async def _click_stream(ctx: Context, subject: Subject) -> int:
-    return await streams.erase_click_stream(ctx.redis, _click_shards(ctx), subject)
+def _stream(kind: kinds.RecordKind) -> Eraser:
+    async def erase(ctx: Context, subject: Subject) -> int:
+        return await streams.erase_stream(ctx.redis, _shards(ctx, kind), subject, kind)
+
+    return erase
 
 
-async def _click_dead_letters(ctx: Context, subject: Subject) -> int:
-    return await streams.erase_dead_letters(ctx.redis, _click_shards(ctx), subject)
+def _dead_letters(kind: kinds.RecordKind) -> Eraser:
+    async def erase(ctx: Context, subject: Subject) -> int:
+        return await streams.erase_dead_letters(ctx.redis, _shards(ctx, kind), subject, kind)
+
+    return erase
+
+
+# Rounds over the conversions' streams and retry sets (a record moves between them both
+# ways: deferred by the worker, and back when due): one that finds nothing ends them.
+WAITING_ROUNDS = 4
+
+
+async def _conversions_waiting(ctx: Context, subject: Subject) -> int:
+    kind, shards = kinds.CONVERSIONS, _shards(ctx, kinds.CONVERSIONS)
+    total = await streams.erase_retries(ctx.redis, shards, subject, kind)
+    for _ in range(WAITING_ROUNDS):
+        found = await streams.erase_stream(ctx.redis, shards, subject, kind)
+        found += await streams.erase_retries(ctx.redis, shards, subject, kind)
+        total += found
+        if not found:
+            break
+    return total
+
+
+async def _customer_clicks(ctx: Context, subject: Subject) -> int:
+    """The personal data of the customer's clicks, in every holder of clicks."""
+    assert subject.customer_id is not None
+    changed = 0
+    for click_id in await customers.click_ids(ctx.pool, subject.customer_id):
+        for holder in holders_for("click_id"):
+            changed += await holder.erase(ctx, Subject.of_click(click_id))
+    return changed
+
+
+async def _customers_table(ctx: Context, subject: Subject) -> int:
+    assert subject.customer_id is not None
+    return await customers.clear(ctx.pool, subject.customer_id)
 
 
 async def _clicks_table(ctx: Context, subject: Subject) -> int:
@@ -89,6 +133,7 @@ async def _pixel_rate_counters(ctx: Context, subject: Subject) -> int:
 
 
 CLICK_SUBJECTS: frozenset[Kind] = frozenset({"click_id", "ip"})
+CUSTOMER: frozenset[Kind] = frozenset({"customer_id"})
 CLICK_FIELDS = "IP address, user agent, referrer, Accept-Language"
 
 HOLDERS: tuple[Holder, ...] = (
@@ -96,19 +141,19 @@ HOLDERS: tuple[Holder, ...] = (
         "clicks_spool",
         f"click records this host spooled while Redis was out of reach: {CLICK_FIELDS}",
         CLICK_SUBJECTS,
-        _click_spool,
+        _spool(kinds.CLICKS),
     ),
     Holder(
         "clicks_stream",
         f"click entries waiting in the clicks:{{n}} streams: {CLICK_FIELDS}",
         CLICK_SUBJECTS,
-        _click_stream,
+        _stream(kinds.CLICKS),
     ),
     Holder(
         "clicks_dead_letters",
         f"dead-lettered click records in clicks:{{n}}:dead: {CLICK_FIELDS}, the error",
         CLICK_SUBJECTS,
-        _click_dead_letters,
+        _dead_letters(kinds.CLICKS),
     ),
     Holder(
         "clicks",
@@ -123,6 +168,43 @@ HOLDERS: tuple[Holder, ...] = (
         "Redis keys pixels:rate:<address>:<minute> (a minute's pixel count per address)",
         frozenset({"ip"}),
         _pixel_rate_counters,
+    ),
+    # A customer's: its clicks first, then its external ID where conversions wait, and in
+    # its row last (a failure before leaves it to be found again by a retry).
+    Holder(
+        "customer_clicks",
+        f"the customer's clicks (its binding's, its conversions'), in each click holder: "
+        f"{CLICK_FIELDS}",
+        CUSTOMER,
+        _customer_clicks,
+    ),
+    Holder(
+        "conversions_spool",
+        "conversion records this host spooled while Redis was out of reach: `cu`, the "
+        "external customer ID",
+        CUSTOMER,
+        _spool(kinds.CONVERSIONS),
+    ),
+    Holder(
+        "conversions_waiting",
+        "conversion entries waiting in the conversions:{n} streams (pending too) and their "
+        "retry sets conversions:{n}:retry: `cu`",
+        CUSTOMER,
+        _conversions_waiting,
+    ),
+    Holder(
+        "conversions_dead_letters",
+        "dead-lettered conversion records in conversions:{n}:dead: `cu`, the error",
+        CUSTOMER,
+        _dead_letters(kinds.CONVERSIONS),
+    ),
+    Holder(
+        "customers",
+        "table customers: external_id (the row stays, marked erased_at)",
+        CUSTOMER,
+        _customers_table,
+        table="customers",
+        columns=("external_id",),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""SQL of erasure: the personal columns of clicks, and the erasure records."""
+"""SQL of erasure: the personal columns of clicks and customers, and the erasure records."""
 
 # Only rows that still hold something personal count (and are written).
 _STILL_PERSONAL = """
@@ -23,4 +23,18 @@ RETURNING id, kind, subject, key_id, counts, requested_at, finished_at
 LIST_ERASURES = """
 SELECT id, kind, subject, key_id, counts, requested_at, finished_at
 FROM privacy_erasures WHERE id > $1 ORDER BY id LIMIT $2
+"""
+
+# --- customers -----------------------------------------------------------------------
+
+CUSTOMER = "SELECT id, advertiser_id, external_id, erased_at FROM customers WHERE id = $1"
+CUSTOMER_CLICKS = """
+SELECT click_id FROM customers WHERE id = $1 AND click_id IS NOT NULL
+UNION
+SELECT click_id FROM conversions WHERE customer_id = $1 AND click_id IS NOT NULL
+ORDER BY click_id
+"""
+CLEAR_CUSTOMER = """
+UPDATE customers SET external_id = NULL, erased_at = now(), updated_at = now()
+WHERE id = $1 AND external_id IS NOT NULL
 """

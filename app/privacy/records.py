@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 
 from app.clicks import record as click_record
 from app.clicks import store as click_store
-from app.privacy.subject import Subject
 from app.streams.records import PoisonRecord
 
 ERASED_TEXT = "[erased]"
@@ -32,20 +31,12 @@ def parse(raw: bytes) -> dict[str, Any] | None:
     return rec if isinstance(rec, dict) else None
 
 
-def wants_erasure(subject: Subject, raw: bytes) -> bool:
-    """Whether a waiting click record is the subject's and still holds personal data."""
-    rec = parse(raw)
-    if rec is None or click_record.ERASED_MEMBER in rec:
-        return False
-    return subject.matches_click(rec)
-
-
 def without_personal(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in click_record.PERSONAL_MEMBERS}
 
 
 async def erase_clicks(redis: Redis, raws: list[bytes]) -> list[bytes]:
-    """The erased form of each click record (all parse: see `wants_erasure`)."""
+    """The erased form of each click record (all parse: see app.privacy.kinds)."""
     recs = [parse(raw) or {} for raw in raws]
     clicks: dict[int, click_store.Click] = {}
     for i, raw in enumerate(raws):
@@ -74,12 +65,6 @@ def _enrichment(click: click_store.Click) -> click_record.Erased:
         is_bot=bool(value["is_bot"]),
         is_unique=bool(value["is_unique"]),
     )
-
-
-def personal_texts(rec: dict[str, Any]) -> list[str]:
-    """The personal values of a record, as text that may be quoted elsewhere (an error)."""
-    values = (rec.get(name) for name in click_record.PERSONAL_MEMBERS)
-    return [v for v in values if isinstance(v, str) and len(v) >= 4]
 
 
 def scrub_text(text: str, needles: list[str]) -> str:

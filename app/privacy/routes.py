@@ -15,7 +15,10 @@ router = APIRouter(prefix="/privacy", tags=["privacy"])
     "/erase",
     status_code=201,
     response_model=Erasure,
-    responses={404: {"description": "a `customer_id` no customer has"}},
+    responses={
+        404: {"description": "a `customer_id` no customer has"},
+        409: {"description": "a customer erased already, or a spool file busy: try again"},
+    },
 )
 async def erase(
     body: EraseRequest, pool: PoolDep, redis: RedisDep, settings: SettingsDep, key: AdminKey

@@ -9,9 +9,8 @@ from typing import Any
 import orjson
 
 from app.db import Pool
-from app.errors import NotFound
 from app.pagination import Page, after_id, next_cursor
-from app.privacy import holders, queries
+from app.privacy import customers, holders, queries
 from app.privacy.schemas import EraseClick, EraseIp, EraseRequest, Erasure
 from app.privacy.subject import Subject, click_uuid
 
@@ -30,11 +29,9 @@ async def erase(ctx: holders.Context, *, subject: Subject, key_id: int | None) -
     """Erase the subject in every holder that can find it, in pipeline order; then record
     what was asked and how many rows or records changed where. Running it again finds
     nothing left: each holder counts only what still held personal data."""
+    if subject.kind == "customer_id":
+        subject = await customers.resolve(ctx.pool, subject)
     found = holders.holders_for(subject.kind)
-    if not found:
-        raise NotFound(
-            f"no customer {subject.customer_id}: this version stores no customers",
-        )
     requested_at = datetime.now(UTC)
     counts: dict[str, int] = {}
     for holder in found:

@@ -12,7 +12,8 @@ stream, which is erased next) and is gone. Files renamed meanwhile (a replayer c
 file by renaming it) are found by looking again until no unseen file is left.
 
 An erased record longer than the old one (a click with almost nothing personal in it, so
-there is little room for its enrichment) cannot be written in place: a closed file is
+there is little room for its enrichment; a conversion whose external customer ID is
+shorter than the digits of the customer's own ID) cannot be written in place: a closed file is
 then written anew and renamed over the old one; a file a live process appends to is
 refused with a 409, to be tried again once that process has rotated it.
 """
@@ -29,6 +30,7 @@ from redis.asyncio import Redis
 
 from app.errors import Conflict
 from app.privacy import records
+from app.privacy.kinds import RecordKind
 from app.privacy.subject import Subject
 from app.processes import pid_alive
 
@@ -86,7 +88,7 @@ def _write_anew(path: Path, data: bytes, changes: list[tuple[int, int, bytes]]) 
     os.replace(tmp, path)
 
 
-async def _erase_file(redis: Redis, path: Path, subject: Subject) -> int:
+async def _erase_file(redis: Redis, path: Path, subject: Subject, kind: RecordKind) -> int:
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -96,10 +98,10 @@ async def _erase_file(redis: Redis, path: Path, subject: Subject) -> int:
         if os.fstat(fd).st_nlink == 0:
             return 0  # replayed meanwhile: its records are in the stream now
         data = await asyncio.to_thread(_read_all, fd)
-        found = [(o, r) for o, r in _records(data) if records.wants_erasure(subject, r)]
+        found = [(o, r) for o, r in _records(data) if kind.wants_erasure(subject, r)]
         if not found:
             return 0
-        erased = await records.erase_clicks(redis, [r for _, r in found])
+        erased = await kind.erase(redis, subject, [r for _, r in found])
         fitted = [
             records.padded(new, len(old)) for (_, old), new in zip(found, erased, strict=True)
         ]
@@ -129,15 +131,15 @@ def _read_all(fd: int) -> bytes:
     return os.pread(fd, size, 0)
 
 
-async def erase_spool(redis: Redis, directory: Path, stream: str, subject: Subject) -> int:
-    """Erase the subject's records in every spool file of `stream` here; the count."""
+async def erase_spool(redis: Redis, directory: Path, subject: Subject, kind: RecordKind) -> int:
+    """Erase the subject's records in every spool file of the kind's stream here; the count."""
     seen: set[str] = set()
     erased = 0
     while True:
-        listed = await asyncio.to_thread(_files, directory, stream)
+        listed = await asyncio.to_thread(_files, directory, kind.name)
         fresh = [p for p in listed if p.name not in seen]
         if not fresh:
             return erased
         for path in fresh:
             seen.add(path.name)
-            erased += await _erase_file(redis, path, subject)
+            erased += await _erase_file(redis, path, subject, kind)

@@ -1,4 +1,5 @@
-"""Erasure in the Redis streams: entries waiting to be stored, and dead letters.
+"""Erasure in the Redis streams: entries waiting to be stored, retries, and dead letters,
+for every kind of record (app/privacy/kinds.py: clicks, conversions).
 
 A stream entry cannot be changed, so an entry holding erased data is replaced, in one
 script per shard (the stream's keys share its hash tag), checked against the record read
@@ -6,14 +7,18 @@ a moment before (an entry that changed or went meanwhile is left to the next ste
 - not yet delivered to the worker: deleted, and its erased record added at the end;
 - delivered and pending (a worker holds it, or a dead one did): acked, deleted, and its
   erased record added. A worker still holding the old entry may commit its row; its ack
-  then takes nothing (the script acked it), so it is not counted, and the erased entry,
-  stored later, clears that row's personal columns (app.clicks.store.CLEAR_ERASED) and is
-  counted once as stored: exactly once, and the reconciliation stays at 0;
+  then takes nothing (the script acked it), so it is not counted (nor retried, nor
+  dead-lettered), and the erased entry, stored later, is counted once as stored: a click
+  clears that row's personal columns (app.clicks.store.CLEAR_ERASED), a conversion meets
+  its own conversion by its (advertiser, txid) and changes nothing. Exactly once, and the
+  reconciliation stays at 0;
 - delivered and acked (stored, not yet trimmed): deleted only; the row is erased in
   PostgreSQL.
 served, stored and in flight (lag + pending) are unchanged by each of these. A dead
 letter is replaced by one with the erased record, its original entry ID and its error
-with the erased values taken out, so the dead-letter count stays as it was.
+with the erased values taken out, so the dead-letter count stays as it was. A retry (a
+member of the shard's retry set, app/attribution/consumer.py) is replaced by its erased
+record under the same due time, so `retrying` stays as it was.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from app.clicks import record as click_record
 from app.privacy import records
+from app.privacy.kinds import RecordKind
 from app.privacy.subject import Subject
 from app.streams import keys
 
@@ -108,6 +113,20 @@ end
 return changed
 """
 
+# KEYS[1]: retry set. ARGV per member: member read, erased member (same due time).
+REPLACE_RETRIES = """
+local changed = 0
+for i = 1, #ARGV, 2 do
+  local due = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if due then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('ZADD', KEYS[1], due, ARGV[i + 1])
+    changed = changed + 1
+  end
+end
+return changed
+"""
+
 
 async def _chunks(redis: Redis, key: str) -> AsyncIterator[list[tuple[str, dict[bytes, bytes]]]]:
     """Every entry of a stream, oldest first, a chunk at a time (a stream may be long while
@@ -122,8 +141,10 @@ async def _chunks(redis: Redis, key: str) -> AsyncIterator[list[tuple[str, dict[
         start = "(" + _text(batch[-1][0])
 
 
-async def erase_click_stream(redis: Redis, stream_keys: list[str], subject: Subject) -> int:
-    """Replace the subject's waiting click entries; the count replaced or dropped."""
+async def erase_stream(
+    redis: Redis, stream_keys: list[str], subject: Subject, kind: RecordKind
+) -> int:
+    """Replace the subject's waiting entries; the count replaced or dropped."""
     changed = 0
     script = redis.register_script(REPLACE_ENTRIES)
     for key in stream_keys:
@@ -131,11 +152,11 @@ async def erase_click_stream(redis: Redis, stream_keys: list[str], subject: Subj
             found = [
                 (entry_id, fields.get(b"r", b""))
                 for entry_id, fields in chunk
-                if records.wants_erasure(subject, fields.get(b"r", b""))
+                if kind.wants_erasure(subject, fields.get(b"r", b""))
             ]
             if not found:
                 continue
-            erased = await records.erase_clicks(redis, [raw for _, raw in found])
+            erased = await kind.erase(redis, subject, [raw for _, raw in found])
             args: list[str | bytes] = [keys.GROUP]
             for (entry_id, raw), new in zip(found, erased, strict=True):
                 args += [entry_id, raw, new]
@@ -146,15 +167,47 @@ async def erase_click_stream(redis: Redis, stream_keys: list[str], subject: Subj
     return changed
 
 
-def _dead_letter_erased(subject: Subject, raw: bytes, error: str) -> tuple[bytes, str] | None:
+async def erase_retries(
+    redis: Redis, stream_keys: list[str], subject: Subject, kind: RecordKind
+) -> int:
+    """Replace the subject's records in the shards' retry sets; the count replaced. ZSCAN
+    returns every member that is there all along at least once: one replaced meanwhile by
+    its erased self, met again, is passed over (it is erased)."""
+    changed = 0
+    script = redis.register_script(REPLACE_RETRIES)
+    for key in stream_keys:
+        retry = keys.retry_key(key)
+        found: list[bytes] = []
+        async for member, _ in redis.zscan_iter(retry, count=SCAN_COUNT):
+            if kind.wants_erasure(subject, member):
+                found.append(member)
+            if len(found) >= SCAN_COUNT:
+                changed += await _replace_retries(redis, script, retry, subject, kind, found)
+                found = []
+        if found:
+            changed += await _replace_retries(redis, script, retry, subject, kind, found)
+    return changed
+
+
+async def _replace_retries(
+    redis: Redis, script: Any, key: str, subject: Subject, kind: RecordKind, found: list[bytes]
+) -> int:
+    erased = await kind.erase(redis, subject, found)
+    args = [part for pair in zip(found, erased, strict=True) for part in pair]
+    return int(await script(keys=[key], args=args))
+
+
+def _dead_letter_erased(
+    subject: Subject, kind: RecordKind, raw: bytes, error: str
+) -> tuple[bytes, str] | None:
     """A dead letter's record and error without the subject's data; None if it holds none."""
     rec = records.parse(raw)
-    if rec is not None and subject.matches_click(rec):
-        needles = [n.decode() for n in subject.needles()] + records.personal_texts(rec)
-        if not any(name in rec for name in click_record.PERSONAL_MEMBERS):
+    if rec is not None and kind.matches(subject, rec):
+        needles = [n.decode() for n in subject.needles()] + kind.personal_texts(rec)
+        if not any(name in rec for name in kind.personal):
             cleaned = records.scrub_text(error, needles)
             return None if cleaned == error else (raw, cleaned)
-        return orjson.dumps(records.without_personal(rec)), records.scrub_text(error, needles)
+        return orjson.dumps(kind.without_personal(rec)), records.scrub_text(error, needles)
     if any(needle in raw for needle in subject.needles()):
         # A record that cannot be read cannot be told apart: all of it goes.
         return b"", records.scrub_text(error, [n.decode() for n in subject.needles()])
@@ -162,7 +215,9 @@ def _dead_letter_erased(subject: Subject, raw: bytes, error: str) -> tuple[bytes
     return None if cleaned == error else (raw, cleaned)
 
 
-async def erase_dead_letters(redis: Redis, stream_keys: list[str], subject: Subject) -> int:
+async def erase_dead_letters(
+    redis: Redis, stream_keys: list[str], subject: Subject, kind: RecordKind
+) -> int:
     """Replace the dead letters holding the subject's data; the count replaced."""
     changed = 0
     script = redis.register_script(REPLACE_DEAD_LETTERS)
@@ -173,7 +228,7 @@ async def erase_dead_letters(redis: Redis, stream_keys: list[str], subject: Subj
             for entry_id, fields in chunk:
                 raw = fields.get(b"record", b"")
                 error = fields.get(b"error", b"").decode("utf-8", "replace")
-                erased = _dead_letter_erased(subject, raw, error)
+                erased = _dead_letter_erased(subject, kind, raw, error)
                 if erased is not None:
                     args += [entry_id, raw, erased[0], erased[1]]
             if args:

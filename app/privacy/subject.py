@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from app.clickid import format_click_id, parse_click_id
 from app.clicks import record as click_record
 from app.privacy import anonymize
@@ -29,6 +31,9 @@ class Subject:
     # An address or network in its normal form (app.clicks.record.ip_text).
     ip: str | None = None
     customer_id: int | None = None
+    # A customer's, as found by app/privacy/customers.py (None: erased already).
+    external_id: str | None = None
+    advertiser_id: int | None = None
 
     @staticmethod
     def of_click(click_id: uuid.UUID) -> Subject:
@@ -60,6 +65,10 @@ class Subject:
             return [format_click_id(self.click_id).encode(), str(self.click_id).encode()]
         if self.ip is not None:
             return [self.ip.encode()]
+        if self.external_id is not None:
+            # Any text: a short one is looked for as the JSON string it is in a record.
+            quoted = orjson.dumps(self.external_id)
+            return [self.external_id.encode()] if len(self.external_id) >= 8 else [quoted]
         return []
 
     def matches_click(self, rec: dict[str, Any]) -> bool:
@@ -71,3 +80,13 @@ class Subject:
             value = rec.get("ip")
             return isinstance(value, str) and click_record.ip_text(value) == self.ip
         return False
+
+    def matches_conversion(self, rec: dict[str, Any]) -> bool:
+        """Whether a conversion record (its JSON object) names the subject's customer: its
+        advertiser's postback, or a pixel (whose advertiser is its click's offer's, not in
+        the record: a pixel naming the same external ID for another advertiser loses it
+        too, and is then stored as it would have been without it)."""
+        if self.external_id is None:
+            return False
+        adv = rec.get("adv")
+        return rec.get("cu") == self.external_id and (adv is None or adv == self.advertiser_id)

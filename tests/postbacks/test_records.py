@@ -61,6 +61,20 @@ def test_a_record_without_a_click_needs_a_txid_and_a_coupon_or_customer(
         decode(_record(**fields).encode())
 
 
+def test_a_record_whose_customer_was_erased_names_it_by_id_and_needs_no_click() -> None:
+    # What app/privacy makes of a waiting record: `cu` gone, `cux` the service's ID.
+    record = _record(click_id=None, erased_customer=12)
+    raw = orjson.loads(record.encode())
+    assert (raw["cux"], raw["cu"]) == (12, None)
+    del raw["cu"]
+    assert decode(orjson.dumps(raw)) == record
+    assert "cux" not in orjson.loads(_record().encode())
+    assert decode(record.retried().encode()).erased_customer == 12
+    for bad in ("12", -1, True):
+        with pytest.raises(PoisonRecord):
+            decode(orjson.dumps({**raw, "cux": bad}))
+
+
 def test_a_customer_id_that_is_not_text_is_poison() -> None:
     raw = orjson.loads(_record().encode())
     raw["cu"] = 5

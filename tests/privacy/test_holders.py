@@ -5,10 +5,22 @@ from __future__ import annotations
 from app.db import Pool
 from app.privacy import holders
 
-# Columns that hold what identifies a visitor by their name or type.
-PERSONAL_NAMES = ("ip", "user_agent", "referer", "accept_language", "customer_external_id")
-# Addresses that are not a person's: an advertiser's servers allowed to send postbacks.
-NOT_PERSONAL = {("advertisers", "ip_allowlist")}
+# Columns that hold what identifies a visitor or a buyer by their name or type: any
+# `external_id` is someone's ID in another system, personal unless listed below.
+PERSONAL_NAMES = (
+    "ip",
+    "user_agent",
+    "referer",
+    "accept_language",
+    "external_id",
+    "customer_external_id",
+    "customer_id_external",
+    "email",
+    "phone",
+)
+# Not a visitor's or a buyer's: an advertiser's servers allowed to send postbacks, and a
+# partner's business contact (kept and changed through the affiliates API, not erased).
+NOT_PERSONAL = {("advertisers", "ip_allowlist"), ("affiliates", "email")}
 
 COLUMNS = """
 SELECT c.relname AS table_name, a.attname AS column_name
@@ -25,7 +37,8 @@ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 async def test_every_personal_column_is_erased_by_a_holder(pool: Pool) -> None:
     found = {(r["table_name"], r["column_name"]) for r in await pool.fetch(COLUMNS, PERSONAL_NAMES)}
     covered = {(h.table, c) for h in holders.HOLDERS if h.table for c in h.columns}
-    assert ("clicks", "ip") in found  # the query sees what it looks for
+    # The query sees what it looks for.
+    assert {("clicks", "ip"), ("customers", "external_id")} <= found
     assert found - NOT_PERSONAL <= covered
 
 
@@ -34,3 +47,19 @@ def test_holder_names_are_unique_and_each_finds_something() -> None:
     assert len(names) == len(set(names))
     assert all(h.finds_by for h in holders.HOLDERS)
     assert {h.name for h in holders.holders_for("ip")} >= {"clicks", "clicks_stream"}
+    assert [h.name for h in holders.holders_for("customer_id")] == [
+        "customer_clicks",
+        "conversions_spool",
+        "conversions_waiting",
+        "conversions_dead_letters",
+        "customers",  # last: while it holds the external ID, a retry finds the rest
+    ]
+
+
+def test_every_member_of_a_waiting_record_named_personal_is_erased() -> None:
+    from app.clicks import record as click_record
+    from app.postbacks import records as conversion_record
+    from app.privacy import kinds
+
+    assert kinds.CLICKS.personal == click_record.PERSONAL_MEMBERS
+    assert kinds.CONVERSIONS.personal == (conversion_record.CUSTOMER_MEMBER,)

@@ -45,12 +45,14 @@ async def test_only_admins_erase_or_read_erasures(
     assert_error(await client.get("/api/v1/privacy/erasures", headers=affiliate), 403)
 
 
-async def test_a_customer_id_is_404_while_no_holder_stores_customers(
+async def test_an_unknown_customer_is_404_and_records_nothing(
     client: httpx.AsyncClient, admin: dict[str, str], pool: Pool
 ) -> None:
     response = await client.post("/api/v1/privacy/erase", json={"customer_id": 7}, headers=admin)
     error = assert_error(response, 404, "not_found")
-    assert "no customer 7" in error["message"]
+    assert "customer 7 does not exist" in error["message"]
+    assert_error(await client.delete("/api/v1/customers/7", headers=admin), 404, "not_found")
+    assert_error(await client.delete("/api/v1/customers/0", headers=admin), 400, "invalid_request")
     assert await pool.fetchval("SELECT count(*) FROM privacy_erasures") == 0
 
 

@@ -13,7 +13,7 @@ from app.clickid import new_click_id
 from app.clicks import record as click_record
 from app.clicks import store
 from app.errors import Conflict
-from app.privacy import spool
+from app.privacy import kinds, spool
 from app.privacy.subject import Subject
 from app.streams.spool import Spool, read_records
 
@@ -49,7 +49,7 @@ async def test_records_are_erased_in_place(tmp_path: Path, redis: Redis) -> None
     records = [a_click("203.0.113.1"), a_click(IP), a_click("203.0.113.2")]
     path = await spooled(tmp_path, records)
     size = os.stat(path).st_size
-    assert await spool.erase_spool(redis, tmp_path, "clicks", Subject.of_ip(IP)) == 1
+    assert await spool.erase_spool(redis, tmp_path, Subject.of_ip(IP), kinds.CLICKS) == 1
     assert os.stat(path).st_size == size
     after = list(read_records(path))
     assert [after[0], after[2]] == [records[0], records[2]]
@@ -61,7 +61,7 @@ async def test_records_are_erased_in_place(tmp_path: Path, redis: Redis) -> None
     assert erased.erased.browser == "Safari"
     assert store.decode(after[1]).row[store.COLUMNS.index("is_unique")] is True
     # Nothing left: a second erasure changes nothing.
-    assert await spool.erase_spool(redis, tmp_path, "clicks", Subject.of_ip(IP)) == 0
+    assert await spool.erase_spool(redis, tmp_path, Subject.of_ip(IP), kinds.CLICKS) == 0
 
 
 async def test_a_closed_file_is_written_anew_when_a_record_does_not_fit(
@@ -71,7 +71,7 @@ async def test_a_closed_file_is_written_anew_when_a_record_does_not_fit(
     path = await spooled(tmp_path, records)
     rotated = path.with_name(path.name + ".0a1b2c3d")
     path.rename(rotated)
-    assert await spool.erase_spool(redis, tmp_path, "clicks", Subject.of_ip(IP)) == 1
+    assert await spool.erase_spool(redis, tmp_path, Subject.of_ip(IP), kinds.CLICKS) == 1
     after = list(read_records(rotated))
     assert len(after) == 2
     assert after[0] == records[0]
@@ -86,5 +86,5 @@ async def test_a_live_active_file_is_refused_when_a_record_does_not_fit(
     assert path.name == f"clicks-{os.getpid()}.spool"
     before = path.read_bytes()
     with pytest.raises(Conflict, match="retry"):
-        await spool.erase_spool(redis, tmp_path, "clicks", Subject.of_ip(IP))
+        await spool.erase_spool(redis, tmp_path, Subject.of_ip(IP), kinds.CLICKS)
     assert path.read_bytes() == before

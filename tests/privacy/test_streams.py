@@ -14,7 +14,7 @@ from app.clicks import record as click_record
 from app.clicks import store
 from app.db import Pool
 from app.ops import pipeline
-from app.privacy import streams
+from app.privacy import kinds, streams
 from app.privacy.subject import Subject
 from app.settings import Settings
 from app.streams import keys
@@ -118,9 +118,13 @@ async def test_an_undelivered_entry_is_replaced_and_stored_once(
     (shard,) = keys.shard_keys(keys.CLICKS, settings.stream_shards)
     click_uuid = parse_click_id(click_id)
     assert click_uuid is not None
-    assert await streams.erase_click_stream(redis, [shard], Subject.of_click(click_uuid)) == 1
+    assert (
+        await streams.erase_stream(redis, [shard], Subject.of_click(click_uuid), kinds.CLICKS) == 1
+    )
     # Once erased, an entry is not the subject's data any more: a second pass finds nothing.
-    assert await streams.erase_click_stream(redis, [shard], Subject.of_click(click_uuid)) == 0
+    assert (
+        await streams.erase_stream(redis, [shard], Subject.of_click(click_uuid), kinds.CLICKS) == 0
+    )
     assert await redis.xlen(shard) == 2
     await run_worker(settings)
     state = await pipeline.pipeline_state(redis, settings)
@@ -146,7 +150,12 @@ async def test_dead_letters_lose_the_subject_and_keep_their_place_in_the_count(
     ]
     for record, error in letters:
         await redis.xadd(dead, {"entry": "1-0", "record": record, "error": error})
-    assert await streams.erase_dead_letters(redis, [dead[: -len(":dead")]], Subject.of_ip(IP)) == 2
+    assert (
+        await streams.erase_dead_letters(
+            redis, [dead[: -len(":dead")]], Subject.of_ip(IP), kinds.CLICKS
+        )
+        == 2
+    )
     assert await redis.xlen(dead) == 3
     everything = await dump.redis_bytes(redis)
     assert IP.encode() not in everything
@@ -179,7 +188,7 @@ async def test_a_long_stream_is_erased_chunk_by_chunk_and_stored_once(
             )
         pipe.hincrby(keys.metrics_key(shard), "enqueued", count)
         await pipe.execute()
-    assert await streams.erase_click_stream(redis, [shard], Subject.of_ip(IP)) == count
+    assert await streams.erase_stream(redis, [shard], Subject.of_ip(IP), kinds.CLICKS) == count
     assert await redis.xlen(shard) == count
     await run_worker(settings)
     state = await pipeline.pipeline_state(redis, settings)
