@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -141,6 +142,36 @@ def sender(burst: BurstOpt = False) -> None:
     settings = _server_settings()
     _check_servers(settings)
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
+
+
+@cli.command("mail-catcher")
+def mail_catcher(
+    folder: Annotated[Path, typer.Option(help="Where to keep the .eml files")],
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 2525,
+) -> None:
+    """A local SMTP server that keeps every message as a .eml file (`tracker dev` runs
+    it when SMTP_URL is unset)."""
+    import asyncio
+
+    from app.mail import catcher
+    from app.signals import stop_on_signals
+
+    _settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await catcher.run(folder, host, port, stop)
+
+    _run(main)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -286,7 +317,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Run everything (web, worker, sender) with a seeded demo.
 
     Starts an embedded PostgreSQL and Redis under TRACKER_DATA_DIR unless DATABASE_URL
-    and REDIS_URL are set.
+    and REDIS_URL are set, and a local SMTP catcher unless SMTP_URL is set.
     """
     from app import embedded
 
@@ -308,6 +339,21 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     if settings.public_url == Settings.model_fields["public_url"].default:
         env["PUBLIC_URL"] = f"http://{host}:{port}"
     env["MIGRATE_ON_START"] = "false"
+    mail_line = None
+    catcher_args: list[str] = []
+    if not settings.smtp_url:
+        # No mail server: a local catcher takes the mail, kept as files and shown at
+        # /dev/mail, so a new user sees every message the program sends.
+        mail_dir = (settings.tracker_data_dir / "mail").resolve()
+        mail_port = _free_port(host)
+        env["SMTP_URL"] = f"smtp://{host}:{mail_port}?starttls=0"
+        env["DEV_MAIL_DIR"] = str(mail_dir)
+        catcher_args = ["mail-catcher", "--folder", str(mail_dir), "--host", host]
+        catcher_args += ["--port", str(mail_port)]
+        mail_line = (
+            f"Mail caught by a local SMTP server ({host}:{mail_port}): "
+            f"http://{host}:{port}/dev/mail, files in {mail_dir}"
+        )
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -331,8 +377,12 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             _spawn(["worker"], env),
             _spawn(["sender"], env),
         ]
+        if catcher_args:
+            children.append(_spawn(catcher_args, env))
         _wait_for_port(host, port, children[0])
         typer.echo(banner)
+        if mail_line:
+            typer.echo(mail_line)
         while not stopping:
             for child in children:
                 if child.poll() is not None:

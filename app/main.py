@@ -18,6 +18,7 @@ from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
 from app.errors import install_handlers
 from app.keys import routes as keys_routes
+from app.mail import routes as mail_routes
 from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
@@ -151,11 +152,13 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(stats_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(partner_routes.router)
+    api.include_router(mail_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(partner_routes.public)
+    app.include_router(mail_routes.public)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)

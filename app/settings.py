@@ -65,6 +65,26 @@ class Settings(BaseSettings):
     # address and hour (0: no limit).
     payment_data_key: SecretStr | None = None
     apply_rate_per_hour: int = Field(default=10, ge=0)
+    # E-mail (app/mail): smtp://user:pass@host:port (STARTTLS when offered; `?starttls=1`
+    # requires it, `?starttls=0` never) or smtps:// (implicit TLS). Unset: mail waits in
+    # the outbox (`tracker dev` starts a local catcher instead).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Tracker <noreply@localhost>"
+    program_name: str = "Affiliate program"
+    # The program's postal address, in every message (CAN-SPAM); announcements are
+    # refused while it is unset.
+    program_address: str | None = None
+    # Who hears of new applications and disabled webhooks; unset: nobody.
+    owner_email: str | None = None
+    mail_retry_schedule_s: list[int] = Field(
+        default_factory=lambda: [60, 300, 1800, 7200, 21600, 43200, 86400]
+    )
+    # How long a sender holds the mail it claimed before another may take it.
+    mail_lease_s: float = Field(default=300.0, gt=0)
+    mail_timeout_s: float = Field(default=30.0, gt=0)
+    mail_batch: int = Field(default=20, ge=1, le=500)
+    # The folder `tracker dev`'s catcher writes .eml files to (shown at /dev/mail).
+    dev_mail_dir: Path | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -23,6 +23,7 @@ from app.attribution.rollup import Rollups
 from app.attribution.rules import Row
 from app.caps import conversions as conversion_caps
 from app.db import Connection
+from app.mail import service as mail_service
 from app.postbacks.records import ConversionRecord
 from app.sender import service as sender_service
 
@@ -68,7 +69,9 @@ async def write_batch(
         }
     usage = await conversion_caps.Usage.counted(conn, caps, capped, now)
 
-    batch = plan(candidates, state, Quota(taken, usage), now)
+    quota = Quota(taken, usage)
+    batch = plan(candidates, state, quota, now)
+    await mail_service.notify_capped(conn, metric="conversions", refused=quota.capped, at=now)
     superseded += batch.superseded
 
     if batch.creates:

@@ -19,6 +19,7 @@ from app.catalog.queries import offers as queries
 from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
+from app.mail import service as mail_service
 from app.pagination import Page, after_id, next_cursor
 
 # Columns a PATCH may set as they are; revenue and payout each become two (type, value).
@@ -275,6 +276,13 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
             overrides=changes.get("payout_overrides"),
             caps=changes.get("caps"),
         )
+        if changes.get("status") == "paused" and current["status"] != "paused":
+            await mail_service.notify_offer(
+                conn,
+                "offer_paused",
+                offer_id,
+                {"offer_id": offer_id, "offer_name": current["name"]},
+            )
         return await get_offer(conn, offer_id=offer_id)
 
 
