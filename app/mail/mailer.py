@@ -15,7 +15,7 @@ import contextlib
 import email.utils
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -137,7 +137,7 @@ class Mailer:
         """Claim a batch and send it; how many rows were claimed."""
         if self.server is None:
             return 0
-        lease = f"{self._settings.mail_lease_s} seconds"
+        lease = timedelta(seconds=self._settings.mail_lease_s)
         rows = await self._pool.fetch(queries.CLAIM, self._settings.mail_batch, lease, self._id)
         if not rows:
             return 0
