@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import email.utils
 import logging
 import uuid
@@ -31,6 +32,8 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
+# Headers unfolded up to SMTP's line limit: a List-Unsubscribe URL stays on one line.
+_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def _one_line(value: str) -> str:
@@ -89,7 +92,7 @@ class Mailer:
         else:
             data: dict[str, Any] = row["data"] or {}
             rendered = templates.render(row["kind"], data, context)
-        msg = EmailMessage()
+        msg = EmailMessage(policy=_POLICY)
         msg["From"] = self._settings.mail_from
         if row["to_owner"]:
             msg["To"] = self._settings.owner_email or ""

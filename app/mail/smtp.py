@@ -9,6 +9,7 @@ Default ports: 25 (smtp), 465 (smtps). User name and password are percent-decode
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -101,6 +102,11 @@ class SmtpSession:
             self._client.close()
 
     async def send(self, message: EmailMessage) -> None:
+        """Send as the message's own policy writes it (aiosmtplib's would fold headers
+        at 78 characters, a List-Unsubscribe URL among them)."""
         if not self._client.is_connected:
             await self._client.connect()
-        await self._client.send_message(message)
+        sender = email.utils.parseaddr(str(message["From"]))[1]
+        recipient = email.utils.parseaddr(str(message["To"]))[1]
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        await self._client.sendmail(sender, [recipient], raw)
