@@ -48,3 +48,12 @@ class SmtpServer:
 
     def subjects(self) -> list[str]:
         return [str(m["Subject"]) for m in self.inbox.messages]
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """The plain-text and HTML parts of a message."""
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    return str(text.get_content()), str(html.get_content())

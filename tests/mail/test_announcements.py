@@ -17,7 +17,7 @@ from app.mail.mailer import Mailer
 from app.settings import Settings
 from tests.helpers import affiliate_headers, assert_error, create
 from tests.mail.conftest import ADDRESS
-from tests.mail.smtp_server import SmtpServer
+from tests.mail.smtp_server import SmtpServer, parts
 
 HOSTILE = """# News <script>alert('x')</script>
 
@@ -206,8 +206,7 @@ async def test_unsubscribe_stops_announcements_not_transactional_mail(
     assert header.startswith("<http://tracker.test/unsubscribe/")
     assert header.endswith(">")
     url = header[1:-1]
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    html = message.get_body(preferencelist=("html",)).get_content()
+    text, html = parts(message)
     assert f"Unsubscribe: {url}" in text  # a visible link too
     assert url in html
     assert ADDRESS in text
@@ -272,6 +271,7 @@ async def test_unsubscribed_after_enqueue_is_skipped(
     await Mailer(pool, settings).run(stop=asyncio.Event(), burst=True)
     assert smtp.inbox.messages == []
     row = await pool.fetchrow("SELECT status, last_error FROM mail_outbox")
+    assert row is not None
     assert (row["status"], row["last_error"]) == ("skipped", "unsubscribed from announcements")
 
 

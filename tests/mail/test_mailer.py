@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import asyncpg
 import httpx
@@ -15,30 +14,19 @@ from app.mail import service as mail_service
 from app.mail.mailer import Mailer
 from app.sender import service as sender_service
 from app.settings import Settings
+from tests.helpers import ADMIN_KEY
 from tests.mail.conftest import ADDRESS
-from tests.mail.smtp_server import SmtpServer
+from tests.mail.smtp_server import SmtpServer, parts
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-async def _applicant(client: httpx.AsyncClient, email: str = "ann@aff.example") -> int:
-    response = await client.post("/apply", json={"name": "Ann Lee", "email": email})
+async def _applicant(client: httpx.AsyncClient) -> int:
+    """An application through POST /apply; the affiliate's ID."""
+    response = await client.post("/apply", json={"name": "Ann Lee", "email": "ann@aff.example"})
     assert response.status_code == 202, response.text
-    return int(
-        (await client.get("/api/v1/affiliates?status=applied", headers=_admin())).json()["items"][
-            -1
-        ]["id"]
-    )
-
-
-def _admin() -> dict[str, str]:
-    from tests.helpers import ADMIN_KEY
-
-    return {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def _parts(message: Any) -> tuple[str, str]:
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    html = message.get_body(preferencelist=("html",)).get_content()
-    return text, html
+    listed = await client.get("/api/v1/affiliates?status=applied", headers=ADMIN)
+    return int(listed.json()["items"][-1]["id"])
 
 
 async def test_approval_arrives_by_smtp(
@@ -48,7 +36,7 @@ async def test_approval_arrives_by_smtp(
     response = await client.post(
         f"/api/v1/affiliates/{affiliate_id}/approve",
         json={"reason": "great site"},
-        headers=_admin(),
+        headers=ADMIN,
     )
     assert response.status_code == 200, response.text
     assert smtp.inbox.messages == []  # never sent from the request
@@ -68,14 +56,14 @@ async def test_approval_arrives_by_smtp(
     assert approved["Date"]
     # Transactional: no list, so no unsubscribe header.
     assert approved["List-Unsubscribe"] is None
-    text, html = _parts(approved)
+    text, html = parts(approved)
     assert "Hello Ann Lee," in text
     assert "Note: great site" in text
     assert ADDRESS in text
     assert ADDRESS in html
     assert "<p>Note: great site</p>" in html
     owner = by_to[("owner@mail.example", "New application: Ann Lee")]
-    assert "ann@aff.example" in _parts(owner)[0]
+    assert "ann@aff.example" in parts(owner)[0]
     rows = await pool.fetch("SELECT status, attempts FROM mail_outbox ORDER BY id")
     assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 3
     assert await pool.fetchval("SELECT count(*) FROM mail_attempts WHERE smtp_code = 250") == 3
@@ -87,7 +75,7 @@ async def test_a_rolled_back_change_sends_nothing(
     affiliate_id = await _applicant(client)
     before = await pool.fetchval("SELECT count(*) FROM mail_outbox")
     # Suspending an applicant is refused: no status change, so no mail.
-    response = await client.post(f"/api/v1/affiliates/{affiliate_id}/suspend", headers=_admin())
+    response = await client.post(f"/api/v1/affiliates/{affiliate_id}/suspend", headers=ADMIN)
     assert response.status_code == 409
     assert await pool.fetchval("SELECT count(*) FROM mail_outbox") == before
 
@@ -107,6 +95,7 @@ async def test_retries_while_the_server_is_down(
     for _ in range(2):
         assert await mailer.run_once() == 1
         row = await pool.fetchrow("SELECT * FROM mail_outbox")
+        assert row is not None
         assert row["status"] == "pending"
         assert row["leased_by"] is None
         assert "connect" in row["last_error"]
@@ -117,6 +106,7 @@ async def test_retries_while_the_server_is_down(
     await mailer.run(stop=asyncio.Event(), burst=True)
     assert smtp.subjects() == ["Payout sent: 12.50 EUR"]
     row = await pool.fetchrow("SELECT * FROM mail_outbox")
+    assert row is not None
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 3, None)
     attempts = await pool.fetch("SELECT smtp_code, error FROM mail_attempts ORDER BY id")
     assert [a["smtp_code"] for a in attempts] == [None, None, 250]
@@ -139,6 +129,7 @@ async def test_gives_up_after_the_schedule(
         await pool.execute("UPDATE mail_outbox SET next_attempt_at = now()")
         assert await mailer.run_once() == 1
     row = await pool.fetchrow("SELECT status, attempts FROM mail_outbox")
+    assert row is not None
     assert (row["status"], row["attempts"]) == ("failed", 4)
     await pool.execute("UPDATE mail_outbox SET next_attempt_at = now()")
     assert await mailer.run_once() == 0
@@ -205,6 +196,7 @@ async def test_owner_mail_waits_for_no_one_without_owner_email(
     )
     await Mailer(pool, settings.model_copy(update={"owner_email": None})).run_once()
     row = await pool.fetchrow("SELECT status, last_error FROM mail_outbox")
+    assert row is not None
     assert (row["status"], row["last_error"]) == ("skipped", "OWNER_EMAIL is unset")
     assert smtp.inbox.messages == []
     await mail_service.notify_owner(
