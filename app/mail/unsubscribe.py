@@ -43,7 +43,9 @@ def read_token(key: bytes, token: str) -> tuple[int, str] | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) != 9 + _MAC_BYTES:
+    # Only the canonical spelling: base64's spare low bits of the last character would
+    # otherwise give each token several spellings.
+    if len(raw) != 9 + _MAC_BYTES or base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
         return None
     payload, mac = raw[:9], raw[9:]
     expected = hmac.new(key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
