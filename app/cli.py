@@ -136,7 +136,7 @@ def worker(burst: BurstOpt = False) -> None:
 
 @cli.command()
 def sender(burst: BurstOpt = False) -> None:
-    """Deliver postbacks to affiliates' own trackers."""
+    """Deliver postbacks to affiliates' trackers, and the e-mail outbox."""
     from app.sender import service as sender_service
 
     settings = _server_settings()
@@ -144,14 +144,15 @@ def sender(burst: BurstOpt = False) -> None:
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
 
 
-@cli.command("mail-catcher")
-def mail_catcher(
+@cli.command("catcher")
+def catcher(
     folder: Annotated[Path, typer.Option(help="Where to keep the .eml files")],
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 2525,
 ) -> None:
-    """A local SMTP server that keeps every message as a .eml file (`tracker dev` runs
-    it when SMTP_URL is unset)."""
+    """A local SMTP server keeping every message as a .eml file.
+
+    `tracker dev` runs it when SMTP_URL is unset."""
     import asyncio
 
     from app.mail import catcher
@@ -348,7 +349,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         mail_port = _free_port(host)
         env["SMTP_URL"] = f"smtp://{host}:{mail_port}?starttls=0"
         env["DEV_MAIL_DIR"] = str(mail_dir)
-        catcher_args = ["mail-catcher", "--folder", str(mail_dir), "--host", host]
+        catcher_args = ["catcher", "--folder", str(mail_dir), "--host", host]
         catcher_args += ["--port", str(mail_port)]
         mail_line = (
             f"Mail caught by a local SMTP server ({host}:{mail_port}): "

@@ -1,4 +1,4 @@
-"""`tracker mail-catcher`: a local SMTP server (aiosmtpd) that keeps every message it
+"""`tracker catcher`: a local SMTP server (aiosmtpd) that keeps every message it
 receives as a .eml file, so `tracker dev` shows the mail with no mail server set up."""
 
 from __future__ import annotations
