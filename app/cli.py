@@ -197,7 +197,7 @@ def migrate() -> None:
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
-async def _seed(settings: Settings) -> str:
+async def _seed(settings: Settings, extra: list[str] | None = None) -> str:
     import asyncpg
 
     from app import seed as demo
@@ -208,7 +208,7 @@ async def _seed(settings: Settings) -> str:
         from app import db
 
         await db.migrate(conn)
-        return demo.banner(await demo.seed_demo(conn, settings))
+        return demo.banner(await demo.seed_demo(conn, settings), extra=extra or [])
     finally:
         await conn.close()
 
@@ -340,7 +340,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     if settings.public_url == Settings.model_fields["public_url"].default:
         env["PUBLIC_URL"] = f"http://{host}:{port}"
     env["MIGRATE_ON_START"] = "false"
-    mail_line = None
+    mail_lines: list[str] = []
     catcher_args: list[str] = []
     if not settings.smtp_url:
         # No mail server: a local catcher takes the mail, kept as files and shown at
@@ -351,10 +351,10 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         env["DEV_MAIL_DIR"] = str(mail_dir)
         catcher_args = ["catcher", "--folder", str(mail_dir), "--host", host]
         catcher_args += ["--port", str(mail_port)]
-        mail_line = (
-            f"Mail caught by a local SMTP server ({host}:{mail_port}): "
-            f"http://{host}:{port}/dev/mail, files in {mail_dir}"
-        )
+        mail_lines = [
+            f"  Mail:           http://{host}:{port}/dev/mail (caught by a local SMTP server",
+            f"                  on {host}:{mail_port}; files in {mail_dir})",
+        ]
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -372,7 +372,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             public_url=env.get("PUBLIC_URL", settings.public_url),
         )
         _check_servers(child_settings)
-        banner = _run(lambda: _seed(child_settings))
+        banner = _run(lambda: _seed(child_settings, mail_lines))
         children = [
             _spawn(["serve", "--host", host, "--port", str(port)], env),
             _spawn(["worker"], env),
@@ -382,8 +382,6 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             children.append(_spawn(catcher_args, env))
         _wait_for_port(host, port, children[0])
         typer.echo(banner)
-        if mail_line:
-            typer.echo(mail_line)
         while not stopping:
             for child in children:
                 if child.poll() is not None:
