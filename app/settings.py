@@ -8,7 +8,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """The one configuration object; each field is an environment variable (see README)."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # No input in errors: a bad SMTP_URL or DATABASE_URL would print its password.
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
     database_url: str | None = None
@@ -98,6 +101,17 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value() and len(value.get_secret_value()) < 16:
             raise ValueError("ADMIN_API_KEY must be at least 16 characters")
         return value or None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused at start, in every process, rather than at the first mail.
+        if value is None or not value.get_secret_value():
+            return None
+        from app.mail.smtp import parse_url
+
+        parse_url(value.get_secret_value())
+        return value
 
     @property
     def migrates_on_start(self) -> bool:

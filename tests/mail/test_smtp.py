@@ -64,3 +64,10 @@ async def test_required_starttls_that_the_server_lacks_is_retried(
     assert row is not None
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert "STARTTLS" in row["last_error"].upper()
+
+
+def test_a_bad_smtp_url_is_refused_at_start_without_its_password() -> None:
+    with pytest.raises(ValueError, match="bad port") as caught:
+        Settings(smtp_url=SecretStr("smtp://me:hunter2secret@mail.example:99999"))
+    assert "hunter2secret" not in str(caught.value)
+    assert Settings(smtp_url=SecretStr("")).smtp_url is None
