@@ -93,9 +93,14 @@ INSERT INTO mail_signing_key (secret) VALUES ($1) ON CONFLICT (id) DO NOTHING
 """
 SIGNING_KEY = "SELECT secret FROM mail_signing_key"
 
-LIST_MAIL = """
-SELECT id, kind, affiliate_id, to_owner, announcement_id, status, attempts, next_attempt_at,
-    recipient, subject, last_error, created_at, sent_at
+MAIL_COLUMNS = """id, kind, affiliate_id, to_owner, announcement_id, status, attempts,
+next_attempt_at, recipient, subject, last_error, created_at, sent_at"""
+GET_MAIL = f"SELECT {MAIL_COLUMNS} FROM mail_outbox WHERE id = $1"
+MAIL_TRIES = """
+SELECT id, attempted_at, smtp_code, error FROM mail_attempts WHERE mail_id = $1 ORDER BY id
+"""
+LIST_MAIL = f"""
+SELECT {MAIL_COLUMNS}
 FROM mail_outbox
 WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
 ORDER BY id LIMIT $2

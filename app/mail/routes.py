@@ -7,12 +7,12 @@ import html
 from email.parser import BytesHeaderParser
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app import assets
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.errors import Conflict
-from app.mail import announcements, catcher, preferences, unsubscribe
+from app.mail import announcements, catcher, log, preferences, unsubscribe
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.patterns import MAX_ID
 
@@ -80,6 +80,27 @@ async def get_announcement(
     return await announcements.get_announcement(
         pool, announcement_id=announcement_id, affiliate_id=only
     )
+
+
+@router.get("/mail", response_model=Page[log.MailOut])
+async def list_mail(
+    pool: PoolDep,
+    _: AdminKey,
+    limit: LimitQuery = DEFAULT_LIMIT,
+    cursor: CursorQuery = None,
+    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: log.MailStatus | None = None,
+) -> Page[log.MailOut]:
+    """The outbox, oldest first: every mail with its status (admin only)."""
+    return await log.list_mail(
+        pool, cursor=cursor, limit=limit, affiliate_id=affiliate_id, status=status
+    )
+
+
+@router.get("/mail/{mail_id}", response_model=log.MailDetailOut)
+async def get_mail(mail_id: IdPath, pool: PoolDep, _: AdminKey) -> log.MailDetailOut:
+    """One mail and each try to send it (time, SMTP code, error)."""
+    return await log.get_mail(pool, mail_id=mail_id)
 
 
 # --- the unsubscribe page ------------------------------------------------------------

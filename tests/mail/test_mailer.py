@@ -14,7 +14,7 @@ from app.mail import service as mail_service
 from app.mail.mailer import Mailer
 from app.sender import service as sender_service
 from app.settings import Settings
-from tests.helpers import ADMIN_KEY
+from tests.helpers import ADMIN_KEY, affiliate_headers
 from tests.mail.conftest import ADDRESS
 from tests.mail.smtp_server import SmtpServer, parts
 
@@ -205,3 +205,30 @@ async def test_owner_mail_waits_for_no_one_without_owner_email(
     await Mailer(pool, settings).run_once()
     assert smtp.subjects() == ["Webhook disabled: https://hooks.example/x"]
     assert smtp.inbox.recipients == [["owner@mail.example"]]
+
+
+async def test_the_outbox_api_shows_each_try(
+    client: httpx.AsyncClient, settings: Settings, smtp: SmtpServer, pool: asyncpg.Pool
+) -> None:
+    affiliate_id = await _applicant(client)
+    await smtp.stop()
+    await Mailer(pool, settings).run_once()
+    await pool.execute("UPDATE mail_outbox SET next_attempt_at = now()")
+    await smtp.start()
+    await Mailer(pool, settings).run(stop=asyncio.Event(), burst=True)
+    listed = await client.get(f"/api/v1/mail?affiliate_id={affiliate_id}", headers=ADMIN)
+    assert listed.status_code == 200, listed.text
+    [mail] = listed.json()["items"]
+    assert (mail["kind"], mail["status"], mail["attempts"]) == ("application_received", "sent", 2)
+    assert mail["recipient"] == "Ann Lee <ann@aff.example>"
+    detail = (await client.get(f"/api/v1/mail/{mail['id']}", headers=ADMIN)).json()
+    assert [t["smtp_code"] for t in detail["tries"]] == [None, 250]
+    assert detail["tries"][0]["error"].startswith("connect:")
+    owner = (await client.get("/api/v1/mail?status=sent", headers=ADMIN)).json()["items"]
+    assert {m["kind"] for m in owner} == {"application_received", "new_application"}
+    assert (await client.get("/api/v1/mail?status=failed", headers=ADMIN)).json()["items"] == []
+    assert (await client.get("/api/v1/mail/999", headers=ADMIN)).status_code == 404
+    assert (await client.get("/api/v1/mail?status=lost", headers=ADMIN)).status_code == 400
+    own = await affiliate_headers(client, ADMIN, affiliate_id)
+    await client.post(f"/api/v1/affiliates/{affiliate_id}/approve", headers=ADMIN)
+    assert (await client.get("/api/v1/mail", headers=own)).status_code == 403
