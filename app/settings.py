@@ -75,8 +75,8 @@ class Settings(BaseSettings):
     mail_from: str = "Tracker <noreply@localhost>"
     program_name: str = "Affiliate program"
     # The program's postal address, in every message (CAN-SPAM); announcements are
-    # refused while it is unset.
-    program_address: str | None = None
+    # refused while it is empty.
+    program_address: str = ""
     # Who hears of new applications and disabled webhooks; unset: nobody.
     owner_email: str | None = None
     mail_retry_schedule_s: list[int] = Field(

@@ -339,7 +339,7 @@ async def test_no_program_address_no_announcement(
 
     from app.main import create_app
 
-    bare = create_app(settings.model_copy(update={"program_address": None}))
+    bare = create_app(settings.model_copy(update={"program_address": ""}))
     async with LifespanManager(bare):
         transport = httpx.ASGITransport(app=bare)
         async with httpx.AsyncClient(transport=transport, base_url="http://tracker.test") as c:
