@@ -38,8 +38,16 @@ def to_html(source: str) -> str:
 def _inline(children: list[Token]) -> str:
     out: list[str] = []
     href: list[str] = []
+    hidden = ""  # inside a raw <script> or <style>: its closing tag
     for t in children:
-        if t.type in ("text", "code_inline"):
+        if hidden:
+            if t.type == "html_inline" and t.content.lower().startswith(hidden):
+                hidden = ""
+            continue
+        if t.type == "html_inline":
+            tag = t.content.lower()
+            hidden = next((f"</{n}" for n in ("script", "style") if tag.startswith(f"<{n}")), "")
+        elif t.type in ("text", "code_inline"):
             out.append(t.content)
         elif t.type in ("softbreak", "hardbreak"):
             out.append("\n")

@@ -24,3 +24,8 @@ def test_html_keeps_allowed_tags_only() -> None:
     assert "<code>c</code>" in html
     assert "<blockquote>" in html
     assert "onclick" not in html
+
+
+def test_raw_script_and_style_leave_nothing_in_the_text() -> None:
+    source = "a <script>alert(1)</script> b <STYLE>x{}</STYLE> c <em>d</em>\n"
+    assert markdown.to_text(source) == "a  b  c d\n"
