@@ -258,3 +258,19 @@ async def test_the_daily_digest(
     assert "Approved conversions on" in parts(message)[0]
     assert "7.50" in parts(message)[0]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_group_evaluation_moves_are_mailed(
+    client: httpx.AsyncClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    promotion = {"metric": "clicks", "window_days": 7, "min": "0", "demote": False}
+    body = {"name": "Starter", "rank": 1, "promotion": promotion}
+    group = await create(client, "groups", body, admin)
+    await create(client, "affiliates", {"name": "Lu", "email": "lu@aff.example"}, admin)
+    await create(client, "affiliates", {"name": "Mo"}, admin)  # no address: no mail
+    response = await client.post("/api/v1/groups/evaluate", headers=admin)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["moves"]) == 2
+    rows = await _outbox(pool, "group_changed")
+    assert [(r["data"]["from_name"], r["data"]["to_name"]) for r in rows] == [(None, "Starter")]
+    assert rows[0]["data"]["to_group_id"] == str(group["id"])
