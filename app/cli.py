@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -135,12 +136,43 @@ def worker(burst: BurstOpt = False) -> None:
 
 @cli.command()
 def sender(burst: BurstOpt = False) -> None:
-    """Deliver postbacks to affiliates' own trackers."""
+    """Deliver postbacks to affiliates' trackers, and the e-mail outbox."""
     from app.sender import service as sender_service
 
     settings = _server_settings()
     _check_servers(settings)
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
+
+
+@cli.command("catcher")
+def catcher(
+    folder: Annotated[Path, typer.Option(help="Where to keep the .eml files")],
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 2525,
+) -> None:
+    """A local SMTP server keeping every message as a .eml file.
+
+    `tracker dev` runs it when SMTP_URL is unset."""
+    import asyncio
+
+    from app.mail import catcher
+    from app.signals import stop_on_signals
+
+    _settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await catcher.run(folder, host, port, stop)
+
+    _run(main)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -165,7 +197,7 @@ def migrate() -> None:
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
-async def _seed(settings: Settings) -> str:
+async def _seed(settings: Settings, extra: list[str] | None = None) -> str:
     import asyncpg
 
     from app import seed as demo
@@ -176,7 +208,7 @@ async def _seed(settings: Settings) -> str:
         from app import db
 
         await db.migrate(conn)
-        return demo.banner(await demo.seed_demo(conn, settings))
+        return demo.banner(await demo.seed_demo(conn, settings), extra=extra or [])
     finally:
         await conn.close()
 
@@ -286,7 +318,7 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Run everything (web, worker, sender) with a seeded demo.
 
     Starts an embedded PostgreSQL and Redis under TRACKER_DATA_DIR unless DATABASE_URL
-    and REDIS_URL are set.
+    and REDIS_URL are set, and a local SMTP catcher unless SMTP_URL is set.
     """
     from app import embedded
 
@@ -308,6 +340,21 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     if settings.public_url == Settings.model_fields["public_url"].default:
         env["PUBLIC_URL"] = f"http://{host}:{port}"
     env["MIGRATE_ON_START"] = "false"
+    mail_lines: list[str] = []
+    catcher_args: list[str] = []
+    if not settings.smtp_url:
+        # No mail server: a local catcher takes the mail, kept as files and shown at
+        # /dev/mail, so a new user sees every message the program sends.
+        mail_dir = (settings.tracker_data_dir / "mail").resolve()
+        mail_port = _free_port(host)
+        env["SMTP_URL"] = f"smtp://{host}:{mail_port}?starttls=0"
+        env["DEV_MAIL_DIR"] = str(mail_dir)
+        catcher_args = ["catcher", "--folder", str(mail_dir), "--host", host]
+        catcher_args += ["--port", str(mail_port)]
+        mail_lines = [
+            f"  Mail:           http://{host}:{port}/dev/mail (caught by a local SMTP server",
+            f"                  on {host}:{mail_port}; files in {mail_dir})",
+        ]
     children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -325,12 +372,14 @@ def dev(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             public_url=env.get("PUBLIC_URL", settings.public_url),
         )
         _check_servers(child_settings)
-        banner = _run(lambda: _seed(child_settings))
+        banner = _run(lambda: _seed(child_settings, mail_lines))
         children = [
             _spawn(["serve", "--host", host, "--port", str(port)], env),
             _spawn(["worker"], env),
             _spawn(["sender"], env),
         ]
+        if catcher_args:
+            children.append(_spawn(catcher_args, env))
         _wait_for_port(host, port, children[0])
         typer.echo(banner)
         while not stopping:

@@ -22,6 +22,7 @@ from app.errors import install_handlers
 from app.integrations import routes as integration_routes
 from app.keys import routes as keys_routes
 from app.ledger import routes as ledger_routes
+from app.mail import routes as mail_routes
 from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
@@ -163,12 +164,14 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(ledger_routes.router)
     api.include_router(payout_routes.router)
     api.include_router(integration_routes.router)
+    api.include_router(mail_routes.router)
     api.include_router(ops_routes.router, include_in_schema=False)
     app.include_router(api)
     app.include_router(ops_routes.router)
     app.include_router(postback_routes.router)
     app.include_router(partner_routes.public)
     app.include_router(integration_routes.inbound_router)
+    app.include_router(mail_routes.public)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -136,7 +137,8 @@ def _write_key(path: Path, plain: str) -> None:
         out.write(plain + "\n")
 
 
-def banner(info: DemoInfo) -> str:
+def banner(info: DemoInfo, *, extra: Sequence[str] = ()) -> str:
+    """What `tracker seed` and `tracker dev` print; `extra`: more lines before the last."""
     lines = [
         "",
         "Tracker is running.",
@@ -146,6 +148,7 @@ def banner(info: DemoInfo) -> str:
         f"  Admin API key:  {info.admin_key or '(set ADMIN_API_KEY)'}",
         f"  API docs:       {info.docs_url}",
         f"  Dashboard:      {info.dashboard_url} (paste the admin key)",
+        *extra,
         "  Press Ctrl-C to stop.",
         "",
     ]

@@ -9,7 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """The one configuration object; each field is an environment variable (see README)."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # No input in errors: a bad SMTP_URL or DATABASE_URL would print its password.
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=False, extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "production"] = "development"
     database_url: str | None = None
@@ -66,12 +69,30 @@ class Settings(BaseSettings):
     # address and hour (0: no limit).
     payment_data_key: SecretStr | None = None
     apply_rate_per_hour: int = Field(default=10, ge=0)
+    # E-mail (app/mail): smtp://user:pass@host:port (STARTTLS when offered; `?starttls=1`
+    # requires it, `?starttls=0` never) or smtps:// (implicit TLS). Unset: mail waits in
+    # the outbox (`tracker dev` starts a local catcher instead).
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Tracker <noreply@localhost>"
+    program_name: str = "Affiliate program"
+    # The program's postal address, in every message (CAN-SPAM); announcements are
+    # refused while it is empty.
+    program_address: str = ""
+    # Who hears of new applications and disabled webhooks; unset: nobody.
+    owner_email: str | None = None
+    mail_retry_schedule_s: list[int] = Field(
+        default_factory=lambda: [60, 300, 1800, 7200, 21600, 43200, 86400]
+    )
+    # How long a sender holds the mail it claimed before another may take it.
+    mail_lease_s: float = Field(default=300.0, gt=0)
+    mail_timeout_s: float = Field(default=30.0, gt=0)
+    mail_batch: int = Field(default=20, ge=1, le=500)
+    # The folder `tracker dev`'s catcher writes .eml files to (shown at /dev/mail).
+    dev_mail_dir: Path | None = None
 
     # Payouts: the smallest payout in a currency an affiliate's payout_threshold does not
-    # list; the program's name and address on self-billing statements.
+    # list (the program's name and address above also head self-billing statements).
     payout_threshold: Decimal = Field(default=Decimal(50), ge=0, max_digits=18, decimal_places=4)
-    program_name: str = "Affiliate program"
-    program_address: str = ""
     # A Unicode TrueType font for statements (default: DejaVu Sans where Debian puts it).
     statement_font: str | None = None
     # Webhooks: an endpoint is disabled after this many failed tries in a row, or once
@@ -91,6 +112,17 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value() and len(value.get_secret_value()) < 16:
             raise ValueError("ADMIN_API_KEY must be at least 16 characters")
         return value or None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Refused at start, in every process, rather than at the first mail.
+        if value is None or not value.get_secret_value():
+            return None
+        from app.mail.smtp import parse_url
+
+        parse_url(value.get_secret_value())
+        return value
 
     @property
     def migrates_on_start(self) -> bool:

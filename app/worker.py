@@ -3,7 +3,8 @@
 - clicks: app.clicks.consumer (enrich, store, rollups);
 - conversions: the attribution handler, with its mover of due retries polled first;
 - hourly: click partitions for the coming days, and retention;
-- daily (one worker of the fleet, by a Redis key): commission group evaluation;
+- daily (one worker of the fleet, by a Redis key): commission group evaluation, and the
+  digest mail of the day before;
 - every few seconds: the health key /ready counts.
 SIGTERM stops reading, finishes the batch in hand, and exits; `--burst` runs until the
 streams are empty.
@@ -24,6 +25,7 @@ from app import db
 from app.attribution import consumer as attribution_consumer
 from app.clicks import retention
 from app.clicks.consumer import ClickHandler
+from app.mail import digest
 from app.ops import health
 from app.partners import evaluation
 from app.redis import create_redis
@@ -86,12 +88,17 @@ async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> Non
 
 
 async def _daily_groups(pool: db.Pool, redis: Redis, stop: asyncio.Event) -> None:
-    """Once a UTC day, in one worker of the fleet: group evaluation (checked hourly)."""
+    """Once a UTC day, in one worker of the fleet: group evaluation and the digest mail
+    of the day before (checked hourly)."""
     while not stop.is_set():
         try:
             await evaluation.evaluate_daily(pool, redis)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("group evaluation failed, retrying in an hour: %s", exc)
+        try:
+            await digest.enqueue_daily(pool, redis)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("daily digest failed, retrying in an hour: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
 

@@ -8,7 +8,7 @@ decides each record in stream order and applies the decisions with `settle`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -76,11 +76,15 @@ class Quota:
 
     taken: set[tuple[uuid.UUID, str]]
     caps: conversion_caps.Usage
+    # (offer, affiliate) pairs a cap refused in this batch: mailed once per period.
+    capped: set[tuple[int, int]] = field(default_factory=set)
 
     def refusal(self, row: Row, one_per_click: bool) -> str | None:
         if one_per_click and (row["click_id"], row["goal"]) in self.taken:
             return "duplicate"
         if self.caps.full(offer_id=row["offer_id"], affiliate_id=row["affiliate_id"]):
+            if row["affiliate_id"] is not None:
+                self.capped.add((int(row["offer_id"]), int(row["affiliate_id"])))
             return "cap"
         return None
 

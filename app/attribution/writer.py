@@ -24,6 +24,7 @@ from app.attribution.rules import Row
 from app.caps import conversions as conversion_caps
 from app.db import Connection
 from app.ledger import record as ledger
+from app.mail import service as mail_service
 from app.postbacks.records import ConversionRecord
 from app.sender import service as sender_service
 from app.webhooks import events as webhooks
@@ -70,7 +71,9 @@ async def write_batch(
         }
     usage = await conversion_caps.Usage.counted(conn, caps, capped, now)
 
-    batch = plan(candidates, state, Quota(taken, usage), now)
+    quota = Quota(taken, usage)
+    batch = plan(candidates, state, quota, now)
+    await mail_service.notify_capped(conn, metric="conversions", refused=quota.capped, at=now)
     superseded += batch.superseded
     await webhooks.emit_caps_reached(conn, usage.refusals())
 

@@ -19,6 +19,7 @@ from app.catalog.queries import offers as queries
 from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
+from app.mail import service as mail_service
 from app.pagination import Page, after_id, next_cursor
 from app.webhooks import events as webhooks
 
@@ -312,6 +313,13 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
         )
         if changes.get("status", current["status"]) != current["status"]:
             await _status_changed(conn, current, changes["status"])
+        if changes.get("status") == "paused" and current["status"] != "paused":
+            await mail_service.notify_offer(
+                conn,
+                "offer_paused",
+                offer_id,
+                {"offer_id": offer_id, "offer_name": current["name"]},
+            )
         return await get_offer(conn, offer_id=offer_id)
 
 

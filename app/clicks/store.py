@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from app.clicks import enrich, record
 from app.clicks.record import ClickRecord
 from app.db import Connection, Pool
+from app.mail import service as mail_service
 from app.privacy import anonymize
 from app.rollups import registry
 
@@ -41,6 +42,8 @@ COLUMNS = (
     "is_unique",
     "diverted",
 )
+
+_OFFER, _AFFILIATE, _DIVERTED = (COLUMNS.index(n) for n in ("offer_id", "affiliate_id", "diverted"))
 
 # clicks.currency (migration 0002) is the offer's currency at click time, the same one
 # the rollups are keyed by, so reports from raw clicks agree with the rollups.
@@ -212,4 +215,13 @@ class ClickWriter:
                 erased = [c.row[:2] for c in clicks if c.erased]
                 if erased:
                     await conn.execute(CLEAR_ERASED, *map(list, zip(*erased, strict=True)))
+                # A click a cap diverted: its affiliate hears once per period (a repeat
+                # is one insert that does nothing; no statement while no cap refuses).
+                capped = [
+                    (c.row[_OFFER], c.row[_AFFILIATE]) for c in clicks if c.row[_DIVERTED] == "cap"
+                ]
+                if capped:
+                    await mail_service.notify_capped(
+                        conn, metric="clicks", refused=capped, at=max(c.row[1] for c in clicks)
+                    )
         return inserted

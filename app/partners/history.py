@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.db import Executor
 from app.errors import NotFound
+from app.mail import partners as partner_mail
 from app.pagination import Page, after_id, next_cursor
 from app.partners import queries
 
@@ -78,6 +79,8 @@ async def record(conn: Executor, actor: Actor, changes: Sequence[Change]) -> Non
         [actor.key_id] * len(changes),
         [c.reason for c in changes],
     )
+    # Applications, decisions and group moves are mailed from the same transaction.
+    await partner_mail.on_changes(conn, changes)
 
 
 async def list_history(

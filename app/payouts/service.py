@@ -17,6 +17,7 @@ import asyncpg
 from app.db import Connection, Executor, Pool
 from app.errors import Conflict, NotFound
 from app.ledger import record as ledger
+from app.mail import service as mail_service
 from app.payouts import queries
 from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
 
@@ -168,10 +169,18 @@ async def _settled(conn: Executor, payout_id: int) -> Conflict | NotFound:
 
 
 async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
-    row = await pool.fetchrow(queries.MARK_PAID, payout_id, reference, by)
-    if row is None:
-        raise await _settled(pool, payout_id)
-    return payout_out(row)
+    """Paid: the affiliate hears of it by e-mail (in this transaction's outbox)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.MARK_PAID, payout_id, reference, by)
+        if row is None:
+            raise await _settled(conn, payout_id)
+        await mail_service.notify(
+            conn,
+            "payout_paid",
+            row["affiliate_id"],
+            {"amount": row["amount"], "currency": row["currency"], "reference": reference},
+        )
+        return payout_out(row)
 
 
 async def mark_failed(pool: Pool, *, payout_id: int, reason: str, by: str) -> PayoutOut:

@@ -14,6 +14,7 @@ from app import db
 from app.db import Pool
 from app.errors import Conflict, Forbidden, NotFound
 from app.keys import service as keys_service
+from app.mail.mailer import Mailer
 from app.ops import health
 from app.redis import create_redis
 from app.sender import deliveries, ssrf
@@ -108,12 +109,17 @@ async def run(
     pool = await db.create_pool(database_url, min_size=1, max_size=4)
     redis = create_redis(redis_url)
     sender = Sender(pool, settings)
+    # E-mail goes out from the same process: outbound deliveries with leases, retries
+    # and backoff are what a sender does (the worker's job is the streams).
+    mailer = Mailer(pool, settings)
     try:
         async with health.heartbeat(
             redis, ROLE, info=lambda: f"sent={sender.sent} failed={sender.failed}"
         ):
             logger.info("sender started")
-            await sender.run(stop=stop, burst=burst)
+            await asyncio.gather(
+                sender.run(stop=stop, burst=burst), mailer.run(stop=stop, burst=burst)
+            )
     finally:
         await sender.aclose()
         await redis.aclose()

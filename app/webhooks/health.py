@@ -13,6 +13,7 @@ from datetime import timedelta
 import asyncpg
 
 from app.db import Executor
+from app.mail import service as mail_service
 from app.settings import Settings
 from app.webhooks import queries
 
@@ -70,15 +71,20 @@ async def disable(conn: Executor, webhook_id: int, *, reason: str) -> bool:
 
 
 async def endpoint_disabled(conn: Executor, endpoint: asyncpg.Record) -> None:
-    """The hook for telling the program owner that an endpoint was disabled.
-
-    E-mail is not built yet: the e-mail feature enqueues its message to the program owner
-    here, on `conn` (the transaction that disabled the endpoint, so the mail goes out if
-    and only if the endpoint stays disabled). Until then the log says it.
-    """
+    """Tell the program owner that an endpoint was disabled: a mail in the outbox of the
+    transaction that disabled it (it goes out if and only if the endpoint stays so)."""
     logger.warning(
         "webhook endpoint %s (%s) disabled: %s",
         endpoint["id"],
         endpoint["url"],
         endpoint["disabled_reason"],
+    )
+    await mail_service.notify_owner(
+        conn,
+        "webhook_disabled",
+        {
+            "webhook_id": endpoint["id"],
+            "url": endpoint["url"],
+            "reason": endpoint["disabled_reason"],
+        },
     )

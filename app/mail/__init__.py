@@ -1,0 +1,1 @@
+"""E-mail: the outbox, its sender, notifications, preferences and announcements."""
