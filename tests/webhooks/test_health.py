@@ -55,7 +55,12 @@ async def test_disabled_after_failures_in_a_row(
     assert after["status"] == "disabled"
     assert after["disabled_reason"] == f"{DISABLE_AFTER} tries in a row failed"
     assert after["disabled_at"] is not None
-    assert f"webhook endpoint {made['id']}" in caplog.text  # the e-mail hook, for now
+    assert f"webhook endpoint {made['id']}" in caplog.text
+    # The program owner is told by e-mail, in the transaction that disabled it.
+    mails = await pool.fetch("SELECT kind, to_owner, data FROM mail_outbox")
+    assert [(m["kind"], m["to_owner"], m["data"]["webhook_id"]) for m in mails] == [
+        ("webhook_disabled", True, made["id"])
+    ]
     rows = await deliveries(pool)
     assert {r["status"] for r in rows} == {"failed"}
     assert sum(r["attempts"] for r in rows) == DISABLE_AFTER
