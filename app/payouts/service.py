@@ -18,6 +18,7 @@ from app.db import Connection, Executor, Pool
 from app.errors import Conflict, NotFound
 from app.ledger import record as ledger
 from app.mail import service as mail_service
+from app.money import format_money
 from app.payouts import queries
 from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
 
@@ -178,7 +179,11 @@ async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> P
             conn,
             "payout_paid",
             row["affiliate_id"],
-            {"amount": row["amount"], "currency": row["currency"], "reference": reference},
+            {
+                "amount": format_money(row["amount"]),
+                "currency": row["currency"],
+                "reference": reference,
+            },
         )
         return payout_out(row)
 

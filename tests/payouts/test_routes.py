@@ -80,6 +80,10 @@ async def test_a_run_pays_who_reaches_the_threshold(
     )
     assert paid.json()["status"] == "paid"
     assert paid.json()["reference"] == "PP-77"
+    mails = await pool.fetch("SELECT kind, affiliate_id, data FROM mail_outbox")
+    assert [(m["kind"], m["affiliate_id"], m["data"]) for m in mails] == [
+        ("payout_paid", alice, {"amount": "62.50", "currency": "USD", "reference": "PP-77"})
+    ]
     balance = (await client.get(f"/api/v1/affiliates/{alice}/balance", headers=admin)).json()
     assert balance["balances"][0]["paid"] == "62.50"
     assert balance["balances"][0]["available"] == "0.00"
