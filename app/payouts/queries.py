@@ -101,7 +101,9 @@ WHERE p.run_id = $1 AND p.status <> 'failed'
 ORDER BY p.id
 """
 
-STATEMENT_AFFILIATE = "SELECT id, name, email FROM affiliates WHERE id = $1"
+STATEMENT_AFFILIATE = (
+    "SELECT id, name, email, company, website, country FROM affiliates WHERE id = $1"
+)
 STATEMENT_LINES = """
 SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
        c.txid, c.goal, c.received_at, o.name AS offer_name

@@ -98,7 +98,8 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
         f"From: {statement.program_name}",
         *statement.program_address.splitlines(),
         f"To: {affiliate['name']} (affiliate #{affiliate['id']})",
-        *([affiliate["email"]] if affiliate["email"] else []),
+        # The payee as its profile names it (company, country, website, e-mail).
+        *[str(affiliate[k]) for k in ("company", "country", "website", "email") if affiliate[k]],
         f"Payout #{payout.id}, {payout.status}, {currency}",
         f"Period: {payout.period_start:%Y-%m-%d} to {payout.period_end:%Y-%m-%d}",
         *([f"Reference: {payout.reference}"] if payout.reference else []),

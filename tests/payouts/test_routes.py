@@ -290,7 +290,12 @@ async def test_the_statement_shows_every_entry_and_the_totals(
 ) -> None:
     program = await _program(pool)
     alice = program["affiliates"][0]
-    await pool.execute("UPDATE affiliates SET name = $2 WHERE id = $1", alice, name)
+    await pool.execute(
+        "UPDATE affiliates SET name = $2, company = 'Müller Media GmbH', country = 'DE'"
+        " WHERE id = $1",
+        alice,
+        name,
+    )
     run = await _run(client, admin)
     (payout,) = (await client.get(f"/api/v1/payouts?run={run['id']}", headers=admin)).json()[
         "items"
@@ -302,6 +307,8 @@ async def test_the_statement_shows_every_entry_and_the_totals(
     assert "Self-billing statement" in text
     assert "Affiliate program" in text
     assert f"{name.replace('李', '?')} (affiliate #{alice})" in text
+    assert "Müller Media GmbH" in text
+    assert "\nDE\n" in text
     assert f"Payout #{payout['id']}" in text
     assert f"Period: {TODAY} to {TODAY}" in text
     conversions = [
