@@ -1,4 +1,5 @@
-"""The affiliate history: every status change and group move, who made it and why."""
+"""The affiliate history: every status change and group move, who made it and why; and
+the webhook events of those (app/partners/events.py), in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from app.db import Executor
 from app.errors import NotFound
 from app.pagination import Page, after_id, next_cursor
+from app.partners import events as partner_events
 from app.partners import queries
 
 if TYPE_CHECKING:
@@ -78,6 +80,7 @@ async def record(conn: Executor, actor: Actor, changes: Sequence[Change]) -> Non
         [actor.key_id] * len(changes),
         [c.reason for c in changes],
     )
+    await partner_events.emit_changes(conn, actor, changes)
 
 
 async def list_history(

@@ -19,6 +19,9 @@ from app.errors import Conflict, NotFound
 from app.ledger import record as ledger
 from app.payouts import queries
 from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
+from app.webhooks import events as webhooks
+
+_EVENT_FIELDS = ("id", "run_id", "affiliate_id", "currency", "amount", "status", "reference")
 
 
 def run_lock(currency: str) -> int:
@@ -71,7 +74,7 @@ async def create_run(
             queries.INSERT_RUN, body.currency, body.up_to, cutoff, ids, created_by
         )
         assert run is not None
-        await conn.fetch(
+        made = await conn.fetch(
             queries.TAKE,
             body.currency,
             cutoff,
@@ -81,6 +84,7 @@ async def create_run(
             created_by,
             "pending",
         )
+        await _emit_created(conn, [r["id"] for r in made])
         return await _run_out(conn, run)
 
 
@@ -115,7 +119,26 @@ async def request_payout(
             )
         row = await conn.fetchrow(queries.GET_PAYOUT, made[0]["id"], affiliate_id)
         assert row is not None
+        await _emit(conn, "payout.created", [row])
         return payout_out(row)
+
+
+async def _emit(conn: Executor, type_: str, rows: list[asyncpg.Record]) -> None:
+    """`payout.created` or `payout.paid`, in the transaction of the change: to the
+    program's endpoints and the affiliate's own."""
+    await webhooks.emit_many(
+        conn,
+        [
+            webhooks.Event(type_, {k: r[k] for k in _EVENT_FIELDS}, affiliate_id=r["affiliate_id"])
+            for r in rows
+        ],
+    )
+
+
+async def _emit_created(conn: Executor, payout_ids: list[int]) -> None:
+    """A run's payouts, read only when an endpoint subscribes."""
+    if payout_ids and await webhooks.Subscriptions.read(conn, ["payout.created"]):
+        await _emit(conn, "payout.created", await conn.fetch(queries.PAYOUTS_BY_ID, payout_ids))
 
 
 async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
@@ -168,10 +191,12 @@ async def _settled(conn: Executor, payout_id: int) -> Conflict | NotFound:
 
 
 async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
-    row = await pool.fetchrow(queries.MARK_PAID, payout_id, reference, by)
-    if row is None:
-        raise await _settled(pool, payout_id)
-    return payout_out(row)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(queries.MARK_PAID, payout_id, reference, by)
+        if row is None:
+            raise await _settled(conn, payout_id)
+        await _emit(conn, "payout.paid", [row])
+        return payout_out(row)
 
 
 async def mark_failed(pool: Pool, *, payout_id: int, reason: str, by: str) -> PayoutOut:
