@@ -1,6 +1,8 @@
 """The SQL of partner management: history, notes, applications, groups and evaluation."""
 
-ANY_PAYMENT_STORED = "SELECT EXISTS (SELECT 1 FROM affiliates WHERE payment_encrypted IS NOT NULL)"
+SEALED_PAYMENT_SAMPLE = """
+SELECT id, payment_encrypted FROM affiliates WHERE payment_encrypted IS NOT NULL LIMIT 1
+"""
 
 # --- history and lifecycle -----------------------------------------------------------
 

@@ -227,7 +227,7 @@ async def emit_conversions(
     await emit_many(conn, wanted, subscriptions=subscriptions)
 
 
-async def emit_customers_created(conn: Executor, rows: Iterable[Mapping[str, Any]]) -> None:
+async def emit_customers_created(conn: Executor, rows: Iterable[asyncpg.Record]) -> None:
     """`customer.created` for a batch of new customers rows, as attribution makes them:
     one query when no endpoint subscribes. The data never holds the advertiser's
     external customer ID; an affiliate's endpoints hear of the customers bound to it."""
