@@ -197,6 +197,33 @@ def migrate() -> None:
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
+async def _seal_secrets(settings: Settings) -> dict[str, int]:
+    import asyncpg
+
+    from app import seal_secrets, sealing
+
+    database_url, _ = settings.require_urls()
+    conn = await asyncpg.connect(database_url)
+    try:
+        # The key must open what is sealed already: no second key slips in.
+        sealer = await sealing.open_sealer(settings=settings, conn=conn, kinds=seal_secrets.KINDS)
+        if sealer is None:
+            raise _fail("DATA_KEY is not set: there is no key to seal with")
+        return await seal_secrets.seal_stored(conn, sealer)
+    finally:
+        await conn.close()
+
+
+@cli.command("seal-secrets")
+def seal_secrets_command() -> None:
+    """Seal webhook secrets and CRM keys stored before sealing (running it twice changes
+    nothing; safe while the app runs)."""
+    settings = _server_settings()
+    _check_servers(settings, redis=False)
+    sealed = _run(lambda: _seal_secrets(settings))
+    typer.echo(", ".join(f"{table}: {n} sealed" for table, n in sealed.items()))
+
+
 async def _seed(settings: Settings, extra: list[str] | None = None) -> str:
     import asyncpg
 

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from app.db import Pool
 from app.keys import service as keys_service
+from app.sealing import Sealer
 from app.settings import Settings
 from app.state import AppState
 
@@ -33,7 +34,13 @@ def get_settings(resources: AppStateDep) -> Settings:
     return resources.settings
 
 
+def get_sealer(resources: AppStateDep) -> Sealer | None:
+    return resources.sealer
+
+
 PoolDep = Annotated[Pool, Depends(get_pool)]
+# The sealer of secrets at rest (app/sealing.py); None in production without DATA_KEY.
+SealerDep = Annotated[Sealer | None, Depends(get_sealer)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

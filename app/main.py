@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from app import __doc__ as description
-from app import db
+from app import db, seal_secrets, sealing
 from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
 from app.coupons import routes as coupon_routes
@@ -27,7 +27,6 @@ from app.methods import install as install_methods
 from app.openapi import install as install_openapi
 from app.ops import routes as ops_routes
 from app.outage import install_handlers as install_outage_handlers
-from app.partners import payment
 from app.partners import routes as partner_routes
 from app.payouts import routes as payout_routes
 from app.postbacks import asgi as intake_asgi
@@ -111,7 +110,9 @@ def create_app(settings: Settings) -> TrackerApp:
                         f"{len(pending)} migration(s) not applied ({pending[0]} first): "
                         "run `tracker migrate` before starting this version"
                     )
-                payment_cipher = await payment.open_cipher(settings=settings, conn=conn)
+                sealer = await sealing.open_sealer(
+                    settings=settings, conn=conn, kinds=seal_secrets.KINDS
+                )
             await _check_time_zones(pool, database_url)
             async with contextlib.AsyncExitStack() as resources:
                 redirector = await redirect_service.open_redirector(
@@ -129,7 +130,7 @@ def create_app(settings: Settings) -> TrackerApp:
                     redis=redis,
                     redirector=redirector,
                     intake=intake,
-                    payment_cipher=payment_cipher,
+                    sealer=sealer,
                 ).attach(app)
                 yield
         finally:

@@ -2,7 +2,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,10 +64,13 @@ class Settings(BaseSettings):
     )
     # Private networks the sender may reach anyway (on-premise receivers; tests).
     sender_allowed_networks: list[str] = Field(default_factory=list)
-    # Partners: the AES-256-GCM key of affiliates' payment details (URL-safe base64 of 32
-    # bytes; development makes one under TRACKER_DATA_DIR), and POST /apply per client
-    # address and hour (0: no limit).
-    payment_data_key: SecretStr | None = None
+    # The AES-256-GCM key of secrets at rest (app/sealing.py): payment details, webhook
+    # secrets, CRM integrations' keys. URL-safe base64 of 32 bytes; development makes one
+    # under TRACKER_DATA_DIR. PAYMENT_DATA_KEY, its name before, is accepted too.
+    data_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("data_key", "payment_data_key")
+    )
+    # Partners: POST /apply per client address and hour (0: no limit).
     apply_rate_per_hour: int = Field(default=10, ge=0)
     # E-mail (app/mail): smtp://user:pass@host:port (STARTTLS when offered; `?starttls=1`
     # requires it, `?starttls=0` never) or smtps:// (implicit TLS). Unset: mail waits in

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.partners.payment import PaymentCipher
     from app.postbacks.service import Intake
     from app.redirect.handler import Redirector
+    from app.sealing import Sealer
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +27,14 @@ class AppState:
     redis: Redis
     redirector: Redirector
     intake: Intake
-    # None in production without PAYMENT_DATA_KEY (no payment details stored yet).
-    payment_cipher: PaymentCipher | None = None
+    # None in production without DATA_KEY (nothing sealed stored yet): app/sealing.py.
+    sealer: Sealer | None = None
+
+    @property
+    def payment_cipher(self) -> PaymentCipher | None:
+        from app.partners.payment import cipher_of
+
+        return cipher_of(self.sealer)
 
     def attach(self, app: Starlette) -> None:
         app.state.resources = self

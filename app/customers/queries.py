@@ -60,6 +60,7 @@ INSERT INTO customers (id, advertiser_id, external_id, {BINDING}, first_conversi
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
     $6::bigint[], $7::uuid[], $8::timestamptz[], $9::text[], $10::text[], $11::text[],
     $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[], $17::timestamptz[])
+RETURNING id, advertiser_id, affiliate_id, offer_id, first_conversion_id, created_at
 """
 REBIND = f"""
 UPDATE customers c SET ({BINDING}, updated_at) = (u.affiliate_id, u.offer_id, u.link_id,

@@ -23,11 +23,12 @@ from typing import Any
 from app.attribution import service as attribution_service
 from app.db import Pool
 from app.errors import AppError, BadRequest, NotFound
-from app.integrations import bodies, hubspot, queries
+from app.integrations import bodies, hubspot, queries, sealed
 from app.integrations.mapping import outcome_of
 from app.postbacks import params
 from app.postbacks import service as intake_service
 from app.postbacks.records import ConversionRecord
+from app.sealing import Sealer
 from app.settings import Settings
 from app.streams.durable_queue import CommitFailed
 
@@ -85,13 +86,15 @@ def _token_of(call: Call) -> str | None:
     return params.token_of(params.from_query(call.query))
 
 
-def authenticate(row: Any, call: Call, *, max_age_s: int) -> bytes | None:
+def authenticate(row: Any, call: Call, *, max_age_s: int, sealer: Sealer | None) -> bytes | None:
     """Raise 401 (or 400 for a malformed signature) unless the call is the CRM's; the
-    key an exact replay is known by, for signed calls."""
+    key an exact replay is known by, for signed calls. The HMAC key is opened per call
+    (AES-GCM of a few dozen bytes: microseconds, so it is not cached); a key that does
+    not open is a 503."""
     provider = row["provider"]
     if provider == "hubspot":
         return hubspot.verify(
-            row["secret"],
+            sealed.open_key(sealer, row["id"], row["secret"]),
             method=call.method,
             uri=call.uri,
             body=call.body,
@@ -110,7 +113,11 @@ def authenticate(row: Any, call: Call, *, max_age_s: int) -> bytes | None:
     if not header:
         raise intake_service.InvalidSignature(f"send {SIGNATURE_HEADER}: t=<time>,v1=<hex>")
     intake_service.check_signature(
-        row["secret"].encode(), header, call.body, now=time.time(), max_age_s=max_age_s
+        sealed.open_key(sealer, row["id"], row["secret"]).encode(),
+        header,
+        call.body,
+        now=time.time(),
+        max_age_s=max_age_s,
     )
     return header.strip().encode()
 
@@ -177,10 +184,13 @@ async def receive(
     integration_id: int,
     call: Call,
     content_type: str,
+    sealer: Sealer | None,
 ) -> Outcome:
     """Check a call and queue its conversions; AppError (4xx, 503) when it is refused."""
     row = await _integration(pool, provider, integration_id)
-    replay_key = authenticate(row, call, max_age_s=intake.settings.postback_signature_max_age_s)
+    replay_key = authenticate(
+        row, call, max_age_s=intake.settings.postback_signature_max_age_s, sealer=sealer
+    )
     deals = bodies.READERS[provider](call.body, content_type, row["field_map"])
     now_us = time.time_ns() // 1000
     records: list[ConversionRecord] = []

@@ -2,12 +2,14 @@ COLUMNS = """id, provider, advertiser_id, offer_id, name, status, stage_map, fie
 (secret IS NOT NULL OR token_hash IS NOT NULL) AS secret_set, created_at, updated_at"""
 
 INSERT = f"""
-INSERT INTO integrations (provider, advertiser_id, offer_id, name, secret, token_hash,
+INSERT INTO integrations (id, provider, advertiser_id, offer_id, name, secret, token_hash,
                           stage_map, field_map)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
+OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb)
 RETURNING {COLUMNS}
 """
 
+# The id an integration will have: its key is sealed with it before the INSERT.
+NEXT_ID = "SELECT nextval(pg_get_serial_sequence('integrations', 'id'))"
 LIST = f"""
 SELECT {COLUMNS} FROM integrations
 WHERE id > $1 AND ($3::bigint IS NULL OR advertiser_id = $3)

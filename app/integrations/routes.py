@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.deps import AdminKey, AppStateDep, PoolDep, SettingsDep
+from app.deps import AdminKey, AppStateDep, PoolDep, SealerDep, SettingsDep
 from app.integrations import inbound
 from app.integrations import service as integrations_service
 from app.integrations.schemas import (
@@ -33,10 +33,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.post("", status_code=201, response_model=CreatedIntegration)
 async def create_integration(
-    body: IntegrationIn, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    body: IntegrationIn, pool: PoolDep, settings: SettingsDep, sealer: SealerDep, _: AdminKey
 ) -> CreatedIntegration:
     return await integrations_service.create_integration(
-        pool, body=body, public_url=settings.public_url
+        pool, body=body, public_url=settings.public_url, sealer=sealer
     )
 
 
@@ -73,10 +73,15 @@ async def update_integration(
     body: IntegrationPatch,
     pool: PoolDep,
     settings: SettingsDep,
+    sealer: SealerDep,
     _: AdminKey,
 ) -> IntegrationOut:
     return await integrations_service.update_integration(
-        pool, integration_id=integration_id, body=body, public_url=settings.public_url
+        pool,
+        integration_id=integration_id,
+        body=body,
+        public_url=settings.public_url,
+        sealer=sealer,
     )
 
 
@@ -154,6 +159,7 @@ async def receive_call(
         integration_id=integration_id,
         call=call,
         content_type=request.headers.get("content-type", ""),
+        sealer=resources.sealer,
     )
     answer: dict[str, Any]
     if outcome.accepted:

@@ -14,9 +14,10 @@ from typing import Any
 
 import asyncpg
 
+from app import sealing
 from app.db import Executor
 from app.errors import BadRequest, Conflict, NotFound
-from app.integrations import queries
+from app.integrations import queries, sealed
 from app.integrations.mapping import field_map_for, generic_problem
 from app.integrations.schemas import (
     CreatedIntegration,
@@ -26,6 +27,7 @@ from app.integrations.schemas import (
     IntegrationPatch,
 )
 from app.pagination import Page, after_id, next_cursor
+from app.sealing import Sealer
 
 
 def inbound_url(public_url: str, provider: str, integration_id: int) -> str:
@@ -49,10 +51,13 @@ def _stage_map(body: IntegrationIn | IntegrationPatch) -> dict[str, Any] | None:
     }
 
 
-def _secret_columns(provider: str, secret: str) -> tuple[str | None, bytes | None]:
+def _secret_columns(
+    sealer: Sealer | None, integration_id: int, provider: str, secret: str
+) -> tuple[str | None, bytes | None]:
+    """(HMAC key sealed, token hash): a Zoho token is hashed, any other key sealed."""
     if provider == "zoho":
         return None, hashlib.sha256(secret.encode()).digest()
-    return secret, None
+    return sealed.seal(sealer, integration_id, secret), None
 
 
 async def _check_owner(conn: Executor, *, advertiser_id: int, offer_id: int | None) -> None:
@@ -69,13 +74,17 @@ async def _check_owner(conn: Executor, *, advertiser_id: int, offer_id: int | No
 
 
 async def create_integration(
-    conn: Executor, *, body: IntegrationIn, public_url: str
+    conn: Executor, *, body: IntegrationIn, public_url: str, sealer: Sealer | None
 ) -> CreatedIntegration:
     await _check_owner(conn, advertiser_id=body.advertiser_id, offer_id=body.offer_id)
     secret = body.secret or secrets.token_urlsafe(32)
-    hmac_key, token_hash = _secret_columns(body.provider, secret)
+    if body.provider != "zoho":
+        sealing.require(sealer)  # before the id is taken
+    integration_id = await conn.fetchval(queries.NEXT_ID)
+    hmac_key, token_hash = _secret_columns(sealer, integration_id, body.provider, secret)
     row = await conn.fetchrow(
         queries.INSERT,
+        integration_id,
         body.provider,
         body.advertiser_id,
         body.offer_id,
@@ -112,7 +121,12 @@ async def get_integration(
 
 
 async def update_integration(
-    conn: Executor, *, integration_id: int, body: IntegrationPatch, public_url: str
+    conn: Executor,
+    *,
+    integration_id: int,
+    body: IntegrationPatch,
+    public_url: str,
+    sealer: Sealer | None,
 ) -> IntegrationOut:
     current = await _found(conn, integration_id)
     provider = current["provider"]
@@ -124,7 +138,9 @@ async def update_integration(
         if name == "offer_id" and value is not None:
             await _check_owner(conn, advertiser_id=current["advertiser_id"], offer_id=value)
         if name == "secret":
-            changes["secret"], changes["token_hash"] = _secret_columns(provider, value)
+            changes["secret"], changes["token_hash"] = _secret_columns(
+                sealer, integration_id, provider, value
+            )
         elif name == "stage_map":
             changes["stage_map"] = _stage_map(body)
         elif name == "field_map":

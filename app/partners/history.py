@@ -1,4 +1,5 @@
-"""The affiliate history: every status change and group move, who made it and why."""
+"""The affiliate history: every status change and group move, who made it and why; and
+the webhook events of those (app/partners/events.py), in the same transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.db import Executor
 from app.errors import NotFound
 from app.mail import partners as partner_mail
 from app.pagination import Page, after_id, next_cursor
+from app.partners import events as partner_events
 from app.partners import queries
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ async def record(conn: Executor, actor: Actor, changes: Sequence[Change]) -> Non
     )
     # Applications, decisions and group moves are mailed from the same transaction.
     await partner_mail.on_changes(conn, changes)
+    await partner_events.emit_changes(conn, actor, changes)
 
 
 async def list_history(

@@ -1,104 +1,70 @@
-"""Affiliates' payment details: validated, encrypted at rest, shown masked.
+"""Affiliates' payment details: validated, sealed at rest (app/sealing.py), shown masked.
 
-The details are AES-256-GCM encrypted by this process (the database never sees them in
-the clear), bound to their affiliate by the associated data so a ciphertext copied to
-another row does not decrypt. Every read shows the masked copy stored beside them, so
-only the payout export ever needs the key.
+The details are sealed by this process with DATA_KEY, bound to their affiliate's row by
+the associated data so a ciphertext copied to another row does not open. Every read
+shows the masked copy stored beside them, so only the payout export ever needs the key.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import logging
-import os
-import secrets
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.db import Executor
+from app import sealing
 from app.errors import AppError
 from app.partners import queries
-from app.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-KEY_FILE = "payment_data.key"
-_VERSION = b"\x01"  # the format: version byte, 12-byte nonce, ciphertext and tag
-_NONCE = 12
 
 
 class PaymentKeyMissing(AppError, status=503, code="payment_key_missing"): ...
 
 
+# Where app/sealing.py's start-up check finds a sealed value of this kind.
+SEALED = sealing.Kind(
+    what="affiliates' payment details",
+    sample=queries.SEALED_PAYMENT_SAMPLE,
+    aads=lambda affiliate_id: (_aad(affiliate_id), _legacy_aad(affiliate_id)),
+)
+
+
 class PaymentCipher:
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("PAYMENT_DATA_KEY must be 32 bytes (URL-safe base64)")
-        self._aead = AESGCM(key)
+    """Payment details as the sealer seals them, in their affiliate's row."""
+
+    def __init__(self, sealer: sealing.Sealer) -> None:
+        self._sealer = sealer
+
+    @classmethod
+    def of_key(cls, key: bytes) -> PaymentCipher:
+        return cls(sealing.Sealer(key))
 
     def encrypt(self, affiliate_id: int, details: dict[str, Any]) -> bytes:
-        nonce = secrets.token_bytes(_NONCE)
-        sealed = self._aead.encrypt(nonce, orjson.dumps(details), _aad(affiliate_id))
-        return _VERSION + nonce + sealed
+        return self._sealer.seal(orjson.dumps(details), _aad(affiliate_id))
 
     def decrypt(self, affiliate_id: int, blob: bytes) -> dict[str, Any]:
-        if blob[:1] != _VERSION:
-            raise ValueError("unknown payment data format")
-        nonce, sealed = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
         try:
-            plain = self._aead.decrypt(nonce, sealed, _aad(affiliate_id))
-        except InvalidTag:
-            raise ValueError("payment data does not decrypt with this key") from None
+            plain = self._sealer.open(blob, _aad(affiliate_id))
+        except sealing.DataKeyWrong:
+            # Sealed before the associated data named the purpose (the same key).
+            plain = self._sealer.open(blob, _legacy_aad(affiliate_id))
         details: dict[str, Any] = orjson.loads(plain)
         return details
 
 
 def _aad(affiliate_id: int) -> bytes:
+    return sealing.context("affiliates", affiliate_id, "payment_details")
+
+
+def _legacy_aad(affiliate_id: int) -> bytes:
     return f"affiliate:{affiliate_id}".encode()
 
 
-def decode_key(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("PAYMENT_DATA_KEY is not URL-safe base64") from None
-
-
-def _development_key(settings: Settings) -> bytes:
-    """The key kept in the data folder, made on first use (development only)."""
-    path = settings.tracker_data_dir / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        logger.info("made a payment data key at %s", path)
-    return decode_key(path.read_text())
-
-
-async def open_cipher(*, settings: Settings, conn: Executor) -> PaymentCipher | None:
-    """The cipher of this process, or None in production without PAYMENT_DATA_KEY, which
-    is refused when payment details are stored already (they could not be read)."""
-    if settings.payment_data_key is not None:
-        return PaymentCipher(decode_key(settings.payment_data_key.get_secret_value()))
-    if settings.environment == "development":
-        return PaymentCipher(_development_key(settings))
-    if await conn.fetchval(queries.ANY_PAYMENT_STORED):
-        raise RuntimeError(
-            "PAYMENT_DATA_KEY is not set, and affiliates' payment details are stored "
-            "encrypted: set the key they were written with"
-        )
-    logger.warning("PAYMENT_DATA_KEY is not set: payment details cannot be saved")
-    return None
+def cipher_of(sealer: sealing.Sealer | None) -> PaymentCipher | None:
+    return None if sealer is None else PaymentCipher(sealer)
 
 
 def require(cipher: PaymentCipher | None) -> PaymentCipher:
     if cipher is None:
-        raise PaymentKeyMissing("payment details cannot be saved: PAYMENT_DATA_KEY is not set")
+        raise PaymentKeyMissing("payment details cannot be saved: DATA_KEY is not set")
     return cipher
 
 

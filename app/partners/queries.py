@@ -1,6 +1,8 @@
 """The SQL of partner management: history, notes, applications, groups and evaluation."""
 
-ANY_PAYMENT_STORED = "SELECT EXISTS (SELECT 1 FROM affiliates WHERE payment_encrypted IS NOT NULL)"
+SEALED_PAYMENT_SAMPLE = """
+SELECT id, payment_encrypted FROM affiliates WHERE payment_encrypted IS NOT NULL LIMIT 1
+"""
 
 # --- history and lifecycle -----------------------------------------------------------
 
@@ -109,3 +111,10 @@ WHERE bucket >= $1
 GROUP BY affiliate_id
 """
 SET_GROUP = "UPDATE affiliates SET group_id = $2, updated_at = now() WHERE id = $1"
+
+# The names webhook events carry (app/partners/events.py): affiliates', then groups'.
+EVENT_NAMES = """
+SELECT 'affiliate' AS kind, id, name FROM affiliates WHERE id = ANY($1::bigint[])
+UNION ALL
+SELECT 'group', id, name FROM commission_groups WHERE id = ANY($2::bigint[])
+"""

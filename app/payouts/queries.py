@@ -60,6 +60,9 @@ PAYOUT_COLUMNS = """p.id, p.run_id, p.affiliate_id, p.currency, p.amount, p.stat
 p.period_start, p.period_end, p.reference, p.failure_reason, p.created_by, p.created_at,
 p.settled_at, p.settled_by"""
 
+PAYOUTS_BY_ID = f"""
+SELECT {PAYOUT_COLUMNS} FROM payouts p WHERE p.id = ANY($1::bigint[]) ORDER BY p.id
+"""
 # $2: the one affiliate an affiliate key may see (NULL: all).
 GET_PAYOUT = f"""
 SELECT {PAYOUT_COLUMNS} FROM payouts p

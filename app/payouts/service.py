@@ -21,6 +21,9 @@ from app.mail import service as mail_service
 from app.money import format_money
 from app.payouts import queries
 from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
+from app.webhooks import events as webhooks
+
+_EVENT_FIELDS = ("id", "run_id", "affiliate_id", "currency", "amount", "status", "reference")
 
 
 def run_lock(currency: str) -> int:
@@ -73,7 +76,7 @@ async def create_run(
             queries.INSERT_RUN, body.currency, body.up_to, cutoff, ids, created_by
         )
         assert run is not None
-        await conn.fetch(
+        made = await conn.fetch(
             queries.TAKE,
             body.currency,
             cutoff,
@@ -83,6 +86,7 @@ async def create_run(
             created_by,
             "pending",
         )
+        await _emit_created(conn, [r["id"] for r in made])
         return await _run_out(conn, run)
 
 
@@ -117,7 +121,26 @@ async def request_payout(
             )
         row = await conn.fetchrow(queries.GET_PAYOUT, made[0]["id"], affiliate_id)
         assert row is not None
+        await _emit(conn, "payout.created", [row])
         return payout_out(row)
+
+
+async def _emit(conn: Executor, type_: str, rows: list[asyncpg.Record]) -> None:
+    """`payout.created` or `payout.paid`, in the transaction of the change: to the
+    program's endpoints and the affiliate's own."""
+    await webhooks.emit_many(
+        conn,
+        [
+            webhooks.Event(type_, {k: r[k] for k in _EVENT_FIELDS}, affiliate_id=r["affiliate_id"])
+            for r in rows
+        ],
+    )
+
+
+async def _emit_created(conn: Executor, payout_ids: list[int]) -> None:
+    """A run's payouts, read only when an endpoint subscribes."""
+    if payout_ids and await webhooks.Subscriptions.read(conn, ["payout.created"]):
+        await _emit(conn, "payout.created", await conn.fetch(queries.PAYOUTS_BY_ID, payout_ids))
 
 
 async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
@@ -185,6 +208,7 @@ async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> P
                 "reference": reference,
             },
         )
+        await _emit(conn, "payout.paid", [row])
         return payout_out(row)
 
 

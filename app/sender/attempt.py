@@ -17,11 +17,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 import orjson
 
-from app import signing
+from app import sealing, signing
 from app.sender import metrics, ssrf
 from app.sender.deliveries import Claimed
 from app.sender.receivers import Receivers, host_key
 from app.settings import Settings
+from app.webhooks import sealed as webhook_secrets
 
 SNIPPET_BYTES = 1024
 SIGNATURE_HEADER = "X-Tracker-Signature"
@@ -73,6 +74,8 @@ class Courier:
         self._settings = settings
         self._receivers = receivers
         self._allowed = ssrf.parse_networks(settings.sender_allowed_networks)
+        # Opens webhook secrets (sealed at rest) to sign; checked at start (service.run).
+        self._sealer = sealing.sealer_of(settings)
         self._deadline_s = settings.sender_connect_timeout_s + settings.sender_read_timeout_s
         self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
@@ -161,7 +164,12 @@ class Courier:
             request.headers["webhook-timestamp"] = str(timestamp)
             keys = [row["webhook_secret"], row["webhook_previous_secret"]]
             request.headers["webhook-signature"] = " ".join(
-                signing.webhook_signature(secret, row["event_id"], timestamp, body)
+                signing.webhook_signature(
+                    webhook_secrets.open_secret(self._sealer, row["webhook_id"], secret),
+                    row["event_id"],
+                    timestamp,
+                    body,
+                )
                 for secret in keys
                 if secret  # the previous one, for a day after a rotation
             )

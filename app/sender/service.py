@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from app import db
+from app import db, sealing
 from app.db import Pool
 from app.errors import Conflict, Forbidden, NotFound
 from app.keys import service as keys_service
@@ -25,6 +25,7 @@ from app.sender.outbox import enqueue_deliveries as enqueue_deliveries
 from app.sender.outbox import enqueue_delivery as enqueue_delivery
 from app.settings import Settings
 from app.signals import stop_on_signals
+from app.webhooks import sealed as webhook_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,14 @@ async def run(
     if handle_signals:
         stop_on_signals(stop)
     pool = await db.create_pool(database_url, min_size=1, max_size=4)
+    try:
+        # A key that does not open the webhook secrets refuses to start (rather than fail,
+        # and so disable, every endpoint).
+        async with pool.acquire() as conn:
+            await sealing.open_sealer(settings=settings, conn=conn, kinds=[webhook_secrets.SEALED])
+    except BaseException:
+        await pool.close()
+        raise
     redis = create_redis(redis_url)
     sender = Sender(pool, settings)
     # E-mail goes out from the same process: outbound deliveries with leases, retries

@@ -72,7 +72,14 @@ _CONVERSION_FIELDS = (
     "country",
     "via",
     "created_at",
+    # Customers (app/customers): the service's customer (private: not for affiliates),
+    # whether it is one of its later conversions, and what credited it.
+    "customer_id",
+    "recurring",
+    "attributed_via",
 )
+CUSTOMER_CREATED = "customer.created"
+_CUSTOMER_FIELDS = ("id", "advertiser_id", "affiliate_id", "offer_id", "first_conversion_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +225,21 @@ async def emit_conversions(
         if any(subscriptions.wanted(bare)):
             wanted.append(dataclasses.replace(bare, data=conversion_data(row, old, new)))
     await emit_many(conn, wanted, subscriptions=subscriptions)
+
+
+async def emit_customers_created(conn: Executor, rows: Iterable[asyncpg.Record]) -> None:
+    """`customer.created` for a batch of new customers rows, as attribution makes them:
+    one query when no endpoint subscribes. The data never holds the advertiser's
+    external customer ID; an affiliate's endpoints hear of the customers bound to it."""
+    subscriptions = await Subscriptions.read(conn, (CUSTOMER_CREATED,))
+    if not subscriptions:
+        return
+    made = []
+    for row in rows:
+        data = {name: row[name] for name in _CUSTOMER_FIELDS}
+        data["created_at"] = row["created_at"]
+        made.append(Event(CUSTOMER_CREATED, data, affiliate_id=row["affiliate_id"]))
+    await emit_many(conn, made, subscriptions=subscriptions)
 
 
 async def emit_caps_reached(

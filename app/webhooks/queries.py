@@ -4,10 +4,12 @@ COLUMNS = """id, url, events, description, affiliate_id, status, consecutive_fai
 failing_since, disabled_reason, disabled_at, created_at, updated_at"""
 
 INSERT = f"""
-INSERT INTO webhooks (url, events, description, affiliate_id, secret)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO webhooks (id, url, events, description, affiliate_id, secret)
+OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING {COLUMNS}
 """
+# The id an endpoint will have: its secret is sealed with it before the INSERT.
+NEXT_ID = "SELECT nextval(pg_get_serial_sequence('webhooks', 'id'))"
 LIST = f"""
 SELECT {COLUMNS} FROM webhooks
 WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3)

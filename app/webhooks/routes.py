@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from app.deps import CurrentKey, PoolDep, SettingsDep
+from app.deps import CurrentKey, PoolDep, SealerDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.patterns import MAX_ID
 from app.webhooks import service
@@ -22,11 +22,15 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.post("", status_code=201, response_model=WebhookWithSecret)
 async def create_webhook(
-    body: WebhookIn, pool: PoolDep, key: CurrentKey, settings: SettingsDep
+    body: WebhookIn, pool: PoolDep, key: CurrentKey, settings: SettingsDep, sealer: SealerDep
 ) -> WebhookWithSecret:
-    """A new endpoint; its signing `secret` is in this response only."""
+    """A new endpoint; its signing `secret` is in this response only (stored sealed)."""
     return await service.create_webhook(
-        pool, body=body, key=key, allowed_networks=settings.sender_allowed_networks
+        pool,
+        body=body,
+        key=key,
+        allowed_networks=settings.sender_allowed_networks,
+        sealer=sealer,
     )
 
 
@@ -65,10 +69,12 @@ async def delete_webhook(webhook_id: IdPath, pool: PoolDep, key: CurrentKey) -> 
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
-async def rotate_secret(webhook_id: IdPath, pool: PoolDep, key: CurrentKey) -> WebhookWithSecret:
+async def rotate_secret(
+    webhook_id: IdPath, pool: PoolDep, key: CurrentKey, sealer: SealerDep
+) -> WebhookWithSecret:
     """A new signing secret, in this response only; for 24 hours, tries are signed with
     the previous one too (two signatures in `webhook-signature`)."""
-    return await service.rotate_secret(pool, webhook_id=webhook_id, key=key)
+    return await service.rotate_secret(pool, webhook_id=webhook_id, key=key, sealer=sealer)
 
 
 @router.post(

@@ -10,15 +10,17 @@ from typing import Any
 
 import asyncpg
 
+from app import sealing
 from app.catalog import affiliates as affiliate_service
 from app.catalog import patch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.keys.service import Principal
 from app.pagination import Page, after_id, next_cursor
+from app.sealing import Sealer
 from app.sender import service as sender_service
 from app.signing import new_webhook_secret
-from app.webhooks import events, queries
+from app.webhooks import events, queries, sealed
 from app.webhooks.schemas import TestSent, WebhookIn, WebhookOut, WebhookPatch, WebhookWithSecret
 
 DISABLED_BY_HAND = "disabled through the API"
@@ -47,7 +49,12 @@ async def _visible(conn: Executor, webhook_id: int, key: Principal, *, lock: boo
 
 
 async def create_webhook(
-    conn: Executor, *, body: WebhookIn, key: Principal, allowed_networks: Sequence[str]
+    conn: Executor,
+    *,
+    body: WebhookIn,
+    key: Principal,
+    allowed_networks: Sequence[str],
+    sealer: Sealer | None,
 ) -> WebhookWithSecret:
     affiliate_id = body.affiliate_id
     if not key.is_admin:
@@ -68,8 +75,16 @@ async def create_webhook(
             code="too_many_webhooks",
         )
     secret = new_webhook_secret()
+    sealing.require(sealer)  # before the id is taken
+    webhook_id = await conn.fetchval(queries.NEXT_ID)
     row = await conn.fetchrow(
-        queries.INSERT, body.url, body.events, body.description, affiliate_id, secret
+        queries.INSERT,
+        webhook_id,
+        body.url,
+        body.events,
+        body.description,
+        affiliate_id,
+        sealed.seal(sealer, webhook_id, secret),
     )
     assert row is not None
     return WebhookWithSecret(**dict(row), secret=secret)
@@ -129,12 +144,15 @@ async def delete_webhook(conn: Connection, *, webhook_id: int, key: Principal) -
         await conn.execute(queries.DELETE, webhook_id)
 
 
-async def rotate_secret(conn: Executor, *, webhook_id: int, key: Principal) -> WebhookWithSecret:
+async def rotate_secret(
+    conn: Executor, *, webhook_id: int, key: Principal, sealer: Sealer | None
+) -> WebhookWithSecret:
     """A new secret: tries from now on are signed with it (pending ones too) and, for
     ROTATION_OVERLAP, with the previous one as well."""
     await _visible(conn, webhook_id, key)
     secret = new_webhook_secret()
-    row = await conn.fetchrow(queries.ROTATE, webhook_id, secret, ROTATION_OVERLAP)
+    stored = sealed.seal(sealer, webhook_id, secret)
+    row = await conn.fetchrow(queries.ROTATE, webhook_id, stored, ROTATION_OVERLAP)
     if row is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
     return WebhookWithSecret(**dict(row), secret=secret)

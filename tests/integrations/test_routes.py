@@ -6,7 +6,10 @@ from typing import Any
 
 import httpx
 
+from app import sealing
 from app.db import Pool
+from app.integrations import sealed
+from app.settings import Settings
 from tests.helpers import affiliate_headers, assert_error, create
 from tests.integrations.support import HUBSPOT_SECRET, make_integration
 
@@ -89,7 +92,11 @@ async def test_bad_input_is_a_4xx_and_stores_nothing(
 
 
 async def test_patch_and_delete(
-    client: httpx.AsyncClient, admin: dict[str, str], shop: dict[str, Any], pool: Pool
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    shop: dict[str, Any],
+    pool: Pool,
+    settings: Settings,
 ) -> None:
     made = await make_integration(
         client,
@@ -112,7 +119,10 @@ async def test_patch_and_delete(
     assert changed.json()["status"] == "disabled"
     assert changed.json()["stage_map"] == {"won": {"goal": None, "status": "approved"}}
     assert "secret" not in changed.json()
-    assert await pool.fetchval("SELECT secret FROM integrations") == "a-new-secret-0123456789"
+    stored = await pool.fetchval("SELECT secret FROM integrations")
+    assert "a-new-secret" not in stored  # sealed at rest, in this row
+    opened = sealed.open_key(sealing.sealer_of(settings), made["id"], stored)
+    assert opened == "a-new-secret-0123456789"
     # A disabled integration takes no calls.
     assert_error(await client.post(f"/integrations/generic/{made['id']}", json={}), 404)
     # A map of names suits another provider: the stored one (generic) refuses it.

@@ -6,6 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app import sealing
 from app.partners import payment as payment_crypto
 from app.partners import profile
 from app.settings import Settings
@@ -157,8 +158,8 @@ async def test_payment_details_are_encrypted_at_rest_and_shown_masked(
         assert plain not in stored_mask
     assert "bic" not in body or body["bic"] in stored_mask
     # The key (made in the development data folder) opens it again.
-    cipher = payment_crypto.PaymentCipher(
-        payment_crypto.decode_key((settings.tracker_data_dir / payment_crypto.KEY_FILE).read_text())
+    cipher = payment_crypto.PaymentCipher.of_key(
+        sealing.decode_key((settings.tracker_data_dir / sealing.KEY_FILE).read_text())
     )
     details = await profile.payment_details(pool, affiliate_ids=[affiliate["id"]], cipher=cipher)
     assert details == {
@@ -174,10 +175,10 @@ async def test_ciphertext_is_bound_to_its_affiliate(
     alice, bob = catalog["alice"]["id"], catalog["bob"]["id"]
     assert (await put_payment(client, admin, alice, BANK)).status_code == 200
     blob = await pool.fetchval("SELECT payment_encrypted FROM affiliates WHERE id = $1", alice)
-    cipher = payment_crypto.PaymentCipher(b"k" * 32)
+    cipher = payment_crypto.PaymentCipher.of_key(b"k" * 32)
     other = cipher.encrypt(alice, {"x": 1})
 
-    with pytest.raises(ValueError, match="does not decrypt"):
+    with pytest.raises(sealing.DataKeyWrong, match="does not open"):
         cipher.decrypt(bob, other)
     assert cipher.decrypt(alice, other) == {"x": 1}
     assert blob[:1] == b"\x01"
@@ -267,9 +268,10 @@ async def test_production_without_a_key_refuses_to_start_once_payments_are_store
 ) -> None:
     production = settings.model_copy(update={"environment": "production"})
     async with pool.acquire() as conn:
-        assert await payment_crypto.open_cipher(settings=production, conn=conn) is None
+        kinds = [payment_crypto.SEALED]
+        assert await sealing.open_sealer(settings=production, conn=conn, kinds=kinds) is None
         await put_payment(client, admin, affiliate["id"], BANK)
-        with pytest.raises(RuntimeError, match="PAYMENT_DATA_KEY"):
-            await payment_crypto.open_cipher(settings=production, conn=conn)
+        with pytest.raises(RuntimeError, match="DATA_KEY is not set"):
+            await sealing.open_sealer(settings=production, conn=conn, kinds=kinds)
     with pytest.raises(payment_crypto.PaymentKeyMissing):
         payment_crypto.require(None)
