@@ -112,10 +112,11 @@ async def recount_customer_metrics(conn: Connection) -> int:
     recount (committed before) or brings its delta after it (its upsert waits): none is
     counted twice or lost. Conversions whose status an older version changed after a run
     are set right by running it again (README, Operations)."""
-    first, last = await conn.fetchrow(_RANGE) or (None, None)
-    if first is None:
+    span = await conn.fetchrow(_RANGE)
+    if span is None or span[0] is None:
         return 0
-    day: datetime = registry.bucket_of(first, 86400)
+    last: datetime = span[1]
+    day = registry.bucket_of(span[0], 86400)
     days = 0
     while day <= last:
         async with conn.transaction():
