@@ -55,10 +55,18 @@ def cohorts(
     credited = f" AND v.affiliate_id = {params.add(conversions_of)}" if conversions_of else ""
     currency = "v.currency::text" if metric in ("revenue", "payout") else "NULL::text"
     where = "".join(f"\n  AND {c}" for c in conditions)
+    # A customer's first conversion is the one conversion of it that is not recurring
+    # (attribution marks it so as it makes the customer); the binding is read only to
+    # group or filter by it.
+    binding = (
+        "\nJOIN customers c ON c.id = f.customer_id AND c.first_conversion_id = f.id"
+        if group_by or filters
+        else ""
+    )
     sql = f"""WITH first AS MATERIALIZED (
-SELECT c.id, width_bucket(f.created_at, {b}::timestamptz[]) AS cohort, {group} AS g
-FROM conversions f
-JOIN customers c ON c.id = f.customer_id AND c.first_conversion_id = f.id
+SELECT f.customer_id AS id, width_bucket(f.created_at, {b}::timestamptz[]) AS cohort,
+       {group} AS g
+FROM conversions f{binding}
 WHERE f.customer_id IS NOT NULL AND NOT f.recurring
   AND f.created_at >= {s} AND f.created_at < {e}{where}
 ), sizes AS (
@@ -67,7 +75,8 @@ SELECT cohort, g, count(*) AS size FROM first GROUP BY 1, 2
 SELECT k.cohort, k.g, width_bucket(v.created_at, {b}::timestamptz[]) - k.cohort AS age,
        {currency} AS currency, {_VALUES[metric]} AS value
 FROM first k JOIN conversions v ON v.customer_id = k.id
-WHERE v.status = 'approved' AND v.created_at >= {s} AND v.created_at < {e}{credited}
+WHERE v.customer_id IS NOT NULL AND v.status = 'approved'
+  AND v.created_at >= {s} AND v.created_at < {e}{credited}
 GROUP BY 1, 2, 3, 4
 )
 SELECT s.cohort, s.g, s.size, c.age, c.currency, c.value
