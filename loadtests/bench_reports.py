@@ -44,7 +44,7 @@ async def _measure(name: str, run: Callable[[], Awaitable[dict[str, Any]]], runs
     print(f"{name:<58} rows={rows:<6} p50={statistics.median(times):7.1f} ms  p95={p95:7.1f} ms")
 
 
-async def main(args: argparse.Namespace) -> None:
+async def cohorts(args: argparse.Namespace) -> None:
     today = datetime.now(UTC).date()
     year = {"from": [(today - timedelta(days=364)).isoformat()], "to": [today.isoformat()]}
     pool = await db.create_pool(args.dsn, min_size=1, max_size=2)
@@ -76,6 +76,9 @@ async def main(args: argparse.Namespace) -> None:
         await _measure(name, partial(service.cohorts, pool, {**year, **params}, ADMIN), args.runs)
     await pool.close()
 
+
+async def funnels(args: argparse.Namespace) -> None:
+    today = datetime.now(UTC).date()
     funnel_pool = await db.create_pool(args.funnel_dsn, min_size=1, max_size=2)
     clicks = await funnel_pool.fetchval("SELECT sum(clicks) FROM stats_rollup_daily")
     offer = await funnel_pool.fetchval(
@@ -96,6 +99,13 @@ async def main(args: argparse.Namespace) -> None:
     await funnel_pool.close()
 
 
+async def main(args: argparse.Namespace) -> None:
+    if args.only != "funnel":
+        await cohorts(args)
+    if args.only != "cohorts":
+        await funnels(args)
+
+
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -105,6 +115,7 @@ def run() -> None:
         "--funnel-dsn", default="postgresql://postgres@127.0.0.1:5432/tracker_bench_funnel"
     )
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--only", choices=["cohorts", "funnel"], help="run one of the two")
     asyncio.run(main(parser.parse_args()))
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app import patterns
 from app.deps import CurrentKey, PoolDep
+from app.patterns import MAX_ID
 from app.reports import service
 from app.reports.request import BINDING, COHORT_GROUPS, COHORT_METRICS, FUNNEL_GROUPS
 from app.reports.schemas import CohortsOut, FunnelOut
@@ -95,14 +96,12 @@ async def get_cohorts(
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/funnel", response_model=FunnelOut)
+@router.get("/funnel", response_model=FunnelOut, responses={404: {"description": "no such offer"}})
 async def get_funnel(
     request: Request,
     pool: PoolDep,
     principal: CurrentKey,
-    offer: Annotated[
-        str, Query(description="The offer's ID", json_schema_extra={"pattern": "^[0-9]{1,19}$"})
-    ],
+    offer: Annotated[int, Query(ge=1, le=MAX_ID, description="The offer's ID")],
     from_: FromQuery = None,
     to: ToQuery = None,
     tz: TzQuery = None,

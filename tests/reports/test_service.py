@@ -175,7 +175,7 @@ async def test_funnels_match_the_raw_rows(
         ("cohorts", {"browser": "Chrome"}, "unknown_parameter"),
         ("cohorts", {"affiliate": "x"}, "invalid_filter"),
         ("funnel", {}, "invalid_request"),  # a required parameter
-        ("funnel", {"offer": "abc"}, "invalid_filter"),
+        ("funnel", {"offer": "abc"}, "invalid_request"),
         ("funnel", {"offer": "1", "group_by": "sub1"}, "unknown_dimension"),
         ("funnel", {"offer": "1", "from": "2025-11-03", "to": "2025-11-01"}, "invalid_range"),
         ("funnel", {"offer": "1", "tz": "UTC+5"}, "unknown_time_zone"),
