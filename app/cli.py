@@ -278,6 +278,28 @@ def stats_pipeline() -> None:
         _print_pipeline(state)
 
 
+async def _recount(database_url: str) -> int:
+    import asyncpg
+
+    from app.attribution.rollup import recount_customer_metrics
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await recount_customer_metrics(conn)
+    finally:
+        await conn.close()
+
+
+@stats_cli.command("recount-customers")
+def stats_recount_customers() -> None:
+    """Recount the rollups' customer metrics from the conversions (safe while running)."""
+    settings = _server_settings()
+    _check_servers(settings, redis=False)
+    database_url, _ = settings.require_urls()
+    days = _run(lambda: _recount(database_url))
+    typer.echo(f"recounted {days} day(s) of customer metrics")
+
+
 def _print_pipeline(state: dict[str, object]) -> None:
     typer.echo(f"{state['stream']}:")
     for name in (

@@ -36,6 +36,7 @@ from app.privacy import routes as privacy_routes
 from app.redirect import service as redirect_service
 from app.redirect.handler import Redirector, is_redirect
 from app.redis import create_redis
+from app.reports import routes as report_routes
 from app.sender import routes as sender_routes
 from app.settings import Settings
 from app.state import AppState
@@ -160,6 +161,7 @@ def create_app(settings: Settings) -> TrackerApp:
     api.include_router(coupon_routes.router)
     api.include_router(customer_routes.router)
     api.include_router(stats_routes.router)
+    api.include_router(report_routes.router)
     api.include_router(privacy_routes.router)
     api.include_router(partner_routes.router)
     api.include_router(ledger_routes.router)

@@ -17,10 +17,16 @@ from datetime import UTC, datetime, timedelta
 # The amounts every rollup row holds, in column order.
 CLICK_METRICS = ("clicks", "unique_clicks", "bot_clicks")
 CONVERSION_COUNTS = ("conversions", "pending_conversions", "rejected_conversions")
-COUNT_METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS)
-MONEY_METRICS = ("revenue", "payout")  # numeric(20, 4), in the row's currency
-METRICS = (*COUNT_METRICS, *MONEY_METRICS)
-CONVERSION_METRICS = (*CONVERSION_COUNTS, *MONEY_METRICS)
+# Customers (migration 0038): customers whose first conversion is in the row (counted when
+# it is made, whatever its status later), approved conversions after a customer's first,
+# and the approved revenue of conversions that carry a customer.
+CUSTOMER_COUNTS = ("new_customers", "repeat_conversions")
+CUSTOMER_METRICS = (*CUSTOMER_COUNTS, "customer_revenue")
+COUNT_METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS, *CUSTOMER_COUNTS)
+# numeric(20, 4), in the row's currency
+MONEY_METRICS = ("revenue", "payout", "customer_revenue")
+METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS, "revenue", "payout", *CUSTOMER_METRICS)
+CONVERSION_METRICS = (*CONVERSION_COUNTS, "revenue", "payout", *CUSTOMER_METRICS)
 
 # Every UTC offset in use is a multiple of 15 minutes, so any IANA zone (Asia/Kolkata,
 # Asia/Kathmandu) aggregates exactly from these buckets. The SQL expression and the
@@ -125,3 +131,40 @@ def upsert_arrays(metrics: Sequence[str]) -> str:
     ]
     arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
     return upsert(metrics, f"SELECT * FROM unnest({arrays})")
+
+
+def fanout_function(metrics: Sequence[str] = METRICS) -> str:
+    """CREATE OR REPLACE of `stats_tier_fanout`, the trigger function of every tier, summing
+    `metrics` (the columns every tier holds, in order). TG_ARGV: target table, bucket width,
+    key columns between bucket and currency ('' for none), fixed by the triggers, never by
+    input. Rows are upserted in key order, so two writers that touch the same rows (every
+    batch touches its quarter hour's network total) take their locks in the same order."""
+    amounts = ", ".join(metrics)
+    negated = ", ".join(f"-{m}" for m in metrics)
+    sums = ", ".join(f"sum({m})" for m in metrics)
+    added = ", ".join(f"{m} = t.{m} + EXCLUDED.{m}" for m in metrics)
+    return f"""CREATE OR REPLACE FUNCTION stats_tier_fanout() RETURNS trigger
+LANGUAGE plpgsql AS $fanout$
+DECLARE
+    keys text := CASE WHEN TG_ARGV[2] = '' THEN '' ELSE TG_ARGV[2] || ', ' END;
+    source text := format('SELECT bucket, %scurrency, {amounts} FROM new_rows', keys);
+    conflict text := format('bucket, %scurrency', keys);
+BEGIN
+    -- INSERT ... ON CONFLICT fires both triggers, often one with no rows: skip planning.
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+        RETURN NULL;
+    END IF;
+    -- The transition table old_rows exists only for an UPDATE, which moves (new - old).
+    IF TG_OP = 'UPDATE' THEN
+        source := source || format(
+            ' UNION ALL SELECT bucket, %scurrency, {negated} FROM old_rows', keys);
+    END IF;
+    EXECUTE format(
+        'INSERT INTO %I AS t (bucket, %scurrency, {amounts}) '
+        'SELECT date_bin(%L::interval, bucket, TIMESTAMPTZ ''2000-01-01 00:00:00+00''), '
+        '%scurrency, {sums} '
+        'FROM (%s) d GROUP BY 1, %scurrency ORDER BY 1, %scurrency '
+        'ON CONFLICT (%s) DO UPDATE SET {added}',
+        TG_ARGV[0], keys, TG_ARGV[1], keys, source, keys, keys, conflict);
+    RETURN NULL;
+END $fanout$"""

@@ -23,7 +23,7 @@ DIMENSIONS = (*TIME_DIMENSIONS, *ID_DIMENSIONS, *SUB_DIMENSIONS, *AGENT_DIMENSIO
 # The rollups' amounts (app/rollups/registry.py), then those derived from them.
 METRICS = (*registry.METRICS, "profit", "cr", "epc")
 # The network's side of the money, which an affiliate key never sees.
-NETWORK_METRICS = frozenset({"revenue", "profit"})
+NETWORK_METRICS = frozenset({"revenue", "profit", "customer_revenue"})
 
 # The name shown next to an ID dimension: (table, column).
 NAME_COLUMNS = {
@@ -109,7 +109,12 @@ _CONVERSION_SUMS = """count(*) FILTER (WHERE v.status = 'approved') AS conversio
        count(*) FILTER (WHERE v.status = 'pending') AS pending_conversions,
        count(*) FILTER (WHERE v.status = 'rejected') AS rejected_conversions,
        coalesce(sum(v.revenue) FILTER (WHERE v.status = 'approved'), 0) AS revenue,
-       coalesce(sum(v.payout) FILTER (WHERE v.status = 'approved'), 0) AS payout"""
+       coalesce(sum(v.payout) FILTER (WHERE v.status = 'approved'), 0) AS payout,
+       count(*) FILTER (WHERE v.customer_id IS NOT NULL AND NOT v.recurring) AS new_customers,
+       count(*) FILTER (WHERE v.status = 'approved' AND v.customer_id IS NOT NULL
+                        AND v.recurring) AS repeat_conversions,
+       coalesce(sum(v.revenue) FILTER (WHERE v.status = 'approved'
+                                       AND v.customer_id IS NOT NULL), 0) AS customer_revenue"""
 _DERIVED = {
     "profit": "{t}.revenue - {t}.payout",
     "cr": "CASE WHEN {t}.clicks > 0 THEN round({t}.conversions * 100.0 / {t}.clicks, 2) END",

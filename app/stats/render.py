@@ -24,7 +24,7 @@ MAX_JSON_ROWS = 10_000
 CSV_CHUNK = 65536
 
 Cells = Callable[[asyncpg.Record], list[Any]]
-_DECIMAL_METRICS = frozenset({"revenue", "payout", "profit", "cr", "epc"})
+_DECIMAL_METRICS = frozenset({"revenue", "payout", "customer_revenue", "profit", "cr", "epc"})
 _TEXT_DIMENSIONS = frozenset({*SUB_DIMENSIONS, "country", "device", "os", "browser"})
 _TEXT_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

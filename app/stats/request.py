@@ -50,7 +50,7 @@ def bad(code: str, message: str) -> BadRequest:
     return BadRequest(message, code=code)
 
 
-def _instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
+def instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
     """A `from`/`to` bound as a UTC instant. A date means its whole (local) day, so a
     date `to` ends where the next day starts; a time is the instant itself (`to` is
     exclusive); a time without an offset is local time in `tz`."""
@@ -82,7 +82,7 @@ def _names(text: str | None, allowed: Sequence[str], *, what: str, code: str) ->
     return names
 
 
-def _filter_values(dimension: str, raw: list[str]) -> list[Any]:
+def filter_values(dimension: str, raw: list[str]) -> list[Any]:
     # Comma-separated values for every filter but the free-text ones, whose values may
     # contain commas; those take repeated parameters (sub1=a&sub1=b).
     pieces = raw if dimension in SUB_DIMENSIONS else [p for r in raw for p in r.split(",")]
@@ -149,12 +149,12 @@ def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportReques
     today = datetime.now(UTC).astimezone(zone).date()
     from_text, to_text = one("from"), one("to")
     start = (
-        _instant(from_text, zone, name="from", end=False)
+        instant(from_text, zone, name="from", end=False)
         if from_text
         else zones.local_start(today - timedelta(days=DEFAULT_DAYS - 1), zone)
     )
     end = (
-        _instant(to_text, zone, name="to", end=True)
+        instant(to_text, zone, name="to", end=True)
         if to_text
         else zones.local_start(today + timedelta(days=1), zone)
     )
@@ -164,7 +164,7 @@ def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportReques
         raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
 
     group_by = _names(one("group_by"), DIMENSIONS, what="group_by", code="unknown_dimension")
-    filters = {d: _filter_values(d, params[d]) for d in DIMENSIONS if d in params}
+    filters = {d: filter_values(d, params[d]) for d in DIMENSIONS if d in params}
     if not principal.is_admin:
         own = principal.affiliate_id
         if any(v != own for v in filters.get("affiliate", [])):

@@ -19,6 +19,11 @@ class Metrics(BaseModel):
     rejected_conversions: int
     revenue: str | None = Field(None, description="Decimal string; admin keys only")
     payout: str | None
+    new_customers: int = Field(description="Customers whose first conversion is in the row")
+    repeat_conversions: int = Field(description="Approved conversions after their customer's first")
+    customer_revenue: str | None = Field(
+        None, description="Approved revenue of conversions with a customer; admin keys only"
+    )
     profit: str | None = Field(None, description="revenue - payout; admin keys only")
     cr: str | None = Field(description="conversions / clicks, percent; null without clicks")
     epc: str | None = Field(description="payout / clicks; null without clicks")

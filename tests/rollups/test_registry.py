@@ -145,8 +145,10 @@ async def test_upserted_deltas_add_up_in_every_tier(pool: Pool) -> None:
     bucket = datetime(2025, 11, 2, 6, 15, tzinfo=UTC)
     sql = registry.upsert_arrays(registry.CONVERSION_METRICS)
     keys: list[list[object]] = [[bucket], [1], [2], [3], ["DE"], [""], ["iOS"], [""], ["EUR"]]
-    await pool.execute(sql, *keys, [1], [0], [0], [Decimal("4.0000")], [Decimal("2.5")])
-    await pool.execute(sql, *keys, [-1], [0], [1], [Decimal("-4")], [Decimal("-2.5")])
+    customers = [[1], [1], [Decimal("4")]]
+    await pool.execute(sql, *keys, [1], [0], [0], [Decimal("4.0000")], [Decimal("2.5")], *customers)
+    back = [[-1], [-1], [Decimal("-4")]]
+    await pool.execute(sql, *keys, [-1], [0], [1], [Decimal("-4")], [Decimal("-2.5")], *back)
     clicks = registry.upsert(
         registry.CLICK_METRICS,
         "SELECT $1::timestamptz, 1, 2, 3, 'DE', '', 'iOS', '', 'EUR', 2, 1, 0",
@@ -164,5 +166,17 @@ async def test_upserted_deltas_add_up_in_every_tier(pool: Pool) -> None:
             "rejected_conversions": 1,
             "revenue": Decimal("0.0000"),
             "payout": Decimal("0.0000"),
+            "new_customers": 0,
+            "repeat_conversions": 0,
+            "customer_revenue": Decimal("0.0000"),
             "bucket": registry.bucket_of(bucket, tier.grain_s),
         }, tier.table
+
+
+async def test_the_fan_out_function_is_the_registry_s(pool: Pool) -> None:
+    # Made from registry.METRICS by migration 0038: a tier column the function does not
+    # sum would stay 0 in every tier but the base.
+    source = await pool.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'stats_tier_fanout'")
+    assert source == registry.fanout_function().split("$fanout$")[1]
+    for metric in registry.METRICS:
+        assert f"sum({metric})" in source

@@ -84,8 +84,13 @@ async def dataset(
     assert await factory.store_clicks(pool, rng.sample(clicks, 100)) == 0
     stored = await pool.fetch("SELECT * FROM clicks WHERE NOT is_bot ORDER BY clicked_at")
     conversion_ids = []
+    customers: list[int] = []
     for row in rng.sample(list(stored), 90):
         currency = row["currency"]
+        # A third carry no customer, a third are a new customer's first, the rest a
+        # recurring conversion of a customer made before.
+        kind = rng.randrange(3)
+        customer = rng.choice(customers) if kind == 2 and customers else None
         conversion_ids.append(
             await factory.add_conversion(
                 pool,
@@ -99,8 +104,16 @@ async def dataset(
                 ),
                 revenue=Decimal("4.00") if currency == "USD" else Decimal("3.00"),
                 payout=Decimal(rng.choice(["2.50", "1.2345", "0.01"])),
+                customer=customer,
+                new_customer=kind == 1,
             )
         )
+        if kind == 1:
+            customers.append(
+                await pool.fetchval(
+                    "SELECT customer_id FROM conversions WHERE id = $1", conversion_ids[-1]
+                )
+            )
     # Reversals and late approvals move counts and money between statuses.
     for conversion_id in rng.sample(conversion_ids, 30):
         await attribution_service.change_status(

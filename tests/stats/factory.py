@@ -76,9 +76,12 @@ async def add_conversion(
     created_at: datetime,
     revenue: Decimal,
     payout: Decimal,
+    customer: int | None = None,
+    new_customer: bool = False,
 ) -> int:
     """A conversion of a stored click, created at a chosen time, with attribution's own
-    rollup and history effects (its worker always uses now())."""
+    rollup and history effects (its worker always uses now()): a recurring one of
+    `customer`, or the first of a new customer (`new_customer`) bound to its click."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             """INSERT INTO conversions (advertiser_id, txid, click_id, clicked_at, link_id,
@@ -100,7 +103,29 @@ async def add_conversion(
             stored["click_id"],
         )
         assert row is not None
-        await attribution_writer.apply_effects(conn, [(dict(row), None, status, "test")], {})
+        values = dict(row)
+        if new_customer:
+            customer = await conn.fetchval(
+                """INSERT INTO customers (advertiser_id, external_id, affiliate_id, offer_id,
+                       link_id, click_id, clicked_at, sub1, sub2, sub3, sub4, sub5, source,
+                       country, first_conversion_id, first_conversion_at)
+                   SELECT advertiser_id, 'ext-' || id, affiliate_id, offer_id, link_id,
+                       click_id, clicked_at, sub1, sub2, sub3, sub4, sub5, source, country,
+                       id, received_at
+                   FROM conversions WHERE id = $1
+                   RETURNING id""",
+                row["id"],
+            )
+        if customer is not None:
+            recurring = not new_customer
+            await conn.execute(
+                "UPDATE conversions SET customer_id = $2, recurring = $3 WHERE id = $1",
+                row["id"],
+                customer,
+                recurring,
+            )
+            values.update(customer_id=customer, recurring=recurring)
+        await attribution_writer.apply_effects(conn, [(values, None, status, "test")], {})
     return int(row["id"])
 
 
@@ -118,18 +143,22 @@ class Totals:
                 "conversions",
                 "pending_conversions",
                 "rejected_conversions",
+                "new_customers",
+                "repeat_conversions",
             ),
             0,
         )
     )
     revenue: Decimal = Decimal(0)
     payout: Decimal = Decimal(0)
+    customer_revenue: Decimal = Decimal(0)
 
     def metrics(self, *, admin: bool = True) -> dict[str, Any]:
         clicks = self.counts["clicks"]
         out: dict[str, Any] = dict(self.counts)
         out["revenue"] = format_money(self.revenue)
         out["payout"] = format_money(self.payout)
+        out["customer_revenue"] = format_money(self.customer_revenue)
         out["profit"] = format_money(self.revenue - self.payout)
         out["cr"] = (
             format_money(
@@ -146,7 +175,7 @@ class Totals:
             else None
         )
         if not admin:
-            del out["revenue"], out["profit"]
+            del out["revenue"], out["profit"], out["customer_revenue"]
         return out
 
 
@@ -207,10 +236,15 @@ async def brute_force(
         if key is None:
             continue
         totals = out[(*key, row["currency"])]
+        customer = row["customer_id"] is not None
+        totals.counts["new_customers"] += customer and not row["recurring"]
         if row["status"] == "approved":
             totals.counts["conversions"] += 1
             totals.revenue += row["revenue"]
             totals.payout += row["payout"]
+            totals.counts["repeat_conversions"] += customer and row["recurring"]
+            if customer:
+                totals.customer_revenue += row["revenue"]
         else:
             totals.counts[f"{row['status']}_conversions"] += 1
     return dict(out)

@@ -62,6 +62,7 @@ async def check(
             into.counts[name] += count
         into.revenue += totals.revenue
         into.payout += totals.payout
+        into.customer_revenue += totals.customer_revenue
     assert body["totals_by_currency"] == [
         {"currency": c, **by_currency[c].metrics(admin=admin)} for c in sorted(by_currency)
     ]

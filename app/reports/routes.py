@@ -1,0 +1,117 @@
+"""GET /api/v1/reports/cohorts and /api/v1/reports/funnel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+
+from app import patterns
+from app.deps import CurrentKey, PoolDep
+from app.patterns import MAX_ID
+from app.reports import service
+from app.reports.request import BINDING, COHORT_GROUPS, COHORT_METRICS, FUNNEL_GROUPS
+from app.reports.schemas import CohortsOut, FunnelOut
+from app.stats.zones import TZ_NAME
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+_FILTERS = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": f"Filter on the customers' binding {name}: comma-separated values"
+        + (" (repeat the parameter for several)" if name.startswith(("sub", "source")) else ""),
+    }
+    for name in BINDING
+]
+FromQuery = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="ISO date or time",
+        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    ),
+]
+ToQuery = Annotated[
+    str | None,
+    Query(
+        description="ISO date (inclusive) or time (exclusive); default today",
+        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    ),
+]
+TzQuery = Annotated[
+    str | None,
+    Query(
+        description="IANA time zone, default UTC",
+        json_schema_extra={"maxLength": 64, "pattern": f"^(?:{TZ_NAME[1:-1]})?$"},
+    ),
+]
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    # The declared parameters document the endpoint; the service reads the raw query
+    # string, so that it sees repeated and unknown names too.
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    return params
+
+
+@router.get("/cohorts", response_model=CohortsOut, openapi_extra={"parameters": _FILTERS})
+async def get_cohorts(
+    request: Request,
+    pool: PoolDep,
+    principal: CurrentKey,
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    tz: TzQuery = None,
+    period: Annotated[
+        str | None,
+        Query(
+            description="week (from Monday) or month, default month",
+            json_schema_extra={"enum": ["week", "month"]},
+        ),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        Query(
+            description="Default revenue (admin keys only); affiliate keys: payout, "
+            "customers or conversions",
+            json_schema_extra={"enum": list(COHORT_METRICS)},
+        ),
+    ] = None,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="One of the customers' binding fields",
+            json_schema_extra={"enum": list(COHORT_GROUPS)},
+        ),
+    ] = None,
+) -> Any:
+    body = await service.cohorts(pool, _params(request), principal)
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get("/funnel", response_model=FunnelOut, responses={404: {"description": "no such offer"}})
+async def get_funnel(
+    request: Request,
+    pool: PoolDep,
+    principal: CurrentKey,
+    offer: Annotated[int, Query(ge=1, le=MAX_ID, description="The offer's ID")],
+    from_: FromQuery = None,
+    to: ToQuery = None,
+    tz: TzQuery = None,
+    group_by: Annotated[
+        str | None,
+        Query(
+            description="affiliate, link or country",
+            json_schema_extra={"enum": list(FUNNEL_GROUPS)},
+        ),
+    ] = None,
+) -> Any:
+    body = await service.funnel(pool, _params(request), principal)
+    return Response(orjson.dumps(body), media_type="application/json")
