@@ -35,6 +35,13 @@ class Principal:
         if not self.is_admin and self.affiliate_id != affiliate_id:
             raise Forbidden("this key may not see another affiliate's data")
 
+    def scope(self, affiliate_id: int | None) -> int | None:
+        """The affiliate a list is limited to: the one asked for (or none) for an admin key,
+        its own for an affiliate key; asking for another affiliate is 403."""
+        if affiliate_id is not None:
+            self.require_affiliate_access(affiliate_id)
+        return affiliate_id if self.is_admin else self.affiliate_id
+
 
 def hash_key(plain: str) -> bytes:
     return hashlib.sha256(plain.encode()).digest()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.attribution.routes import IdPath, IdQuery, TimeQuery, moment
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.catalog.fields import Currency
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
@@ -36,15 +36,11 @@ async def list_ledger(
     to: TimeQuery = None,
 ) -> Page[EntryOut]:
     """Entries in the order they were appended, each with its state derived now."""
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        affiliate = principal.affiliate_id
     rows = await service.list_entries(
         pool,
         after=after_id(cursor),
         limit=limit,
-        affiliate_id=affiliate,
+        affiliate_id=principal.scope(affiliate),
         currency=currency,
         kind=kind,
         start=moment(from_, "from", end=False),

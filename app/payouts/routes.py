@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.attribution.routes import IdPath, IdQuery
+from app.api_params import IdPath, IdQuery
 from app.catalog.fields import Currency
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
@@ -86,15 +86,11 @@ async def list_payouts(
     status: Status | None = None,
     run: IdQuery = None,
 ) -> Page[PayoutOut]:
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        affiliate = principal.affiliate_id
     items = await service.list_payouts(
         pool,
         after=after_id(cursor),
         limit=limit,
-        affiliate_id=affiliate,
+        affiliate_id=principal.scope(affiliate),
         currency=currency,
         status=status,
         run_id=run,
