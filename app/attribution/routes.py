@@ -84,7 +84,7 @@ async def patch_conversion(
         pool,
         conversion_id=conversion_id,
         status=body.status,
-        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+        changed_by=principal.admin_actor,
     )
     return (await _admin_view(pool, [row]))[0]
 

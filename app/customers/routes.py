@@ -89,7 +89,7 @@ async def reassign_customer(
         customer_id=customer_id,
         affiliate_id=body.affiliate_id,
         reason=body.reason,
-        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+        changed_by=principal.admin_actor,
     )
     return CustomerDetail.model_validate(data)
 

@@ -27,6 +27,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def admin_actor(self) -> str:
+        """An admin as a change records it: `admin:<key ID>`, or `admin` for the configured key."""
+        return f"admin:{self.key_id}" if self.key_id else "admin"
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden("this needs an admin key")

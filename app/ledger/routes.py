@@ -19,10 +19,6 @@ from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_i
 router = APIRouter(tags=["ledger"])
 
 
-def actor(principal: AdminKey) -> str:
-    return f"admin:{principal.key_id}" if principal.key_id else "admin"
-
-
 @router.get("/ledger", response_model=Page[EntryOut])
 async def list_ledger(
     pool: PoolDep,
@@ -52,7 +48,7 @@ async def list_ledger(
 @router.post("/ledger", status_code=201, response_model=EntryOut)
 async def add_entry(body: ManualEntryIn, pool: PoolDep, principal: AdminKey) -> EntryOut:
     """A bonus or adjustment (admin, with a reason): payable at once, positive or negative."""
-    return await service.add_manual_entry(pool, body=body, created_by=actor(principal))
+    return await service.add_manual_entry(pool, body=body, created_by=principal.admin_actor)
 
 
 @router.get("/affiliates/{affiliate_id}/balance", response_model=BalanceOut)
