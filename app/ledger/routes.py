@@ -5,12 +5,9 @@ Admin keys see every affiliate's money; an affiliate key its own only.
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from app.api_params import IdPath, IdQuery, TimeQuery, moment
-from app.catalog.fields import Currency
+from app.api_params import CurrencyQuery, FromQuery, IdPath, IdQuery, TimeQuery, moment
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
 from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
@@ -26,9 +23,9 @@ async def list_ledger(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     affiliate: IdQuery = None,
-    currency: Annotated[Currency | None, Query()] = None,
+    currency: CurrencyQuery = None,
     kind: Kind | None = None,
-    from_: Annotated[TimeQuery, Query(alias="from")] = None,
+    from_: FromQuery = None,
     to: TimeQuery = None,
 ) -> Page[EntryOut]:
     """Entries in the order they were appended, each with its state derived now."""
