@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from app import patterns
-from app.catalog.fields import Currency
 from app.errors import BadRequest
 from app.patterns import MAX_ID
 
@@ -22,9 +21,6 @@ TimeQuery = Annotated[
         json_schema_extra={"pattern": patterns.DATE_OR_TIME},
     ),
 ]
-# `from` is a keyword in Python: the parameter is `from_` named `from` in the API.
-FromQuery = Annotated[TimeQuery, Query(alias="from")]
-CurrencyQuery = Annotated[Currency | None, Query()]
 
 
 def moment(text: str | None, name: str, *, end: bool) -> datetime | None:

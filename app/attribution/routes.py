@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import asyncpg
 from fastapi import APIRouter, Query
 
-from app.api_params import FromQuery, IdPath, IdQuery, TimeQuery, moment
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.attribution import service as attribution
 from app.attribution.schemas import (
     AffiliateConversionOut,
@@ -33,7 +33,7 @@ async def list_conversions(
     principal: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    from_: FromQuery = None,
+    from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
     affiliate: IdQuery = None,
     offer: IdQuery = None,

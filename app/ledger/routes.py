@@ -5,9 +5,12 @@ Admin keys see every affiliate's money; an affiliate key its own only.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from app.api_params import CurrencyQuery, FromQuery, IdPath, IdQuery, TimeQuery, moment
+from fastapi import APIRouter, Query
+
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
+from app.catalog.fields import Currency
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
 from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
@@ -23,9 +26,9 @@ async def list_ledger(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     affiliate: IdQuery = None,
-    currency: CurrencyQuery = None,
+    currency: Annotated[Currency | None, Query()] = None,
     kind: Kind | None = None,
-    from_: FromQuery = None,
+    from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
 ) -> Page[EntryOut]:
     """Entries in the order they were appended, each with its state derived now."""

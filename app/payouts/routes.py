@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api_params import CurrencyQuery, IdPath, IdQuery
+from app.api_params import IdPath, IdQuery
+from app.catalog.fields import Currency
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
@@ -83,7 +84,7 @@ async def list_payouts(
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
     affiliate: IdQuery = None,
-    currency: CurrencyQuery = None,
+    currency: Annotated[Currency | None, Query()] = None,
     status: Status | None = None,
     run: IdQuery = None,
 ) -> Page[PayoutOut]:
