@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -70,17 +71,23 @@ Money = Annotated[
 ]
 
 
-def _money_text(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError('must be a decimal string such as "50.00"')
-    return parse_money(value)
+def text_only(example: str) -> Callable[[object], Decimal]:
+    """A validator of money given as a decimal string only (a JSON number is refused); the
+    error names `example`."""
+
+    def parse(value: object) -> Decimal:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a decimal string such as {example}")
+        return parse_money(value)
+
+    return parse
 
 
 # Money in fields added since the contract wrote money as strings: the text only (a JSON
 # number where the schema says string is refused, as the schema says).
 MoneyText = Annotated[
     Decimal,
-    BeforeValidator(_money_text),
+    BeforeValidator(text_only('"50.00"')),
     PlainSerializer(format_money, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": patterns.MONEY}),
 ]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from app import patterns
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.attribution import service as attribution
 from app.attribution.schemas import (
     AffiliateConversionOut,
@@ -20,42 +19,12 @@ from app.attribution.schemas import (
 from app.customers import service as customer_service
 from app.db import Pool
 from app.deps import AdminKey, CurrentKey, PoolDep
-from app.errors import BadRequest, NotFound
+from app.errors import NotFound
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
-from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/conversions", tags=["conversions"])
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-TimeQuery = Annotated[
-    str | None,
-    Query(
-        max_length=40,
-        description="ISO date (whole day, UTC) or date-time (UTC without an offset)",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-    ),
-]
 Status = Literal["approved", "pending", "rejected", "unattributed"]
-
-
-def moment(text: str | None, name: str, *, end: bool) -> datetime | None:
-    """An ISO date or date-time; a date as `to` includes that whole day."""
-    if text is None or text == "":
-        return None
-    try:
-        if not patterns.matches(patterns.DATE_OR_TIME, text):
-            raise ValueError
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
-        at = datetime.fromisoformat(text)
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):  # 9999-12-31 plus a day overflows
-        raise BadRequest(
-            f"{name}: not an ISO date or date-time", code="invalid_parameter"
-        ) from None
 
 
 @router.get("", response_model=Page[ConversionOut] | Page[AffiliateConversionOut])
@@ -71,17 +40,13 @@ async def list_conversions(
     status: Status | None = None,
     event: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[ConversionOut] | Page[AffiliateConversionOut]:
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        affiliate = principal.affiliate_id
     rows = await attribution.list_conversions(
         pool,
         after=after_id(cursor),
         limit=limit,
         start=moment(from_, "from", end=False),
         end=moment(to, "to", end=True),
-        affiliate_id=affiliate,
+        affiliate_id=principal.scope(affiliate),
         offer_id=offer,
         status=status,
         event=event,
@@ -119,7 +84,7 @@ async def patch_conversion(
         pool,
         conversion_id=conversion_id,
         status=body.status,
-        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+        changed_by=principal.admin_actor,
     )
     return (await _admin_view(pool, [row]))[0]
 

@@ -87,9 +87,16 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
-def _rule_shapes(**fields: JsonSchemaValue) -> JsonSchemaValue:
+def rule_shapes(
+    fields: dict[str, JsonSchemaValue] | None = None,
+    *,
+    money: JsonSchemaValue = MONEY_SCHEMA,
+    percent: JsonSchemaValue = PERCENT_SCHEMA,
+) -> JsonSchemaValue:
     """A rule as two shapes told apart by `type`, exactly as the validator takes it (anyOf:
-    the shapes cannot overlap, and generators filter oneOf's branches against each other)."""
+    the shapes cannot overlap, and generators filter oneOf's branches against each other);
+    `fields` are the properties both shapes share."""
+    fields = fields or {}
     return {
         "anyOf": [
             {
@@ -98,7 +105,7 @@ def _rule_shapes(**fields: JsonSchemaValue) -> JsonSchemaValue:
                 "required": [*fields, "type", "value"],
                 "additionalProperties": False,
             }
-            for kind, value in (("fixed", MONEY_SCHEMA), ("percent", PERCENT_SCHEMA))
+            for kind, value in (("fixed", money), ("percent", percent))
         ],
         "discriminator": {"propertyName": "type"},
     }
@@ -113,7 +120,7 @@ class _RuleShapes:
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: Any
     ) -> JsonSchemaValue:
-        return {"title": cls.__name__, **_rule_shapes(**cls.shared_fields)}
+        return {"title": cls.__name__, **rule_shapes(cls.shared_fields)}
 
 
 class Rule(_RuleShapes, Input):
@@ -184,7 +191,7 @@ class PayoutOverride(_RuleShapes, Input):
         document = super().__get_pydantic_json_schema__(schema, handler)
         # Optional in both shapes: a rule of the same two shapes, or null.
         recurring = {
-            "anyOf": [*_rule_shapes()["anyOf"], {"type": "null"}],
+            "anyOf": [*rule_shapes()["anyOf"], {"type": "null"}],
             "description": RECURRING_OVERRIDE_DOC,
         }
         for shape in document["anyOf"]:

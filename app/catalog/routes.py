@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from redis.asyncio import Redis
 
+from app.api_params import IdPath, IdQuery
 from app.catalog import advertisers as advertiser_service
 from app.catalog import affiliates as affiliate_service
 from app.catalog import links as link_service
@@ -34,12 +35,9 @@ from app.db import Connection, Pool
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 from app.partners.history import actor_of
-from app.patterns import MAX_ID
 
 router = APIRouter()
 
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 NO_CONTENT = Response(status_code=204)
 T = TypeVar("T")
 
@@ -316,13 +314,11 @@ async def list_links(
     status: Literal["active", "archived"] | None = None,
 ) -> Page[LinkOut]:
     """All links for an admin; an affiliate key sees its own only."""
-    if affiliate_id is not None:
-        caller.require_affiliate_access(affiliate_id)
     return await link_service.list_links(
         pool,
         cursor=cursor,
         limit=limit,
-        affiliate_id=affiliate_id if caller.is_admin else caller.affiliate_id,
+        affiliate_id=caller.scope(affiliate_id),
         offer_id=offer_id,
         status=status,
         public_url=settings.public_url,

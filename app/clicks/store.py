@@ -99,6 +99,19 @@ class Click:
     erased: bool = False
 
 
+def _identity(rec: ClickRecord) -> list[Any]:
+    """The columns a click's row starts with, kept when the click is erased: its ID, time,
+    link, affiliate, offer and sub IDs."""
+    return [
+        rec.click_id,
+        datetime.fromtimestamp(rec.ms / 1000, tz=UTC),
+        rec.link_id,
+        rec.affiliate_id,
+        rec.offer_id,
+        *rec.subs.values(),
+    ]
+
+
 def click_from(rec: ClickRecord) -> Click:
     """A click's row: its record, enriched (an erased one as it was before erasure)."""
     if rec.erased is not None:
@@ -106,12 +119,7 @@ def click_from(rec: ClickRecord) -> Click:
     agent = enrich.describe_agent(rec.user_agent or "")
     is_bot = agent.is_bot or rec.head
     row = [
-        rec.click_id,
-        datetime.fromtimestamp(rec.ms / 1000, tz=UTC),
-        rec.link_id,
-        rec.affiliate_id,
-        rec.offer_id,
-        *rec.subs.values(),
+        *_identity(rec),
         rec.ip,
         rec.user_agent,
         rec.referer,
@@ -132,12 +140,7 @@ def click_from(rec: ClickRecord) -> Click:
 
 def _erased_click(rec: ClickRecord, kept: record.Erased) -> Click:
     row = [
-        rec.click_id,
-        datetime.fromtimestamp(rec.ms / 1000, tz=UTC),
-        rec.link_id,
-        rec.affiliate_id,
-        rec.offer_id,
-        *rec.subs.values(),
+        *_identity(rec),
         None,
         None,
         None,

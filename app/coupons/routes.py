@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Query, Response
-
+from app.api_params import IdPath, IdQuery
 from app.coupons import service
 from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponStatus
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/coupons", tags=["coupons"])
-
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 @router.post("", status_code=201, response_model=CouponOut)
@@ -35,13 +30,11 @@ async def list_coupons(
     status: CouponStatus | None = None,
 ) -> Page[CouponOut]:
     """All coupons for an admin; an affiliate key sees its own only."""
-    if affiliate_id is not None:
-        caller.require_affiliate_access(affiliate_id)
     return await service.list_coupons(
         pool,
         cursor=cursor,
         limit=limit,
-        affiliate_id=affiliate_id if caller.is_admin else caller.affiliate_id,
+        affiliate_id=caller.scope(affiliate_id),
         offer_id=offer_id,
         advertiser_id=advertiser_id,
         status=status,

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from app import patterns
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.customers import service
 from app.customers.schemas import (
     AffiliateCustomerDetail,
@@ -18,44 +17,14 @@ from app.customers.schemas import (
     ReassignIn,
 )
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
-from app.errors import BadRequest, Forbidden
+from app.errors import Forbidden
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
-from app.patterns import MAX_ID
 from app.privacy import holders
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Erasure
 from app.privacy.subject import Subject
 
 router = APIRouter(prefix="/customers", tags=["customers"])
-
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-TimeQuery = Annotated[
-    str | None,
-    Query(
-        max_length=40,
-        description="ISO date (whole day, UTC) or date-time (UTC without an offset)",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-    ),
-]
-
-
-def _moment(text: str | None, name: str, *, end: bool) -> datetime | None:
-    if text is None or text == "":
-        return None
-    try:
-        if not patterns.matches(patterns.DATE_OR_TIME, text):
-            raise ValueError
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(text)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise BadRequest(
-            f"{name}: not an ISO date or date-time", code="invalid_parameter"
-        ) from None
 
 
 @router.get("", response_model=Page[CustomerOut] | Page[AffiliateCustomerOut])
@@ -72,12 +41,9 @@ async def list_customers(
     external_id: Annotated[str | None, Query(max_length=255, description="admin keys only")] = None,
 ) -> Page[CustomerOut] | Page[AffiliateCustomerOut]:
     """Customers by ID; an affiliate key sees those bound to its affiliate."""
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        if external_id is not None:
-            raise Forbidden("an affiliate key may not look customers up by external ID")
-        affiliate = principal.affiliate_id
+    affiliate = principal.scope(affiliate)
+    if not principal.is_admin and external_id is not None:
+        raise Forbidden("an affiliate key may not look customers up by external ID")
     rows = await service.list_customers(
         pool,
         after=after_id(cursor),
@@ -85,8 +51,8 @@ async def list_customers(
         affiliate_id=affiliate,
         offer_id=offer,
         advertiser_id=advertiser,
-        first_from=_moment(first_from, "first_from", end=False),
-        first_to=_moment(first_to, "first_to", end=True),
+        first_from=moment(first_from, "first_from", end=False),
+        first_to=moment(first_to, "first_to", end=True),
         external_id=external_id or None,
     )
     cursor_out = next_cursor(rows, limit)
@@ -123,7 +89,7 @@ async def reassign_customer(
         customer_id=customer_id,
         affiliate_id=body.affiliate_id,
         reason=body.reason,
-        changed_by=f"admin:{principal.key_id}" if principal.key_id else "admin",
+        changed_by=principal.admin_actor,
     )
     return CustomerDetail.model_validate(data)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
+from app.api_params import IdPath, IdQuery
 from app.deps import AdminKey, AppStateDep, PoolDep, SealerDep, SettingsDep
 from app.integrations import inbound
 from app.integrations import service as integrations_service
@@ -20,14 +21,12 @@ from app.integrations.schemas import (
     Provider,
 )
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.patterns import MAX_ID
 from app.postbacks import service as intake_service
 from app.proxies import TrustedProxies
 
 router = APIRouter(prefix="/integrations", tags=["integrations"])
 inbound_router = APIRouter(tags=["integrations"])
 
-IntegrationId = Annotated[int, Path(ge=1, le=MAX_ID)]
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -45,7 +44,7 @@ async def list_integrations(
     pool: PoolDep,
     settings: SettingsDep,
     _: AdminKey,
-    advertiser_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    advertiser_id: IdQuery = None,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
 ) -> Page[IntegrationOut]:
@@ -60,7 +59,7 @@ async def list_integrations(
 
 @router.get("/{integration_id}", response_model=IntegrationOut)
 async def get_integration(
-    integration_id: IntegrationId, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    integration_id: IdPath, pool: PoolDep, settings: SettingsDep, _: AdminKey
 ) -> IntegrationOut:
     return await integrations_service.get_integration(
         pool, integration_id=integration_id, public_url=settings.public_url
@@ -69,7 +68,7 @@ async def get_integration(
 
 @router.patch("/{integration_id}", response_model=IntegrationOut)
 async def update_integration(
-    integration_id: IntegrationId,
+    integration_id: IdPath,
     body: IntegrationPatch,
     pool: PoolDep,
     settings: SettingsDep,
@@ -86,7 +85,7 @@ async def update_integration(
 
 
 @router.delete("/{integration_id}", status_code=204)
-async def delete_integration(integration_id: IntegrationId, pool: PoolDep, _: AdminKey) -> Response:
+async def delete_integration(integration_id: IdPath, pool: PoolDep, _: AdminKey) -> Response:
     await integrations_service.delete_integration(pool, integration_id=integration_id)
     return Response(status_code=204)
 
@@ -137,7 +136,7 @@ def _uri(request: Request, trusted: TrustedProxies) -> str:
     "/integrations/{provider}/{integration_id}", response_model=None, **INBOUND_DOC
 )
 async def receive_call(
-    provider: Provider, integration_id: IntegrationId, request: Request, resources: AppStateDep
+    provider: Provider, integration_id: IdPath, request: Request, resources: AppStateDep
 ) -> Response:
     intake = resources.intake
     body = await intake_service.read_body(

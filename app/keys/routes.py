@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Path
-
+from app.api_params import IdPath
 from app.deps import AdminKey, PoolDep
 from app.keys import service as keys_service
 from app.keys.schemas import CreatedKey, KeyIn, KeyOut
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.patterns import MAX_ID
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -28,7 +26,5 @@ async def list_keys(
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-async def revoke_key(
-    key_id: Annotated[int, Path(ge=1, le=MAX_ID)], pool: PoolDep, _: AdminKey
-) -> KeyOut:
+async def revoke_key(key_id: IdPath, pool: PoolDep, _: AdminKey) -> KeyOut:
     return await keys_service.revoke_key(pool, key_id=key_id)

@@ -27,6 +27,11 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def admin_actor(self) -> str:
+        """An admin as a change records it: `admin:<key ID>`, or `admin` for the configured key."""
+        return f"admin:{self.key_id}" if self.key_id else "admin"
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden("this needs an admin key")
@@ -34,6 +39,13 @@ class Principal:
     def require_affiliate_access(self, affiliate_id: int) -> None:
         if not self.is_admin and self.affiliate_id != affiliate_id:
             raise Forbidden("this key may not see another affiliate's data")
+
+    def scope(self, affiliate_id: int | None) -> int | None:
+        """The affiliate a list is limited to: the one asked for (or none) for an admin key,
+        its own for an affiliate key; asking for another affiliate is 403."""
+        if affiliate_id is not None:
+            self.require_affiliate_access(affiliate_id)
+        return affiliate_id if self.is_admin else self.affiliate_id
 
 
 def hash_key(plain: str) -> bytes:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.attribution.routes import IdPath, IdQuery, TimeQuery, moment
+from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.catalog.fields import Currency
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
@@ -17,10 +17,6 @@ from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
 
 router = APIRouter(tags=["ledger"])
-
-
-def actor(principal: AdminKey) -> str:
-    return f"admin:{principal.key_id}" if principal.key_id else "admin"
 
 
 @router.get("/ledger", response_model=Page[EntryOut])
@@ -36,15 +32,11 @@ async def list_ledger(
     to: TimeQuery = None,
 ) -> Page[EntryOut]:
     """Entries in the order they were appended, each with its state derived now."""
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        affiliate = principal.affiliate_id
     rows = await service.list_entries(
         pool,
         after=after_id(cursor),
         limit=limit,
-        affiliate_id=affiliate,
+        affiliate_id=principal.scope(affiliate),
         currency=currency,
         kind=kind,
         start=moment(from_, "from", end=False),
@@ -56,7 +48,7 @@ async def list_ledger(
 @router.post("/ledger", status_code=201, response_model=EntryOut)
 async def add_entry(body: ManualEntryIn, pool: PoolDep, principal: AdminKey) -> EntryOut:
     """A bonus or adjustment (admin, with a reason): payable at once, positive or negative."""
-    return await service.add_manual_entry(pool, body=body, created_by=actor(principal))
+    return await service.add_manual_entry(pool, body=body, created_by=principal.admin_actor)
 
 
 @router.get("/affiliates/{affiliate_id}/balance", response_model=BalanceOut)

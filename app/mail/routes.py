@@ -7,20 +7,18 @@ import html
 from email.parser import BytesHeaderParser
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from app import assets
+from app.api_params import IdPath, IdQuery
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.errors import Conflict
 from app.mail import announcements, catcher, log, preferences, unsubscribe
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.patterns import MAX_ID
 
 router = APIRouter(tags=["mail"])
 # Pages, like the dashboard: not part of the API's schema.
 public = APIRouter(tags=["mail"], include_in_schema=False)
-
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("/affiliates/{affiliate_id}/notifications", response_model=preferences.PreferencesOut)
@@ -88,7 +86,7 @@ async def list_mail(
     _: AdminKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    affiliate_id: IdQuery = None,
     status: log.MailStatus | None = None,
 ) -> Page[log.MailOut]:
     """The outbox, oldest first: every mail with its status (admin only)."""

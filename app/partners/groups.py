@@ -25,10 +25,10 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch
+from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, rule_shapes
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
-from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, parse_money
+from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, text_only
 from app.pagination import Page, after_id, next_cursor
 from app.partners import queries
 from app.patterns import MAX_ID
@@ -45,34 +45,12 @@ GROUP_MONEY_SCHEMA = {**MONEY_SCHEMA, "description": 'a decimal string such as "
 GROUP_PERCENT_SCHEMA = {**PERCENT_SCHEMA, "description": 'a decimal string, "0" to "100"'}
 
 
-def _money_text(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError('must be a decimal string such as "2.50"')
-    return parse_money(value)
-
-
 TextMoney = Annotated[
     Decimal,
-    PlainValidator(_money_text),
+    PlainValidator(text_only('"2.50"')),
     PlainSerializer(format_money, return_type=str, when_used="json"),
     WithJsonSchema(GROUP_MONEY_SCHEMA),
 ]
-
-
-def _rule_schema(**fields: JsonSchemaValue) -> JsonSchemaValue:
-    """Two shapes told apart by `type`, as catalog rules are, with string-only money."""
-    return {
-        "anyOf": [
-            {
-                "type": "object",
-                "properties": {**fields, "type": {"const": kind}, "value": value},
-                "required": [*fields, "type", "value"],
-                "additionalProperties": False,
-            }
-            for kind, value in (("fixed", GROUP_MONEY_SCHEMA), ("percent", GROUP_PERCENT_SCHEMA))
-        ],
-        "discriminator": {"propertyName": "type"},
-    }
 
 
 class _GroupRuleBase(Input):
@@ -85,7 +63,12 @@ class _GroupRuleBase(Input):
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: Any
     ) -> JsonSchemaValue:
-        return {"title": cls.__name__, **_rule_schema(**cls.shared_fields)}
+        return {
+            "title": cls.__name__,
+            **rule_shapes(
+                cls.shared_fields, money=GROUP_MONEY_SCHEMA, percent=GROUP_PERCENT_SCHEMA
+            ),
+        }
 
     @model_validator(mode="after")
     def _percent_range(self) -> _GroupRuleBase:

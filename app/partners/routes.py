@@ -7,12 +7,13 @@ payment details, and nothing else here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from app.api_params import IdPath
 from app.catalog import affiliates as affiliate_service
 from app.catalog import service as catalog_service
 from app.catalog.fields import Input
@@ -23,13 +24,10 @@ from app.partners import apply as apply_service
 from app.partners import evaluation, groups, lifecycle, notes, profile
 from app.partners.fields import MaskedPayment, Payment
 from app.partners.history import HistoryOut, actor_of, list_history
-from app.patterns import MAX_ID
 from app.proxies import TrustedProxies
 
 router = APIRouter(tags=["partners"])
 public = APIRouter(tags=["partners"])
-
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ReasonIn(Input):

@@ -11,11 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.attribution.routes import IdPath, IdQuery
+from app.api_params import IdPath, IdQuery
 from app.catalog.fields import Currency
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
-from app.ledger.routes import actor
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
 from app.payouts import exports, service, statement
 from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, RequestIn, RunIn, RunOut, Status
@@ -30,7 +29,10 @@ async def create_run(
     """One payout per affiliate whose available balance, net of clawbacks, reaches its
     threshold. A second run in the same currency while one is in progress: 409."""
     return await service.create_run(
-        pool, body=body, default_threshold=settings.payout_threshold, created_by=actor(principal)
+        pool,
+        body=body,
+        default_threshold=settings.payout_threshold,
+        created_by=principal.admin_actor,
     )
 
 
@@ -86,15 +88,11 @@ async def list_payouts(
     status: Status | None = None,
     run: IdQuery = None,
 ) -> Page[PayoutOut]:
-    if not principal.is_admin:
-        if affiliate is not None:
-            principal.require_affiliate_access(affiliate)
-        affiliate = principal.affiliate_id
     items = await service.list_payouts(
         pool,
         after=after_id(cursor),
         limit=limit,
-        affiliate_id=affiliate,
+        affiliate_id=principal.scope(affiliate),
         currency=currency,
         status=status,
         run_id=run,
@@ -131,7 +129,7 @@ async def mark_paid(
     payout_id: IdPath, body: PaidIn, pool: PoolDep, principal: AdminKey
 ) -> PayoutOut:
     return await service.mark_paid(
-        pool, payout_id=payout_id, reference=body.reference, by=actor(principal)
+        pool, payout_id=payout_id, reference=body.reference, by=principal.admin_actor
     )
 
 
@@ -141,7 +139,7 @@ async def mark_failed(
 ) -> PayoutOut:
     """The money returns to available (a new ledger entry); the entries may be paid again."""
     return await service.mark_failed(
-        pool, payout_id=payout_id, reason=body.reason, by=actor(principal)
+        pool, payout_id=payout_id, reason=body.reason, by=principal.admin_actor
     )
 
 

@@ -83,7 +83,7 @@ async def record(
     return status
 
 
-async def page(
+async def list_deliveries(
     pool: Pool,
     *,
     after: int,
@@ -93,6 +93,8 @@ async def page(
     kind: str | None = None,
     webhook_id: int | None = None,
 ) -> list[asyncpg.Record]:
+    """Deliveries in ID order after `after`, filtered by affiliate, status, kind and
+    webhook endpoint."""
     rows: list[asyncpg.Record] = await pool.fetch(
         queries.LIST_DELIVERIES, after, limit, affiliate_id, status, kind, webhook_id
     )

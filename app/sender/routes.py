@@ -7,21 +7,20 @@ deliveries to its own webhook endpoints).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.api_params import IdPath, IdQuery
 from app.deps import CurrentKey, PoolDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
-from app.patterns import MAX_ID
 from app.sender import service as sender_service
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 DeliveryKind = Literal["postback", "webhook"]
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class DeliveryOut(BaseModel):
@@ -66,21 +65,17 @@ async def list_deliveries(
     key: CurrentKey,
     limit: LimitQuery = DEFAULT_LIMIT,
     cursor: CursorQuery = None,
-    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    affiliate_id: IdQuery = None,
     status: DeliveryStatus | None = None,
     kind: DeliveryKind | None = None,
-    webhook_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    webhook_id: IdQuery = None,
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
-    if affiliate_id is not None:
-        key.require_affiliate_access(affiliate_id)
-    elif not key.is_admin:
-        affiliate_id = key.affiliate_id
     rows = await sender_service.list_deliveries(
         pool,
         after=after_id(cursor),
         limit=limit,
-        affiliate_id=affiliate_id,
+        affiliate_id=key.scope(affiliate_id),
         status=status,
         kind=kind,
         webhook_id=webhook_id,

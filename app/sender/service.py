@@ -18,6 +18,7 @@ from app.mail.mailer import Mailer
 from app.ops import health
 from app.redis import create_redis
 from app.sender import deliveries, ssrf
+from app.sender.deliveries import list_deliveries as list_deliveries
 from app.sender.engine import Sender
 from app.sender.outbox import Delivery as Delivery
 from app.sender.outbox import delivery_for as delivery_for
@@ -40,29 +41,6 @@ async def check_postback_url(url: str, allowed_networks: Sequence[str]) -> None:
     `allowed_networks`: the private networks it may reach anyway (settings).
     """
     await ssrf.check_saved_url(url, ssrf.parse_networks(allowed_networks))
-
-
-async def list_deliveries(
-    pool: Pool,
-    *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    status: str | None,
-    kind: str | None = None,
-    webhook_id: int | None = None,
-) -> list[asyncpg.Record]:
-    """Deliveries in ID order after `after`, filtered by affiliate, status, kind and
-    webhook endpoint."""
-    return await deliveries.page(
-        pool,
-        after=after,
-        limit=limit,
-        affiliate_id=affiliate_id,
-        status=status,
-        kind=kind,
-        webhook_id=webhook_id,
-    )
 
 
 async def get_delivery(

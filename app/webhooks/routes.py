@@ -6,18 +6,15 @@ its own, whatever the body says), which hear of its own events only.
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
+from app.api_params import IdPath
 from app.deps import CurrentKey, PoolDep, SealerDep, SettingsDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.patterns import MAX_ID
 from app.webhooks import service
 from app.webhooks.schemas import TestSent, WebhookIn, WebhookOut, WebhookPatch, WebhookWithSecret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("", status_code=201, response_model=WebhookWithSecret)

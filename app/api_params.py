@@ -1,0 +1,42 @@
+"""Path and query types every route shares: IDs, time bounds, and the parsing of a time bound."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from app import patterns
+from app.errors import BadRequest
+from app.patterns import MAX_ID
+
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+TimeQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="ISO date (whole day, UTC) or date-time (UTC without an offset)",
+        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    ),
+]
+
+
+def moment(text: str | None, name: str, *, end: bool) -> datetime | None:
+    """An ISO date or date-time; a date as the end of a range includes that whole day."""
+    if text is None or text == "":
+        return None
+    try:
+        if not patterns.matches(patterns.DATE_OR_TIME, text):
+            raise ValueError
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            return start + timedelta(days=1) if end else start
+        at = datetime.fromisoformat(text)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # 9999-12-31 plus a day overflows
+        raise BadRequest(
+            f"{name}: not an ISO date or date-time", code="invalid_parameter"
+        ) from None
