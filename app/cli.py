@@ -126,7 +126,7 @@ def serve(
 
 @cli.command()
 def worker(burst: BurstOpt = False) -> None:
-    """Move clicks and conversions from the Redis streams to PostgreSQL."""
+    """Move clicks and conversions from the streams to PostgreSQL."""
     from app import worker as stream_worker
 
     settings = _server_settings()
@@ -136,7 +136,7 @@ def worker(burst: BurstOpt = False) -> None:
 
 @cli.command()
 def sender(burst: BurstOpt = False) -> None:
-    """Deliver postbacks to affiliates' trackers, and the e-mail outbox."""
+    """Deliver postbacks, webhooks and the e-mail outbox."""
     from app.sender import service as sender_service
 
     settings = _server_settings()
@@ -216,8 +216,9 @@ async def _seal_secrets(settings: Settings) -> dict[str, int]:
 
 @cli.command("seal-secrets")
 def seal_secrets_command() -> None:
-    """Seal webhook secrets and CRM keys stored before sealing (running it twice changes
-    nothing; safe while the app runs)."""
+    """Seal webhook secrets and CRM keys stored unsealed.
+
+    Running it twice changes nothing; it is safe while the app runs."""
     settings = _server_settings()
     _check_servers(settings, redis=False)
     sealed = _run(lambda: _seal_secrets(settings))

@@ -64,7 +64,7 @@ async def test_options_with_values_show_their_type_in_the_help() -> None:
     assert code == 0
     assert "<bool>" not in out
     # Each command's summary is whole, not cut off with "...".
-    assert "Move clicks and conversions from the Redis streams to PostgreSQL." in out
+    assert "Move clicks and conversions from the streams to PostgreSQL." in out
     assert "..." not in out.partition("Commands:")[2]
 
 

@@ -25,7 +25,7 @@ from app import currencies, patterns
 from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, Money
 from app.patterns import MAX_ID
 
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(str.strip)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S"), AfterValidator(str.strip)]
 GoalName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Currency = Annotated[
     str,

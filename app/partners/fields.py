@@ -83,16 +83,19 @@ Bic = Annotated[
     AfterValidator(_bic),
     WithJsonSchema({"type": "string", "pattern": BIC_PATTERN}),
 ]
-Holder = Annotated[str, Field(min_length=1, max_length=200)]
+# Visible text: Input strips whitespace, so a value of spaces alone is no value (the
+# pattern says so to the schema's readers).
+Visible = r"\S"
+Holder = Annotated[str, Field(min_length=1, max_length=200, pattern=Visible)]
 AccountNumber = Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{4,34}$")]
 Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9 _.:-]{1,50}$")]
 Tags = Annotated[list[Tag], Field(max_length=50)]
-Company = Annotated[str, Field(min_length=1, max_length=200)]
+Company = Annotated[str, Field(min_length=1, max_length=200, pattern=Visible)]
 
 
 class Contact(Input):
     channel: Literal["email", "telegram", "whatsapp", "skype", "phone"]
-    handle: str = Field(min_length=1, max_length=200)
+    handle: str = Field(min_length=1, max_length=200, pattern=Visible)
 
 
 class PaypalPayment(Input):
