@@ -4,95 +4,38 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
+from app.cli_stats import stats_cli
+from app.cli_support import (
+    CLI_OPTIONS,
+    _check_servers,
+    _fail,
+    _run,
+    _server_settings,
+    _settings,
+)
 from app.settings import Settings
 
-# Plain help: typer's rich panels show every flag as taking a value (`--burst <bool>`).
-# No locals in tracebacks: they would print the servers' URLs with their passwords.
-CLI_OPTIONS: dict[str, Any] = {
-    "no_args_is_help": True,
-    "rich_markup_mode": None,
-    "pretty_exceptions_show_locals": False,
-}
 cli = typer.Typer(
     help="Self-hosted click tracking and attribution for affiliate programs.",
     add_completion=False,
     **CLI_OPTIONS,
 )
-T = TypeVar("T")
+cli.add_typer(stats_cli, name="stats")
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on")]
 BurstOpt = Annotated[bool, typer.Option("--burst", help="Run until the queue is empty, then exit")]
-
-
-def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    _setup_logging(settings)
-    return settings
-
-
-def _server_settings() -> Settings:
-    """Settings for a command that needs the servers: the URLs from the environment, or
-    those of the embedded servers a `tracker dev` is running on the same data folder."""
-    settings = _settings()
-    if not settings.database_url or not settings.redis_url:
-        from app import embedded
-
-        running = embedded.running_urls(settings.tracker_data_dir)
-        if running is not None:
-            settings = settings.model_copy(
-                update={
-                    "database_url": settings.database_url or running[0],
-                    "redis_url": settings.redis_url or running[1],
-                }
-            )
-    try:
-        settings.require_urls()
-    except RuntimeError as exc:
-        raise _fail(str(exc)) from None
-    return settings
-
-
-def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
-    import uvloop
-
-    return uvloop.run(main())
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
-def _check_servers(settings: Settings, *, redis: bool = True) -> None:
-    """PostgreSQL (and Redis) answer, or the command ends with one line naming the URL."""
-    from app import servers
-
-    database_url, redis_url = settings.require_urls()
-    try:
-        _run(lambda: servers.check(database_url, redis_url if redis else None))
-    except servers.Unreachable as exc:
-        raise _fail(str(exc)) from None
 
 
 @cli.command()
@@ -247,82 +190,6 @@ def seed() -> None:
     settings = _server_settings()
     _check_servers(settings, redis=False)
     typer.echo(_run(lambda: _seed(settings)))
-
-
-stats_cli = typer.Typer(help="Operational figures.", **CLI_OPTIONS)
-cli.add_typer(stats_cli, name="stats")
-
-
-async def _pipeline(settings: Settings) -> list[dict[str, object]]:
-    from app.ops import pipeline
-    from app.redis import create_redis
-    from app.streams import keys
-
-    _, redis_url = settings.require_urls()
-    redis = create_redis(redis_url)
-    try:
-        return [
-            (await pipeline.pipeline_state(redis, settings, stream)).as_dict()
-            for stream in (keys.CLICKS, keys.CONVERSIONS)
-        ]
-    finally:
-        await redis.aclose()
-
-
-@stats_cli.command("pipeline")
-def stats_pipeline() -> None:
-    """Where clicks are: served = stored + in flight + dead-lettered."""
-    settings = _server_settings()
-    # Counts in Redis can look fine while the worker cannot store anything: check both.
-    _check_servers(settings)
-    for state in _run(lambda: _pipeline(settings)):
-        _print_pipeline(state)
-
-
-async def _recount(database_url: str) -> int:
-    import asyncpg
-
-    from app.attribution.rollup import recount_customer_metrics
-
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await recount_customer_metrics(conn)
-    finally:
-        await conn.close()
-
-
-@stats_cli.command("recount-customers")
-def stats_recount_customers() -> None:
-    """Recount the rollups' customer metrics from the conversions (safe while running)."""
-    settings = _server_settings()
-    _check_servers(settings, redis=False)
-    database_url, _ = settings.require_urls()
-    days = _run(lambda: _recount(database_url))
-    typer.echo(f"recounted {days} day(s) of customer metrics")
-
-
-def _print_pipeline(state: dict[str, object]) -> None:
-    typer.echo(f"{state['stream']}:")
-    for name in (
-        "served",
-        "enqueued",
-        "spooled",
-        "replayed",
-        "stored",
-        "dead_lettered",
-        "discarded",
-        "pixels_limited",
-        "in_streams",
-        "in_spool",
-        "balance",
-    ):
-        typer.echo(f"{name:>14}  {state[name]}")
-    for shard in state["shards"]:  # type: ignore[attr-defined]
-        typer.echo(
-            f"{shard['stream']:>14}  length {shard['length']}  lag {shard['lag']}  "
-            f"pending {shard['pending']}  retrying {shard['retrying']}  "
-            f"dead letters {shard['dead_letters']}"
-        )
 
 
 def _die_with_parent() -> None:
