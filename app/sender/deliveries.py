@@ -8,7 +8,8 @@ so several senders share the work and a killed sender's rows come back after the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
@@ -41,6 +42,17 @@ async def release(pool: Pool, rows: Sequence[Claimed]) -> None:
     await pool.execute(queries.RELEASE, [r["id"] for r in rows], [r["due_at"] for r in rows])
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A try made, to be recorded: what follows from it is 'delivered', 'pending' again
+    (due at `retry_at`) or, with no `retry_at`, 'failed'."""
+
+    delivery_id: int
+    attempt: Attempt
+    retry_at: datetime | None
+    webhook_id: int | None = None
+
+
 async def record(
     pool: Pool,
     delivery_id: int,
@@ -50,37 +62,50 @@ async def record(
     webhook_id: int | None = None,
     policy: health.DisablePolicy | None = None,
 ) -> str:
-    """Store a try and what follows from it, in one transaction: the delivery is
-    'delivered', 'pending' again (due at `retry_at`) or, with no `retry_at`, 'failed'.
-    A webhook's try also counts for its endpoint's health (which may disable it)."""
-    async with pool.acquire() as conn, conn.transaction():
-        if webhook_id is not None and policy is not None:
-            # First, so that the endpoint's row lock comes before the delivery's, always.
-            stop = await health.record_try(
-                conn, webhook_id, ok=attempt.ok, status_code=attempt.status_code, policy=policy
-            )
-            if stop is not None:
-                retry_at = None
-        await conn.execute(
-            queries.RECORD_ATTEMPT,
-            delivery_id,
-            attempt.status_code,
-            _storable(attempt.error),
-            attempt.latency_ms,
-            _storable(attempt.snippet),
-        )
-        if attempt.ok:
-            await conn.execute(queries.MARK_DELIVERED, delivery_id)
-            return "delivered"
-        status = "pending" if retry_at is not None else "failed"
-        await conn.execute(
-            queries.MARK_RETRY,
-            delivery_id,
-            status,
-            retry_at or datetime.now(UTC),
-            _storable(attempt.error),
-        )
+    """Store one try (see `record_many`); the delivery's status after it."""
+    [status] = await record_many(
+        pool, [Outcome(delivery_id, attempt, retry_at, webhook_id)], policy=policy
+    )
     return status
+
+
+async def record_many(
+    pool: Pool, outcomes: Sequence[Outcome], *, policy: health.DisablePolicy | None = None
+) -> list[str]:
+    """Store a batch of tries and what follows from each, in one transaction of a few
+    statements whatever its size (so one commit serves many deliveries); the deliveries'
+    statuses after it, in order. Webhook tries also count for their endpoints' health
+    (which may disable one, failing its other deliveries)."""
+    if not outcomes:
+        return []
+    retry_at = [o.retry_at for o in outcomes]
+    async with pool.acquire() as conn, conn.transaction():
+        if policy is not None:
+            tries = [
+                (o.webhook_id, o.attempt.ok, o.attempt.status_code)
+                for o in outcomes
+                if o.webhook_id is not None
+            ]
+            # First, so that endpoint row locks come before delivery row locks, always.
+            stops = iter(await health.record_tries(conn, tries, policy=policy))
+            for i, outcome in enumerate(outcomes):
+                if outcome.webhook_id is not None and next(stops) is not None:
+                    retry_at[i] = None
+        statuses = [
+            "delivered" if o.attempt.ok else "pending" if at is not None else "failed"
+            for o, at in zip(outcomes, retry_at, strict=True)
+        ]
+        await conn.execute(
+            queries.RECORD_TRIES,
+            [o.delivery_id for o in outcomes],
+            [o.attempt.status_code for o in outcomes],
+            [_storable(o.attempt.error) for o in outcomes],
+            [o.attempt.latency_ms for o in outcomes],
+            [_storable(o.attempt.snippet) for o in outcomes],
+            statuses,
+            retry_at,
+        )
+    return statuses
 
 
 async def list_deliveries(

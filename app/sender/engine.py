@@ -30,6 +30,8 @@ from app.webhooks import health
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_S = 1.0
+# Tries recorded in one transaction at most.
+RECORD_BATCH = 1000
 
 
 def next_attempt(
@@ -47,12 +49,19 @@ def next_attempt(
 
 
 class Sender:
+    """Tries go out concurrently; their results are recorded in batches by one recorder
+    (a transaction for all the tries that finished while the previous one committed), so
+    a commit serves many deliveries. A row stays leased until its try is recorded."""
+
     def __init__(self, pool: Pool, settings: Settings) -> None:
         self._pool = pool
         self._settings = settings
         self.receivers = Receivers(settings.sender_concurrency)
         self._courier = Courier(settings, self.receivers)
         self._policy = health.DisablePolicy.of(settings)
+        self._done: list[deliveries.Outcome] = []  # tries made, not yet recorded
+        self._recording = asyncio.Lock()
+        self._tried = asyncio.Event()
         self.sent = 0
         self.failed = 0
 
@@ -68,30 +77,42 @@ class Sender:
         if not attempt.ok:
             schedule = [] if attempt.permanent else self._settings.sender_retry_schedule_s
             retry_at = next_attempt(row["attempts"] + 1, schedule, attempt.retry_after_s)
+        self._done.append(deliveries.Outcome(row["id"], attempt, retry_at, row.get("webhook_id")))
+        self._tried.set()
+
+    async def flush(self) -> None:
+        """Record every try made so far (a batch of at most RECORD_BATCH at a time)."""
+        async with self._recording:
+            while self._done:
+                batch, self._done = self._done[:RECORD_BATCH], self._done[RECORD_BATCH:]
+                await self._record(batch)
+
+    async def _record(self, batch: list[deliveries.Outcome]) -> None:
         try:
-            status = await deliveries.record(
-                self._pool,
-                row["id"],
-                attempt,
-                retry_at=retry_at,
-                webhook_id=row.get("webhook_id"),
-                policy=self._policy,
-            )
+            statuses = await deliveries.record_many(self._pool, batch, policy=self._policy)
         except (OSError, asyncpg.PostgresError) as exc:
-            # The row stays leased and is tried again when the lease ends.
+            # The rows stay leased and are tried again when the lease ends.
+            ids = [o.delivery_id for o in batch]
             if outage.server_down(exc) is None:
-                logger.exception("recording delivery %s failed", row["id"])
+                logger.exception("recording deliveries %s failed", ids)
             else:  # expected while PostgreSQL is down: one line, no traceback
-                logger.warning("recording delivery %s failed: %s", row["id"], exc)
+                logger.warning("recording %d deliveries failed: %s", len(ids), exc)
             return
-        if status == "delivered":
-            self.sent += 1
-            metrics.deliveries_sent.inc()
-        elif status == "failed":
-            self.failed += 1
-            metrics.deliveries_failed.inc()
-        else:
-            metrics.deliveries_retried.inc()
+        for status in statuses:
+            if status == "delivered":
+                self.sent += 1
+                metrics.deliveries_sent.inc()
+            elif status == "failed":
+                self.failed += 1
+                metrics.deliveries_failed.inc()
+            else:
+                metrics.deliveries_retried.inc()
+
+    async def _recorder(self) -> None:
+        while True:
+            await self._tried.wait()
+            self._tried.clear()
+            await self.flush()
 
     async def _claim(self, limit: int) -> tuple[list[Coroutine[Any, Any, None]], bool]:
         """Claim up to `limit` due rows: a delivery to run for each admitted one, and
@@ -111,21 +132,32 @@ class Sender:
         return started, bool(busy or back)
 
     async def run_once(self) -> int:
-        """Claim due deliveries and send them concurrently; the count sent."""
+        """Claim due deliveries, send them concurrently and record the tries; the count
+        sent."""
         started, _ = await self._claim(self._settings.sender_concurrency)
-        await asyncio.gather(*started)
+        recorder = asyncio.create_task(self._recorder())
+        try:
+            await asyncio.gather(*started)
+            await self.flush()
+        finally:
+            await _cancelled(recorder)
         return len(started)
 
     async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
         """Keep up to sender_concurrency tries in flight until `stop` (or, in burst mode,
-        until nothing is due), then finish the tries in hand."""
+        until nothing is due), then finish and record the tries in hand."""
         in_flight: set[asyncio.Task[None]] = set()
         stopping = asyncio.create_task(stop.wait())
+        recorder = asyncio.create_task(self._recorder())
+        concurrency = self._settings.sender_concurrency
         # Claiming a few rows per finished try would cost a query each; wait for a batch.
-        refill_at = max(1, self._settings.sender_concurrency // 4)
+        refill_at = max(1, concurrency // 4)
         try:
             while not stop.is_set():
-                free = self._settings.sender_concurrency - len(in_flight)
+                free = concurrency - len(in_flight)
+                if len(self._done) >= max(RECORD_BATCH, concurrency):
+                    # Recording lags behind: no new tries until it catches up.
+                    await self.flush()
                 claimed, held_back = 0, False
                 if free >= refill_at or not in_flight:
                     try:
@@ -141,6 +173,10 @@ class Sender:
                 if not in_flight and not claimed:
                     if held_back:
                         continue  # the receivers left out are free again by now
+                    if self._done or self._recording.locked():
+                        # Tries not recorded yet may be due again once they are.
+                        await self.flush()
+                        continue
                     if burst:
                         return
                     with contextlib.suppress(TimeoutError):
@@ -153,6 +189,7 @@ class Sender:
                 )
             if in_flight:
                 await asyncio.wait(in_flight)
+            await self.flush()  # stopped, not killed: what was tried is recorded
         finally:
             stopping.cancel()
             # Cancelled (killed): unfinished rows keep their lease and come back after it.
@@ -160,3 +197,11 @@ class Sender:
                 task.cancel()
             if in_flight:
                 await asyncio.wait(in_flight)
+            # Idle by now unless killed: a batch cut short stays leased, so is sent again.
+            await _cancelled(recorder)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -31,19 +31,22 @@ UPDATE deliveries d SET next_attempt_at = r.due_at
 FROM unnest($1::bigint[], $2::timestamptz[]) AS r (id, due_at)
 WHERE d.id = r.id AND d.status = 'pending'
 """
-RECORD_ATTEMPT = """
-INSERT INTO delivery_attempts (delivery_id, status_code, error, latency_ms, response_snippet)
-VALUES ($1, $2, $3, $4, $5)
-"""
-MARK_DELIVERED = """
-UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = now(),
-    last_error = NULL
-WHERE id = $1
-"""
-MARK_RETRY = """
-UPDATE deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = $3,
-    last_error = $4
-WHERE id = $1
+# A batch of tries: their delivery_attempts rows and the deliveries' new state, one
+# statement. A failed delivery's next_attempt_at is when it failed.
+RECORD_TRIES = """
+WITH t AS (
+    SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::integer[], $5::text[],
+        $6::text[], $7::timestamptz[])
+        AS t(id, status_code, error, latency_ms, snippet, status, retry_at)
+), tried AS (
+    INSERT INTO delivery_attempts (delivery_id, status_code, error, latency_ms, response_snippet)
+    SELECT id, status_code, error, latency_ms, snippet FROM t
+)
+UPDATE deliveries d SET status = t.status, attempts = d.attempts + 1, last_error = t.error,
+    delivered_at = CASE WHEN t.status = 'delivered' THEN now() ELSE d.delivered_at END,
+    next_attempt_at = CASE WHEN t.status = 'delivered' THEN d.next_attempt_at
+        ELSE coalesce(t.retry_at, now()) END
+FROM t WHERE d.id = t.id
 """
 
 AFFILIATE_FOR_POSTBACK = """

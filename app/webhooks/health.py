@@ -7,6 +7,7 @@ The sender calls `record_try` in the transaction that records each webhook try.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from app.settings import Settings
 from app.webhooks import queries
 
 logger = logging.getLogger(__name__)
+
+GONE = "endpoint disabled or deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ async def record_try(
         return None
     run = await conn.fetchrow(queries.COUNT_FAILURE, webhook_id)
     if run is None:
-        return "endpoint disabled or deleted"
+        return GONE
     if status_code == 410:
         reason = "the endpoint answered 410 Gone"
     elif run["consecutive_failures"] >= policy.failures:
@@ -57,6 +60,44 @@ async def record_try(
         return None
     await disable(conn, webhook_id, reason=reason)
     return f"endpoint disabled: {reason}"
+
+
+async def record_tries(
+    conn: Executor,
+    tries: Sequence[tuple[int, bool, int | None]],
+    *,
+    policy: DisablePolicy,
+) -> list[str | None]:
+    """Count a batch of (endpoint, ok, status code) tries in order, as `record_try` does
+    one by one; for each, why its delivery must not be tried again, or None.
+
+    The endpoints to change (those with a failed try, or failures to reset) are locked
+    first, in ID order, so that concurrent batches cannot deadlock. An endpoint with
+    nothing to reset and only good tries costs nothing (the common case)."""
+    stops: list[str | None] = [None] * len(tries)
+    if not tries:
+        return stops
+    endpoints = sorted({webhook_id for webhook_id, _, _ in tries})
+    failing = sorted({webhook_id for webhook_id, ok, _ in tries if not ok})
+    # True: the endpoint's count may be above 0, so a good try must reset it.
+    dirty = {r["id"]: True for r in await conn.fetch(queries.LOCK_FOR_TRIES, endpoints, failing)}
+    disabled: set[int] = set()
+    for i, (webhook_id, ok, status_code) in enumerate(tries):
+        if webhook_id not in dirty:
+            # Not locked: no failure to reset, or (a failed try) the endpoint is deleted.
+            stops[i] = None if ok else GONE
+            continue
+        if ok and not dirty[webhook_id]:
+            continue
+        stops[i] = await record_try(conn, webhook_id, ok=ok, status_code=status_code, policy=policy)
+        dirty[webhook_id] = not ok
+        if stops[i] is not None:
+            disabled.add(webhook_id)
+    # A failed try before the one that disabled its endpoint must not be pending again.
+    for i, (webhook_id, ok, _) in enumerate(tries):
+        if webhook_id in disabled and not ok and stops[i] is None:
+            stops[i] = GONE
+    return stops
 
 
 async def disable(conn: Executor, webhook_id: int, *, reason: str) -> bool:

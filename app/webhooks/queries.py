@@ -79,7 +79,14 @@ FROM webhooks w WHERE w.id = $1
 RETURNING id
 """
 
-# The health of an endpoint after a try (see app/webhooks/health.py).
+# The health of an endpoint after a try (see app/webhooks/health.py). Before a batch of
+# tries: the endpoints it changes (a failure to count, or a count to reset), locked in
+# ID order.
+LOCK_FOR_TRIES = """
+SELECT id FROM webhooks
+WHERE id = ANY($1::bigint[]) AND (id = ANY($2::bigint[]) OR consecutive_failures > 0)
+ORDER BY id FOR UPDATE
+"""
 RESET_FAILURES = """
 UPDATE webhooks SET consecutive_failures = 0, failing_since = NULL
 WHERE id = $1 AND consecutive_failures > 0
