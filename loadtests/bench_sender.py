@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,9 +26,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import db, embedded  # noqa: E402
+from app import db  # noqa: E402
 from app.sender.engine import Sender  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from loadtests import bench_setup  # noqa: E402
 
 RECEIVERS = 10
 SLOW_RECEIVERS = 2  # 20% of the receivers, and (round robin) of the deliveries
@@ -201,39 +199,10 @@ def main() -> None:
         asyncio.run(_receivers(args.slow_s))
         return
 
-    child = subprocess.Popen(
-        [sys.executable, __file__, "--receivers", "--slow-s", str(args.slow_s)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        ports = [int(p) for p in child.stdout.readline().split()]
-        database_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
-        if database_url:
-            _run(database_url, ports, args)
-            return
-        with tempfile.TemporaryDirectory(prefix="bench-sender-") as tmp:
-            servers = embedded.start(Path(tmp), database="postgres", durable=False)
-            try:
-                _run(servers.database_url, ports, args)
-            finally:
-                servers.stop()
-    finally:
-        child.terminate()
-        child.wait()
-
-
-def _run(database_url: str, ports: list[int], args: argparse.Namespace) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await db.migrate(conn)
-        finally:
-            await conn.close()
+    async def bench(database_url: str, ports: list[int]) -> None:
         await _bench(database_url, ports, args.deliveries, args.slow_s)
 
-    asyncio.run(go())
+    bench_setup.run_with_receivers(bench, slow_s=args.slow_s, prefix="bench-sender-")
 
 
 if __name__ == "__main__":

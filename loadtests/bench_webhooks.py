@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -29,16 +26,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import db, embedded  # noqa: E402
+from app import db  # noqa: E402
 from app.sender.engine import Sender  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.signing import new_webhook_secret  # noqa: E402
 from app.webhooks import events  # noqa: E402
+from loadtests import bench_setup, bench_webhooks_run  # noqa: E402
 
 TABLES = "delivery_attempts, deliveries, webhooks, affiliates"
 EVENTS = ["conversion.created", "conversion.updated"]
@@ -135,52 +131,51 @@ async def _bench(database_url: str, ports: list[int], args: argparse.Namespace) 
     print(f"(b) 1 sender, 2 receivers: {args.deliveries} signed webhooks, {rate:,.0f} deliveries/s")
 
 
+async def _sustained(database_url: str, ports: list[int], args: argparse.Namespace) -> None:
+    pool = await db.create_pool(database_url, min_size=1, max_size=4)
+    try:
+        await _endpoints(pool, [f"http://127.0.0.1:{p}/hooks" for p in ports])
+    finally:
+        await pool.close()
+
+    def batch(first: int, count: int) -> list[tuple[dict[str, Any], None, str, str]]:
+        now = datetime.now(UTC)
+        rows = [_conversion(n, now) for n in range(first, first + count)]
+        return [(row, None, "approved", "postback") for row in rows]
+
+    await bench_webhooks_run.sustained(
+        database_url,
+        conversions=batch,
+        rate=args.rate,
+        duration_s=args.duration,
+        senders=args.senders,
+        endpoints=len(ports),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversions", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--deliveries", type=int, default=5_000)
+    parser.add_argument("--sustained", action="store_true", help="(c): a run at --rate")
+    parser.add_argument("--rate", type=int, default=5_000, help="conversions/s, (c)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds, (c)")
+    parser.add_argument("--senders", type=int, default=1, help="sender processes, (c)")
+    parser.add_argument("--sender-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sender_child:
+        bench_webhooks_run.sender_child()
+        return
+
+    async def bench(database_url: str, ports: list[int]) -> None:
+        if args.sustained:
+            await _sustained(database_url, ports[:2], args)
+        else:
+            await _bench(database_url, ports[:2], args)
+
     # bench_sender's receivers (HTTP/1.1 keep-alive, 200 "ok"), none of them slow.
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "loadtests" / "bench_sender.py"),
-            "--receivers",
-            "--slow-s",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        ports = [int(p) for p in child.stdout.readline().split()][:2]
-        database_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL")
-        if database_url:
-            _run(database_url, ports, args)
-            return
-        with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp:
-            servers = embedded.start(Path(tmp), database="postgres", durable=False)
-            try:
-                _run(servers.database_url, ports, args)
-            finally:
-                servers.stop()
-    finally:
-        child.terminate()
-        child.wait()
-
-
-def _run(database_url: str, ports: list[int], args: argparse.Namespace) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await db.migrate(conn)
-        finally:
-            await conn.close()
-        await _bench(database_url, ports, args)
-
-    asyncio.run(go())
+    bench_setup.run_with_receivers(bench, slow_s=0, prefix="bench-webhooks-")
 
 
 if __name__ == "__main__":
