@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-import httpx
 import orjson
 
 from app import sealing, signing
-from app.sender import metrics, ssrf
+from app.sender import http1, metrics, ssrf
 from app.sender.deliveries import Claimed
-from app.sender.receivers import Receivers, host_key
+from app.sender.receivers import Receivers
 from app.settings import Settings
 from app.webhooks import sealed as webhook_secrets
 
@@ -28,6 +26,7 @@ SNIPPET_BYTES = 1024
 SIGNATURE_HEADER = "X-Tracker-Signature"
 DELIVERY_HEADER = "X-Tracker-Delivery"
 MAX_CLIENTS = 256  # receivers whose connections are kept open
+USER_AGENT = "tracker-postback/1"
 
 
 class Undeliverable(Exception):
@@ -66,53 +65,25 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 
 class Courier:
-    """Makes the tries, over a client (and connection pool) per receiver: httpcore scans a
-    pool's every connection on each request, so one big pool costs more the more receivers
-    are busy, and a slow receiver's connections would tax the fast ones."""
+    """Makes the tries, over keep-alive connections per receiver (app/sender/http1.py):
+    at most a receiver's share of the slots are open to it, since no more of its tries
+    run at once."""
 
     def __init__(self, settings: Settings, receivers: Receivers) -> None:
         self._settings = settings
-        self._receivers = receivers
         self._allowed = ssrf.parse_networks(settings.sender_allowed_networks)
         # Opens webhook secrets (sealed at rest) to sign; checked at start (service.run).
         self._sealer = sealing.sealer_of(settings)
         self._deadline_s = settings.sender_connect_timeout_s + settings.sender_read_timeout_s
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
-        self._closing: set[asyncio.Task[None]] = set()
+        self._client = http1.Client(
+            connect_timeout_s=settings.sender_connect_timeout_s,
+            read_timeout_s=settings.sender_read_timeout_s,
+            keep=receivers.share,
+            max_origins=MAX_CLIENTS,
+        )
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
-        if self._closing:
-            await asyncio.wait(self._closing)
-
-    def _client_for(self, key: str) -> httpx.AsyncClient:
-        client = self._clients.get(key)
-        if client is not None:
-            self._clients.move_to_end(key)
-            return client
-        settings = self._settings
-        share = self._receivers.share
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                settings.sender_read_timeout_s, connect=settings.sender_connect_timeout_s
-            ),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=share, max_keepalive_connections=share),
-            # identity: the snippet stays readable and no compressed bomb is inflated.
-            headers={"User-Agent": "tracker-postback/1", "Accept-Encoding": "identity"},
-            trust_env=False,
-        )
-        self._clients[key] = client
-        # Receivers not heard from in a while give their connections back.
-        busy = self._receivers.in_flight
-        idle = [k for k in self._clients if k not in busy and k != key]
-        for stale in idle[: max(0, len(self._clients) - MAX_CLIENTS)]:
-            closing = asyncio.create_task(self._clients.pop(stale).aclose())
-            self._closing.add(closing)
-            closing.add_done_callback(self._closing.discard)
-        return client
+        await self._client.aclose()
 
     async def send(self, row: Claimed) -> Attempt:
         started, permanent = time.perf_counter(), False
@@ -138,32 +109,32 @@ class Courier:
         webhook = row.get("kind") == "webhook"
         if webhook and (row["webhook_secret"] is None or row["webhook_status"] != "enabled"):
             raise Undeliverable("the webhook endpoint was deleted or disabled")
-        body = orjson.dumps(row["body"]) if row["method"] == "POST" else b""
+        method: str = row["method"]
+        body = orjson.dumps(row["body"]) if method == "POST" else b""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ssrf.RefusedAddress("not an http(s) URL")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         address = await ssrf.resolve_public(parts.hostname, port, self._allowed)
-        host = f"[{address}]" if ":" in address else address
-        target = urlunsplit(parts._replace(netloc=f"{host}:{port}"))
-        headers = {"Host": parts.netloc.rsplit("@", 1)[-1], DELIVERY_HEADER: str(row["id"])}
+        # The checked address is where the connection goes; Host and the TLS name stay.
+        origin = http1.Origin(address, port, parts.hostname if parts.scheme == "https" else None)
+        target = http1.request_target(parts.path, parts.query)
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "*/*",
+            # identity: the snippet stays readable and no compressed bomb is inflated.
+            "Accept-Encoding": "identity",
+            DELIVERY_HEADER: str(row["id"]),
+        }
         if body:
             headers["Content-Type"] = "application/json"
-        client = self._client_for(host_key(url))
-        request = client.build_request(
-            row["method"],
-            target,
-            content=body or None,
-            headers=headers,
-            extensions={"sni_hostname": parts.hostname},
-        )
         if webhook:
             # Standard Webhooks: the same webhook-id on every try, this try's timestamp.
             timestamp = int(time.time())
-            request.headers["webhook-id"] = row["event_id"]
-            request.headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-id"] = row["event_id"]
+            headers["webhook-timestamp"] = str(timestamp)
             keys = [row["webhook_secret"], row["webhook_previous_secret"]]
-            request.headers["webhook-signature"] = " ".join(
+            headers["webhook-signature"] = " ".join(
                 signing.webhook_signature(
                     webhook_secrets.open_secret(self._sealer, row["webhook_id"], secret),
                     row["event_id"],
@@ -175,21 +146,27 @@ class Courier:
             )
         elif row["signing_secret"]:
             # Over the body of a POST, the request target (exactly as sent) of a GET.
-            request.headers[SIGNATURE_HEADER] = signing.sign(
-                row["signing_secret"], int(time.time()), body or request.url.raw_path
+            headers[SIGNATURE_HEADER] = signing.sign(
+                row["signing_secret"], int(time.time()), body or target.encode("ascii")
             )
-        auth = None
         if parts.username is not None:
-            auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
-        response = await client.send(request, stream=True, auth=auth)
-        try:
-            snippet = b""
-            async for chunk in response.aiter_raw():
-                snippet += chunk
-                if len(snippet) >= SNIPPET_BYTES:
-                    break  # a huge body is not read to its end
-        finally:
-            await response.aclose()
+            headers["Authorization"] = http1.basic_auth(
+                unquote(parts.username), unquote(parts.password or "")
+            )
+        host = parts.netloc.rsplit("@", 1)[-1]
+        if not host.isascii():  # an internationalised name goes as its IDNA form
+            host = parts.hostname.encode("idna").decode("ascii")
+            host += f":{parts.port}" if parts.port else ""
+        head = http1.request_head(
+            method,
+            target,
+            host,
+            headers,
+            len(body) if method == "POST" else None,
+        )
+        response = await self._client.request(
+            origin, method, head, body, snippet_bytes=SNIPPET_BYTES
+        )
         latency = time.perf_counter() - started
         metrics.delivery_latency.observe(latency)
         code = response.status_code
@@ -197,7 +174,7 @@ class Courier:
             status_code=code,
             error=None if 200 <= code < 300 else f"HTTP {code}",
             latency_ms=int(latency * 1000),
-            snippet=snippet[:SNIPPET_BYTES].decode("utf-8", "replace"),
+            snippet=response.snippet[:SNIPPET_BYTES].decode("utf-8", "replace"),
             retry_after_s=retry_after_seconds(response.headers.get("retry-after")),
             # Standard Webhooks: 410 Gone means the receiver wants no more (the endpoint
             # is disabled with it).
