@@ -1,7 +1,14 @@
-"""The baseline: a raw ASGI app answering a constant 302, served with the same flags."""
+"""The baselines: a raw ASGI app answering a constant 302 on uvicorn with the same flags,
+and the same 302 from `tracker serve`'s protocol without ASGI (`--http
+loadtests.baseline_app:ConstantProtocol`)."""
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+from app.edge.protocol import EdgeProtocol, write
+from app.redirect.handler import Reply
 
 HEADERS = [(b"location", b"https://shop.example/landing"), (b"content-length", b"0")]
 
@@ -15,3 +22,14 @@ async def app(
         return
     await send({"type": "http.response.start", "status": 302, "headers": HEADERS})
     await send({"type": "http.response.body", "body": b""})
+
+
+class ConstantProtocol(EdgeProtocol):
+    """`tracker serve`'s protocol answering every request with the constant 302 from its
+    fast lane (no ASGI task): the ceiling of that protocol on this machine."""
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        write(cycle, CONSTANT)
+
+
+CONSTANT = Reply(302, HEADERS, b"")

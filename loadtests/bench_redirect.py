@@ -5,9 +5,11 @@
 Uses the system PostgreSQL and Redis (BENCH_DATABASE_URL, default a fresh database
 tracker_bench on 127.0.0.1:5432; BENCH_REDIS_URL, default redis://127.0.0.1:6379/4,
 flushed), loopback only. In one run it measures with wrk:
+  (n) nginx `return 302` with one worker (Debian's nginx; skipped if absent),
   (a) a raw ASGI app answering a constant 302 on uvicorn with the same flags (baseline),
-  (b) GET /c/{code} on `tracker serve` (one process) with durable enqueue, link cache,
-      a click cap, the cookie and the counters on,
+  (k) the same constant 302 from `tracker serve`'s protocol's fast lane (no ASGI),
+  (b) GET /c/{code} on `tracker serve` (`--workers`, default one process) with durable
+      enqueue, link cache, a click cap, the cookie and the counters on,
 then one worker draining the stream into PostgreSQL, the stream lag while a worker runs
 under sustained redirect load, and the web process's RSS after all of it.
 
@@ -22,10 +24,12 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -165,6 +169,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--no-caps", action="store_true", help="measure without a click cap")
+    parser.add_argument("--workers", type=int, default=1, help="web processes (b)")
     parser.add_argument("--ip-anonymize", action="store_true", help="IP_ANONYMIZE=true")
     parser.add_argument(
         "--redirect-only", action="store_true", help="only (a) and (b): no worker, lag or RSS"
@@ -199,23 +204,15 @@ def main() -> None:
     subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
     code = asyncio.run(seed(env, caps=not args.no_caps))
 
-    port = free_port()
-    base = subprocess.Popen(
-        [PY, "-m", "uvicorn", "loadtests.baseline_app:app", "--port", str(port), *UVICORN_FLAGS],
-        cwd=ROOT,
+    nginx = measure_nginx(args.duration, args.connections)
+    baseline, base_share = measure_constant([], args.duration, args.connections)
+    constant, _ = measure_constant(
+        ["--http", "loadtests.baseline_app:ConstantProtocol"], args.duration, args.connections
     )
-    try:
-        wait_port(port)
-        wrk(f"http://127.0.0.1:{port}/c/x", 2, args.connections)  # warm-up
-        base_cpu = cpu_seconds(base.pid)
-        baseline = wrk(f"http://127.0.0.1:{port}/c/x", args.duration, args.connections)
-        base_share = (cpu_seconds(base.pid) - base_cpu) / args.duration
-    finally:
-        base.send_signal(signal.SIGINT)
-        base.wait()
 
     port = free_port()
-    web = subprocess.Popen([PY, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT)
+    serve = [PY, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(args.workers)]
+    web = subprocess.Popen(serve, env=env, cwd=ROOT)
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
@@ -226,6 +223,7 @@ def main() -> None:
         redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
         if args.redirect_only:
+            print_baselines(nginx, baseline, constant)
             print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
             return
 
@@ -255,6 +253,7 @@ def main() -> None:
         web.send_signal(signal.SIGINT)
         web.wait()
 
+    print_baselines(nginx, baseline, constant)
     print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
     print(
         f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
@@ -262,6 +261,67 @@ def main() -> None:
     )
     print(f"lag under load (1 worker) : {lags}")
     print(f"web RSS after {total_served} clicks: {rss:.0f} MB")
+
+
+def measure_constant(
+    flags: list[str], duration: int, connections: int
+) -> tuple[dict[str, float], float]:
+    """wrk against the constant-302 app on uvicorn (with extra `flags`), and the share of
+    a core its process used."""
+    port = free_port()
+    command = [PY, "-m", "uvicorn", "loadtests.baseline_app:app", "--port", str(port)]
+    base = subprocess.Popen([*command, *UVICORN_FLAGS, *flags], cwd=ROOT)
+    try:
+        wait_port(port)
+        wrk(f"http://127.0.0.1:{port}/c/x", 2, connections)  # warm-up
+        before = cpu_seconds(base.pid)
+        result = wrk(f"http://127.0.0.1:{port}/c/x", duration, connections)
+        return result, (cpu_seconds(base.pid) - before) / duration
+    finally:
+        base.send_signal(signal.SIGINT)
+        base.wait()
+
+
+NGINX_CONF = """daemon off; worker_processes 1; pid {dir}/nginx.pid; error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; server {{ listen 127.0.0.1:{port};
+  location / {{ return 302 https://shop.example/landing; }} }} }}
+"""
+
+
+def measure_nginx(duration: int, connections: int) -> dict[str, float] | None:
+    """wrk against nginx's `return 302` with one worker, or None without nginx."""
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if binary is None:
+        return None
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        conf = Path(folder) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(dir=folder, port=port))
+        server = subprocess.Popen([binary, "-c", str(conf), "-p", folder])
+        try:
+            wait_port(port)
+            wrk(f"http://127.0.0.1:{port}/c/x", 2, connections)  # warm-up
+            return wrk(f"http://127.0.0.1:{port}/c/x", duration, connections)
+        finally:
+            server.send_signal(signal.SIGQUIT)
+            server.wait()
+
+
+def print_baselines(
+    nginx: dict[str, float] | None, baseline: dict[str, float], constant: dict[str, float]
+) -> None:
+    if nginx is not None:
+        print(
+            f"nginx return 302 (1 wkr) : {nginx['rps']:>9.0f} req/s  p99 {nginx['p99']:.2f} ms"
+            f"  = {nginx['rps'] / baseline['rps']:.2f} x baseline"
+        )
+    print(
+        f"fast-lane constant 302    : {constant['rps']:>9.0f} req/s  p99 {constant['p99']:.2f} ms"
+        f"  = {constant['rps'] / baseline['rps']:.2f} x baseline"
+    )
 
 
 def print_redirect(

@@ -8,9 +8,10 @@ Redis (or the local spool, if Redis is down or slow) holds the click.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_to_bytes
 
 from app.caps.clicks import counter_args
@@ -18,7 +19,7 @@ from app.clickid import new_click_id
 from app.clicks import record as click_record
 from app.privacy import anonymize
 from app.proxies import TrustedProxies
-from app.redirect.cache import LinkCache
+from app.redirect.cache import LinkCache, LinkTarget
 from app.streams.durable_queue import CommitFailed, DurableQueue
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,66 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
     return "".join(out)
 
 
+class Reply(NamedTuple):
+    """A response of the redirect: status, headers (Content-Length included), body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def _plain(status: int, body: bytes) -> Reply:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(body)),
+        (b"cache-control", b"no-store"),
+    ]
+    return Reply(status, headers, body)
+
+
+_NOT_FOUND = _plain(404, NOT_FOUND_BODY)
+_UNAVAILABLE = _plain(404, UNAVAILABLE_BODY)
+_SERVICE_UNAVAILABLE = _plain(503, b"Service unavailable\n")
+
+
+class Click:
+    """A click queued for the group commit: its record, and what its reply needs."""
+
+    __slots__ = ("_location", "cookie", "ms", "record", "target")
+
+    def __init__(
+        self,
+        target: LinkTarget,
+        ms: int,
+        record: bytes,
+        location: dict[str, str],
+        cookie: bytes,
+    ) -> None:
+        self.target = target
+        self.ms = ms
+        self.record = record
+        self._location = location
+        self.cookie = cookie
+
+    def reply(self, within: bool) -> Reply:
+        """The 302 to the offer (`within` its caps) or to the fallback, or a 404 when the
+        offer has none."""
+        parts = self.target.parts if within else self.target.fallback_parts
+        if parts is None:
+            return _UNAVAILABLE
+        location = fill_parts(parts, self._location)
+        return Reply(
+            302,
+            [
+                (b"location", location.encode("latin-1")),
+                (b"cache-control", b"no-store"),
+                (b"set-cookie", self.cookie),
+                (b"content-length", b"0"),
+            ],
+            b"",
+        )
+
+
 class Redirector:
     """The redirect path, built complete by the app's lifespan (app.redirect.service)."""
 
@@ -99,23 +160,64 @@ class Redirector:
         self.cache = cache
         self.queue = queue
 
-    async def handle(self, scope: Scope, send: Send) -> None:
-        code = scope["path"][len(PREFIX) :]
-        target = self.cache.get(code)
+    def start(self, scope: Scope) -> tuple[Click, asyncio.Future[bool]] | None:
+        """The synchronous part of a click on a link the cache holds as plain (not
+        diverted): the click queued for the group commit, with the future that says
+        whether Redis took it within the link's caps. None for any other link: `handle`
+        looks it up (it may be new or re-activated since the cache loaded)."""
+        target = self.cache.get(scope["path"][len(PREFIX) :])
         if target is None or target.diverted is not None:
-            # Not a plain hit: the link may be new or re-activated since the cache loaded.
-            target = await self.cache.resolve(code)
+            return None
+        click = self._click(scope, target)
+        return click, self._submit(click)
+
+    async def handle(self, scope: Scope, send: Send) -> None:
+        await _send(send, await self.answer(scope))
+
+    async def answer(self, scope: Scope) -> Reply:
+        """The reply to a click, once Redis (or the spool) holds it."""
+        started = self.start(scope)
+        if started is None:
+            target = await self.cache.resolve(scope["path"][len(PREFIX) :])
             if target is None:
                 self.cache.count_unknown()
-                await _plain(send, 404, NOT_FOUND_BODY)
-                return
+                return _NOT_FOUND
+            click = self._click(scope, target)
+            future = self._submit(click)
+        else:
+            click, future = started
+        try:
+            within = await future
+        except CommitFailed:
+            return await self.spooled(click)
+        return click.reply(within)
+
+    async def spooled(self, click: Click) -> Reply:
+        """The reply to a click Redis did not take: the spool holds it, or neither did
+        (then refused rather than lost)."""
+        try:
+            await self.queue.spool_record(click.record)
+        except CommitFailed:
+            return _SERVICE_UNAVAILABLE
+        return click.reply(True)
+
+    def _submit(self, click: Click) -> asyncio.Future[bool]:
+        target, queue = click.target, self.queue
+        if target.caps:
+            shard = queue.shard_for(target.offer_id)
+            caps = counter_args(shard.key, target.caps, click.ms / 1000)
+            return queue.submit(click.record, shard=shard, admission=caps)
+        return queue.submit(click.record)
+
+    def _click(self, scope: Scope, target: LinkTarget) -> Click:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
             if name in _HEADERS:
                 headers.setdefault(name, value)
         click_id, ms = new_click_id()
         subs = parse_sub_ids(scope["query_string"])
-        peer = scope["client"][0] if scope.get("client") else ""
+        client = scope.get("client")
+        peer = client[0] if client else ""
         https = scope.get("scheme") == "https"
         if self.trusted:
             forwarded = headers.get(b"x-forwarded-for")
@@ -141,44 +243,15 @@ class Redirector:
             _header(headers, b"accept-language"),
             scope["method"] == "HEAD",
         )
-        queue = self.queue
-        try:
-            if target.caps:
-                shard = queue.shard_for(target.offer_id)
-                caps = counter_args(shard.key, target.caps, ms / 1000)
-                within = await queue.put(record, shard=shard, admission=caps)
-            else:
-                within = await queue.put(record)
-        except CommitFailed:
-            # Neither Redis nor the disk took the click: refuse rather than lose it.
-            await _plain(send, 503, b"Service unavailable\n")
-            return
-        parts = target.parts if within else target.fallback_parts
-        if parts is None:
-            await _plain(send, 404, UNAVAILABLE_BODY)
-            return
         values = {k: v[0] for k, v in subs.items()}
         values.update(target.fixed)
         values["click_id"] = click_id
-        location = fill_parts(parts, values)
         cookie = (
             self._cookie_prefix
             + click_id.encode()
             + (target.cookie_tail_https if https else target.cookie_tail)
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 302,
-                "headers": [
-                    (b"location", location.encode("latin-1")),
-                    (b"cache-control", b"no-store"),
-                    (b"set-cookie", cookie),
-                    (b"content-length", b"0"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
+        return Click(target, ms, record, values, cookie)
 
 
 def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
@@ -186,19 +259,15 @@ def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
     return value.decode("utf-8", "replace")[:MAX_VALUE_CHARS] if value else None
 
 
-async def _plain(send: Send, status: int, body: bytes) -> None:
+async def _send(send: Send, reply: Reply) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
+            "status": reply.status,
+            "headers": reply.headers,
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": reply.body})
 
 
 def is_redirect(method: str, path: str) -> bool:

@@ -89,6 +89,20 @@ class DurableQueue:
         keys an admission script counts on must share that key's hash tag."""
         return self.producer.shard_for(pin)
 
+    def submit(
+        self,
+        record: bytes,
+        *,
+        shard: Shard | None = None,
+        admission: Sequence[bytes] | None = None,
+    ) -> asyncio.Future[bool]:
+        """Queue the record for the group commit without waiting (the redirect's fast
+        lane): the future is the producer's, so a CommitFailed from it leaves the record
+        to `spool_record`, which `put` does itself."""
+        return self.producer.enqueue(
+            record, shard=None if shard is None else shard.index, admission=admission
+        )
+
     async def put(
         self,
         record: bytes,
@@ -103,13 +117,16 @@ class DurableQueue:
         StreamProducer); a spooled record is admitted without the script.
         """
         try:
-            return await self.producer.enqueue(
-                record, shard=None if shard is None else shard.index, admission=admission
-            )
+            return await self.submit(record, shard=shard, admission=admission)
         except CommitFailed:
-            await self.spool.append(record)
-            self.spooled += 1
+            await self.spool_record(record)
             return True
+
+    async def spool_record(self, record: bytes) -> None:
+        """Keep a record Redis did not take in the spool (fsync'd); CommitFailed if the
+        disk did not take it either."""
+        await self.spool.append(record)
+        self.spooled += 1
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""

@@ -271,7 +271,9 @@ async def test_redis_stopped_mid_run_visitors_still_redirected_and_every_click_s
             # Redis just restarted may miss the budget for a batch: spooled too, then.
             spooled = app.state.redirector.queue.spooled
             assert spooled >= 50
-            assert await redirect_service.replay_spool(app.state.redirector) == spooled
+            # The spool's own replayer (every second) may have moved some of them already.
+            await redirect_service.replay_spool(app.state.redirector)
+            assert not app.state.redirector.queue.spool.has_files()
 
     await stream_worker.run(mine, burst=True)
     rows = await pool.fetch("SELECT click_id FROM clicks")

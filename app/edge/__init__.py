@@ -1,0 +1,1 @@
+"""The HTTP edge: how `tracker serve` answers tracking links."""
