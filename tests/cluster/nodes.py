@@ -205,7 +205,7 @@ def _cluster_ok(node: Node) -> bool:
 
 def _state(node: Node) -> str:
     with node.client() as client:
-        text = client.execute_command("CLUSTER", "INFO").decode()
+        text = str(client.execute_command("CLUSTER", "INFO").decode())
     return dict(line.split(":", 1) for line in text.split() if ":" in line).get("cluster_state", "")
 
 
