@@ -79,6 +79,8 @@ class DurableQueue:
         # by the Redis scripts that add records to the streams, and by the spool files.
         self.spooled = 0
         self._replayer: asyncio.Task[None] | None = None
+        # One replay at a time: the replays share the producer's one replay connection.
+        self._replaying = asyncio.Lock()
 
     def start(self) -> None:
         self.producer.start()
@@ -129,7 +131,8 @@ class DurableQueue:
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""
-        moved = await self.spool.replay(self.producer.send_now)
+        async with self._replaying:
+            moved = await self.spool.replay(self.producer.send_now)
         if moved:
             logger.info("replayed %d spooled %s into the stream", moved, self.stream)
         return moved

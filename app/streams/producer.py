@@ -92,6 +92,7 @@ redis.call('HINCRBY', KEYS[2], 'replayed', #ARGV - 1)
 return #ARGV - 1
 """
 REPLAY_MARKER_TTL_S = 7 * 86400
+REPLAY_TIMEOUT_S = 10.0
 
 NO_ARGUMENTS = (b"0",)
 # (record, admission arguments: [n, then n arguments] or None)
@@ -175,14 +176,17 @@ class StreamProducer:
         admission, and never twice (the replayer's path). The count added (0: already in);
         Unreplicated (a RedisError: the file stays) when the replicas did not confirm."""
         key = self.keys[zlib.crc32(chunk.encode()) % len(self.keys)]
-        added = await self._replay_connection.run(
-            [
-                key.encode(),
-                stream_keys.metrics_key(key).encode(),
-                stream_keys.replay_marker_key(key, chunk).encode(),
-            ],
-            [b"%d" % REPLAY_MARKER_TTL_S, *records],
-        )
+        # A node that stopped answering (not closed: paused, cut off) fails the replay,
+        # which goes again later, rather than holding it.
+        async with asyncio.timeout(REPLAY_TIMEOUT_S):
+            added = await self._replay_connection.run(
+                [
+                    key.encode(),
+                    stream_keys.metrics_key(key).encode(),
+                    stream_keys.replay_marker_key(key, chunk).encode(),
+                ],
+                [b"%d" % REPLAY_MARKER_TTL_S, *records],
+            )
         return int(added)
 
     @staticmethod

@@ -160,6 +160,22 @@ class LocalCluster:
         assert node.proc is not None
         node.proc.send_signal(signal.SIGSTOP)
 
+    def cut_off(self, replica: Node, master: Node, key: str) -> None:
+        """Pause `replica` and make `master` drop its link: what the master takes from
+        now on never reaches it (a SIGSTOP alone would not do: the kernel buffers the
+        replication stream for the paused process). The master's output buffer for
+        replicas is made small and filled past it with a value under `key`'s slot."""
+        self.pause(replica)
+        with master.client() as client:
+            client.config_set("client-output-buffer-limit", "replica 1048576 0 0")
+            for i in range(64):
+                client.set(f"{key}:filler", b"x" * (4 << 20))
+                if int(client.info("replication")["connected_slaves"]) == 0:
+                    client.delete(f"{key}:filler")
+                    return
+                time.sleep(0.05 * i)
+        raise AssertionError(f"node {master.port} kept its replica")
+
     def resume(self, node: Node) -> None:
         assert node.proc is not None
         node.proc.send_signal(signal.SIGCONT)
