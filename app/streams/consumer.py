@@ -8,7 +8,8 @@ entry once (app.streams.outcome). Entries a dead consumer left pending are recla
 with XAUTOCLAIM; those delivered too often go one at a time too, but the delivery count
 alone never dead-letters an entry. Streams are trimmed only below the oldest entry still
 pending or undelivered. Stopping finishes the batch in hand; burst mode runs until the
-streams are empty.
+streams are empty. On a Redis Cluster each shard gets a loop of its own (one XREADGROUP
+may only name keys of one slot).
 """
 
 from __future__ import annotations

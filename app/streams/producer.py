@@ -17,6 +17,10 @@ round trip (app.postbacks.freshness); the web process then judges it again.
 The script also adds the records it stored to the shard's `enqueued` counter, in the
 same atomic step as the XADDs: the reconciliation's count of what went in cannot miss a
 record that did, even when the web process is killed the next instant.
+
+With `wait_replicas` (REDIS_WAIT_REPLICAS) each script call is followed by WAIT on its
+connection (app.streams.script_connection); a batch the replicas did not confirm answers
+Unconfirmed for each stored record, and the caller spools it (app.streams.durable_queue).
 """
 
 from __future__ import annotations
