@@ -2,7 +2,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     stream_shards: int = Field(default=2, ge=1, le=256)
     redis_budget_ms: int = Field(default=50, ge=1, le=10_000)
     enqueue_max_batch: int = Field(default=512, ge=1, le=10_000)
+    # Replicas that must hold each group-committed batch (WAIT) before it is acknowledged;
+    # a batch they do not confirm within REDIS_WAIT_MS is spooled too. 0: no WAIT.
+    redis_wait_replicas: int = Field(default=0, ge=0, le=16)
+    redis_wait_ms: int = Field(default=10, ge=1, le=10_000)
     trusted_proxies: list[str] = Field(default_factory=list)
     catalog_poll_ms: int = Field(default=500, ge=50)
     catalog_ttl_s: int = Field(default=60, ge=1)
@@ -102,6 +106,13 @@ class Settings(BaseSettings):
     # every try has failed for this long (3 days).
     webhook_disable_after_failures: int = Field(default=50, ge=1)
     webhook_disable_after_s: float = Field(default=259200.0, gt=0)
+
+    @model_validator(mode="after")
+    def _wait_within_budget(self) -> "Settings":
+        # A WAIT the budget cuts short spools the batch as it was sent, not as stored.
+        if self.redis_wait_replicas and self.redis_wait_ms >= self.redis_budget_ms:
+            raise ValueError("REDIS_WAIT_MS must be below REDIS_BUDGET_MS")
+        return self
 
     @field_validator("public_url")
     @classmethod

@@ -37,6 +37,7 @@ local function admit(rec, first, n)
 end
 """.replace("CAPPED_MEMBER", CAPPED_MEMBER)
 DAY_TTL_S = 2 * 86400
+_CAPPED_TAIL = b"," + CAPPED_MEMBER.encode() + b"}"
 MONTH_TTL_S = 32 * 86400
 
 
@@ -46,6 +47,11 @@ class ClickCap:
     scope: str
     period: str  # day | month
     limit: int
+
+
+def capped_record(record: bytes) -> bytes:
+    """The record as ADMISSION stores a click over its cap."""
+    return record[:-1] + _CAPPED_TAIL
 
 
 def cap_scope(offer_id: int, affiliate_id: int | None) -> str:

@@ -12,13 +12,17 @@ web process then reloads its cache and judges the postback again (app.postbacks.
 The version is read once per batch, and only when a record of the batch carries one
 (pixels carry none: they are not judged against an advertiser).
 
-On Redis Cluster the version key would have to be copied under each shard's hash tag;
-this Redis client is not a Cluster client today.
+On Redis Cluster the script may read only keys of its shard's slot: the version is
+copied under each conversion shard's hash tag (`conversions:{i}:catalog-version`, set
+by `catalog.service.notify_changed` after the version itself) and the script reads the
+copy of its shard.
 """
 
 from __future__ import annotations
 
-from app.catalog.service import CATALOG_VERSION_KEY
+from collections.abc import Callable
+
+from app.catalog.service import CATALOG_VERSION_KEY, version_copy_key
 
 ADMISSION = """
 local current
@@ -29,6 +33,13 @@ local function admit(rec, first, n)
 end
 """
 ADMISSION_KEYS = (CATALOG_VERSION_KEY,)
+
+
+def admission_keys(*, cluster: bool) -> Callable[[str], tuple[str, ...]]:
+    """The version key ADMISSION reads, given a shard's key."""
+    if cluster:
+        return lambda stream_key: (version_copy_key(stream_key),)
+    return lambda _stream_key: ADMISSION_KEYS
 
 
 def admission_args(version: bytes) -> tuple[bytes, bytes]:

@@ -26,6 +26,7 @@ from app.postbacks.records import ConversionRecord
 from app.postbacks.sources import PostbackSources
 from app.privacy import anonymize
 from app.proxies import TrustedProxies
+from app.redis import is_cluster
 from app.settings import Settings
 from app.streams import keys
 from app.streams.durable_queue import CommitFailed, DurableQueue, Refused
@@ -86,7 +87,7 @@ async def open_intake(*, settings: Settings, pool: Pool, redis: Redis) -> Intake
         stream=keys.CONVERSIONS,
         settings=settings,
         admission=freshness.ADMISSION,
-        admission_keys=freshness.ADMISSION_KEYS,
+        admission_keys=freshness.admission_keys(cluster=is_cluster(settings.require_urls()[1])),
     )
     queue.start()
     limiter = PixelLimiter(redis, per_minute=settings.pixel_rate_per_minute, budget_s=budget_s)

@@ -21,7 +21,11 @@ async def open_redirector(*, settings: Settings, pool: Pool, redis: Redis) -> Re
     )
     await cache.start()
     queue = DurableQueue(
-        redis, stream=keys.CLICKS, settings=settings, admission=click_caps.ADMISSION
+        redis,
+        stream=keys.CLICKS,
+        settings=settings,
+        admission=click_caps.ADMISSION,
+        stored_refused=click_caps.capped_record,
     )
     queue.start()
     return Redirector(

@@ -8,7 +8,8 @@ entry once (app.streams.outcome). Entries a dead consumer left pending are recla
 with XAUTOCLAIM; those delivered too often go one at a time too, but the delivery count
 alone never dead-letters an entry. Streams are trimmed only below the oldest entry still
 pending or undelivered. Stopping finishes the batch in hand; burst mode runs until the
-streams are empty.
+streams are empty. On a Redis Cluster each shard gets a loop of its own (one XREADGROUP
+may only name keys of one slot).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -28,6 +29,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
+from app.redis import is_cluster_client
 from app.streams import keys
 from app.streams.faults import Faults
 from app.streams.outcome import SETTLE, BatchOutcome, settle_args
@@ -225,10 +227,28 @@ class StreamConsumer:
             await self.on_start()
         try:
             await self.ensure_groups()
-            await self._consume(stop, burst=burst)
+            if is_cluster_client(self.redis) and len(self.stream_keys) > 1:
+                await self._consume_per_shard(stop, burst=burst)
+            else:
+                await self._consume(stop, burst=burst)
         finally:
             if self.on_stop is not None:
                 await self.on_stop()
+
+    async def _consume_per_shard(self, stop: asyncio.Event, *, burst: bool) -> None:
+        """On Redis Cluster one XREADGROUP may name keys of one slot only: a loop per
+        shard, sharing this consumer's counters (and its poll, run by the first)."""
+        loops = [
+            replace(self, stream_keys=[key], on_poll=None if i else self.on_poll)
+            for i, key in enumerate(self.stream_keys)
+        ]
+        for loop in loops:
+            loop._stop = stop
+        if burst:
+            for loop in loops:
+                await loop._consume(stop, burst=True)
+        else:
+            await asyncio.gather(*(loop._consume(stop, burst=False) for loop in loops))
 
     async def _consume(self, stop: asyncio.Event, *, burst: bool) -> None:
         if burst:

@@ -4,6 +4,12 @@ A record is acknowledged once Redis holds it (group-committed XADD within the bu
 when Redis is down or slow, once it is fsync'd to the spool, which a task replays into
 the stream when Redis answers again. The redirect (clicks) and the postback intake
 (conversions) follow the same rules.
+
+With REDIS_WAIT_REPLICAS set, "Redis holds it" means the master and that many replicas:
+replication is asynchronous, so a batch the master took but its replicas did not confirm
+within REDIS_WAIT_MS is spooled as well, as the script stored it. A failover then loses
+nothing acknowledged; a record both replicated late and spooled is stored once (the
+sinks dedupe), and the reconciliation balances, since the spool's replay counts it again.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from redis.exceptions import RedisError
 from app.settings import Settings
 from app.streams import keys
 from app.streams.batching import CommitFailed
-from app.streams.producer import Refused, Shard, StreamProducer
+from app.streams.producer import Refused, Shard, StreamProducer, Unconfirmed
 from app.streams.spool import Spool
 
 logger = logging.getLogger(__name__)
@@ -50,10 +56,12 @@ class DurableQueue:
         stream: str,
         settings: Settings,
         admission: str | None = None,
-        admission_keys: Sequence[str] = (),
+        admission_keys: Callable[[str], Sequence[str]] | None = None,
+        stored_refused: Callable[[bytes], bytes] | None = None,
     ) -> None:
         """`admission`: Lua run on records put with admission arguments, reading
-        `admission_keys` besides the shard's (StreamProducer)."""
+        `admission_keys` besides the shard's (StreamProducer); `stored_refused`: the
+        record as that script stores one it refused but kept (a capped click)."""
         self.stream = stream
         self.producer = StreamProducer(
             settings.require_urls()[1],
@@ -62,12 +70,17 @@ class DurableQueue:
             max_batch=settings.enqueue_max_batch,
             admission=admission,
             admission_keys=admission_keys,
+            wait_replicas=settings.redis_wait_replicas,
+            wait_ms=settings.redis_wait_ms,
         )
+        self._stored_refused = stored_refused or (lambda record: record)
         self.spool = Spool(settings.tracker_data_dir / "spool", stream)
         # This process's own figures (logs, tests). The reconciliation's counts are kept
         # by the Redis scripts that add records to the streams, and by the spool files.
         self.spooled = 0
         self._replayer: asyncio.Task[None] | None = None
+        # One replay at a time: the replays share the producer's one replay connection.
+        self._replaying = asyncio.Lock()
 
     def start(self) -> None:
         self.producer.start()
@@ -121,6 +134,11 @@ class DurableQueue:
         except CommitFailed:
             await self.spool_record(record)
             return True
+        except Unconfirmed as exc:
+            # In Redis already (counted there): the spool keeps it through a failover.
+            await self.spool.append(record if exc.admitted else self._stored_refused(record))
+            self.spooled += 1
+            return exc.admitted
 
     async def spool_record(self, record: bytes) -> None:
         """Keep a record Redis did not take in the spool (fsync'd); CommitFailed if the
@@ -130,7 +148,8 @@ class DurableQueue:
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""
-        moved = await self.spool.replay(self.producer.send_now)
+        async with self._replaying:
+            moved = await self.spool.replay(self.producer.send_now)
         if moved:
             logger.info("replayed %d spooled %s into the stream", moved, self.stream)
         return moved

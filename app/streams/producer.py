@@ -17,6 +17,10 @@ round trip (app.postbacks.freshness); the web process then judges it again.
 The script also adds the records it stored to the shard's `enqueued` counter, in the
 same atomic step as the XADDs: the reconciliation's count of what went in cannot miss a
 record that did, even when the web process is killed the next instant.
+
+With `wait_replicas` (REDIS_WAIT_REPLICAS) each script call is followed by WAIT on its
+connection (app.streams.script_connection); a batch the replicas did not confirm answers
+Unconfirmed for each stored record, and the caller spools it (app.streams.durable_queue).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 from app.streams import keys as stream_keys
 from app.streams.batching import GroupCommit
-from app.streams.script_connection import ScriptConnection
+from app.streams.script_connection import ScriptConnection, Unreplicated
 
 # ARGV per record: the record, n, then n arguments for the admission script, which
 # defines `admit(rec, first, n)`: given the record and where its arguments start in ARGV,
@@ -62,6 +66,16 @@ class Refused(Exception):
     """The admission script refused the record and did not store it."""
 
 
+class Unconfirmed(Exception):
+    """Redis took the record, but fewer replicas than REDIS_WAIT_REPLICAS confirmed it in
+    time: a failover now could lose it, so the caller keeps it elsewhere (the spool)."""
+
+    def __init__(self, admitted: bool) -> None:
+        super().__init__("the record is not on enough replicas")
+        # As the script answered: False when it stored the record as refused (capped).
+        self.admitted = admitted
+
+
 def xadd_script(admission: str | None = None) -> str:
     """The producer's script, with `admission` (Lua defining `admit`) if given."""
     return XADD_ALL % (admission or ADMIT_ALL)
@@ -69,14 +83,20 @@ def xadd_script(admission: str | None = None) -> str:
 
 # KEYS: stream, counters hash, the chunk's replay marker. ARGV: marker TTL, records.
 # A chunk goes in once: a replayer that crashed before deleting its spool file sends the
-# file again, and the chunks Redis already took are skipped.
+# file again, and the chunks Redis already took are skipped. (Replication keeps the
+# order of writes, so a replica that has the marker has the chunk's entries too.)
 REPLAY = """
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[1]) then
+  -- Already in: a write all the same, so that a WAIT after this call covers the chunk.
+  redis.call('EXPIRE', KEYS[3], ARGV[1])
+  return 0
+end
 for i = 2, #ARGV do redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
 redis.call('HINCRBY', KEYS[2], 'replayed', #ARGV - 1)
 return #ARGV - 1
 """
 REPLAY_MARKER_TTL_S = 7 * 86400
+REPLAY_TIMEOUT_S = 10.0
 
 NO_ARGUMENTS = (b"0",)
 # (record, admission arguments: [n, then n arguments] or None)
@@ -98,20 +118,27 @@ class StreamProducer:
         budget_s: float,
         max_batch: int,
         admission: str | None = None,
-        admission_keys: Sequence[str] = (),
+        admission_keys: Callable[[str], Sequence[str]] | None = None,
+        wait_replicas: int = 0,
+        wait_ms: int = 0,
     ) -> None:
-        """`admission_keys`: the keys the admission script reads besides the shard's."""
+        """`admission_keys`: given a shard's key, the keys the admission script reads
+        besides the shard's. `wait_replicas`: each batch (and each replayed chunk) is
+        acknowledged only once that many replicas hold it, waiting up to `wait_ms`; the
+        records of a batch they did not confirm fail with Unconfirmed."""
         self.keys = list(keys)
         self.shards = [Shard(i, key) for i, key in enumerate(self.keys)]
         script = xadd_script(admission)
         self._rotation = itertools.cycle(range(len(self.keys)))
         # One connection per shard batcher (each keeps one request in flight), and one
         # for the spool replayer, which runs beside them.
-        self._connections = [ScriptConnection(redis_url, script) for _ in self.keys]
-        self._replay_connection = ScriptConnection(redis_url, REPLAY)
+        wait = {"wait_replicas": wait_replicas, "wait_ms": wait_ms}
+        self._connections = [ScriptConnection(redis_url, script, **wait) for _ in self.keys]
+        self._replay_connection = ScriptConnection(redis_url, REPLAY, **wait)
+        extra = admission_keys or (lambda _key: ())
         self._batchers: list[GroupCommit[Item, bool]] = [
             GroupCommit(
-                self._flusher([key, stream_keys.metrics_key(key), *admission_keys], connection),
+                self._flusher([key, stream_keys.metrics_key(key), *extra(key)], connection),
                 max_batch=max_batch,
                 budget_s=budget_s,
                 name=f"xadd {key}",
@@ -142,23 +169,28 @@ class StreamProducer:
     ) -> asyncio.Future[bool]:
         """Queue a record, with its admission arguments if any ([n, then n arguments]);
         the future gives False when the admission script refused it but stored it as it
-        said, fails with Refused when the script refused to store it, and fails with
-        CommitFailed when Redis did not take the batch within the budget."""
+        said, fails with Refused when the script refused to store it, with CommitFailed
+        when Redis did not take the batch within the budget, and with Unconfirmed when
+        Redis took it but the replicas asked for did not confirm it in time."""
         index = next(self._rotation) if shard is None else shard
         return self._batchers[index].submit((record, admission))
 
     async def send_now(self, chunk: str, records: list[bytes]) -> int:
         """XADD a chunk of spooled records, named `chunk` uniquely, at once: no budget, no
-        admission, and never twice (the replayer's path). The count added (0: already in)."""
+        admission, and never twice (the replayer's path). The count added (0: already in);
+        Unreplicated (a RedisError: the file stays) when the replicas did not confirm."""
         key = self.keys[zlib.crc32(chunk.encode()) % len(self.keys)]
-        added = await self._replay_connection.run(
-            [
-                key.encode(),
-                stream_keys.metrics_key(key).encode(),
-                stream_keys.replay_marker_key(key, chunk).encode(),
-            ],
-            [b"%d" % REPLAY_MARKER_TTL_S, *records],
-        )
+        # A node that stopped answering (not closed: paused, cut off) fails the replay,
+        # which goes again later, rather than holding it.
+        async with asyncio.timeout(REPLAY_TIMEOUT_S):
+            added = await self._replay_connection.run(
+                [
+                    key.encode(),
+                    stream_keys.metrics_key(key).encode(),
+                    stream_keys.replay_marker_key(key, chunk).encode(),
+                ],
+                [b"%d" % REPLAY_MARKER_TTL_S, *records],
+            )
         return int(added)
 
     @staticmethod
@@ -172,7 +204,10 @@ class StreamProducer:
             for record, admission in items:
                 args.append(record)
                 args.extend(admission or NO_ARGUMENTS)
-            answers = await connection.run(script_keys, args)
+            try:
+                answers = await connection.run(script_keys, args)
+            except Unreplicated as exc:
+                return [Unconfirmed(a == 1) if a >= 0 else Refused() for a in exc.reply]
             return [a == 1 if a >= 0 else Refused() for a in answers]
 
         return flush

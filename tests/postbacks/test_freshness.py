@@ -158,7 +158,7 @@ async def test_the_script_takes_the_current_version_only(settings: Settings, red
         budget_s=5,
         max_batch=8,
         admission=freshness.ADMISSION,
-        admission_keys=freshness.ADMISSION_KEYS,
+        admission_keys=freshness.admission_keys(cluster=False),
     )
     producer.start()
     try:

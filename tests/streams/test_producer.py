@@ -65,7 +65,7 @@ async def test_the_admission_reads_its_own_keys(settings: Settings, redis: Redis
         budget_s=5,
         max_batch=8,
         admission=reads_a_key,
-        admission_keys=("things:gate",),
+        admission_keys=lambda _key: ("things:gate",),
     )
     producer.start()
     try:
