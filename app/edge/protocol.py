@@ -35,6 +35,7 @@ from uvicorn.protocols.http.httptools_impl import (
 
 from app.redirect.handler import PREFIX, Click, Redirector, Reply
 from app.streams.batching import CommitFailed
+from app.streams.producer import Unconfirmed
 
 # A request line and headers together: nginx's default is 4 buffers of 8 KiB; seven
 # sub-IDs of 1,024 percent-encoded characters each need ~64 KiB.
@@ -178,9 +179,10 @@ class EdgeProtocol(HttpToolsProtocol):
         error = future.exception()
         if error is None:
             write(cycle, click.reply(future.result()))
-        elif isinstance(error, CommitFailed):
-            # Redis did not take the batch in time: the spool's fsync, then the reply.
-            task = self.loop.create_task(self._spooled(cycle, redirector, click))
+        elif isinstance(error, CommitFailed | Unconfirmed):
+            # Redis (or its replicas) did not confirm the batch in time: the spool's
+            # fsync, then the reply.
+            task = self.loop.create_task(self._spooled(cycle, redirector, click, error))
             task.add_done_callback(self.tasks.discard)
             self.tasks.add(task)
         else:
@@ -188,9 +190,13 @@ class EdgeProtocol(HttpToolsProtocol):
             write(cycle, _ERROR)
 
     async def _spooled(
-        self, cycle: RequestResponseCycle, redirector: Redirector, click: Click
+        self,
+        cycle: RequestResponseCycle,
+        redirector: Redirector,
+        click: Click,
+        failure: CommitFailed | Unconfirmed,
     ) -> None:
-        write(cycle, await redirector.spooled(click))
+        write(cycle, await redirector.spooled(click, failure))
 
 
 _ERROR = Reply(

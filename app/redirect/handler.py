@@ -20,7 +20,7 @@ from app.clicks import record as click_record
 from app.privacy import anonymize
 from app.proxies import TrustedProxies
 from app.redirect.cache import LinkCache, LinkTarget
-from app.streams.durable_queue import CommitFailed, DurableQueue
+from app.streams.durable_queue import CommitFailed, DurableQueue, Unconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -188,18 +188,18 @@ class Redirector:
             click, future = started
         try:
             within = await future
-        except CommitFailed:
-            return await self.spooled(click)
+        except (CommitFailed, Unconfirmed) as failure:
+            return await self.spooled(click, failure)
         return click.reply(within)
 
-    async def spooled(self, click: Click) -> Reply:
-        """The reply to a click Redis did not take: the spool holds it, or neither did
-        (then refused rather than lost)."""
+    async def spooled(self, click: Click, failure: CommitFailed | Unconfirmed) -> Reply:
+        """The reply to a click whose batch Redis did not take (or its replicas did not
+        confirm): the spool holds it, or neither did (then refused rather than lost)."""
         try:
-            await self.queue.spool_record(click.record)
+            within = await self.queue.keep(click.record, failure)
         except CommitFailed:
             return _SERVICE_UNAVAILABLE
-        return click.reply(True)
+        return click.reply(within)
 
     def _submit(self, click: Click) -> asyncio.Future[bool]:
         target, queue = click.target, self.queue

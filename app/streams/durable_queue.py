@@ -31,7 +31,7 @@ from app.streams.spool import Spool
 logger = logging.getLogger(__name__)
 
 # What `put` raises: the group commit's own, and the producer's refusal.
-__all__ = ["CommitFailed", "DurableQueue", "Refused", "replay_forever"]
+__all__ = ["CommitFailed", "DurableQueue", "Refused", "Unconfirmed", "replay_forever"]
 
 REPLAY_INTERVAL_S = 1.0
 
@@ -110,8 +110,8 @@ class DurableQueue:
         admission: Sequence[bytes] | None = None,
     ) -> asyncio.Future[bool]:
         """Queue the record for the group commit without waiting (the redirect's fast
-        lane): the future is the producer's, so a CommitFailed from it leaves the record
-        to `spool_record`, which `put` does itself."""
+        lane): the future is the producer's, so a CommitFailed or Unconfirmed from it
+        leaves the record to `keep`, which `put` does itself."""
         return self.producer.enqueue(
             record, shard=None if shard is None else shard.index, admission=admission
         )
@@ -131,20 +131,25 @@ class DurableQueue:
         """
         try:
             return await self.submit(record, shard=shard, admission=admission)
-        except CommitFailed:
-            await self.spool_record(record)
-            return True
-        except Unconfirmed as exc:
-            # In Redis already (counted there): the spool keeps it through a failover.
-            await self.spool.append(record if exc.admitted else self._stored_refused(record))
-            self.spooled += 1
-            return exc.admitted
+        except (CommitFailed, Unconfirmed) as exc:
+            return await self.keep(record, exc)
 
-    async def spool_record(self, record: bytes) -> None:
-        """Keep a record Redis did not take in the spool (fsync'd); CommitFailed if the
-        disk did not take it either."""
+    async def keep(self, record: bytes, failure: CommitFailed | Unconfirmed) -> bool:
+        """Keep in the spool (fsync'd) a record whose batch `failure` left unsafe, and say
+        whether it was admitted; CommitFailed if the disk did not take it either.
+
+        CommitFailed: Redis did not take it, the spool holds it admitted (without the
+        script). Unconfirmed: Redis has it already (counted there); the spool keeps it as
+        stored, through a failover.
+        """
+        admitted = True
+        if isinstance(failure, Unconfirmed):
+            admitted = failure.admitted
+            if not admitted:
+                record = self._stored_refused(record)
         await self.spool.append(record)
         self.spooled += 1
+        return admitted
 
     async def replay(self) -> int:
         """Move spooled records into the stream; the count moved."""

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from redis.asyncio import Redis
 
 from app.main import TrackerApp
 from app.settings import Settings
 from app.streams import keys
+from app.streams.producer import Unconfirmed
 from tests.edge.wire import Served, exchange, get, normal
 
 
@@ -80,3 +82,21 @@ async def test_without_redis_the_click_is_spooled_and_still_redirected(
     assert response.startswith(b"HTTP/1.1 302 Found\r\n")
     assert queue.spooled == 1
     assert await queue.replay() == 1
+
+
+async def test_a_click_its_replicas_did_not_confirm_is_spooled_then_redirected(
+    app: TrackerApp, edge: Served, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REDIS_WAIT_REPLICAS: a batch Redis took but its replicas did not confirm in time is
+    kept in the spool too before the 302 goes out."""
+    queue = app.redirector.queue
+
+    def unconfirmed(record: bytes, **_: object) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future.set_exception(Unconfirmed(True))
+        return future
+
+    monkeypatch.setattr(queue, "submit", unconfirmed)
+    [response] = await exchange(edge, get(f"/c/{code}"))
+    assert response.startswith(b"HTTP/1.1 302 Found\r\n")
+    assert queue.spooled == 1
