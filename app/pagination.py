@@ -17,6 +17,14 @@ MAX_LIMIT = 500
 T = TypeVar("T")
 
 
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Identified = TypeVar("Identified", bound=_HasId)
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
@@ -28,6 +36,29 @@ CursorQuery = Annotated[
     # The pattern is after_id's own rule, so that the schema admits exactly what it takes.
     Query(pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the previous page"),
 ]
+
+
+class PageParams(BaseModel):
+    """The `?limit=&cursor=` of a list endpoint; `of` makes the page of what it fetched."""
+
+    limit: LimitQuery = DEFAULT_LIMIT
+    cursor: CursorQuery = None
+
+    @property
+    def after(self) -> int:
+        return after_id(self.cursor)
+
+    def of(self, items: list[T], rows: Sequence[Row]) -> Page[T]:
+        """The page of items made from rows, fetched with `limit` and `after`."""
+        return Page[T](items=items, next_cursor=next_cursor(rows, self.limit))
+
+    def of_items(self, items: list[Identified]) -> Page[Identified]:
+        """The page of items that carry their own ID."""
+        return self.of(items, [{"id": item.id} for item in items])
+
+
+# Where limit and cursor stand among a route's own parameters, in the document's order.
+PageQuery = Annotated[PageParams, Query()]
 
 
 def after_id(cursor: str | None) -> int:

@@ -13,6 +13,7 @@ import asyncpg
 from app.attribution import queries, writer
 from app.db import Pool
 from app.errors import Conflict, NotFound
+from app.pagination import PageParams
 
 
 async def change_status(
@@ -55,8 +56,7 @@ async def get_conversion(pool: Pool, *, conversion_id: int) -> asyncpg.Record:
 async def list_conversions(
     pool: Pool,
     *,
-    after: int,
-    limit: int,
+    page: PageParams,
     start: datetime | None,
     end: datetime | None,
     affiliate_id: int | None,
@@ -65,7 +65,15 @@ async def list_conversions(
     event: str | None,
 ) -> list[asyncpg.Record]:
     return await pool.fetch(
-        queries.LIST_CONVERSIONS, after, limit, start, end, affiliate_id, offer_id, status, event
+        queries.LIST_CONVERSIONS,
+        page.after,
+        page.limit,
+        start,
+        end,
+        affiliate_id,
+        offer_id,
+        status,
+        event,
     )
 
 

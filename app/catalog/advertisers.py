@@ -11,7 +11,7 @@ from app.catalog.queries import advertisers as queries
 from app.catalog.schemas import AdvertiserIn, AdvertiserOut, AdvertiserPatch
 from app.db import Connection, Executor
 from app.errors import NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 
 def new_postback_token() -> str:
@@ -53,13 +53,10 @@ async def create_advertiser(
 
 
 async def list_advertisers(
-    conn: Executor, *, cursor: str | None, limit: int, status: str | None, public_url: str
+    conn: Executor, *, page: PageParams, status: str | None, public_url: str
 ) -> Page[AdvertiserOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, status)
-    return Page[AdvertiserOut](
-        items=[_advertiser_out(r, public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, status)
+    return page.of([_advertiser_out(r, public_url) for r in rows], rows)
 
 
 async def get_advertiser(conn: Executor, *, advertiser_id: int, public_url: str) -> AdvertiserOut:

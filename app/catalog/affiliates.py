@@ -16,7 +16,7 @@ from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.money import format_money
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import history, lifecycle
 from app.partners import profile as profile_service
 from app.partners.history import Actor
@@ -106,8 +106,7 @@ async def create_affiliate(
 async def list_affiliates(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     only_affiliate_id: int | None,
     status: str | None,
     tag: str | None = None,
@@ -115,12 +114,9 @@ async def list_affiliates(
 ) -> Page[AffiliateOut]:
     """`only_affiliate_id`: the one affiliate an affiliate key may see (None: all)."""
     rows = await conn.fetch(
-        queries.LIST, after_id(cursor), limit, only_affiliate_id, status, tag, group_id
+        queries.LIST, page.after, page.limit, only_affiliate_id, status, tag, group_id
     )
-    return Page[AffiliateOut](
-        items=[AffiliateOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    return page.of([AffiliateOut(**dict(r)) for r in rows], rows)
 
 
 async def get_affiliate(conn: Executor, *, affiliate_id: int) -> AffiliateOut:

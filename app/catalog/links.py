@@ -15,7 +15,7 @@ from app.catalog.queries import links as queries
 from app.catalog.schemas import LinkIn, LinkOut
 from app.db import Executor
 from app.errors import Conflict, NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # ~58 bits from a 57-symbol alphabet: unguessable, still short
@@ -60,18 +60,14 @@ async def create_link(conn: Executor, *, body: LinkIn, public_url: str) -> LinkO
 async def list_links(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     offer_id: int | None,
     status: str | None,
     public_url: str,
 ) -> Page[LinkOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, status)
-    return Page[LinkOut](
-        items=[_link_out(r, r["id"], public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, affiliate_id, offer_id, status)
+    return page.of([_link_out(r, r["id"], public_url) for r in rows], rows)
 
 
 async def get_link(conn: Executor, *, link_id: int, public_url: str) -> LinkOut:

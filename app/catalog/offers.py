@@ -20,7 +20,7 @@ from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.mail import service as mail_service
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.webhooks import events as webhooks
 
 # Columns a PATCH may set as they are; revenue and payout each become two (type, value).
@@ -239,16 +239,12 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
 async def list_offers(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     advertiser_id: int | None,
     status: str | None,
 ) -> Page[OfferOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id, status)
-    return Page[OfferOut](
-        items=await _offers_out(conn, rows),
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, advertiser_id, status)
+    return page.of(await _offers_out(conn, rows), rows)
 
 
 async def get_offer(conn: Executor, *, offer_id: int) -> OfferOut:

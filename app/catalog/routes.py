@@ -33,7 +33,10 @@ from app.catalog.schemas import (
 )
 from app.db import Connection, Pool
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.partners.history import actor_of
 
 router = APIRouter()
@@ -75,12 +78,11 @@ async def list_advertisers(
     pool: PoolDep,
     settings: SettingsDep,
     _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     status: Literal["active", "archived"] | None = None,
 ) -> Page[AdvertiserOut]:
     return await advertiser_service.list_advertisers(
-        pool, cursor=cursor, limit=limit, status=status, public_url=settings.public_url
+        pool, page=page, status=status, public_url=settings.public_url
     )
 
 
@@ -154,13 +156,12 @@ async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKe
 async def list_offers(
     pool: PoolDep,
     _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     advertiser_id: IdQuery = None,
     status: Literal["active", "paused", "archived"] | None = None,
 ) -> Page[OfferOut]:
     return await offer_service.list_offers(
-        pool, cursor=cursor, limit=limit, advertiser_id=advertiser_id, status=status
+        pool, page=page, advertiser_id=advertiser_id, status=status
     )
 
 
@@ -219,8 +220,7 @@ async def create_affiliate(
 async def list_affiliates(
     pool: PoolDep,
     caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     status: Annotated[AffiliateStatus | None, Query(description="paused: suspended")] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     group_id: IdQuery = None,
@@ -228,8 +228,7 @@ async def list_affiliates(
     """All affiliates for an admin; an affiliate key sees itself only."""
     return await affiliate_service.list_affiliates(
         pool,
-        cursor=cursor,
-        limit=limit,
+        page=page,
         only_affiliate_id=caller.affiliate_id,
         status="suspended" if status == "paused" else status,
         tag=tag,
@@ -307,8 +306,7 @@ async def list_links(
     pool: PoolDep,
     settings: SettingsDep,
     caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate_id: IdQuery = None,
     offer_id: IdQuery = None,
     status: Literal["active", "archived"] | None = None,
@@ -316,8 +314,7 @@ async def list_links(
     """All links for an admin; an affiliate key sees its own only."""
     return await link_service.list_links(
         pool,
-        cursor=cursor,
-        limit=limit,
+        page=page,
         affiliate_id=caller.scope(affiliate_id),
         offer_id=offer_id,
         status=status,

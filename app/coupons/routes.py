@@ -8,7 +8,10 @@ from app.api_params import IdPath, IdQuery
 from app.coupons import service
 from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponStatus
 from app.deps import AdminKey, CurrentKey, PoolDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 
 router = APIRouter(prefix="/coupons", tags=["coupons"])
 
@@ -22,8 +25,7 @@ async def create_coupon(body: CouponIn, pool: PoolDep, _: AdminKey) -> CouponOut
 async def list_coupons(
     pool: PoolDep,
     caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate_id: IdQuery = None,
     offer_id: IdQuery = None,
     advertiser_id: IdQuery = None,
@@ -32,8 +34,7 @@ async def list_coupons(
     """All coupons for an admin; an affiliate key sees its own only."""
     return await service.list_coupons(
         pool,
-        cursor=cursor,
-        limit=limit,
+        page=page,
         affiliate_id=caller.scope(affiliate_id),
         offer_id=offer_id,
         advertiser_id=advertiser_id,

@@ -16,7 +16,7 @@ from app.coupons import queries
 from app.coupons.schemas import CouponIn, CouponOut
 from app.db import Connection, Executor
 from app.errors import Conflict, NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 
 def _out(row: asyncpg.Record | None, coupon_id: int) -> CouponOut:
@@ -61,19 +61,16 @@ async def create_coupon(conn: Executor, *, body: CouponIn) -> CouponOut:
 async def list_coupons(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     offer_id: int | None,
     advertiser_id: int | None,
     status: str | None,
 ) -> Page[CouponOut]:
     rows = await conn.fetch(
-        queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, advertiser_id, status
+        queries.LIST, page.after, page.limit, affiliate_id, offer_id, advertiser_id, status
     )
-    return Page[CouponOut](
-        items=[_out(r, r["id"]) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    return page.of([_out(r, r["id"]) for r in rows], rows)
 
 
 async def get_coupon(conn: Executor, *, coupon_id: int) -> CouponOut:

@@ -18,7 +18,10 @@ from app.customers.schemas import (
 )
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.errors import Forbidden
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.privacy import holders
 from app.privacy import service as privacy_service
 from app.privacy.schemas import Erasure
@@ -31,8 +34,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 async def list_customers(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate: IdQuery = None,
     offer: IdQuery = None,
     advertiser: IdQuery = None,
@@ -46,8 +48,7 @@ async def list_customers(
         raise Forbidden("an affiliate key may not look customers up by external ID")
     rows = await service.list_customers(
         pool,
-        after=after_id(cursor),
-        limit=limit,
+        page=page,
         affiliate_id=affiliate,
         offer_id=offer,
         advertiser_id=advertiser,
@@ -55,14 +56,9 @@ async def list_customers(
         first_to=moment(first_to, "first_to", end=True),
         external_id=external_id or None,
     )
-    cursor_out = next_cursor(rows, limit)
     if principal.is_admin:
-        return Page[CustomerOut](
-            items=[CustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
-        )
-    return Page[AffiliateCustomerOut](
-        items=[AffiliateCustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
-    )
+        return page.of([CustomerOut.model_validate(r) for r in rows], rows)
+    return page.of([AffiliateCustomerOut.model_validate(r) for r in rows], rows)
 
 
 @router.get("/{customer_id}", response_model=CustomerDetail | AffiliateCustomerDetail)

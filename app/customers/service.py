@@ -14,6 +14,7 @@ from app.clickid import format_click_id
 from app.customers import attribution, queries
 from app.db import Pool
 from app.errors import Conflict, NotFound
+from app.pagination import PageParams
 
 
 def fields_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -33,8 +34,7 @@ async def external_ids(pool: Pool, customer_ids: set[int]) -> dict[int, str | No
 async def list_customers(
     pool: Pool,
     *,
-    after: int,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     offer_id: int | None,
     advertiser_id: int | None,
@@ -44,8 +44,8 @@ async def list_customers(
 ) -> list[dict[str, Any]]:
     rows = await pool.fetch(
         queries.LIST,
-        after,
-        limit,
+        page.after,
+        page.limit,
         affiliate_id,
         offer_id,
         advertiser_id,

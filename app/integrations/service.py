@@ -26,7 +26,7 @@ from app.integrations.schemas import (
     IntegrationOut,
     IntegrationPatch,
 )
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.sealing import Sealer
 
 
@@ -99,12 +99,10 @@ async def create_integration(
 
 
 async def list_integrations(
-    conn: Executor, *, cursor: str | None, limit: int, advertiser_id: int | None, public_url: str
+    conn: Executor, *, page: PageParams, advertiser_id: int | None, public_url: str
 ) -> Page[IntegrationOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id)
-    return Page[IntegrationOut](
-        items=[_out(r, public_url) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, advertiser_id)
+    return page.of([_out(r, public_url) for r in rows], rows)
 
 
 async def _found(conn: Executor, integration_id: int) -> asyncpg.Record:

@@ -10,7 +10,7 @@ from app.db import Executor, Pool
 from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from app.keys import queries
 from app.keys.schemas import CreatedKey, KeyOut, Role
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 KEY_PREFIX = "trk_"
 
@@ -79,12 +79,9 @@ async def create_key(
     return CreatedKey(key=plain, **dict(row))
 
 
-async def list_keys(conn: Executor, *, cursor: str | None, limit: int) -> Page[KeyOut]:
-    rows = await conn.fetch(queries.LIST_KEYS, after_id(cursor), limit)
-    return Page[KeyOut](
-        items=[KeyOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+async def list_keys(conn: Executor, *, page: PageParams) -> Page[KeyOut]:
+    rows = await conn.fetch(queries.LIST_KEYS, page.after, page.limit)
+    return page.of([KeyOut(**dict(r)) for r in rows], rows)
 
 
 async def revoke_key(conn: Executor, *, key_id: int) -> KeyOut:

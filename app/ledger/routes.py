@@ -14,7 +14,10 @@ from app.catalog.fields import Currency
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
 from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 
 router = APIRouter(tags=["ledger"])
 
@@ -23,8 +26,7 @@ router = APIRouter(tags=["ledger"])
 async def list_ledger(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate: IdQuery = None,
     currency: Annotated[Currency | None, Query()] = None,
     kind: Kind | None = None,
@@ -34,15 +36,14 @@ async def list_ledger(
     """Entries in the order they were appended, each with its state derived now."""
     rows = await service.list_entries(
         pool,
-        after=after_id(cursor),
-        limit=limit,
+        page=page,
         affiliate_id=principal.scope(affiliate),
         currency=currency,
         kind=kind,
         start=moment(from_, "from", end=False),
         end=moment(to, "to", end=True),
     )
-    return Page[EntryOut](items=rows, next_cursor=next_cursor([{"id": r.id} for r in rows], limit))
+    return page.of_items(rows)
 
 
 @router.post("/ledger", status_code=201, response_model=EntryOut)

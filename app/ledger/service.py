@@ -14,6 +14,7 @@ from app.db import Executor
 from app.errors import Conflict, NotFound
 from app.ledger import queries
 from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, ManualEntryIn
+from app.pagination import PageParams
 
 ZERO = Decimal(0)
 
@@ -85,8 +86,7 @@ async def balance(
 async def list_entries(
     conn: Executor,
     *,
-    after: int,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     currency: str | None,
     kind: str | None,
@@ -94,7 +94,7 @@ async def list_entries(
     end: datetime | None,
 ) -> list[EntryOut]:
     rows = await conn.fetch(
-        queries.LIST_ENTRIES, after, limit, affiliate_id, currency, kind, start, end
+        queries.LIST_ENTRIES, page.after, page.limit, affiliate_id, currency, kind, start, end
     )
     now: datetime = await conn.fetchval(queries.NOW)
     return [entry_out(r, now) for r in rows]

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from app.db import Executor
 from app.errors import NotFound
 from app.mail import queries
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 MailStatus = Literal["pending", "sent", "failed", "skipped"]
 
@@ -45,15 +45,12 @@ class MailDetailOut(MailOut):
 async def list_mail(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     status: str | None,
 ) -> Page[MailOut]:
-    rows = await conn.fetch(queries.LIST_MAIL, after_id(cursor), limit, affiliate_id, status)
-    return Page[MailOut](
-        items=[MailOut.model_validate(dict(r)) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST_MAIL, page.after, page.limit, affiliate_id, status)
+    return page.of([MailOut.model_validate(dict(r)) for r in rows], rows)
 
 
 async def get_mail(conn: Executor, *, mail_id: int) -> MailDetailOut:

@@ -29,7 +29,7 @@ from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, rule_
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, text_only
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import queries
 from app.patterns import MAX_ID
 
@@ -255,9 +255,9 @@ async def get_group(conn: Executor, *, group_id: int) -> GroupOut:
     return (await _groups_out(conn, [row]))[0]
 
 
-async def list_groups(conn: Executor, *, cursor: str | None, limit: int) -> Page[GroupOut]:
-    rows = await conn.fetch(queries.LIST_GROUPS, after_id(cursor), limit)
-    return Page[GroupOut](items=await _groups_out(conn, rows), next_cursor=next_cursor(rows, limit))
+async def list_groups(conn: Executor, *, page: PageParams) -> Page[GroupOut]:
+    rows = await conn.fetch(queries.LIST_GROUPS, page.after, page.limit)
+    return page.of(await _groups_out(conn, rows), rows)
 
 
 async def update_group(conn: Connection, *, group_id: int, body: GroupPatch) -> GroupOut:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from app.catalog.fields import Input
 from app.db import Executor
 from app.errors import NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import queries
 
 
@@ -36,12 +36,8 @@ async def add_note(
     return NoteOut(**dict(row))
 
 
-async def list_notes(
-    conn: Executor, *, affiliate_id: int, cursor: str | None, limit: int
-) -> Page[NoteOut]:
+async def list_notes(conn: Executor, *, affiliate_id: int, page: PageParams) -> Page[NoteOut]:
     if not await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id):
         raise NotFound(f"affiliate {affiliate_id} does not exist")
-    rows = await conn.fetch(queries.LIST_NOTES, affiliate_id, after_id(cursor), limit)
-    return Page[NoteOut](
-        items=[NoteOut(**dict(r)) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST_NOTES, affiliate_id, page.after, page.limit)
+    return page.of([NoteOut(**dict(r)) for r in rows], rows)

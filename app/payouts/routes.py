@@ -15,7 +15,10 @@ from app.api_params import IdPath, IdQuery
 from app.catalog.fields import Currency
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.payouts import exports, service, statement
 from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, RequestIn, RunIn, RunOut, Status
 
@@ -81,8 +84,7 @@ async def export_run(
 async def list_payouts(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate: IdQuery = None,
     currency: Annotated[Currency | None, Query()] = None,
     status: Status | None = None,
@@ -90,16 +92,14 @@ async def list_payouts(
 ) -> Page[PayoutOut]:
     items = await service.list_payouts(
         pool,
-        after=after_id(cursor),
-        limit=limit,
+        after=page.after,
+        limit=page.limit,
         affiliate_id=principal.scope(affiliate),
         currency=currency,
         status=status,
         run_id=run,
     )
-    return Page[PayoutOut](
-        items=items, next_cursor=next_cursor([{"id": p.id} for p in items], limit)
-    )
+    return page.of_items(items)
 
 
 @router.post("/payouts/request", status_code=201, response_model=PayoutOut)

@@ -3,7 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.privacy import holders
 from app.privacy import service as privacy_service
 from app.privacy.schemas import EraseRequest, Erasure
@@ -31,7 +34,5 @@ async def erase(
 
 
 @router.get("/erasures", response_model=Page[Erasure])
-async def list_erasures(
-    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
-) -> Page[Erasure]:
-    return await privacy_service.list_erasures(pool, cursor=cursor, limit=limit)
+async def list_erasures(pool: PoolDep, _: AdminKey, page: PageQuery) -> Page[Erasure]:
+    return await privacy_service.list_erasures(pool, page=page)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 
 from app.db import Pool
+from app.pagination import PageParams
 from app.sender import queries
 from app.webhooks import health
 
@@ -86,17 +87,16 @@ async def record(
 async def list_deliveries(
     pool: Pool,
     *,
-    after: int,
-    limit: int,
+    page: PageParams,
     affiliate_id: int | None,
     status: str | None,
     kind: str | None = None,
     webhook_id: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Deliveries in ID order after `after`, filtered by affiliate, status, kind and
+    """A page of deliveries in ID order, filtered by affiliate, status, kind and
     webhook endpoint."""
     rows: list[asyncpg.Record] = await pool.fetch(
-        queries.LIST_DELIVERIES, after, limit, affiliate_id, status, kind, webhook_id
+        queries.LIST_DELIVERIES, page.after, page.limit, affiliate_id, status, kind, webhook_id
     )
     return rows
 

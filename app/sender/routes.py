@@ -14,7 +14,10 @@ from pydantic import BaseModel, Field
 
 from app.api_params import IdPath, IdQuery
 from app.deps import CurrentKey, PoolDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.sender import service as sender_service
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
@@ -63,8 +66,7 @@ class DeliveryDetail(DeliveryOut):
 async def list_deliveries(
     pool: PoolDep,
     key: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     affiliate_id: IdQuery = None,
     status: DeliveryStatus | None = None,
     kind: DeliveryKind | None = None,
@@ -73,17 +75,13 @@ async def list_deliveries(
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
     rows = await sender_service.list_deliveries(
         pool,
-        after=after_id(cursor),
-        limit=limit,
+        page=page,
         affiliate_id=key.scope(affiliate_id),
         status=status,
         kind=kind,
         webhook_id=webhook_id,
     )
-    return Page[DeliveryOut](
-        items=[DeliveryOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    return page.of([DeliveryOut(**dict(r)) for r in rows], rows)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail)
