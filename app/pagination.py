@@ -78,3 +78,18 @@ class Row(Protocol):
 def next_cursor(rows: Sequence[Row], limit: int) -> str | None:
     """The last row's ID when the page was full; the caller fetches limit rows."""
     return str(rows[-1]["id"]) if rows and len(rows) == limit else None
+
+
+def page_sql(select: str, optional: str = "", *, order: str = "id") -> str:
+    """`select` (SELECT ... FROM ...) as a page: in `order` after $1, $2 rows at most.
+
+    `optional` lists, comma-separated, the conditions on $3, $4, ... in that order, each
+    written `<column> <operator> <type>` (`affiliate_id = bigint`) and skipped where its
+    parameter is NULL.
+    """
+    conditions = [f"{order} > $1"]
+    for number, condition in enumerate(filter(None, map(str.strip, optional.split(","))), 3):
+        column, operator, sql_type = condition.split()
+        conditions.append(f"(${number}::{sql_type} IS NULL OR {column} {operator} ${number})")
+    where = "\n  AND ".join(conditions)
+    return f"\n{select}\nWHERE {where}\nORDER BY {order} LIMIT $2\n"
