@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
 
+from app.api_params import IdQuery
 from app.errors import BadRequest
+from app.patterns import MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -48,6 +50,12 @@ class PageParams(BaseModel):
     def after(self) -> int:
         return after_id(self.cursor)
 
+    def arguments(self) -> tuple[Any, ...]:
+        """The values of a `page_sql` query's $1, $2, ...: after, limit, then the filters a
+        subclass adds, in field order (the order of the query's conditions)."""
+        filters = (name for name in type(self).model_fields if name not in _PAGE_FIELDS)
+        return (self.after, self.limit, *(getattr(self, name) for name in filters))
+
     def of(self, items: list[T], rows: Sequence[Row]) -> Page[T]:
         """The page of items made from rows, fetched with `limit` and `after`."""
         return Page[T](items=items, next_cursor=next_cursor(rows, self.limit))
@@ -57,8 +65,30 @@ class PageParams(BaseModel):
         return self.of(items, [{"id": item.id} for item in items])
 
 
+_PAGE_FIELDS = frozenset(PageParams.model_fields)
 # Where limit and cursor stand among a route's own parameters, in the document's order.
 PageQuery = Annotated[PageParams, Query()]
+
+
+class Caller(Protocol):
+    def scope(self, affiliate_id: int | None, /) -> int | None: ...
+
+
+class AffiliatePage(PageParams):
+    """A page of what belongs to affiliates, `?affiliate_id=` narrowing it to one; a
+    subclass adds its filters, which the document lists after these, in field order."""
+
+    affiliate_id: IdQuery = None
+
+    def scoped(self, caller: Caller) -> Self:
+        """The filters as the caller may use them: an affiliate key sees its own only."""
+        return self.model_copy(update={"affiliate_id": caller.scope(self.affiliate_id)})
+
+
+class AffiliateAliasPage(AffiliatePage):
+    """An AffiliatePage whose filter the API names `?affiliate=`."""
+
+    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID, alias="affiliate")] = None
 
 
 def after_id(cursor: str | None) -> int:

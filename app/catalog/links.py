@@ -7,15 +7,17 @@ status changes.
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.catalog import affiliates, offers
 from app.catalog.queries import links as queries
 from app.catalog.schemas import LinkIn, LinkOut
 from app.db import Executor
 from app.errors import Conflict, NotFound
-from app.pagination import Page, PageParams
+from app.pagination import AffiliatePage, Page
 
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # ~58 bits from a 57-symbol alphabet: unguessable, still short
@@ -57,17 +59,14 @@ async def create_link(conn: Executor, *, body: LinkIn, public_url: str) -> LinkO
     raise Conflict("could not generate a free link code; try again")
 
 
-async def list_links(
-    conn: Executor,
-    *,
-    page: PageParams,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    status: str | None,
-    public_url: str,
-) -> Page[LinkOut]:
-    rows = await conn.fetch(queries.LIST, page.after, page.limit, affiliate_id, offer_id, status)
-    return page.of([_link_out(r, r["id"], public_url) for r in rows], rows)
+class LinkQuery(AffiliatePage):
+    offer_id: IdQuery = None
+    status: Literal["active", "archived"] | None = None
+
+
+async def list_links(conn: Executor, *, query: LinkQuery, public_url: str) -> Page[LinkOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of([_link_out(r, r["id"], public_url) for r in rows], rows)
 
 
 async def get_link(conn: Executor, *, link_id: int, public_url: str) -> LinkOut:

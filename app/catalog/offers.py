@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.catalog import advertisers, affiliates, patch
 from app.catalog.fields import Cap, Goal, PayoutOverride, Rule
 from app.catalog.queries import offers as queries
@@ -236,15 +237,14 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
         return (await _offers_out(conn, [row]))[0]
 
 
-async def list_offers(
-    conn: Executor,
-    *,
-    page: PageParams,
-    advertiser_id: int | None,
-    status: str | None,
-) -> Page[OfferOut]:
-    rows = await conn.fetch(queries.LIST, page.after, page.limit, advertiser_id, status)
-    return page.of(await _offers_out(conn, rows), rows)
+class OfferQuery(PageParams):
+    advertiser_id: IdQuery = None
+    status: Literal["active", "paused", "archived"] | None = None
+
+
+async def list_offers(conn: Executor, *, query: OfferQuery) -> Page[OfferOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of(await _offers_out(conn, rows), rows)
 
 
 async def get_offer(conn: Executor, *, offer_id: int) -> OfferOut:

@@ -156,13 +156,9 @@ async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKe
 async def list_offers(
     pool: PoolDep,
     _: AdminKey,
-    page: PageQuery,
-    advertiser_id: IdQuery = None,
-    status: Literal["active", "paused", "archived"] | None = None,
+    query: Annotated[offer_service.OfferQuery, Query()],
 ) -> Page[OfferOut]:
-    return await offer_service.list_offers(
-        pool, page=page, advertiser_id=advertiser_id, status=status
-    )
+    return await offer_service.list_offers(pool, query=query)
 
 
 @offers.get("/{offer_id}", response_model=OfferOut)
@@ -306,19 +302,11 @@ async def list_links(
     pool: PoolDep,
     settings: SettingsDep,
     caller: CurrentKey,
-    page: PageQuery,
-    affiliate_id: IdQuery = None,
-    offer_id: IdQuery = None,
-    status: Literal["active", "archived"] | None = None,
+    query: Annotated[link_service.LinkQuery, Query()],
 ) -> Page[LinkOut]:
     """All links for an admin; an affiliate key sees its own only."""
     return await link_service.list_links(
-        pool,
-        page=page,
-        affiliate_id=caller.scope(affiliate_id),
-        offer_id=offer_id,
-        status=status,
-        public_url=settings.public_url,
+        pool, query=query.scoped(caller), public_url=settings.public_url
     )
 
 

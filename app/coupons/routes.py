@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
 
-from app.api_params import IdPath, IdQuery
+from fastapi import APIRouter, Query, Response
+
+from app.api_params import IdPath
 from app.coupons import service
-from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponStatus
+from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponQuery
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.pagination import (
     Page,
-    PageQuery,
 )
 
 router = APIRouter(prefix="/coupons", tags=["coupons"])
@@ -25,21 +26,10 @@ async def create_coupon(body: CouponIn, pool: PoolDep, _: AdminKey) -> CouponOut
 async def list_coupons(
     pool: PoolDep,
     caller: CurrentKey,
-    page: PageQuery,
-    affiliate_id: IdQuery = None,
-    offer_id: IdQuery = None,
-    advertiser_id: IdQuery = None,
-    status: CouponStatus | None = None,
+    query: Annotated[CouponQuery, Query()],
 ) -> Page[CouponOut]:
     """All coupons for an admin; an affiliate key sees its own only."""
-    return await service.list_coupons(
-        pool,
-        page=page,
-        affiliate_id=caller.scope(affiliate_id),
-        offer_id=offer_id,
-        advertiser_id=advertiser_id,
-        status=status,
-    )
+    return await service.list_coupons(pool, query=query.scoped(caller))
 
 
 @router.get("/{coupon_id}", response_model=CouponOut)

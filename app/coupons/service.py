@@ -13,10 +13,10 @@ import asyncpg
 
 from app.catalog import affiliates
 from app.coupons import queries
-from app.coupons.schemas import CouponIn, CouponOut
+from app.coupons.schemas import CouponIn, CouponOut, CouponQuery
 from app.db import Connection, Executor
 from app.errors import Conflict, NotFound
-from app.pagination import Page, PageParams
+from app.pagination import Page
 
 
 def _out(row: asyncpg.Record | None, coupon_id: int) -> CouponOut:
@@ -58,19 +58,9 @@ async def create_coupon(conn: Executor, *, body: CouponIn) -> CouponOut:
     return _out(row, 0)
 
 
-async def list_coupons(
-    conn: Executor,
-    *,
-    page: PageParams,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    advertiser_id: int | None,
-    status: str | None,
-) -> Page[CouponOut]:
-    rows = await conn.fetch(
-        queries.LIST, page.after, page.limit, affiliate_id, offer_id, advertiser_id, status
-    )
-    return page.of([_out(r, r["id"]) for r in rows], rows)
+async def list_coupons(conn: Executor, *, query: CouponQuery) -> Page[CouponOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of([_out(r, r["id"]) for r in rows], rows)
 
 
 async def get_coupon(conn: Executor, *, coupon_id: int) -> CouponOut:

@@ -20,6 +20,7 @@ from app.attribution.money import round_money
 from app.catalog.fields import Currency, Id, Input
 from app.currencies import MINOR_UNITS
 from app.money import format_money
+from app.pagination import AffiliateAliasPage
 
 Kind = Literal["commission", "reversal", "clawback", "bonus", "adjustment", "payout"]
 State = Literal[
@@ -79,6 +80,11 @@ class ManualEntryIn(Input):
         if round_money(self.amount, self.currency) != self.amount:
             raise ValueError(f"amount: {self.currency} has {MINOR_UNITS[self.currency]} decimals")
         return self
+
+
+class LedgerQuery(AffiliateAliasPage):
+    currency: Currency | None = None
+    kind: Kind | None = None
 
 
 class EntryOut(BaseModel):

@@ -13,8 +13,7 @@ import orjson
 from app.db import Executor
 from app.errors import Conflict, NotFound
 from app.ledger import queries
-from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, ManualEntryIn
-from app.pagination import PageParams
+from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, LedgerQuery, ManualEntryIn
 
 ZERO = Decimal(0)
 
@@ -86,16 +85,11 @@ async def balance(
 async def list_entries(
     conn: Executor,
     *,
-    page: PageParams,
-    affiliate_id: int | None,
-    currency: str | None,
-    kind: str | None,
+    query: LedgerQuery,
     start: datetime | None,
     end: datetime | None,
 ) -> list[EntryOut]:
-    rows = await conn.fetch(
-        queries.LIST_ENTRIES, page.after, page.limit, affiliate_id, currency, kind, start, end
-    )
+    rows = await conn.fetch(queries.LIST_ENTRIES, *query.arguments(), start, end)
     now: datetime = await conn.fetchval(queries.NOW)
     return [entry_out(r, now) for r in rows]
 

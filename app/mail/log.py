@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from app.db import Executor
 from app.errors import NotFound
 from app.mail import queries
-from app.pagination import Page, PageParams
+from app.pagination import AffiliatePage, Page
 
 MailStatus = Literal["pending", "sent", "failed", "skipped"]
 
@@ -42,15 +42,13 @@ class MailDetailOut(MailOut):
     tries: list[AttemptOut]
 
 
-async def list_mail(
-    conn: Executor,
-    *,
-    page: PageParams,
-    affiliate_id: int | None,
-    status: str | None,
-) -> Page[MailOut]:
-    rows = await conn.fetch(queries.LIST_MAIL, page.after, page.limit, affiliate_id, status)
-    return page.of([MailOut.model_validate(dict(r)) for r in rows], rows)
+class MailQuery(AffiliatePage):
+    status: MailStatus | None = None
+
+
+async def list_mail(conn: Executor, *, query: MailQuery) -> Page[MailOut]:
+    rows = await conn.fetch(queries.LIST_MAIL, *query.arguments())
+    return query.of([MailOut.model_validate(dict(r)) for r in rows], rows)
 
 
 async def get_mail(conn: Executor, *, mail_id: int) -> MailDetailOut:

@@ -7,10 +7,10 @@ import html
 from email.parser import BytesHeaderParser
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app import assets
-from app.api_params import IdPath, IdQuery
+from app.api_params import IdPath
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.errors import Conflict
 from app.mail import announcements, catcher, log, preferences, unsubscribe
@@ -85,12 +85,10 @@ async def get_announcement(
 async def list_mail(
     pool: PoolDep,
     _: AdminKey,
-    page: PageQuery,
-    affiliate_id: IdQuery = None,
-    status: log.MailStatus | None = None,
+    query: Annotated[log.MailQuery, Query()],
 ) -> Page[log.MailOut]:
     """The outbox, oldest first: every mail with its status (admin only)."""
-    return await log.list_mail(pool, page=page, affiliate_id=affiliate_id, status=status)
+    return await log.list_mail(pool, query=query)
 
 
 @router.get("/mail/{mail_id}", response_model=log.MailDetailOut)

@@ -11,16 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api_params import IdPath, IdQuery
-from app.catalog.fields import Currency
+from app.api_params import IdPath
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
 from app.pagination import (
     Page,
-    PageQuery,
 )
 from app.payouts import exports, service, statement
-from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, RequestIn, RunIn, RunOut, Status
+from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, PayoutQuery, RequestIn, RunIn, RunOut
 
 router = APIRouter(tags=["payouts"])
 
@@ -84,22 +82,9 @@ async def export_run(
 async def list_payouts(
     pool: PoolDep,
     principal: CurrentKey,
-    page: PageQuery,
-    affiliate: IdQuery = None,
-    currency: Annotated[Currency | None, Query()] = None,
-    status: Status | None = None,
-    run: IdQuery = None,
+    query: Annotated[PayoutQuery, Query()],
 ) -> Page[PayoutOut]:
-    items = await service.list_payouts(
-        pool,
-        after=page.after,
-        limit=page.limit,
-        affiliate_id=principal.scope(affiliate),
-        currency=currency,
-        status=status,
-        run_id=run,
-    )
-    return page.of_items(items)
+    return query.of_items(await service.list_payouts(pool, query=query.scoped(principal)))
 
 
 @router.post("/payouts/request", status_code=201, response_model=PayoutOut)

@@ -20,7 +20,7 @@ from app.ledger import record as ledger
 from app.mail import service as mail_service
 from app.money import format_money
 from app.payouts import queries
-from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
+from app.payouts.schemas import PayoutOut, PayoutQuery, RunIn, RunOut, RunStatusTotal
 from app.webhooks import events as webhooks
 
 _EVENT_FIELDS = ("id", "run_id", "affiliate_id", "currency", "amount", "status", "reference")
@@ -169,19 +169,8 @@ async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int |
     return payout_out(row)
 
 
-async def list_payouts(
-    conn: Executor,
-    *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    currency: str | None,
-    status: str | None,
-    run_id: int | None,
-) -> list[PayoutOut]:
-    rows = await conn.fetch(
-        queries.LIST_PAYOUTS, after, limit, affiliate_id, currency, status, run_id
-    )
+async def list_payouts(conn: Executor, *, query: PayoutQuery) -> list[PayoutOut]:
+    rows = await conn.fetch(queries.LIST_PAYOUTS, *query.arguments())
     return [payout_out(r) for r in rows]
 
 

@@ -17,7 +17,10 @@ from app import currencies
 from app.clickid import parse_click_id
 from app.errors import BadRequest
 from app.money import parse_money
-from app.postbacks.records import STATUSES, ConversionParams
+from app.postbacks.records import STATUSES
+from app.postbacks.records import (
+    ConversionParams as ConversionParams,  # what parse_conversion returns
+)
 
 # First name of each tuple is the canonical one; the first alias present wins.
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.db import Pool
-from app.pagination import PageParams
+from app.pagination import AffiliatePage
 from app.sender import queries
 from app.webhooks import health
 
@@ -84,20 +85,20 @@ async def record(
     return status
 
 
-async def list_deliveries(
-    pool: Pool,
-    *,
-    page: PageParams,
-    affiliate_id: int | None,
-    status: str | None,
-    kind: str | None = None,
-    webhook_id: int | None = None,
-) -> list[asyncpg.Record]:
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+DeliveryKind = Literal["postback", "webhook"]
+
+
+class DeliveryQuery(AffiliatePage):
+    status: DeliveryStatus | None = None
+    kind: DeliveryKind | None = None
+    webhook_id: IdQuery = None
+
+
+async def list_deliveries(pool: Pool, *, query: DeliveryQuery) -> list[asyncpg.Record]:
     """A page of deliveries in ID order, filtered by affiliate, status, kind and
     webhook endpoint."""
-    rows: list[asyncpg.Record] = await pool.fetch(
-        queries.LIST_DELIVERIES, page.after, page.limit, affiliate_id, status, kind, webhook_id
-    )
+    rows: list[asyncpg.Record] = await pool.fetch(queries.LIST_DELIVERIES, *query.arguments())
     return rows
 
 

@@ -7,23 +7,20 @@ deliveries to its own webhook endpoints).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.api_params import IdPath, IdQuery
+from app.api_params import IdPath
 from app.deps import CurrentKey, PoolDep
 from app.pagination import (
     Page,
-    PageQuery,
 )
 from app.sender import service as sender_service
+from app.sender.deliveries import DeliveryKind, DeliveryQuery, DeliveryStatus
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
-
-DeliveryStatus = Literal["pending", "delivered", "failed"]
-DeliveryKind = Literal["postback", "webhook"]
 
 
 class DeliveryOut(BaseModel):
@@ -66,22 +63,11 @@ class DeliveryDetail(DeliveryOut):
 async def list_deliveries(
     pool: PoolDep,
     key: CurrentKey,
-    page: PageQuery,
-    affiliate_id: IdQuery = None,
-    status: DeliveryStatus | None = None,
-    kind: DeliveryKind | None = None,
-    webhook_id: IdQuery = None,
+    query: Annotated[DeliveryQuery, Query()],
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
-    rows = await sender_service.list_deliveries(
-        pool,
-        page=page,
-        affiliate_id=key.scope(affiliate_id),
-        status=status,
-        kind=kind,
-        webhook_id=webhook_id,
-    )
-    return page.of([DeliveryOut(**dict(r)) for r in rows], rows)
+    rows = await sender_service.list_deliveries(pool, query=query.scoped(key))
+    return query.of([DeliveryOut(**dict(r)) for r in rows], rows)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail)
