@@ -25,6 +25,7 @@ class _HasId(Protocol):
 
 
 Identified = TypeVar("Identified", bound=_HasId)
+P = TypeVar("P", bound="PageParams")
 
 
 class Page(BaseModel, Generic[T]):
@@ -66,8 +67,10 @@ class PageParams(BaseModel):
 
 
 _PAGE_FIELDS = frozenset(PageParams.model_fields)
-# Where limit and cursor stand among a route's own parameters, in the document's order.
-PageQuery = Annotated[PageParams, Query()]
+# A list endpoint's query parameters as one model: they stand where it stands among the
+# route's own parameters, in field order (limit and cursor first), in the document too.
+Filters = Annotated[P, Query()]
+PageQuery = Filters[PageParams]
 
 
 class Caller(Protocol):

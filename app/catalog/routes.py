@@ -34,6 +34,7 @@ from app.catalog.schemas import (
 from app.db import Connection, Pool
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
 from app.pagination import (
+    Filters,
     Page,
     PageQuery,
 )
@@ -154,9 +155,7 @@ async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKe
 
 @offers.get("", response_model=Page[OfferOut])
 async def list_offers(
-    pool: PoolDep,
-    _: AdminKey,
-    query: Annotated[offer_service.OfferQuery, Query()],
+    pool: PoolDep, _: AdminKey, query: Filters[offer_service.OfferQuery]
 ) -> Page[OfferOut]:
     return await offer_service.list_offers(pool, query=query)
 
@@ -299,10 +298,7 @@ async def create_link(
 
 @links.get("", response_model=Page[LinkOut])
 async def list_links(
-    pool: PoolDep,
-    settings: SettingsDep,
-    caller: CurrentKey,
-    query: Annotated[link_service.LinkQuery, Query()],
+    pool: PoolDep, settings: SettingsDep, caller: CurrentKey, query: Filters[link_service.LinkQuery]
 ) -> Page[LinkOut]:
     """All links for an admin; an affiliate key sees its own only."""
     return await link_service.list_links(

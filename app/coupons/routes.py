@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from app.api_params import IdPath
 from app.coupons import service
 from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponQuery
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.pagination import (
+    Filters,
     Page,
 )
 
@@ -24,9 +23,7 @@ async def create_coupon(body: CouponIn, pool: PoolDep, _: AdminKey) -> CouponOut
 
 @router.get("", response_model=Page[CouponOut])
 async def list_coupons(
-    pool: PoolDep,
-    caller: CurrentKey,
-    query: Annotated[CouponQuery, Query()],
+    pool: PoolDep, caller: CurrentKey, query: Filters[CouponQuery]
 ) -> Page[CouponOut]:
     """All coupons for an admin; an affiliate key sees its own only."""
     return await service.list_coupons(pool, query=query.scoped(caller))

@@ -14,6 +14,7 @@ from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
 from app.ledger.schemas import BalanceOut, EntryOut, LedgerQuery, ManualEntryIn
 from app.pagination import (
+    Filters,
     Page,
 )
 
@@ -24,7 +25,7 @@ router = APIRouter(tags=["ledger"])
 async def list_ledger(
     pool: PoolDep,
     principal: CurrentKey,
-    query: Annotated[LedgerQuery, Query()],
+    query: Filters[LedgerQuery],
     from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
 ) -> Page[EntryOut]:

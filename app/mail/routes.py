@@ -7,7 +7,7 @@ import html
 from email.parser import BytesHeaderParser
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from app import assets
 from app.api_params import IdPath
@@ -15,6 +15,7 @@ from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.errors import Conflict
 from app.mail import announcements, catcher, log, preferences, unsubscribe
 from app.pagination import (
+    Filters,
     Page,
     PageQuery,
 )
@@ -82,11 +83,7 @@ async def get_announcement(
 
 
 @router.get("/mail", response_model=Page[log.MailOut])
-async def list_mail(
-    pool: PoolDep,
-    _: AdminKey,
-    query: Annotated[log.MailQuery, Query()],
-) -> Page[log.MailOut]:
+async def list_mail(pool: PoolDep, _: AdminKey, query: Filters[log.MailQuery]) -> Page[log.MailOut]:
     """The outbox, oldest first: every mail with its status (admin only)."""
     return await log.list_mail(pool, query=query)
 

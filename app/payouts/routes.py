@@ -15,6 +15,7 @@ from app.api_params import IdPath
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
 from app.pagination import (
+    Filters,
     Page,
 )
 from app.payouts import exports, service, statement
@@ -80,9 +81,7 @@ async def export_run(
 
 @router.get("/payouts", response_model=Page[PayoutOut])
 async def list_payouts(
-    pool: PoolDep,
-    principal: CurrentKey,
-    query: Annotated[PayoutQuery, Query()],
+    pool: PoolDep, principal: CurrentKey, query: Filters[PayoutQuery]
 ) -> Page[PayoutOut]:
     return query.of_items(await service.list_payouts(pool, query=query.scoped(principal)))
 

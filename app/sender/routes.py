@@ -7,14 +7,14 @@ deliveries to its own webhook endpoints).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api_params import IdPath
 from app.deps import CurrentKey, PoolDep
 from app.pagination import (
+    Filters,
     Page,
 )
 from app.sender import service as sender_service
@@ -61,9 +61,7 @@ class DeliveryDetail(DeliveryOut):
 
 @router.get("", response_model=Page[DeliveryOut])
 async def list_deliveries(
-    pool: PoolDep,
-    key: CurrentKey,
-    query: Annotated[DeliveryQuery, Query()],
+    pool: PoolDep, key: CurrentKey, query: Filters[DeliveryQuery]
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
     rows = await sender_service.list_deliveries(pool, query=query.scoped(key))
