@@ -12,9 +12,9 @@ from app.attribution import queries as attribution_queries
 from app.catalog import affiliates
 from app.clickid import format_click_id
 from app.customers import attribution, queries
+from app.customers.schemas import CustomerQuery
 from app.db import Pool
 from app.errors import Conflict, NotFound
-from app.pagination import PageParams
 
 
 def fields_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -34,25 +34,12 @@ async def external_ids(pool: Pool, customer_ids: set[int]) -> dict[int, str | No
 async def list_customers(
     pool: Pool,
     *,
-    page: PageParams,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    advertiser_id: int | None,
+    query: CustomerQuery,
     first_from: datetime | None,
     first_to: datetime | None,
     external_id: str | None,
 ) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        queries.LIST,
-        page.after,
-        page.limit,
-        affiliate_id,
-        offer_id,
-        advertiser_id,
-        first_from,
-        first_to,
-        external_id,
-    )
+    rows = await pool.fetch(queries.LIST, *query.arguments(), first_from, first_to, external_id)
     return [fields_of(r) for r in rows]
 
 

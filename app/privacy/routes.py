@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
+from app.deps import AdminKey, PoolDep
 from app.pagination import (
     Page,
     PageQuery,
 )
-from app.privacy import holders
 from app.privacy import service as privacy_service
+from app.privacy.deps import ErasureContext
 from app.privacy.schemas import EraseRequest, Erasure
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
@@ -23,13 +23,9 @@ router = APIRouter(prefix="/privacy", tags=["privacy"])
         409: {"description": "a customer erased already, or a spool file busy: try again"},
     },
 )
-async def erase(
-    body: EraseRequest, pool: PoolDep, redis: RedisDep, settings: SettingsDep, key: AdminKey
-) -> Erasure:
+async def erase(body: EraseRequest, context: ErasureContext, key: AdminKey) -> Erasure:
     return await privacy_service.erase(
-        holders.Context(pool=pool, redis=redis, settings=settings),
-        subject=privacy_service.subject_of(body),
-        key_id=key.key_id,
+        context, subject=privacy_service.subject_of(body), key_id=key.key_id
     )
 
 

@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from app import patterns
+from app.api_params import filter_parameters, raw_query
 from app.deps import CurrentKey, PoolDep
 from app.patterns import MAX_ID
 from app.reports import service
@@ -17,17 +18,9 @@ from app.stats.zones import TZ_NAME
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-_FILTERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": f"Filter on the customers' binding {name}: comma-separated values"
-        + (" (repeat the parameter for several)" if name.startswith(("sub", "source")) else ""),
-    }
-    for name in BINDING
-]
+_FILTERS = filter_parameters(
+    BINDING, on="the customers' binding ", several="repeat the parameter for several"
+)
 FromQuery = Annotated[
     str | None,
     Query(
@@ -50,15 +43,6 @@ TzQuery = Annotated[
         json_schema_extra={"maxLength": 64, "pattern": f"^(?:{TZ_NAME[1:-1]})?$"},
     ),
 ]
-
-
-def _params(request: Request) -> dict[str, list[str]]:
-    # The declared parameters document the endpoint; the service reads the raw query
-    # string, so that it sees repeated and unknown names too.
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
-    return params
 
 
 @router.get("/cohorts", response_model=CohortsOut, openapi_extra={"parameters": _FILTERS})
@@ -92,7 +76,7 @@ async def get_cohorts(
         ),
     ] = None,
 ) -> Any:
-    body = await service.cohorts(pool, _params(request), principal)
+    body = await service.cohorts(pool, raw_query(request), principal)
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -113,5 +97,5 @@ async def get_funnel(
         ),
     ] = None,
 ) -> Any:
-    body = await service.funnel(pool, _params(request), principal)
+    body = await service.funnel(pool, raw_query(request), principal)
     return Response(orjson.dumps(body), media_type="application/json")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app import patterns
+from app.api_params import filter_parameters, raw_query
 from app.deps import CurrentKey, PoolDep
 from app.stats import service as stats_service
 from app.stats.queries import DIMENSIONS, METRICS
@@ -17,21 +18,7 @@ from app.stats.schemas import StatsOut
 
 router = APIRouter(tags=["stats"])
 
-_FILTERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": f"Filter on {name}: comma-separated values"
-        + (
-            " (repeat the parameter for several values)"
-            if name.startswith(("sub", "source"))
-            else ""
-        ),
-    }
-    for name in DIMENSIONS
-]
+_FILTERS = filter_parameters(DIMENSIONS, on="", several="repeat the parameter for several values")
 
 
 async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -98,12 +85,7 @@ async def get_stats(
         Query(description="json (default) or csv", json_schema_extra={"enum": ["json", "csv"]}),
     ] = None,
 ) -> Any:
-    # The declared parameters document the endpoint; the service reads them all from the
-    # raw query string so that it sees repeated and unknown names too.
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
-    plan, fmt = stats_service.plan(params, principal)
+    plan, fmt = stats_service.plan(raw_query(request), principal)
     if fmt == "csv":
         day = plan.report.start.astimezone(plan.zone).date().isoformat()
         chunks = stats_service.report_csv(pool, plan)
