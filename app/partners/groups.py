@@ -25,7 +25,16 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, rule_shapes
+from app.catalog.fields import (
+    Currency,
+    Id,
+    Input,
+    Integral,
+    Name,
+    Patch,
+    percent_in_range,
+    rule_shapes,
+)
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, NotFound
 from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, text_only
@@ -72,9 +81,7 @@ class _GroupRuleBase(Input):
 
     @model_validator(mode="after")
     def _percent_range(self) -> _GroupRuleBase:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent rule must be between 0 and 100")
-        return self
+        return percent_in_range(self)
 
 
 class DefaultRule(_GroupRuleBase):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import asyncpg
@@ -181,12 +183,22 @@ async def _settled(conn: Executor, payout_id: int) -> Conflict | NotFound:
     return Conflict(f"payout {payout_id} is already {row['status']}", code="payout_settled")
 
 
-async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
-    """Paid: the affiliate hears of it by e-mail (in this transaction's outbox)."""
+@asynccontextmanager
+async def _settling(
+    pool: Pool, payout_id: int, query: str, *args: str
+) -> AsyncIterator[tuple[Connection, asyncpg.Record]]:
+    # Settles the payout (paid or failed) in a transaction the caller goes on in; an
+    # unknown or settled payout is refused.
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.MARK_PAID, payout_id, reference, by)
+        row = await conn.fetchrow(query, payout_id, *args)
         if row is None:
             raise await _settled(conn, payout_id)
+        yield conn, row
+
+
+async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
+    """Paid: the affiliate hears of it by e-mail (in this transaction's outbox)."""
+    async with _settling(pool, payout_id, queries.MARK_PAID, reference, by) as (conn, row):
         await mail_service.notify(
             conn,
             "payout_paid",
@@ -203,10 +215,7 @@ async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> P
 
 async def mark_failed(pool: Pool, *, payout_id: int, reason: str, by: str) -> PayoutOut:
     """The payout's entries are free again, and its money back (an entry, never an edit)."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.MARK_FAILED, payout_id, reason, by)
-        if row is None:
-            raise await _settled(conn, payout_id)
+    async with _settling(pool, payout_id, queries.MARK_FAILED, reason, by) as (conn, row):
         await conn.execute(
             queries.RETURN_MONEY,
             row["affiliate_id"],

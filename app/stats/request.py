@@ -70,6 +70,28 @@ def instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
         ) from None
 
 
+def time_range(
+    from_text: str | None, to_text: str | None, zone: ZoneInfo, *, first: date, today: date
+) -> tuple[datetime, datetime]:
+    """The [start, end) of `?from=&to=`: by default from the day `first` to the end of
+    `today`, local to the zone; refused when empty or longer than MAX_SPAN."""
+    start = (
+        instant(from_text, zone, name="from", end=False)
+        if from_text
+        else zones.local_start(first, zone)
+    )
+    end = (
+        instant(to_text, zone, name="to", end=True)
+        if to_text
+        else zones.local_start(today + timedelta(days=1), zone)
+    )
+    if start >= end:
+        raise bad("invalid_range", "from must be before to")
+    if end - start > MAX_SPAN:
+        raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
+    return start, end
+
+
 def _names(text: str | None, allowed: Sequence[str], *, what: str, code: str) -> list[str]:
     if not text:
         return []
@@ -147,21 +169,9 @@ def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportReques
             raise bad("invalid_request", "format: expected json or csv")
     zone = zones.zone(one("tz") or "UTC")
     today = datetime.now(UTC).astimezone(zone).date()
-    from_text, to_text = one("from"), one("to")
-    start = (
-        instant(from_text, zone, name="from", end=False)
-        if from_text
-        else zones.local_start(today - timedelta(days=DEFAULT_DAYS - 1), zone)
+    start, end = time_range(
+        one("from"), one("to"), zone, first=today - timedelta(days=DEFAULT_DAYS - 1), today=today
     )
-    end = (
-        instant(to_text, zone, name="to", end=True)
-        if to_text
-        else zones.local_start(today + timedelta(days=1), zone)
-    )
-    if start >= end:
-        raise bad("invalid_range", "from must be before to")
-    if end - start > MAX_SPAN:
-        raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
 
     group_by = _names(one("group_by"), DIMENSIONS, what="group_by", code="unknown_dimension")
     filters = {d: filter_values(d, params[d]) for d in DIMENSIONS if d in params}
