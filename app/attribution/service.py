@@ -12,7 +12,7 @@ import asyncpg
 
 from app.attribution import queries, writer
 from app.db import Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, found
 from app.pagination import PageParams
 
 
@@ -21,9 +21,9 @@ async def change_status(
 ) -> asyncpg.Record:
     """Set a conversion's status by hand, with the effects of a status-changing postback."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.GET_CONVERSION, conversion_id)
-        if row is None:
-            raise NotFound(f"conversion {conversion_id} does not exist")
+        row = found(
+            await conn.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id
+        )
         await conn.fetchval(
             queries.LOCK_KEYS, [writer.lock_key("txid", row["advertiser_id"], row["txid"])]
         )
@@ -47,9 +47,9 @@ async def change_status(
 
 
 async def get_conversion(pool: Pool, *, conversion_id: int) -> asyncpg.Record:
-    row = await pool.fetchrow(queries.GET_CONVERSION, conversion_id)
-    if row is None:
-        raise NotFound(f"conversion {conversion_id} does not exist")
+    row = found(
+        await pool.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id
+    )
     return row
 
 

@@ -16,7 +16,7 @@ from app.catalog import affiliates, offers
 from app.catalog.queries import links as queries
 from app.catalog.schemas import LinkIn, LinkOut
 from app.db import Executor
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, found
 from app.pagination import AffiliatePage, Page
 
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -29,8 +29,7 @@ def new_link_code() -> str:
 
 
 def _link_out(row: asyncpg.Record | None, link_id: int, public_url: str) -> LinkOut:
-    if row is None:
-        raise NotFound(f"link {link_id} does not exist")
+    row = found(row, "link", link_id)
     return LinkOut(tracking_url=f"{public_url}/c/{row['code']}", **dict(row))
 
 

@@ -19,7 +19,7 @@ from app.catalog.fields import Cap, Goal, PayoutOverride, Rule
 from app.catalog.queries import offers as queries
 from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.mail import service as mail_service
 from app.pagination import Page, PageParams
 from app.webhooks import events as webhooks
@@ -248,9 +248,7 @@ async def list_offers(conn: Executor, *, query: OfferQuery) -> Page[OfferOut]:
 
 
 async def get_offer(conn: Executor, *, offer_id: int) -> OfferOut:
-    row = await conn.fetchrow(queries.GET, offer_id)
-    if row is None:
-        raise NotFound(f"offer {offer_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET, offer_id), "offer", offer_id)
     return (await _offers_out(conn, [row]))[0]
 
 
@@ -263,9 +261,7 @@ async def offer_status(conn: Executor, *, offer_id: int) -> str | None:
 async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
     changes = patch.changes(body, nullable=body.nullable)
     async with conn.transaction():
-        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
-        if current is None:
-            raise NotFound(f"offer {offer_id} does not exist")
+        current = found(await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id), "offer", offer_id)
         goals = changes.get("goals")
         main_goal = changes.get("main_goal", current["main_goal"])
         if goals is None and "main_goal" in changes:
@@ -332,9 +328,7 @@ async def _status_changed(conn: Connection, offer: Any, status: str) -> None:
 
 async def delete_offer(conn: Connection, *, offer_id: int) -> None:
     async with conn.transaction():
-        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
-        if current is None:
-            raise NotFound(f"offer {offer_id} does not exist")
+        current = found(await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id), "offer", offer_id)
         if await conn.fetchval(queries.HAS_LINKS, offer_id):
             await conn.execute(queries.ARCHIVE, offer_id)
             if current["status"] != "archived":

@@ -14,7 +14,7 @@ from app.clickid import format_click_id
 from app.customers import attribution, queries
 from app.customers.schemas import CustomerQuery
 from app.db import Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, found
 
 
 def fields_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -128,9 +128,7 @@ async def reassign(
 ) -> dict[str, Any]:
     """Bind a customer to another affiliate by hand; its later conversions credit that one."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.GET, customer_id)
-        if row is None:
-            raise NotFound(f"customer {customer_id} does not exist")
+        row = found(await conn.fetchrow(queries.GET, customer_id), "customer", customer_id)
         if row["external_id"] is not None:
             await conn.fetchval(
                 attribution_queries.LOCK_KEYS,

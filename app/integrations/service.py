@@ -16,7 +16,7 @@ import asyncpg
 
 from app import sealing
 from app.db import Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, NotFound, found
 from app.integrations import queries, sealed
 from app.integrations.mapping import field_map_for, generic_problem
 from app.integrations.schemas import (
@@ -106,10 +106,7 @@ async def list_integrations(
 
 
 async def _found(conn: Executor, integration_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(queries.GET, integration_id)
-    if row is None:
-        raise NotFound(f"integration {integration_id} does not exist")
-    return row
+    return found(await conn.fetchrow(queries.GET, integration_id), "integration", integration_id)
 
 
 async def get_integration(
@@ -163,9 +160,9 @@ async def update_integration(
         f"UPDATE integrations SET {assignments}, updated_at = now() WHERE id = $1 "
         f"RETURNING {queries.COLUMNS}"
     )
-    row = await conn.fetchrow(sql, integration_id, *changes.values())
-    if row is None:
-        raise NotFound(f"integration {integration_id} does not exist")
+    row = found(
+        await conn.fetchrow(sql, integration_id, *changes.values()), "integration", integration_id
+    )
     return _out(row, public_url)
 
 

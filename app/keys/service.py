@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.catalog import affiliates as affiliate_service
 from app.db import Executor, Pool
-from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from app.errors import BadRequest, Conflict, Forbidden, Unauthorized, found
 from app.keys import queries
 from app.keys.schemas import CreatedKey, KeyOut, Role
 from app.pagination import Page, PageParams
@@ -86,9 +86,7 @@ async def list_keys(conn: Executor, *, page: PageParams) -> Page[KeyOut]:
 
 async def revoke_key(conn: Executor, *, key_id: int) -> KeyOut:
     """Revoke at once; revoking a revoked key keeps its first revocation time."""
-    row = await conn.fetchrow(queries.REVOKE_KEY, key_id)
-    if row is None:
-        raise NotFound(f"key {key_id} does not exist")
+    row = found(await conn.fetchrow(queries.REVOKE_KEY, key_id), "key", key_id)
     return KeyOut(**dict(row))
 
 

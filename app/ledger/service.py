@@ -11,7 +11,7 @@ import asyncpg
 import orjson
 
 from app.db import Executor
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, found
 from app.ledger import queries
 from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, LedgerQuery, ManualEntryIn
 
@@ -56,9 +56,7 @@ async def balance(
 ) -> BalanceOut:
     """Per currency, each figure a sum of the affiliate's entries in that state at `at`
     (default now: the controllable clock of tests)."""
-    stored = await conn.fetchval(queries.THRESHOLDS, affiliate_id)
-    if stored is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    stored = found(await conn.fetchval(queries.THRESHOLDS, affiliate_id), "affiliate", affiliate_id)
     thresholds = orjson.loads(stored)
     if at is None:
         at = await conn.fetchval(queries.NOW)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from app.catalog.fields import Input
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.mail import markdown, queries
 from app.pagination import Page, PageParams
 from app.patterns import MAX_ID
@@ -108,7 +108,9 @@ async def list_announcements(
 async def get_announcement(
     conn: Executor, *, announcement_id: int, affiliate_id: int | None
 ) -> AnnouncementOut:
-    row = await conn.fetchrow(queries.GET_ANNOUNCEMENT, announcement_id, affiliate_id)
-    if row is None:
-        raise NotFound(f"announcement {announcement_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.GET_ANNOUNCEMENT, announcement_id, affiliate_id),
+        "announcement",
+        announcement_id,
+    )
     return _out(row)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from app.db import Executor
-from app.errors import NotFound
+from app.errors import found
 from app.mail import queries
 from app.pagination import AffiliatePage, Page
 
@@ -52,9 +52,7 @@ async def list_mail(conn: Executor, *, query: MailQuery) -> Page[MailOut]:
 
 
 async def get_mail(conn: Executor, *, mail_id: int) -> MailDetailOut:
-    row = await conn.fetchrow(queries.GET_MAIL, mail_id)
-    if row is None:
-        raise NotFound(f"mail {mail_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET_MAIL, mail_id), "mail", mail_id)
     tries = [
         AttemptOut.model_validate(dict(r)) for r in await conn.fetch(queries.MAIL_TRIES, mail_id)
     ]

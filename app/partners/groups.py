@@ -36,7 +36,7 @@ from app.catalog.fields import (
     rule_shapes,
 )
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, text_only
 from app.pagination import Page, PageParams
 from app.partners import queries
@@ -256,9 +256,7 @@ async def create_group(conn: Connection, *, body: GroupIn) -> GroupOut:
 
 
 async def get_group(conn: Executor, *, group_id: int) -> GroupOut:
-    row = await conn.fetchrow(queries.GET_GROUP, group_id)
-    if row is None:
-        raise NotFound(f"group {group_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET_GROUP, group_id), "group", group_id)
     return (await _groups_out(conn, [row]))[0]
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.catalog.fields import Input
 from app.db import Executor
-from app.errors import NotFound
+from app.errors import NotFound, found
 from app.pagination import Page, PageParams
 from app.partners import queries
 
@@ -30,9 +30,11 @@ class NoteOut(BaseModel):
 async def add_note(
     conn: Executor, *, affiliate_id: int, author_key_id: int | None, body: NoteIn
 ) -> NoteOut:
-    row = await conn.fetchrow(queries.INSERT_NOTE, affiliate_id, author_key_id, body.text)
-    if row is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.INSERT_NOTE, affiliate_id, author_key_id, body.text),
+        "affiliate",
+        affiliate_id,
+    )
     return NoteOut(**dict(row))
 
 

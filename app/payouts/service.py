@@ -17,7 +17,7 @@ from decimal import Decimal
 import asyncpg
 
 from app.db import Connection, Executor, Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, found
 from app.ledger import record as ledger
 from app.mail import service as mail_service
 from app.money import format_money
@@ -157,17 +157,15 @@ async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
 
 
 async def get_run(conn: Executor, *, run_id: int) -> RunOut:
-    run = await conn.fetchrow(queries.GET_RUN, run_id)
-    if run is None:
-        raise NotFound(f"payout run {run_id} does not exist")
+    run = found(await conn.fetchrow(queries.GET_RUN, run_id), "payout run", run_id)
     return await _run_out(conn, run)
 
 
 async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int | None) -> PayoutOut:
     """`only_affiliate_id`: an affiliate key's own (another's looks like none at all)."""
-    row = await conn.fetchrow(queries.GET_PAYOUT, payout_id, only_affiliate_id)
-    if row is None:
-        raise NotFound(f"payout {payout_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.GET_PAYOUT, payout_id, only_affiliate_id), "payout", payout_id
+    )
     return payout_out(row)
 
 
