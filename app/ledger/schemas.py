@@ -23,6 +23,13 @@ from app.money import format_money
 from app.pagination import AffiliateAliasPage
 
 Kind = Literal["commission", "reversal", "clawback", "bonus", "adjustment", "payout"]
+
+
+class LedgerQuery(AffiliateAliasPage):
+    currency: Currency | None = None
+    kind: Kind | None = None
+
+
 State = Literal[
     "pending", "held", "available", "in_payout", "paid", "owed_back", "cancelled", "payout"
 ]
@@ -80,11 +87,6 @@ class ManualEntryIn(Input):
         if round_money(self.amount, self.currency) != self.amount:
             raise ValueError(f"amount: {self.currency} has {MINOR_UNITS[self.currency]} decimals")
         return self
-
-
-class LedgerQuery(AffiliateAliasPage):
-    currency: Currency | None = None
-    kind: Kind | None = None
 
 
 class EntryOut(BaseModel):
