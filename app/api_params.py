@@ -67,3 +67,9 @@ def raw_query(request: Request) -> dict[str, list[str]]:
     for name, value in request.query_params.multi_items():
         params.setdefault(name, []).append(value)
     return params
+
+
+def documented(description: str, *, alias: str | None = None, **schema: Any) -> Any:
+    """A query parameter that a route reading `raw_query` declares to document it: its
+    description and JSON Schema (pattern, enum, ...), checked by the route's own parser."""
+    return Query(alias=alias, description=description, json_schema_extra=schema)

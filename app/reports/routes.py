@@ -8,13 +8,13 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from app import patterns
-from app.api_params import filter_parameters, raw_query
+from app.api_params import documented, filter_parameters, raw_query
 from app.deps import CurrentKey, PoolDep
 from app.patterns import MAX_ID
 from app.reports import service
 from app.reports.request import BINDING, COHORT_GROUPS, COHORT_METRICS, FUNNEL_GROUPS
 from app.reports.schemas import CohortsOut, FunnelOut
-from app.stats.zones import TZ_NAME
+from app.stats.request import TzQuery
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -23,24 +23,12 @@ _FILTERS = filter_parameters(
 )
 FromQuery = Annotated[
     str | None,
-    Query(
-        alias="from",
-        description="ISO date or time",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-    ),
+    documented("ISO date or time", alias="from", pattern=patterns.DATE_OR_TIME),
 ]
 ToQuery = Annotated[
     str | None,
-    Query(
-        description="ISO date (inclusive) or time (exclusive); default today",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-    ),
-]
-TzQuery = Annotated[
-    str | None,
-    Query(
-        description="IANA time zone, default UTC",
-        json_schema_extra={"maxLength": 64, "pattern": f"^(?:{TZ_NAME[1:-1]})?$"},
+    documented(
+        "ISO date (inclusive) or time (exclusive); default today", pattern=patterns.DATE_OR_TIME
     ),
 ]
 
@@ -55,25 +43,18 @@ async def get_cohorts(
     tz: TzQuery = None,
     period: Annotated[
         str | None,
-        Query(
-            description="week (from Monday) or month, default month",
-            json_schema_extra={"enum": ["week", "month"]},
-        ),
+        documented("week (from Monday) or month, default month", enum=["week", "month"]),
     ] = None,
     metric: Annotated[
         str | None,
-        Query(
-            description="Default revenue (admin keys only); affiliate keys: payout, "
-            "customers or conversions",
-            json_schema_extra={"enum": list(COHORT_METRICS)},
+        documented(
+            "Default revenue (admin keys only); affiliate keys: payout, customers or conversions",
+            enum=list(COHORT_METRICS),
         ),
     ] = None,
     group_by: Annotated[
         str | None,
-        Query(
-            description="One of the customers' binding fields",
-            json_schema_extra={"enum": list(COHORT_GROUPS)},
-        ),
+        documented("One of the customers' binding fields", enum=list(COHORT_GROUPS)),
     ] = None,
 ) -> Any:
     body = await service.cohorts(pool, raw_query(request), principal)
@@ -91,10 +72,7 @@ async def get_funnel(
     tz: TzQuery = None,
     group_by: Annotated[
         str | None,
-        Query(
-            description="affiliate, link or country",
-            json_schema_extra={"enum": list(FUNNEL_GROUPS)},
-        ),
+        documented("affiliate, link or country", enum=list(FUNNEL_GROUPS)),
     ] = None,
 ) -> Any:
     body = await service.funnel(pool, raw_query(request), principal)

@@ -6,10 +6,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from app import patterns
+from app.api_params import documented
 from app.errors import BadRequest, Forbidden
 from app.keys.service import Principal
 from app.patterns import MAX_ID
@@ -44,6 +45,15 @@ class ReportRequest:
     zone: ZoneInfo
     hidden: frozenset[str]  # metrics this key may not see
     format: Format
+
+
+# `?tz=`, as the report routes document it (zones.zone checks it).
+TzQuery = Annotated[
+    str | None,
+    documented(
+        "IANA time zone, default UTC", maxLength=64, pattern=f"^(?:{zones.TZ_NAME[1:-1]})?$"
+    ),
+]
 
 
 def bad(code: str, message: str) -> BadRequest:
