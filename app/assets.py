@@ -36,3 +36,19 @@ def serve(
         return Response(read(), media_type=media_type, headers=headers)
 
     router.add_api_route(path, asset, methods=["GET"])
+
+
+def page(*, title: str, body: bytes, stylesheet: str, scripts: tuple[str, ...] = ()) -> bytes:
+    """An HTML page: the head every page of the service shares (charset, viewport, the
+    icon), with its title, style sheet and deferred scripts, then its body (a file that
+    starts at `<body>`)."""
+    head = [
+        '  <meta charset="utf-8">',
+        '  <meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"  <title>{title}</title>",
+        f'  <link rel="stylesheet" href="{stylesheet}">',
+        '  <link rel="icon" href="/dashboard.svg" type="image/svg+xml">',
+        *(f'  <script src="{src}" defer></script>' for src in scripts),
+    ]
+    start = '<!doctype html>\n<html lang="en">\n<head>\n' + "\n".join(head) + "\n</head>\n"
+    return start.encode() + body

@@ -20,8 +20,8 @@ from app.cli_support import (
     CLI_OPTIONS,
     _check_servers,
     _fail,
+    _ready_settings,
     _run,
-    _server_settings,
     _settings,
 )
 from app.settings import Settings
@@ -49,8 +49,7 @@ def serve(
 
     from app.edge.protocol import EdgeProtocol
 
-    settings = _server_settings()
-    _check_servers(settings)
+    settings = _ready_settings()
     # The app factory reads the environment (in each worker process): pass the URLs on.
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.require_urls()
     uvicorn.run(
@@ -75,8 +74,7 @@ def worker(burst: BurstOpt = False) -> None:
     """Move clicks and conversions from the streams to PostgreSQL."""
     from app import worker as stream_worker
 
-    settings = _server_settings()
-    _check_servers(settings)
+    settings = _ready_settings()
     _run(lambda: stream_worker.run(settings, burst=burst, handle_signals=True))
 
 
@@ -85,8 +83,7 @@ def sender(burst: BurstOpt = False) -> None:
     """Deliver postbacks, webhooks and the e-mail outbox."""
     from app.sender import service as sender_service
 
-    settings = _server_settings()
-    _check_servers(settings)
+    settings = _ready_settings()
     _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
 
 
@@ -136,8 +133,7 @@ async def _migrate(database_url: str) -> list[str]:
 @cli.command()
 def migrate() -> None:
     """Apply pending migrations (running it twice changes nothing)."""
-    settings = _server_settings()
-    _check_servers(settings, redis=False)
+    settings = _ready_settings(redis=False)
     database_url, _ = settings.require_urls()
     applied = _run(lambda: _migrate(database_url))
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
@@ -165,8 +161,7 @@ def seal_secrets_command() -> None:
     """Seal webhook secrets and CRM keys stored unsealed.
 
     Running it twice changes nothing; it is safe while the app runs."""
-    settings = _server_settings()
-    _check_servers(settings, redis=False)
+    settings = _ready_settings(redis=False)
     sealed = _run(lambda: _seal_secrets(settings))
     typer.echo(", ".join(f"{table}: {n} sealed" for table, n in sealed.items()))
 
@@ -190,8 +185,7 @@ async def _seed(settings: Settings, extra: list[str] | None = None) -> str:
 @cli.command()
 def seed() -> None:
     """Create the demo catalog (once) and print its links and keys."""
-    settings = _server_settings()
-    _check_servers(settings, redis=False)
+    settings = _ready_settings(redis=False)
     typer.echo(_run(lambda: _seed(settings)))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli_support import CLI_OPTIONS, _check_servers, _run, _server_settings
+from app.cli_support import CLI_OPTIONS, _check_servers, _ready_settings, _run, _server_settings
 from app.settings import Settings
 
 stats_cli = typer.Typer(help="Operational figures.", **CLI_OPTIONS)
@@ -55,8 +55,7 @@ def stats_recount_customers() -> None:
     """Recount the rollups' customer metrics.
 
     From the conversions, one day at a time; safe while the service runs."""
-    settings = _server_settings()
-    _check_servers(settings, redis=False)
+    settings = _ready_settings(redis=False)
     database_url, _ = settings.require_urls()
     days = _run(lambda: _recount(database_url))
     typer.echo(f"recounted {days} day(s) of customer metrics")

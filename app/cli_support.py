@@ -75,3 +75,10 @@ def _check_servers(settings: Settings, *, redis: bool = True) -> None:
         _run(lambda: servers.check(database_url, redis_url if redis else None))
     except servers.Unreachable as exc:
         raise _fail(str(exc)) from None
+
+
+def _ready_settings(*, redis: bool = True) -> Settings:
+    """The servers' settings (`_server_settings`), once PostgreSQL (and Redis) answer."""
+    settings = _server_settings()
+    _check_servers(settings, redis=redis)
+    return settings

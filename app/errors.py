@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -56,6 +57,13 @@ class Forbidden(AppError, status=403, code="forbidden"): ...
 
 
 class NotFound(AppError, status=404, code="not_found"): ...
+
+
+def found(value: T | None, what: str, key: object) -> T:
+    """The value looked up by `key`, or 404: "{what} {key} does not exist"."""
+    if value is None:
+        raise NotFound(f"{what} {key} does not exist")
+    return value
 
 
 class Conflict(AppError, status=409, code="conflict"): ...

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
 
+from app.api_params import IdQuery
 from app.errors import BadRequest
+from app.patterns import MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
 T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Identified = TypeVar("Identified", bound=_HasId)
+P = TypeVar("P", bound="PageParams")
 
 
 class Page(BaseModel, Generic[T]):
@@ -28,6 +39,59 @@ CursorQuery = Annotated[
     # The pattern is after_id's own rule, so that the schema admits exactly what it takes.
     Query(pattern=r"^[0-9]{0,18}$", description="`next_cursor` of the previous page"),
 ]
+
+
+class PageParams(BaseModel):
+    """The `?limit=&cursor=` of a list endpoint; `of` makes the page of what it fetched."""
+
+    limit: LimitQuery = DEFAULT_LIMIT
+    cursor: CursorQuery = None
+
+    @property
+    def after(self) -> int:
+        return after_id(self.cursor)
+
+    def arguments(self) -> tuple[Any, ...]:
+        """The values of a `page_sql` query's $1, $2, ...: after, limit, then the filters a
+        subclass adds, in field order (the order of the query's conditions)."""
+        filters = (name for name in type(self).model_fields if name not in _PAGE_FIELDS)
+        return (self.after, self.limit, *(getattr(self, name) for name in filters))
+
+    def of(self, items: list[T], rows: Sequence[Row]) -> Page[T]:
+        """The page of items made from rows, fetched with `limit` and `after`."""
+        return Page[T](items=items, next_cursor=next_cursor(rows, self.limit))
+
+    def of_items(self, items: list[Identified]) -> Page[Identified]:
+        """The page of items that carry their own ID."""
+        return self.of(items, [{"id": item.id} for item in items])
+
+
+_PAGE_FIELDS = frozenset(PageParams.model_fields)
+# A list endpoint's query parameters as one model: they stand where it stands among the
+# route's own parameters, in field order (limit and cursor first), in the document too.
+Filters = Annotated[P, Query()]
+PageQuery = Filters[PageParams]
+
+
+class Caller(Protocol):
+    def scope(self, affiliate_id: int | None, /) -> int | None: ...
+
+
+class AffiliatePage(PageParams):
+    """A page of what belongs to affiliates, `?affiliate_id=` narrowing it to one; a
+    subclass adds its filters, which the document lists after these, in field order."""
+
+    affiliate_id: IdQuery = None
+
+    def scoped(self, caller: Caller) -> Self:
+        """The filters as the caller may use them: an affiliate key sees its own only."""
+        return self.model_copy(update={"affiliate_id": caller.scope(self.affiliate_id)})
+
+
+class AffiliateAliasPage(AffiliatePage):
+    """An AffiliatePage whose filter the API names `?affiliate=`."""
+
+    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID, alias="affiliate")] = None
 
 
 def after_id(cursor: str | None) -> int:
@@ -47,3 +111,18 @@ class Row(Protocol):
 def next_cursor(rows: Sequence[Row], limit: int) -> str | None:
     """The last row's ID when the page was full; the caller fetches limit rows."""
     return str(rows[-1]["id"]) if rows and len(rows) == limit else None
+
+
+def page_sql(select: str, optional: str = "", *, order: str = "id") -> str:
+    """`select` (SELECT ... FROM ...) as a page: in `order` after $1, $2 rows at most.
+
+    `optional` lists, comma-separated, the conditions on $3, $4, ... in that order, each
+    written `<column> <operator> <type>` (`affiliate_id = bigint`) and skipped where its
+    parameter is NULL.
+    """
+    conditions = [f"{order} > $1"]
+    for number, condition in enumerate(filter(None, map(str.strip, optional.split(","))), 3):
+        column, operator, sql_type = condition.split()
+        conditions.append(f"(${number}::{sql_type} IS NULL OR {column} {operator} ${number})")
+    where = "\n  AND ".join(conditions)
+    return f"\n{select}\nWHERE {where}\nORDER BY {order} LIMIT $2\n"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import asyncpg
 from redis.asyncio import Redis
 
-from app import db
+from app import db, signals
 from app.attribution import consumer as attribution_consumer
 from app.clicks import retention
 from app.clicks.consumer import ClickHandler
@@ -103,12 +103,6 @@ async def _daily_groups(pool: db.Pool, redis: Redis, stop: asyncio.Event) -> Non
             await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 async def run(
     settings: Settings,
     *,
@@ -154,8 +148,8 @@ async def run(
                 try:
                     await asyncio.gather(*(c.run(stop=stop, burst=False) for c in consumers))
                 finally:
-                    await _cancel(upkeep)
-                    await _cancel(groups)
+                    await signals.cancel(upkeep)
+                    await signals.cancel(groups)
         for consumer in consumers:
             logger.info("worker stopped: %s %s", consumer.stream_keys, consumer.counters)
         return clicks.counters

@@ -1,6 +1,7 @@
 """SQL of attribution and the conversions API."""
 
 from app.macros import SUB_IDS
+from app.pagination import page_sql
 from app.rollups import registry
 
 NOW = "SELECT now()"
@@ -168,17 +169,11 @@ UPSERT_ROLLUPS = registry.upsert_arrays(registry.CONVERSION_METRICS)
 GET_CONVERSION = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1"
 GET_CONVERSION_FOR_UPDATE = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1 FOR UPDATE"
 
-LIST_CONVERSIONS = f"""
-SELECT {CONVERSION_COLUMNS} FROM conversions
-WHERE id > $1
-  AND ($3::timestamptz IS NULL OR created_at >= $3)
-  AND ($4::timestamptz IS NULL OR created_at < $4)
-  AND ($5::bigint IS NULL OR affiliate_id = $5)
-  AND ($6::bigint IS NULL OR offer_id = $6)
-  AND ($7::text IS NULL OR status = $7)
-  AND ($8::text IS NULL OR goal = $8)
-ORDER BY id LIMIT $2
-"""
+LIST_CONVERSIONS = page_sql(
+    f"SELECT {CONVERSION_COLUMNS} FROM conversions",
+    """created_at >= timestamptz, created_at < timestamptz,
+    affiliate_id = bigint, offer_id = bigint, status = text, goal = text""",
+)
 
 # The click an advertiser's order (txid) was credited to (CRM stage changes that carry no
 # click ID: app/integrations).

@@ -20,7 +20,10 @@ from app.customers import service as customer_service
 from app.db import Pool
 from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import NotFound
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 
 router = APIRouter(prefix="/conversions", tags=["conversions"])
 
@@ -31,8 +34,7 @@ Status = Literal["approved", "pending", "rejected", "unattributed"]
 async def list_conversions(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
     affiliate: IdQuery = None,
@@ -42,8 +44,7 @@ async def list_conversions(
 ) -> Page[ConversionOut] | Page[AffiliateConversionOut]:
     rows = await attribution.list_conversions(
         pool,
-        after=after_id(cursor),
-        limit=limit,
+        page=page,
         start=moment(from_, "from", end=False),
         end=moment(to, "to", end=True),
         affiliate_id=principal.scope(affiliate),
@@ -51,16 +52,9 @@ async def list_conversions(
         status=status,
         event=event,
     )
-    cursor_out = next_cursor(rows, limit)
     if principal.is_admin:
-        return Page[ConversionOut](
-            items=await _admin_view(pool, rows),
-            next_cursor=cursor_out,
-        )
-    return Page[AffiliateConversionOut](
-        items=[AffiliateConversionOut.model_validate(fields_of(r)) for r in rows],
-        next_cursor=cursor_out,
-    )
+        return page.of(await _admin_view(pool, rows), rows)
+    return page.of([AffiliateConversionOut.model_validate(fields_of(r)) for r in rows], rows)
 
 
 @router.get("/{conversion_id}", response_model=ConversionOut | AffiliateConversionOut)

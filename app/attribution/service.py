@@ -12,7 +12,8 @@ import asyncpg
 
 from app.attribution import queries, writer
 from app.db import Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, found
+from app.pagination import PageParams
 
 
 async def change_status(
@@ -20,9 +21,9 @@ async def change_status(
 ) -> asyncpg.Record:
     """Set a conversion's status by hand, with the effects of a status-changing postback."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.GET_CONVERSION, conversion_id)
-        if row is None:
-            raise NotFound(f"conversion {conversion_id} does not exist")
+        row = found(
+            await conn.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id
+        )
         await conn.fetchval(
             queries.LOCK_KEYS, [writer.lock_key("txid", row["advertiser_id"], row["txid"])]
         )
@@ -46,17 +47,16 @@ async def change_status(
 
 
 async def get_conversion(pool: Pool, *, conversion_id: int) -> asyncpg.Record:
-    row = await pool.fetchrow(queries.GET_CONVERSION, conversion_id)
-    if row is None:
-        raise NotFound(f"conversion {conversion_id} does not exist")
+    row = found(
+        await pool.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id
+    )
     return row
 
 
 async def list_conversions(
     pool: Pool,
     *,
-    after: int,
-    limit: int,
+    page: PageParams,
     start: datetime | None,
     end: datetime | None,
     affiliate_id: int | None,
@@ -65,7 +65,15 @@ async def list_conversions(
     event: str | None,
 ) -> list[asyncpg.Record]:
     return await pool.fetch(
-        queries.LIST_CONVERSIONS, after, limit, start, end, affiliate_id, offer_id, status, event
+        queries.LIST_CONVERSIONS,
+        page.after,
+        page.limit,
+        start,
+        end,
+        affiliate_id,
+        offer_id,
+        status,
+        event,
     )
 
 

@@ -10,8 +10,8 @@ from app.catalog import patch
 from app.catalog.queries import advertisers as queries
 from app.catalog.schemas import AdvertiserIn, AdvertiserOut, AdvertiserPatch
 from app.db import Connection, Executor
-from app.errors import NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.errors import found
+from app.pagination import Page, PageParams
 
 
 def new_postback_token() -> str:
@@ -36,12 +36,6 @@ def _advertiser_out(row: asyncpg.Record, public_url: str) -> AdvertiserOut:
     )
 
 
-def _found(row: asyncpg.Record | None, advertiser_id: int) -> asyncpg.Record:
-    if row is None:
-        raise NotFound(f"advertiser {advertiser_id} does not exist")
-    return row
-
-
 async def create_advertiser(
     conn: Executor, *, body: AdvertiserIn, public_url: str
 ) -> AdvertiserOut:
@@ -53,17 +47,14 @@ async def create_advertiser(
 
 
 async def list_advertisers(
-    conn: Executor, *, cursor: str | None, limit: int, status: str | None, public_url: str
+    conn: Executor, *, page: PageParams, status: str | None, public_url: str
 ) -> Page[AdvertiserOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, status)
-    return Page[AdvertiserOut](
-        items=[_advertiser_out(r, public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, status)
+    return page.of([_advertiser_out(r, public_url) for r in rows], rows)
 
 
 async def get_advertiser(conn: Executor, *, advertiser_id: int, public_url: str) -> AdvertiserOut:
-    row = _found(await conn.fetchrow(queries.GET, advertiser_id), advertiser_id)
+    row = found(await conn.fetchrow(queries.GET, advertiser_id), "advertiser", advertiser_id)
     return _advertiser_out(row, public_url)
 
 
@@ -87,7 +78,9 @@ async def update_advertiser(
     sql = patch.update_sql(
         "advertisers", list(changes), queries.COLUMNS, casts={"ip_allowlist": "cidr[]"}
     )
-    row = _found(await conn.fetchrow(sql, advertiser_id, *changes.values()), advertiser_id)
+    row = found(
+        await conn.fetchrow(sql, advertiser_id, *changes.values()), "advertiser", advertiser_id
+    )
     return _advertiser_out(row, public_url)
 
 
@@ -95,12 +88,12 @@ async def rotate_postback_token(
     conn: Executor, *, advertiser_id: int, public_url: str
 ) -> AdvertiserOut:
     row = await conn.fetchrow(queries.ROTATE_POSTBACK_TOKEN, advertiser_id, new_postback_token())
-    return _advertiser_out(_found(row, advertiser_id), public_url)
+    return _advertiser_out(found(row, "advertiser", advertiser_id), public_url)
 
 
 async def delete_advertiser(conn: Connection, *, advertiser_id: int) -> None:
     async with conn.transaction():
-        _found(await conn.fetchrow(queries.GET, advertiser_id), advertiser_id)
+        found(await conn.fetchrow(queries.GET, advertiser_id), "advertiser", advertiser_id)
         if await conn.fetchval(queries.IS_REFERENCED, advertiser_id):
             await conn.execute(queries.ARCHIVE, advertiser_id)
         else:

@@ -14,9 +14,9 @@ from app.catalog import patch
 from app.catalog.queries import affiliates as queries
 from app.catalog.schemas import AffiliateIn, AffiliateOut, AffiliatePatch
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, Forbidden, NotFound
+from app.errors import BadRequest, Conflict, Forbidden, found
 from app.money import format_money
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import history, lifecycle
 from app.partners import profile as profile_service
 from app.partners.history import Actor
@@ -32,9 +32,7 @@ def thresholds_json(thresholds: dict[str, Decimal]) -> str:
 
 
 def _affiliate_out(row: asyncpg.Record | None, affiliate_id: int) -> AffiliateOut:
-    if row is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
-    return AffiliateOut(**dict(row))
+    return AffiliateOut(**dict(found(row, "affiliate", affiliate_id)))
 
 
 async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) -> None:
@@ -106,8 +104,7 @@ async def create_affiliate(
 async def list_affiliates(
     conn: Executor,
     *,
-    cursor: str | None,
-    limit: int,
+    page: PageParams,
     only_affiliate_id: int | None,
     status: str | None,
     tag: str | None = None,
@@ -115,12 +112,9 @@ async def list_affiliates(
 ) -> Page[AffiliateOut]:
     """`only_affiliate_id`: the one affiliate an affiliate key may see (None: all)."""
     rows = await conn.fetch(
-        queries.LIST, after_id(cursor), limit, only_affiliate_id, status, tag, group_id
+        queries.LIST, page.after, page.limit, only_affiliate_id, status, tag, group_id
     )
-    return Page[AffiliateOut](
-        items=[AffiliateOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    return page.of([AffiliateOut(**dict(r)) for r in rows], rows)
 
 
 async def get_affiliate(conn: Executor, *, affiliate_id: int) -> AffiliateOut:
@@ -157,9 +151,7 @@ async def update_affiliate(
     await _check_references(conn, changes)
     status = changes.pop("status", None)
     async with conn.transaction():
-        locked = await conn.fetchrow(queries.LOCK, affiliate_id)
-        if locked is None:
-            raise NotFound(f"affiliate {affiliate_id} does not exist")
+        locked = found(await conn.fetchrow(queries.LOCK, affiliate_id), "affiliate", affiliate_id)
         if status is not None:
             await lifecycle.set_status(conn, affiliate_id=affiliate_id, status=status, actor=actor)
         if "group_id" in changes and changes["group_id"] != locked["group_id"]:
@@ -186,9 +178,7 @@ async def update_affiliate(
 
 async def delete_affiliate(conn: Connection, *, affiliate_id: int, actor: Actor) -> None:
     async with conn.transaction():
-        before = await conn.fetchval(queries.STATUS, affiliate_id)
-        if before is None:
-            raise NotFound(f"affiliate {affiliate_id} does not exist")
+        before = found(await conn.fetchval(queries.STATUS, affiliate_id), "affiliate", affiliate_id)
         if await conn.fetchval(queries.IS_REFERENCED, affiliate_id):
             await conn.execute(queries.ARCHIVE, affiliate_id)
             await lifecycle.record_archived(

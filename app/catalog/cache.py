@@ -10,7 +10,6 @@ at once on a miss.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -18,7 +17,7 @@ from abc import ABC, abstractmethod
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app import outage
+from app import outage, signals
 from app.catalog.service import CATALOG_VERSION_KEY
 from app.db import Pool
 
@@ -53,10 +52,7 @@ class CatalogCache(ABC):
         self._task = asyncio.create_task(self._watch(), name=f"{type(self).__name__}-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await signals.cancel(self._task)
 
     async def refresh_if_changed(self) -> bool:
         version = await self._redis.get(CATALOG_VERSION_KEY)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -111,6 +111,21 @@ def rule_shapes(
     }
 
 
+class _Kinded(Protocol):
+    type: Literal["fixed", "percent"]
+    value: Decimal
+
+
+R = TypeVar("R", bound=_Kinded)
+
+
+def percent_in_range(rule: R) -> R:
+    """A rule's own check (a model validator's): a percent is from 0 to 100."""
+    if rule.type == "percent" and rule.value > 100:
+        raise ValueError("a percent rule must be between 0 and 100")
+    return rule
+
+
 class _RuleShapes:
     """The JSON Schema of a rule: a fixed amount of money, or a percent from 0 to 100."""
 
@@ -131,9 +146,7 @@ class Rule(_RuleShapes, Input):
 
     @model_validator(mode="after")
     def _percent_range(self) -> Rule:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent rule must be between 0 and 100")
-        return self
+        return percent_in_range(self)
 
 
 class Patch(Input):
@@ -200,9 +213,7 @@ class PayoutOverride(_RuleShapes, Input):
 
     @model_validator(mode="after")
     def _percent_range(self) -> PayoutOverride:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent rule must be between 0 and 100")
-        return self
+        return percent_in_range(self)
 
 
 class Cap(Input):

@@ -7,15 +7,17 @@ status changes.
 from __future__ import annotations
 
 import secrets
+from typing import Literal
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.catalog import affiliates, offers
 from app.catalog.queries import links as queries
 from app.catalog.schemas import LinkIn, LinkOut
 from app.db import Executor
-from app.errors import Conflict, NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.errors import Conflict, NotFound, found
+from app.pagination import AffiliatePage, Page
 
 CODE_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10  # ~58 bits from a 57-symbol alphabet: unguessable, still short
@@ -27,8 +29,7 @@ def new_link_code() -> str:
 
 
 def _link_out(row: asyncpg.Record | None, link_id: int, public_url: str) -> LinkOut:
-    if row is None:
-        raise NotFound(f"link {link_id} does not exist")
+    row = found(row, "link", link_id)
     return LinkOut(tracking_url=f"{public_url}/c/{row['code']}", **dict(row))
 
 
@@ -57,21 +58,14 @@ async def create_link(conn: Executor, *, body: LinkIn, public_url: str) -> LinkO
     raise Conflict("could not generate a free link code; try again")
 
 
-async def list_links(
-    conn: Executor,
-    *,
-    cursor: str | None,
-    limit: int,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    status: str | None,
-    public_url: str,
-) -> Page[LinkOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, status)
-    return Page[LinkOut](
-        items=[_link_out(r, r["id"], public_url) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+class LinkQuery(AffiliatePage):
+    offer_id: IdQuery = None
+    status: Literal["active", "archived"] | None = None
+
+
+async def list_links(conn: Executor, *, query: LinkQuery, public_url: str) -> Page[LinkOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of([_link_out(r, r["id"], public_url) for r in rows], rows)
 
 
 async def get_link(conn: Executor, *, link_id: int, public_url: str) -> LinkOut:

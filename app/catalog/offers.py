@@ -9,18 +9,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.catalog import advertisers, affiliates, patch
 from app.catalog.fields import Cap, Goal, PayoutOverride, Rule
 from app.catalog.queries import offers as queries
 from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.mail import service as mail_service
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.webhooks import events as webhooks
 
 # Columns a PATCH may set as they are; revenue and payout each become two (type, value).
@@ -236,25 +237,18 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
         return (await _offers_out(conn, [row]))[0]
 
 
-async def list_offers(
-    conn: Executor,
-    *,
-    cursor: str | None,
-    limit: int,
-    advertiser_id: int | None,
-    status: str | None,
-) -> Page[OfferOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id, status)
-    return Page[OfferOut](
-        items=await _offers_out(conn, rows),
-        next_cursor=next_cursor(rows, limit),
-    )
+class OfferQuery(PageParams):
+    advertiser_id: IdQuery = None
+    status: Literal["active", "paused", "archived"] | None = None
+
+
+async def list_offers(conn: Executor, *, query: OfferQuery) -> Page[OfferOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of(await _offers_out(conn, rows), rows)
 
 
 async def get_offer(conn: Executor, *, offer_id: int) -> OfferOut:
-    row = await conn.fetchrow(queries.GET, offer_id)
-    if row is None:
-        raise NotFound(f"offer {offer_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET, offer_id), "offer", offer_id)
     return (await _offers_out(conn, [row]))[0]
 
 
@@ -267,9 +261,7 @@ async def offer_status(conn: Executor, *, offer_id: int) -> str | None:
 async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> OfferOut:
     changes = patch.changes(body, nullable=body.nullable)
     async with conn.transaction():
-        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
-        if current is None:
-            raise NotFound(f"offer {offer_id} does not exist")
+        current = found(await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id), "offer", offer_id)
         goals = changes.get("goals")
         main_goal = changes.get("main_goal", current["main_goal"])
         if goals is None and "main_goal" in changes:
@@ -336,9 +328,7 @@ async def _status_changed(conn: Connection, offer: Any, status: str) -> None:
 
 async def delete_offer(conn: Connection, *, offer_id: int) -> None:
     async with conn.transaction():
-        current = await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id)
-        if current is None:
-            raise NotFound(f"offer {offer_id} does not exist")
+        current = found(await conn.fetchrow(queries.GET_FOR_UPDATE, offer_id), "offer", offer_id)
         if await conn.fetchval(queries.HAS_LINKS, offer_id):
             await conn.execute(queries.ARCHIVE, offer_id)
             if current["status"] != "archived":

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Query, Response
-from redis.asyncio import Redis
+from fastapi import APIRouter, Depends, Query, Response
 
 from app.api_params import IdPath, IdQuery
 from app.catalog import advertisers as advertiser_service
@@ -31,9 +30,13 @@ from app.catalog.schemas import (
     OfferOut,
     OfferPatch,
 )
-from app.db import Connection, Pool
+from app.db import Connection
 from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Filters,
+    Page,
+    PageQuery,
+)
 from app.partners.history import actor_of
 
 router = APIRouter()
@@ -42,17 +45,28 @@ NO_CONTENT = Response(status_code=204)
 T = TypeVar("T")
 
 
-async def _announce(redis: Redis, change: Awaitable[T]) -> T:
-    # Every catalog write ends here: the redirect and postback caches must hear of it.
-    result = await change
-    await catalog_service.notify_changed(redis)
-    return result
+class CatalogWrites:
+    """Where every catalog write goes through: the redirect and postback caches (of every
+    process) hear of each change."""
+
+    def __init__(self, pool: PoolDep, redis: RedisDep) -> None:
+        self.pool = pool
+        self._redis = redis
+
+    async def announce(self, change: Awaitable[T]) -> T:
+        result = await change
+        await catalog_service.notify_changed(self._redis)
+        return result
+
+    async def on_connection(self, change: Callable[[Connection], Awaitable[T]]) -> T:
+        # The services that write several tables in one transaction take a connection.
+        async with self.pool.acquire() as conn:
+            result = await change(conn)
+        await catalog_service.notify_changed(self._redis)
+        return result
 
 
-async def _on_connection(pool: Pool, change: Callable[[Connection], Awaitable[T]]) -> T:
-    # The services that write several tables in one transaction take a connection.
-    async with pool.acquire() as conn:
-        return await change(conn)
+Writes = Annotated[CatalogWrites, Depends()]
 
 
 # --- advertisers -------------------------------------------------------------------
@@ -62,11 +76,10 @@ advertisers = APIRouter(prefix="/advertisers", tags=["advertisers"])
 
 @advertisers.post("", status_code=201, response_model=AdvertiserOut)
 async def create_advertiser(
-    body: AdvertiserIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
+    body: AdvertiserIn, writes: Writes, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
-    return await _announce(
-        redis,
-        advertiser_service.create_advertiser(pool, body=body, public_url=settings.public_url),
+    return await writes.announce(
+        advertiser_service.create_advertiser(writes.pool, body=body, public_url=settings.public_url)
     )
 
 
@@ -75,12 +88,11 @@ async def list_advertisers(
     pool: PoolDep,
     settings: SettingsDep,
     _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     status: Literal["active", "archived"] | None = None,
 ) -> Page[AdvertiserOut]:
     return await advertiser_service.list_advertisers(
-        pool, cursor=cursor, limit=limit, status=status, public_url=settings.public_url
+        pool, page=page, status=status, public_url=settings.public_url
     )
 
 
@@ -97,43 +109,34 @@ async def get_advertiser(
 async def update_advertiser(
     advertiser_id: IdPath,
     body: AdvertiserPatch,
-    pool: PoolDep,
-    redis: RedisDep,
+    writes: Writes,
     settings: SettingsDep,
     _: AdminKey,
 ) -> AdvertiserOut:
-    return await _announce(
-        redis,
+    return await writes.announce(
         advertiser_service.update_advertiser(
-            pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
-        ),
+            writes.pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
+        )
     )
 
 
 @advertisers.post("/{advertiser_id}/rotate-token", response_model=AdvertiserOut)
 async def rotate_postback_token(
-    advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
+    advertiser_id: IdPath, writes: Writes, settings: SettingsDep, _: AdminKey
 ) -> AdvertiserOut:
     """Issue a new postback token; the old one stops working at once."""
-    return await _announce(
-        redis,
+    return await writes.announce(
         advertiser_service.rotate_postback_token(
-            pool, advertiser_id=advertiser_id, public_url=settings.public_url
-        ),
+            writes.pool, advertiser_id=advertiser_id, public_url=settings.public_url
+        )
     )
 
 
 @advertisers.delete("/{advertiser_id}", status_code=204)
-async def delete_advertiser(
-    advertiser_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey
-) -> Response:
+async def delete_advertiser(advertiser_id: IdPath, writes: Writes, _: AdminKey) -> Response:
     """Delete, or archive when the advertiser has offers or conversions."""
-    await _announce(
-        redis,
-        _on_connection(
-            pool,
-            lambda conn: advertiser_service.delete_advertiser(conn, advertiser_id=advertiser_id),
-        ),
+    await writes.on_connection(
+        lambda conn: advertiser_service.delete_advertiser(conn, advertiser_id=advertiser_id)
     )
     return NO_CONTENT
 
@@ -144,24 +147,15 @@ offers = APIRouter(prefix="/offers", tags=["offers"])
 
 
 @offers.post("", status_code=201, response_model=OfferOut)
-async def create_offer(body: OfferIn, pool: PoolDep, redis: RedisDep, _: AdminKey) -> OfferOut:
-    return await _announce(
-        redis, _on_connection(pool, lambda conn: offer_service.create_offer(conn, body=body))
-    )
+async def create_offer(body: OfferIn, writes: Writes, _: AdminKey) -> OfferOut:
+    return await writes.on_connection(lambda conn: offer_service.create_offer(conn, body=body))
 
 
 @offers.get("", response_model=Page[OfferOut])
 async def list_offers(
-    pool: PoolDep,
-    _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    advertiser_id: IdQuery = None,
-    status: Literal["active", "paused", "archived"] | None = None,
+    pool: PoolDep, _: AdminKey, query: Filters[offer_service.OfferQuery]
 ) -> Page[OfferOut]:
-    return await offer_service.list_offers(
-        pool, cursor=cursor, limit=limit, advertiser_id=advertiser_id, status=status
-    )
+    return await offer_service.list_offers(pool, query=query)
 
 
 @offers.get("/{offer_id}", response_model=OfferOut)
@@ -170,25 +164,17 @@ async def get_offer(offer_id: IdPath, pool: PoolDep, _: AdminKey) -> OfferOut:
 
 
 @offers.patch("/{offer_id}", response_model=OfferOut)
-async def update_offer(
-    offer_id: IdPath, body: OfferPatch, pool: PoolDep, redis: RedisDep, _: AdminKey
-) -> OfferOut:
+async def update_offer(offer_id: IdPath, body: OfferPatch, writes: Writes, _: AdminKey) -> OfferOut:
     """Change the fields given; a list given (goals, payout_overrides, caps) replaces the old."""
-    return await _announce(
-        redis,
-        _on_connection(
-            pool, lambda conn: offer_service.update_offer(conn, offer_id=offer_id, body=body)
-        ),
+    return await writes.on_connection(
+        lambda conn: offer_service.update_offer(conn, offer_id=offer_id, body=body)
     )
 
 
 @offers.delete("/{offer_id}", status_code=204)
-async def delete_offer(offer_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
+async def delete_offer(offer_id: IdPath, writes: Writes, _: AdminKey) -> Response:
     """Delete, or archive when links point at the offer (they then go to its fallback)."""
-    await _announce(
-        redis,
-        _on_connection(pool, lambda conn: offer_service.delete_offer(conn, offer_id=offer_id)),
-    )
+    await writes.on_connection(lambda conn: offer_service.delete_offer(conn, offer_id=offer_id))
     return NO_CONTENT
 
 
@@ -204,23 +190,21 @@ AffiliateStatus = Literal["applied", "active", "rejected", "suspended", "archive
 async def create_affiliate(
     body: AffiliateIn, pool: PoolDep, settings: SettingsDep, caller: AdminKey
 ) -> AffiliateOut:
-    return await _on_connection(
-        pool,
-        lambda conn: affiliate_service.create_affiliate(
+    # A new affiliate has no links yet: nothing for the caches to hear of.
+    async with pool.acquire() as conn:
+        return await affiliate_service.create_affiliate(
             conn,
             body=body,
             actor=actor_of(caller),
             allowed_networks=settings.sender_allowed_networks,
-        ),
-    )
+        )
 
 
 @affiliates.get("", response_model=Page[AffiliateOut])
 async def list_affiliates(
     pool: PoolDep,
     caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
     status: Annotated[AffiliateStatus | None, Query(description="paused: suspended")] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     group_id: IdQuery = None,
@@ -228,8 +212,7 @@ async def list_affiliates(
     """All affiliates for an admin; an affiliate key sees itself only."""
     return await affiliate_service.list_affiliates(
         pool,
-        cursor=cursor,
-        limit=limit,
+        page=page,
         only_affiliate_id=caller.affiliate_id,
         status="suspended" if status == "paused" else status,
         tag=tag,
@@ -247,8 +230,7 @@ async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, caller: CurrentKey)
 async def update_affiliate(
     affiliate_id: IdPath,
     body: AffiliatePatch,
-    pool: PoolDep,
-    redis: RedisDep,
+    writes: Writes,
     settings: SettingsDep,
     caller: CurrentKey,
 ) -> AffiliateOut:
@@ -256,34 +238,24 @@ async def update_affiliate(
     affiliate's own key: company, website, country and contact only."""
     caller.require_affiliate_access(affiliate_id)
     # A suspended affiliate's links go to the fallback: the redirect caches must hear of it.
-    return await _announce(
-        redis,
-        _on_connection(
-            pool,
-            lambda conn: affiliate_service.update_affiliate(
-                conn,
-                affiliate_id=affiliate_id,
-                body=body,
-                actor=actor_of(caller),
-                allowed_networks=settings.sender_allowed_networks,
-            ),
-        ),
+    return await writes.on_connection(
+        lambda conn: affiliate_service.update_affiliate(
+            conn,
+            affiliate_id=affiliate_id,
+            body=body,
+            actor=actor_of(caller),
+            allowed_networks=settings.sender_allowed_networks,
+        )
     )
 
 
 @affiliates.delete("/{affiliate_id}", status_code=204)
-async def delete_affiliate(
-    affiliate_id: IdPath, pool: PoolDep, redis: RedisDep, caller: AdminKey
-) -> Response:
+async def delete_affiliate(affiliate_id: IdPath, writes: Writes, caller: AdminKey) -> Response:
     """Delete, or archive when links, keys or offer rules refer to the affiliate."""
-    await _announce(
-        redis,
-        _on_connection(
-            pool,
-            lambda conn: affiliate_service.delete_affiliate(
-                conn, affiliate_id=affiliate_id, actor=actor_of(caller)
-            ),
-        ),
+    await writes.on_connection(
+        lambda conn: affiliate_service.delete_affiliate(
+            conn, affiliate_id=affiliate_id, actor=actor_of(caller)
+        )
     )
     return NO_CONTENT
 
@@ -294,34 +266,19 @@ links = APIRouter(prefix="/links", tags=["links"])
 
 
 @links.post("", status_code=201, response_model=LinkOut)
-async def create_link(
-    body: LinkIn, pool: PoolDep, redis: RedisDep, settings: SettingsDep, _: AdminKey
-) -> LinkOut:
-    return await _announce(
-        redis, link_service.create_link(pool, body=body, public_url=settings.public_url)
+async def create_link(body: LinkIn, writes: Writes, settings: SettingsDep, _: AdminKey) -> LinkOut:
+    return await writes.announce(
+        link_service.create_link(writes.pool, body=body, public_url=settings.public_url)
     )
 
 
 @links.get("", response_model=Page[LinkOut])
 async def list_links(
-    pool: PoolDep,
-    settings: SettingsDep,
-    caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate_id: IdQuery = None,
-    offer_id: IdQuery = None,
-    status: Literal["active", "archived"] | None = None,
+    pool: PoolDep, settings: SettingsDep, caller: CurrentKey, query: Filters[link_service.LinkQuery]
 ) -> Page[LinkOut]:
     """All links for an admin; an affiliate key sees its own only."""
     return await link_service.list_links(
-        pool,
-        cursor=cursor,
-        limit=limit,
-        affiliate_id=caller.scope(affiliate_id),
-        offer_id=offer_id,
-        status=status,
-        public_url=settings.public_url,
+        pool, query=query.scoped(caller), public_url=settings.public_url
     )
 
 
@@ -338,24 +295,22 @@ async def get_link(
 async def update_link(
     link_id: IdPath,
     body: LinkPatch,
-    pool: PoolDep,
-    redis: RedisDep,
+    writes: Writes,
     settings: SettingsDep,
     _: AdminKey,
 ) -> LinkOut:
     """Archive or reactivate a link. Its code and target stay fixed once shared."""
-    return await _announce(
-        redis,
+    return await writes.announce(
         link_service.set_link_status(
-            pool, link_id=link_id, status=body.status, public_url=settings.public_url
-        ),
+            writes.pool, link_id=link_id, status=body.status, public_url=settings.public_url
+        )
     )
 
 
 @links.delete("/{link_id}", status_code=204)
-async def delete_link(link_id: IdPath, pool: PoolDep, redis: RedisDep, _: AdminKey) -> Response:
+async def delete_link(link_id: IdPath, writes: Writes, _: AdminKey) -> Response:
     """Archive the link: it keeps redirecting, to the offer's fallback URL."""
-    await _announce(redis, link_service.archive_link(pool, link_id=link_id))
+    await writes.announce(link_service.archive_link(writes.pool, link_id=link_id))
     return NO_CONTENT
 
 

@@ -1,5 +1,7 @@
 """SQL of coupons: the API's and the worker's lookup."""
 
+from app.pagination import page_sql
+
 COLUMNS = "id, advertiser_id, offer_id, affiliate_id, code, status, created_at, updated_at"
 
 # NULL when the code is taken for the advertiser (whatever its case).
@@ -10,15 +12,10 @@ ON CONFLICT (advertiser_id, lower(code)) DO NOTHING
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM coupons WHERE id = $1"
-LIST = f"""
-SELECT {COLUMNS} FROM coupons
-WHERE id > $1
-  AND ($3::bigint IS NULL OR affiliate_id = $3)
-  AND ($4::bigint IS NULL OR offer_id = $4)
-  AND ($5::bigint IS NULL OR advertiser_id = $5)
-  AND ($6::text IS NULL OR status = $6)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(
+    f"SELECT {COLUMNS} FROM coupons",
+    "affiliate_id = bigint, offer_id = bigint, advertiser_id = bigint, status = text",
+)
 SET_STATUS = f"""
 UPDATE coupons SET status = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}
 """

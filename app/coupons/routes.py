@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api_params import IdPath, IdQuery
+from app.api_params import IdPath
 from app.coupons import service
-from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponStatus
+from app.coupons.schemas import CouponIn, CouponOut, CouponPatch, CouponQuery
 from app.deps import AdminKey, CurrentKey, PoolDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Filters,
+    Page,
+)
 
 router = APIRouter(prefix="/coupons", tags=["coupons"])
 
@@ -20,25 +23,10 @@ async def create_coupon(body: CouponIn, pool: PoolDep, _: AdminKey) -> CouponOut
 
 @router.get("", response_model=Page[CouponOut])
 async def list_coupons(
-    pool: PoolDep,
-    caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate_id: IdQuery = None,
-    offer_id: IdQuery = None,
-    advertiser_id: IdQuery = None,
-    status: CouponStatus | None = None,
+    pool: PoolDep, caller: CurrentKey, query: Filters[CouponQuery]
 ) -> Page[CouponOut]:
     """All coupons for an admin; an affiliate key sees its own only."""
-    return await service.list_coupons(
-        pool,
-        cursor=cursor,
-        limit=limit,
-        affiliate_id=caller.scope(affiliate_id),
-        offer_id=offer_id,
-        advertiser_id=advertiser_id,
-        status=status,
-    )
+    return await service.list_coupons(pool, query=query.scoped(caller))
 
 
 @router.get("/{coupon_id}", response_model=CouponOut)

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.api_params import IdQuery
 from app.catalog.fields import Id, Input
+from app.pagination import AffiliatePage
 
 CouponCode = Annotated[
     str,
@@ -17,6 +19,12 @@ CouponCode = Annotated[
     ),
 ]
 CouponStatus = Literal["active", "archived"]
+
+
+class CouponQuery(AffiliatePage):
+    offer_id: IdQuery = None
+    advertiser_id: IdQuery = None
+    status: CouponStatus | None = None
 
 
 class CouponIn(Input):

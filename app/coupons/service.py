@@ -13,10 +13,10 @@ import asyncpg
 
 from app.catalog import affiliates
 from app.coupons import queries
-from app.coupons.schemas import CouponIn, CouponOut
+from app.coupons.schemas import CouponIn, CouponOut, CouponQuery
 from app.db import Connection, Executor
 from app.errors import Conflict, NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page
 
 
 def _out(row: asyncpg.Record | None, coupon_id: int) -> CouponOut:
@@ -58,22 +58,9 @@ async def create_coupon(conn: Executor, *, body: CouponIn) -> CouponOut:
     return _out(row, 0)
 
 
-async def list_coupons(
-    conn: Executor,
-    *,
-    cursor: str | None,
-    limit: int,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    advertiser_id: int | None,
-    status: str | None,
-) -> Page[CouponOut]:
-    rows = await conn.fetch(
-        queries.LIST, after_id(cursor), limit, affiliate_id, offer_id, advertiser_id, status
-    )
-    return Page[CouponOut](
-        items=[_out(r, r["id"]) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+async def list_coupons(conn: Executor, *, query: CouponQuery) -> Page[CouponOut]:
+    rows = await conn.fetch(queries.LIST, *query.arguments())
+    return query.of([_out(r, r["id"]) for r in rows], rows)
 
 
 async def get_coupon(conn: Executor, *, coupon_id: int) -> CouponOut:

@@ -1,6 +1,7 @@
 """SQL of customers: the worker's batched statements and the customers API."""
 
 from app.macros import SUB_IDS
+from app.pagination import page_sql
 
 _SUBS = ", ".join(SUB_IDS)
 
@@ -80,17 +81,11 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::b
 
 # --- the API ---------------------------------------------------------------------
 
-LIST = f"""
-SELECT {COLUMNS} FROM customers
-WHERE id > $1
-  AND ($3::bigint IS NULL OR affiliate_id = $3)
-  AND ($4::bigint IS NULL OR offer_id = $4)
-  AND ($5::bigint IS NULL OR advertiser_id = $5)
-  AND ($6::timestamptz IS NULL OR first_conversion_at >= $6)
-  AND ($7::timestamptz IS NULL OR first_conversion_at < $7)
-  AND ($8::text IS NULL OR external_id = $8)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(
+    f"SELECT {COLUMNS} FROM customers",
+    """affiliate_id = bigint, offer_id = bigint, advertiser_id = bigint,
+    first_conversion_at >= timestamptz, first_conversion_at < timestamptz, external_id = text""",
+)
 GET = f"SELECT {COLUMNS} FROM customers WHERE id = $1"
 # Lifetime totals of approved conversions per currency ($2: only one affiliate's).
 TOTALS = """

@@ -7,20 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api_params import IdPath, IdQuery, TimeQuery, moment
+from app.api_params import IdPath, TimeQuery, moment
 from app.customers import service
 from app.customers.schemas import (
     AffiliateCustomerDetail,
     AffiliateCustomerOut,
     CustomerDetail,
     CustomerOut,
+    CustomerQuery,
     ReassignIn,
 )
-from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
+from app.deps import AdminKey, CurrentKey, PoolDep
 from app.errors import Forbidden
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
-from app.privacy import holders
+from app.pagination import (
+    Filters,
+    Page,
+)
 from app.privacy import service as privacy_service
+from app.privacy.deps import ErasureContext
 from app.privacy.schemas import Erasure
 from app.privacy.subject import Subject
 
@@ -31,38 +35,25 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 async def list_customers(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate: IdQuery = None,
-    offer: IdQuery = None,
-    advertiser: IdQuery = None,
+    query: Filters[CustomerQuery],
     first_from: TimeQuery = None,
     first_to: TimeQuery = None,
     external_id: Annotated[str | None, Query(max_length=255, description="admin keys only")] = None,
 ) -> Page[CustomerOut] | Page[AffiliateCustomerOut]:
     """Customers by ID; an affiliate key sees those bound to its affiliate."""
-    affiliate = principal.scope(affiliate)
+    scoped = query.scoped(principal)
     if not principal.is_admin and external_id is not None:
         raise Forbidden("an affiliate key may not look customers up by external ID")
     rows = await service.list_customers(
         pool,
-        after=after_id(cursor),
-        limit=limit,
-        affiliate_id=affiliate,
-        offer_id=offer,
-        advertiser_id=advertiser,
+        query=scoped,
         first_from=moment(first_from, "first_from", end=False),
         first_to=moment(first_to, "first_to", end=True),
         external_id=external_id or None,
     )
-    cursor_out = next_cursor(rows, limit)
     if principal.is_admin:
-        return Page[CustomerOut](
-            items=[CustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
-        )
-    return Page[AffiliateCustomerOut](
-        items=[AffiliateCustomerOut.model_validate(r) for r in rows], next_cursor=cursor_out
-    )
+        return query.of([CustomerOut.model_validate(r) for r in rows], rows)
+    return query.of([AffiliateCustomerOut.model_validate(r) for r in rows], rows)
 
 
 @router.get("/{customer_id}", response_model=CustomerDetail | AffiliateCustomerDetail)
@@ -102,13 +93,11 @@ async def reassign_customer(
         409: {"description": "erased already, or a spool file busy: try again"},
     },
 )
-async def erase_customer(
-    customer_id: IdPath, pool: PoolDep, redis: RedisDep, settings: SettingsDep, key: AdminKey
-) -> Erasure:
+async def erase_customer(customer_id: IdPath, context: ErasureContext, key: AdminKey) -> Erasure:
     """Erase the customer's personal data (README, Privacy), as `POST /privacy/erase` with
     its `customer_id`: the row stays, marked `erased_at`, and goes on counting."""
     return await privacy_service.erase(
-        holders.Context(pool=pool, redis=redis, settings=settings),
+        context,
         subject=Subject.of_customer(customer_id),
         key_id=key.key_id,
     )

@@ -8,10 +8,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api_params import IdQuery
 from app.attribution.schemas import MoneyOut
 from app.catalog.fields import Id
+from app.pagination import AffiliateAliasPage
 
 TimelineKind = Literal["click", "conversion", "status_change", "bound", "rebound", "reassigned"]
+
+
+class CustomerQuery(AffiliateAliasPage):
+    offer: IdQuery = None
+    advertiser: IdQuery = None
 
 
 class ReassignIn(BaseModel):

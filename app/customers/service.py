@@ -12,8 +12,9 @@ from app.attribution import queries as attribution_queries
 from app.catalog import affiliates
 from app.clickid import format_click_id
 from app.customers import attribution, queries
+from app.customers.schemas import CustomerQuery
 from app.db import Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, found
 
 
 def fields_of(row: asyncpg.Record) -> dict[str, Any]:
@@ -33,26 +34,12 @@ async def external_ids(pool: Pool, customer_ids: set[int]) -> dict[int, str | No
 async def list_customers(
     pool: Pool,
     *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    offer_id: int | None,
-    advertiser_id: int | None,
+    query: CustomerQuery,
     first_from: datetime | None,
     first_to: datetime | None,
     external_id: str | None,
 ) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        queries.LIST,
-        after,
-        limit,
-        affiliate_id,
-        offer_id,
-        advertiser_id,
-        first_from,
-        first_to,
-        external_id,
-    )
+    rows = await pool.fetch(queries.LIST, *query.arguments(), first_from, first_to, external_id)
     return [fields_of(r) for r in rows]
 
 
@@ -141,9 +128,7 @@ async def reassign(
 ) -> dict[str, Any]:
     """Bind a customer to another affiliate by hand; its later conversions credit that one."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.GET, customer_id)
-        if row is None:
-            raise NotFound(f"customer {customer_id} does not exist")
+        row = found(await conn.fetchrow(queries.GET, customer_id), "customer", customer_id)
         if row["external_id"] is not None:
             await conn.fetchval(
                 attribution_queries.LOCK_KEYS,

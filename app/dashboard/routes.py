@@ -27,13 +27,20 @@ POLICY = (
 _HEADERS = assets.headers(POLICY, cache_control="no-cache")
 
 # The landing page (where the dashboard and the API docs are), then the dashboard's own files.
-for _path, _name, _media_type in (
-    ("/", "home.html", assets.HTML),
-    ("/dashboard", "index.html", assets.HTML),
-    ("/dashboard.js", "dashboard.js", assets.JAVASCRIPT),
-    ("/dashboard.css", "dashboard.css", assets.CSS),
-    ("/dashboard.svg", "icon.svg", assets.SVG),
+HOME = assets.page(
+    title="Tracker", body=(_STATIC / "home.html").read_bytes(), stylesheet="/dashboard.css"
+)
+DASHBOARD = assets.page(
+    title="Tracker stats",
+    body=(_STATIC / "index.html").read_bytes(),
+    stylesheet="/dashboard.css",
+    scripts=("/dashboard.js",),
+)
+for _path, _content, _media_type in (
+    ("/", HOME, assets.HTML),
+    ("/dashboard", DASHBOARD, assets.HTML),
+    ("/dashboard.js", (_STATIC / "dashboard.js").read_bytes(), assets.JAVASCRIPT),
+    ("/dashboard.css", (_STATIC / "dashboard.css").read_bytes(), assets.CSS),
+    ("/dashboard.svg", (_STATIC / "icon.svg").read_bytes(), assets.SVG),
 ):
-    assets.serve(
-        router, _path, (_STATIC / _name).read_bytes(), media_type=_media_type, headers=_HEADERS
-    )
+    assets.serve(router, _path, _content, media_type=_media_type, headers=_HEADERS)

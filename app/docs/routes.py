@@ -32,9 +32,13 @@ def _vendor(name: str) -> Callable[[], bytes]:
     return cache(lambda: (_SWAGGER / name).read_bytes())
 
 
-assets.serve(
-    router, "/docs", (_OWN / "docs.html").read_bytes(), media_type=assets.HTML, headers=_HEADERS
+PAGE = assets.page(
+    title="Tracker API",
+    body=(_OWN / "docs.html").read_bytes(),
+    stylesheet="/docs/swagger-ui.css",
+    scripts=("/docs/swagger-ui-bundle.js", "/docs/docs.js"),
 )
+assets.serve(router, "/docs", PAGE, media_type=assets.HTML, headers=_HEADERS)
 assets.serve(
     router,
     "/docs/docs.js",

@@ -160,19 +160,16 @@ async def _conversion(
                 "(send the click ID or customer ID property with its first mapped stage)"
             )
     # Without a click, the customer's binding credits the deal (app/customers/attribution.py).
-    return ConversionRecord(
+    return ConversionRecord.of(
+        conversion,
         via="postback",
         advertiser_id=row["advertiser_id"],
-        click_id=click_id,
-        txid=conversion.txid,
-        amount=conversion.amount,
-        payout=None,
-        currency=conversion.currency,
-        status=conversion.status,
-        event=conversion.event,
         received_us=received_us,
+        click_id=click_id,
+        payout=None,
         offer_id=row["offer_id"],
         customer_id=deal.customer_id,
+        coupon=None,
     )
 
 

@@ -1,3 +1,5 @@
+from app.pagination import page_sql
+
 COLUMNS = """id, provider, advertiser_id, offer_id, name, status, stage_map, field_map,
 (secret IS NOT NULL OR token_hash IS NOT NULL) AS secret_set, created_at, updated_at"""
 
@@ -10,11 +12,7 @@ RETURNING {COLUMNS}
 
 # The id an integration will have: its key is sealed with it before the INSERT.
 NEXT_ID = "SELECT nextval(pg_get_serial_sequence('integrations', 'id'))"
-LIST = f"""
-SELECT {COLUMNS} FROM integrations
-WHERE id > $1 AND ($3::bigint IS NULL OR advertiser_id = $3)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(f"SELECT {COLUMNS} FROM integrations", "advertiser_id = bigint")
 
 GET = f"SELECT {COLUMNS} FROM integrations WHERE id = $1"
 

@@ -20,7 +20,10 @@ from app.integrations.schemas import (
     IntegrationPatch,
     Provider,
 )
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.postbacks import service as intake_service
 from app.proxies import TrustedProxies
 
@@ -41,17 +44,16 @@ async def create_integration(
 
 @router.get("", response_model=Page[IntegrationOut])
 async def list_integrations(
+    *,
     pool: PoolDep,
     settings: SettingsDep,
     _: AdminKey,
     advertiser_id: IdQuery = None,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> Page[IntegrationOut]:
     return await integrations_service.list_integrations(
         pool,
-        cursor=cursor,
-        limit=limit,
+        page=page,
         advertiser_id=advertiser_id,
         public_url=settings.public_url,
     )

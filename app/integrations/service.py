@@ -16,7 +16,7 @@ import asyncpg
 
 from app import sealing
 from app.db import Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, NotFound, found
 from app.integrations import queries, sealed
 from app.integrations.mapping import field_map_for, generic_problem
 from app.integrations.schemas import (
@@ -26,7 +26,7 @@ from app.integrations.schemas import (
     IntegrationOut,
     IntegrationPatch,
 )
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.sealing import Sealer
 
 
@@ -99,19 +99,14 @@ async def create_integration(
 
 
 async def list_integrations(
-    conn: Executor, *, cursor: str | None, limit: int, advertiser_id: int | None, public_url: str
+    conn: Executor, *, page: PageParams, advertiser_id: int | None, public_url: str
 ) -> Page[IntegrationOut]:
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, advertiser_id)
-    return Page[IntegrationOut](
-        items=[_out(r, public_url) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, advertiser_id)
+    return page.of([_out(r, public_url) for r in rows], rows)
 
 
 async def _found(conn: Executor, integration_id: int) -> asyncpg.Record:
-    row = await conn.fetchrow(queries.GET, integration_id)
-    if row is None:
-        raise NotFound(f"integration {integration_id} does not exist")
-    return row
+    return found(await conn.fetchrow(queries.GET, integration_id), "integration", integration_id)
 
 
 async def get_integration(
@@ -165,9 +160,9 @@ async def update_integration(
         f"UPDATE integrations SET {assignments}, updated_at = now() WHERE id = $1 "
         f"RETURNING {queries.COLUMNS}"
     )
-    row = await conn.fetchrow(sql, integration_id, *changes.values())
-    if row is None:
-        raise NotFound(f"integration {integration_id} does not exist")
+    row = found(
+        await conn.fetchrow(sql, integration_id, *changes.values()), "integration", integration_id
+    )
     return _out(row, public_url)
 
 

@@ -1,3 +1,5 @@
+from app.pagination import page_sql
+
 INSERT_KEY = """
 INSERT INTO api_keys (key_hash, prefix, name, role, affiliate_id)
 VALUES ($1, $2, $3, $4, $5)
@@ -13,10 +15,9 @@ FROM api_keys k LEFT JOIN affiliates a ON a.id = k.affiliate_id
 WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
 
-LIST_KEYS = """
-SELECT id, prefix, name, role, affiliate_id, created_at, revoked_at
-FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2
-"""
+LIST_KEYS = page_sql(
+    "SELECT id, prefix, name, role, affiliate_id, created_at, revoked_at FROM api_keys"
+)
 
 REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1

@@ -6,7 +6,10 @@ from app.api_params import IdPath
 from app.deps import AdminKey, PoolDep
 from app.keys import service as keys_service
 from app.keys.schemas import CreatedKey, KeyIn, KeyOut
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 
 router = APIRouter(prefix="/keys", tags=["keys"])
 
@@ -19,10 +22,8 @@ async def create_key(body: KeyIn, pool: PoolDep, _: AdminKey) -> CreatedKey:
 
 
 @router.get("", response_model=Page[KeyOut])
-async def list_keys(
-    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
-) -> Page[KeyOut]:
-    return await keys_service.list_keys(pool, cursor=cursor, limit=limit)
+async def list_keys(pool: PoolDep, _: AdminKey, page: PageQuery) -> Page[KeyOut]:
+    return await keys_service.list_keys(pool, page=page)
 
 
 @router.delete("/{key_id}", response_model=KeyOut)

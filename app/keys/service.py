@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from app.catalog import affiliates as affiliate_service
 from app.db import Executor, Pool
-from app.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from app.errors import BadRequest, Conflict, Forbidden, Unauthorized, found
 from app.keys import queries
 from app.keys.schemas import CreatedKey, KeyOut, Role
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 
 KEY_PREFIX = "trk_"
 
@@ -79,19 +79,14 @@ async def create_key(
     return CreatedKey(key=plain, **dict(row))
 
 
-async def list_keys(conn: Executor, *, cursor: str | None, limit: int) -> Page[KeyOut]:
-    rows = await conn.fetch(queries.LIST_KEYS, after_id(cursor), limit)
-    return Page[KeyOut](
-        items=[KeyOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+async def list_keys(conn: Executor, *, page: PageParams) -> Page[KeyOut]:
+    rows = await conn.fetch(queries.LIST_KEYS, page.after, page.limit)
+    return page.of([KeyOut(**dict(r)) for r in rows], rows)
 
 
 async def revoke_key(conn: Executor, *, key_id: int) -> KeyOut:
     """Revoke at once; revoking a revoked key keeps its first revocation time."""
-    row = await conn.fetchrow(queries.REVOKE_KEY, key_id)
-    if row is None:
-        raise NotFound(f"key {key_id} does not exist")
+    row = found(await conn.fetchrow(queries.REVOKE_KEY, key_id), "key", key_id)
     return KeyOut(**dict(row))
 
 

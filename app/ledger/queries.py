@@ -1,6 +1,8 @@
 """SQL of the ledger. States come from the view ledger_entry_states (migration 0025), the
 one place that derives them."""
 
+from app.pagination import page_sql
+
 # Shared locks per currency, taken by a writer that may cancel or un-approve a commission:
 # a payout run holds the same lock exclusively, so a commission is never taken by a run
 # while a rejection that saw it unpaid (and so wrote a reversal, not a clawback) commits.
@@ -67,15 +69,10 @@ GROUP BY currency ORDER BY currency
 ENTRY_COLUMNS = """id, affiliate_id, currency, kind, amount, conversion_id, payout_id, reverses,
 reason, created_by, created_at, state, available_at, live_payout_id"""
 
-LIST_ENTRIES = f"""
-SELECT {ENTRY_COLUMNS} FROM ledger_entry_states
-WHERE id > $1
-  AND ($3::bigint IS NULL OR affiliate_id = $3)
-  AND ($4::text IS NULL OR currency = $4)
-  AND ($5::text IS NULL OR kind = $5)
-  AND ($6::timestamptz IS NULL OR created_at >= $6)
-  AND ($7::timestamptz IS NULL OR created_at < $7)
-ORDER BY id LIMIT $2
-"""
+LIST_ENTRIES = page_sql(
+    f"SELECT {ENTRY_COLUMNS} FROM ledger_entry_states",
+    """affiliate_id = bigint, currency = text, kind = text,
+    created_at >= timestamptz, created_at < timestamptz""",
+)
 
 THRESHOLDS = "SELECT payout_threshold::text FROM affiliates WHERE id = $1"

@@ -9,12 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api_params import IdPath, IdQuery, TimeQuery, moment
-from app.catalog.fields import Currency
+from app.api_params import IdPath, TimeQuery, moment
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.ledger import service
-from app.ledger.schemas import BalanceOut, EntryOut, Kind, ManualEntryIn
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.ledger.schemas import BalanceOut, EntryOut, LedgerQuery, ManualEntryIn
+from app.pagination import (
+    Filters,
+    Page,
+)
 
 router = APIRouter(tags=["ledger"])
 
@@ -23,26 +25,18 @@ router = APIRouter(tags=["ledger"])
 async def list_ledger(
     pool: PoolDep,
     principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate: IdQuery = None,
-    currency: Annotated[Currency | None, Query()] = None,
-    kind: Kind | None = None,
+    query: Filters[LedgerQuery],
     from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
 ) -> Page[EntryOut]:
     """Entries in the order they were appended, each with its state derived now."""
     rows = await service.list_entries(
         pool,
-        after=after_id(cursor),
-        limit=limit,
-        affiliate_id=principal.scope(affiliate),
-        currency=currency,
-        kind=kind,
+        query=query.scoped(principal),
         start=moment(from_, "from", end=False),
         end=moment(to, "to", end=True),
     )
-    return Page[EntryOut](items=rows, next_cursor=next_cursor([{"id": r.id} for r in rows], limit))
+    return query.of_items(rows)
 
 
 @router.post("/ledger", status_code=201, response_model=EntryOut)

@@ -20,8 +20,16 @@ from app.attribution.money import round_money
 from app.catalog.fields import Currency, Id, Input
 from app.currencies import MINOR_UNITS
 from app.money import format_money
+from app.pagination import AffiliateAliasPage
 
 Kind = Literal["commission", "reversal", "clawback", "bonus", "adjustment", "payout"]
+
+
+class LedgerQuery(AffiliateAliasPage):
+    currency: Currency | None = None
+    kind: Kind | None = None
+
+
 State = Literal[
     "pending", "held", "available", "in_payout", "paid", "owed_back", "cancelled", "payout"
 ]

@@ -11,9 +11,9 @@ import asyncpg
 import orjson
 
 from app.db import Executor
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, found
 from app.ledger import queries
-from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, ManualEntryIn
+from app.ledger.schemas import BalanceOut, CurrencyBalance, EntryOut, LedgerQuery, ManualEntryIn
 
 ZERO = Decimal(0)
 
@@ -56,9 +56,7 @@ async def balance(
 ) -> BalanceOut:
     """Per currency, each figure a sum of the affiliate's entries in that state at `at`
     (default now: the controllable clock of tests)."""
-    stored = await conn.fetchval(queries.THRESHOLDS, affiliate_id)
-    if stored is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    stored = found(await conn.fetchval(queries.THRESHOLDS, affiliate_id), "affiliate", affiliate_id)
     thresholds = orjson.loads(stored)
     if at is None:
         at = await conn.fetchval(queries.NOW)
@@ -85,17 +83,11 @@ async def balance(
 async def list_entries(
     conn: Executor,
     *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    currency: str | None,
-    kind: str | None,
+    query: LedgerQuery,
     start: datetime | None,
     end: datetime | None,
 ) -> list[EntryOut]:
-    rows = await conn.fetch(
-        queries.LIST_ENTRIES, after, limit, affiliate_id, currency, kind, start, end
-    )
+    rows = await conn.fetch(queries.LIST_ENTRIES, *query.arguments(), start, end)
     now: datetime = await conn.fetchval(queries.NOW)
     return [entry_out(r, now) for r in rows]
 

@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from app.catalog.fields import Input
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.mail import markdown, queries
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.patterns import MAX_ID
 
 AUDIENCE_PATTERN = (
@@ -98,19 +98,19 @@ async def create(
 
 
 async def list_announcements(
-    conn: Executor, *, cursor: str | None, limit: int, affiliate_id: int | None
+    conn: Executor, *, page: PageParams, affiliate_id: int | None
 ) -> Page[AnnouncementOut]:
     """`affiliate_id`: only those addressed to it (an affiliate key); None: all."""
-    rows = await conn.fetch(queries.LIST_ANNOUNCEMENTS, after_id(cursor), limit, affiliate_id)
-    return Page[AnnouncementOut](
-        items=[_out(r) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST_ANNOUNCEMENTS, page.after, page.limit, affiliate_id)
+    return page.of([_out(r) for r in rows], rows)
 
 
 async def get_announcement(
     conn: Executor, *, announcement_id: int, affiliate_id: int | None
 ) -> AnnouncementOut:
-    row = await conn.fetchrow(queries.GET_ANNOUNCEMENT, announcement_id, affiliate_id)
-    if row is None:
-        raise NotFound(f"announcement {announcement_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.GET_ANNOUNCEMENT, announcement_id, affiliate_id),
+        "announcement",
+        announcement_id,
+    )
     return _out(row)

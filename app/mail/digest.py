@@ -9,10 +9,10 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.db import Pool
 from app.mail import queries
+from app.ops import daily
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +30,10 @@ async def enqueue_daily(pool: Pool, redis: Redis, *, today: date | None = None) 
     """Yesterday's digests, if no worker has written them yet (None: another did)."""
     day = (today or datetime.now(UTC).date()) - timedelta(days=1)
     key = DAILY_KEY.format(day=day.isoformat())
-    try:
-        if not await redis.set(key, "running", nx=True, ex=3 * 86400):
-            return None
-    except (RedisError, OSError) as exc:
-        logger.warning("digest skipped, Redis unreachable: %s", exc)
+    count = await daily.run_once(
+        redis, key, keep_s=3 * 86400, what="digest", job=lambda: enqueue(pool, day=day)
+    )
+    if count is None:
         return None
-    try:
-        count = await enqueue(pool, day=day)
-    except BaseException:
-        await redis.delete(key)
-        raise
-    await redis.set(key, "done", ex=3 * 86400)
     logger.info("daily digest of %s: %d mails", day, count)
     return count

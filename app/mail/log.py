@@ -8,9 +8,9 @@ from typing import Literal
 from pydantic import BaseModel
 
 from app.db import Executor
-from app.errors import NotFound
+from app.errors import found
 from app.mail import queries
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import AffiliatePage, Page
 
 MailStatus = Literal["pending", "sent", "failed", "skipped"]
 
@@ -42,24 +42,17 @@ class MailDetailOut(MailOut):
     tries: list[AttemptOut]
 
 
-async def list_mail(
-    conn: Executor,
-    *,
-    cursor: str | None,
-    limit: int,
-    affiliate_id: int | None,
-    status: str | None,
-) -> Page[MailOut]:
-    rows = await conn.fetch(queries.LIST_MAIL, after_id(cursor), limit, affiliate_id, status)
-    return Page[MailOut](
-        items=[MailOut.model_validate(dict(r)) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+class MailQuery(AffiliatePage):
+    status: MailStatus | None = None
+
+
+async def list_mail(conn: Executor, *, query: MailQuery) -> Page[MailOut]:
+    rows = await conn.fetch(queries.LIST_MAIL, *query.arguments())
+    return query.of([MailOut.model_validate(dict(r)) for r in rows], rows)
 
 
 async def get_mail(conn: Executor, *, mail_id: int) -> MailDetailOut:
-    row = await conn.fetchrow(queries.GET_MAIL, mail_id)
-    if row is None:
-        raise NotFound(f"mail {mail_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET_MAIL, mail_id), "mail", mail_id)
     tries = [
         AttemptOut.model_validate(dict(r)) for r in await conn.fetch(queries.MAIL_TRIES, mail_id)
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.db import Executor
-from app.errors import NotFound
+from app.errors import found
 from app.mail import queries
 
 
@@ -23,9 +23,9 @@ class PreferencesOut(PreferencesIn):
 
 
 async def get(conn: Executor, *, affiliate_id: int) -> PreferencesOut:
-    row = await conn.fetchrow(queries.GET_PREFERENCES, affiliate_id)
-    if row is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.GET_PREFERENCES, affiliate_id), "affiliate", affiliate_id
+    )
     return PreferencesOut.model_validate(dict(row))
 
 

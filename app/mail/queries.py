@@ -1,5 +1,7 @@
 """The SQL of e-mail: the outbox, its sender, preferences, announcements, the digest."""
 
+from app.pagination import page_sql
+
 # --- writing the outbox (in the caller's transaction) ----------------------------------
 
 # One affiliate, if it has an address and, for a list kind ($6 names the preference
@@ -99,12 +101,9 @@ GET_MAIL = f"SELECT {MAIL_COLUMNS} FROM mail_outbox WHERE id = $1"
 MAIL_TRIES = """
 SELECT id, attempted_at, smtp_code, error FROM mail_attempts WHERE mail_id = $1 ORDER BY id
 """
-LIST_MAIL = f"""
-SELECT {MAIL_COLUMNS}
-FROM mail_outbox
-WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
-ORDER BY id LIMIT $2
-"""
+LIST_MAIL = page_sql(
+    f"SELECT {MAIL_COLUMNS} FROM mail_outbox", "affiliate_id = bigint, status = text"
+)
 
 # --- preferences -----------------------------------------------------------------------
 

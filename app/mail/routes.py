@@ -10,11 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from app import assets
-from app.api_params import IdPath, IdQuery
+from app.api_params import IdPath
 from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
 from app.errors import Conflict
 from app.mail import announcements, catcher, log, preferences, unsubscribe
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Filters,
+    Page,
+    PageQuery,
+)
 
 router = APIRouter(tags=["mail"])
 # Pages, like the dashboard: not part of the API's schema.
@@ -61,13 +65,11 @@ async def create_announcement(
 
 @router.get("/announcements", response_model=Page[announcements.AnnouncementOut])
 async def list_announcements(
-    pool: PoolDep, caller: CurrentKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
+    pool: PoolDep, caller: CurrentKey, page: PageQuery
 ) -> Page[announcements.AnnouncementOut]:
     """Oldest first; an affiliate key sees those addressed to it."""
     only = None if caller.is_admin else caller.affiliate_id
-    return await announcements.list_announcements(
-        pool, cursor=cursor, limit=limit, affiliate_id=only
-    )
+    return await announcements.list_announcements(pool, page=page, affiliate_id=only)
 
 
 @router.get("/announcements/{announcement_id}", response_model=announcements.AnnouncementOut)
@@ -81,18 +83,9 @@ async def get_announcement(
 
 
 @router.get("/mail", response_model=Page[log.MailOut])
-async def list_mail(
-    pool: PoolDep,
-    _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate_id: IdQuery = None,
-    status: log.MailStatus | None = None,
-) -> Page[log.MailOut]:
+async def list_mail(pool: PoolDep, _: AdminKey, query: Filters[log.MailQuery]) -> Page[log.MailOut]:
     """The outbox, oldest first: every mail with its status (admin only)."""
-    return await log.list_mail(
-        pool, cursor=cursor, limit=limit, affiliate_id=affiliate_id, status=status
-    )
+    return await log.list_mail(pool, query=query)
 
 
 @router.get("/mail/{mail_id}", response_model=log.MailDetailOut)

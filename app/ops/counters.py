@@ -14,6 +14,8 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app import signals
+
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 1.0
@@ -46,10 +48,7 @@ class SharedCounters:
         self._task = asyncio.create_task(self._flush_forever(), name=f"counters-{self.key}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await signals.cancel(self._task)
         with contextlib.suppress(RedisError, OSError):
             await self.flush()
 

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app import signals
+
 logger = logging.getLogger(__name__)
 
 TTL_S = 5  # a process silent this long is gone
@@ -98,9 +100,7 @@ async def heartbeat(
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await signals.cancel(task)
         with contextlib.suppress(RedisError, OSError, TimeoutError):
             async with asyncio.timeout(BEAT_S):
                 await retire(redis, role)

@@ -18,9 +18,9 @@ from decimal import Decimal
 import asyncpg
 from pydantic import BaseModel
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from app.db import Pool
+from app.ops import daily
 from app.partners import queries
 from app.partners.history import GROUP_EVALUATION, SYSTEM, Actor, Change, group_value, record
 
@@ -160,17 +160,10 @@ async def evaluate_daily(pool: Pool, redis: Redis) -> EvaluationOut | None:
     by the one worker that runs it (and dropped again when that run fails)."""
     day = datetime.now(UTC).date()
     key = DAILY_KEY.format(day=day.isoformat())
-    try:
-        if not await redis.set(key, "running", nx=True, ex=2 * 86400):
-            return None
-    except (RedisError, OSError) as exc:
-        logger.warning("group evaluation skipped, Redis unreachable: %s", exc)
+    result = await daily.run_once(
+        redis, key, keep_s=2 * 86400, what="group evaluation", job=lambda: evaluate(pool, today=day)
+    )
+    if result is None:
         return None
-    try:
-        result = await evaluate(pool, today=day)
-    except BaseException:
-        await redis.delete(key)
-        raise
-    await redis.set(key, "done", ex=2 * 86400)
     logger.info("group evaluation: %d moves", len(result.moves))
     return result

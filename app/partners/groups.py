@@ -25,11 +25,20 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from app.catalog.fields import Currency, Id, Input, Integral, Name, Patch, rule_shapes
+from app.catalog.fields import (
+    Currency,
+    Id,
+    Input,
+    Integral,
+    Name,
+    Patch,
+    percent_in_range,
+    rule_shapes,
+)
 from app.db import Connection, Executor
-from app.errors import BadRequest, Conflict, NotFound
+from app.errors import BadRequest, Conflict, found
 from app.money import MONEY_SCHEMA, PERCENT_SCHEMA, format_money, text_only
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import queries
 from app.patterns import MAX_ID
 
@@ -72,9 +81,7 @@ class _GroupRuleBase(Input):
 
     @model_validator(mode="after")
     def _percent_range(self) -> _GroupRuleBase:
-        if self.type == "percent" and self.value > 100:
-            raise ValueError("a percent rule must be between 0 and 100")
-        return self
+        return percent_in_range(self)
 
 
 class DefaultRule(_GroupRuleBase):
@@ -249,15 +256,13 @@ async def create_group(conn: Connection, *, body: GroupIn) -> GroupOut:
 
 
 async def get_group(conn: Executor, *, group_id: int) -> GroupOut:
-    row = await conn.fetchrow(queries.GET_GROUP, group_id)
-    if row is None:
-        raise NotFound(f"group {group_id} does not exist")
+    row = found(await conn.fetchrow(queries.GET_GROUP, group_id), "group", group_id)
     return (await _groups_out(conn, [row]))[0]
 
 
-async def list_groups(conn: Executor, *, cursor: str | None, limit: int) -> Page[GroupOut]:
-    rows = await conn.fetch(queries.LIST_GROUPS, after_id(cursor), limit)
-    return Page[GroupOut](items=await _groups_out(conn, rows), next_cursor=next_cursor(rows, limit))
+async def list_groups(conn: Executor, *, page: PageParams) -> Page[GroupOut]:
+    rows = await conn.fetch(queries.LIST_GROUPS, page.after, page.limit)
+    return page.of(await _groups_out(conn, rows), rows)
 
 
 async def update_group(conn: Connection, *, group_id: int, body: GroupPatch) -> GroupOut:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from app.db import Executor
 from app.errors import NotFound
 from app.mail import partners as partner_mail
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.partners import events as partner_events
 from app.partners import queries
 
@@ -86,13 +86,8 @@ async def record(conn: Executor, actor: Actor, changes: Sequence[Change]) -> Non
     await partner_events.emit_changes(conn, actor, changes)
 
 
-async def list_history(
-    conn: Executor, *, affiliate_id: int, cursor: str | None, limit: int
-) -> Page[HistoryOut]:
+async def list_history(conn: Executor, *, affiliate_id: int, page: PageParams) -> Page[HistoryOut]:
     if not await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id):
         raise NotFound(f"affiliate {affiliate_id} does not exist")
-    rows = await conn.fetch(queries.LIST_HISTORY, affiliate_id, after_id(cursor), limit)
-    return Page[HistoryOut](
-        items=[HistoryOut.model_validate(dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await conn.fetch(queries.LIST_HISTORY, affiliate_id, page.after, page.limit)
+    return page.of([HistoryOut.model_validate(dict(r)) for r in rows], rows)

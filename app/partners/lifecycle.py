@@ -10,7 +10,7 @@ counted as diverted) and only their keys work (app.keys.service).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from app.db import Connection
 from app.errors import Conflict, NotFound
@@ -19,17 +19,29 @@ from app.partners.history import Actor, Change, record
 
 Action = Literal["approve", "reject", "suspend", "reactivate"]
 
-# Each action: the statuses it starts from, and the one it leads to.
-ACTIONS: dict[Action, tuple[frozenset[str], str]] = {
-    "approve": (frozenset({"applied", "rejected"}), "active"),
-    "reject": (frozenset({"applied"}), "rejected"),
-    "suspend": (frozenset({"active"}), "suspended"),
-    "reactivate": (frozenset({"suspended", "archived"}), "active"),
+
+class Move(NamedTuple):
+    """The statuses a change starts from, the one it leads to, and what it is called."""
+
+    allowed_from: frozenset[str]
+    to: str
+    what: str
+
+
+ACTIONS: dict[Action, Move] = {
+    "approve": Move(frozenset({"applied", "rejected"}), "active", "approve"),
+    "reject": Move(frozenset({"applied"}), "rejected", "reject"),
+    "suspend": Move(frozenset({"active"}), "suspended", "suspend"),
+    "reactivate": Move(frozenset({"suspended", "archived"}), "active", "reactivate"),
 }
 # What a PATCH of `status` may do: the moves of the actions above that lead there.
-PATCH_FROM: dict[str, frozenset[str]] = {
-    "active": ACTIONS["approve"][0] | ACTIONS["reactivate"][0],
-    "suspended": ACTIONS["suspend"][0],
+PATCH_MOVES: dict[str, Move] = {
+    "active": Move(
+        ACTIONS["approve"].allowed_from | ACTIONS["reactivate"].allowed_from,
+        "active",
+        "status active",
+    ),
+    "suspended": Move(ACTIONS["suspend"].allowed_from, "suspended", "status suspended"),
 }
 
 
@@ -37,16 +49,10 @@ class InvalidTransition(Conflict, code="invalid_transition"): ...
 
 
 async def _move(
-    conn: Connection,
-    *,
-    affiliate_id: int,
-    allowed_from: frozenset[str],
-    to: str,
-    what: str,
-    actor: Actor,
-    reason: str | None,
+    conn: Connection, move: Move, *, affiliate_id: int, actor: Actor, reason: str | None
 ) -> str:
     """Lock the row, check the move, write it and its history; the status before."""
+    allowed_from, to, what = move
     before: str | None = await conn.fetchval(queries.LOCK_STATUS, affiliate_id)
     if before is None:
         raise NotFound(f"affiliate {affiliate_id} does not exist")
@@ -67,32 +73,15 @@ async def apply_action(
 ) -> None:
     """approve, reject, suspend or reactivate, in its own transaction. Repeating an
     action on an affiliate already in its status is no change (and no history)."""
-    allowed_from, to = ACTIONS[action]
     async with conn.transaction():
-        await _move(
-            conn,
-            affiliate_id=affiliate_id,
-            allowed_from=allowed_from,
-            to=to,
-            what=action,
-            actor=actor,
-            reason=reason,
-        )
+        await _move(conn, ACTIONS[action], affiliate_id=affiliate_id, actor=actor, reason=reason)
 
 
 async def set_status(
     conn: Connection, *, affiliate_id: int, status: str, actor: Actor, reason: str | None = None
 ) -> None:
     """A PATCH of `status` (in the caller's transaction): the same moves as the actions."""
-    await _move(
-        conn,
-        affiliate_id=affiliate_id,
-        allowed_from=PATCH_FROM[status],
-        to=status,
-        what=f"status {status}",
-        actor=actor,
-        reason=reason,
-    )
+    await _move(conn, PATCH_MOVES[status], affiliate_id=affiliate_id, actor=actor, reason=reason)
 
 
 async def record_archived(

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from app.catalog.fields import Input
 from app.db import Executor
-from app.errors import NotFound
-from app.pagination import Page, after_id, next_cursor
+from app.errors import NotFound, found
+from app.pagination import Page, PageParams
 from app.partners import queries
 
 
@@ -30,18 +30,16 @@ class NoteOut(BaseModel):
 async def add_note(
     conn: Executor, *, affiliate_id: int, author_key_id: int | None, body: NoteIn
 ) -> NoteOut:
-    row = await conn.fetchrow(queries.INSERT_NOTE, affiliate_id, author_key_id, body.text)
-    if row is None:
-        raise NotFound(f"affiliate {affiliate_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.INSERT_NOTE, affiliate_id, author_key_id, body.text),
+        "affiliate",
+        affiliate_id,
+    )
     return NoteOut(**dict(row))
 
 
-async def list_notes(
-    conn: Executor, *, affiliate_id: int, cursor: str | None, limit: int
-) -> Page[NoteOut]:
+async def list_notes(conn: Executor, *, affiliate_id: int, page: PageParams) -> Page[NoteOut]:
     if not await conn.fetchval(queries.AFFILIATE_EXISTS, affiliate_id):
         raise NotFound(f"affiliate {affiliate_id} does not exist")
-    rows = await conn.fetch(queries.LIST_NOTES, affiliate_id, after_id(cursor), limit)
-    return Page[NoteOut](
-        items=[NoteOut(**dict(r)) for r in rows], next_cursor=next_cursor(rows, limit)
-    )
+    rows = await conn.fetch(queries.LIST_NOTES, affiliate_id, page.after, page.limit)
+    return page.of([NoteOut(**dict(r)) for r in rows], rows)

@@ -1,5 +1,7 @@
 """The SQL of partner management: history, notes, applications, groups and evaluation."""
 
+from app.pagination import page_sql
+
 SEALED_PAYMENT_SAMPLE = """
 SELECT id, payment_encrypted FROM affiliates WHERE payment_encrypted IS NOT NULL LIMIT 1
 """
@@ -69,9 +71,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING {GROUP_COLUMNS}
 """
 GET_GROUP = f"SELECT {GROUP_COLUMNS} FROM commission_groups WHERE id = $1"
-LIST_GROUPS = f"""
-SELECT {GROUP_COLUMNS} FROM commission_groups WHERE id > $1 ORDER BY id LIMIT $2
-"""
+LIST_GROUPS = page_sql(f"SELECT {GROUP_COLUMNS} FROM commission_groups")
 ALL_GROUPS = f"SELECT {GROUP_COLUMNS} FROM commission_groups ORDER BY rank DESC"
 GROUP_RULES = """
 SELECT group_id, offer_id, payout_type, payout_value FROM group_payout_rules

@@ -19,7 +19,10 @@ from app.catalog import service as catalog_service
 from app.catalog.fields import Input
 from app.catalog.schemas import AffiliateOut
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.partners import apply as apply_service
 from app.partners import evaluation, groups, lifecycle, notes, profile
 from app.partners.fields import MaskedPayment, Payment
@@ -114,12 +117,11 @@ async def affiliate_history(
     affiliate_id: IdPath,
     pool: PoolDep,
     caller: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> Page[HistoryOut]:
     """Status changes and group moves, oldest first (an affiliate key: its own)."""
     caller.require_affiliate_access(affiliate_id)
-    return await list_history(pool, affiliate_id=affiliate_id, cursor=cursor, limit=limit)
+    return await list_history(pool, affiliate_id=affiliate_id, page=page)
 
 
 @router.put("/affiliates/{affiliate_id}/payment", response_model=MaskedPayment)
@@ -147,11 +149,10 @@ async def list_notes(
     affiliate_id: IdPath,
     pool: PoolDep,
     _: AdminKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
+    page: PageQuery,
 ) -> Page[notes.NoteOut]:
     """Admin-only notes, oldest first."""
-    return await notes.list_notes(pool, affiliate_id=affiliate_id, cursor=cursor, limit=limit)
+    return await notes.list_notes(pool, affiliate_id=affiliate_id, page=page)
 
 
 # --- commission groups ---------------------------------------------------------------
@@ -166,10 +167,8 @@ async def create_group(body: groups.GroupIn, pool: PoolDep, _: AdminKey) -> grou
 
 
 @groups_router.get("", response_model=Page[groups.GroupOut])
-async def list_groups(
-    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
-) -> Page[groups.GroupOut]:
-    return await groups.list_groups(pool, cursor=cursor, limit=limit)
+async def list_groups(pool: PoolDep, _: AdminKey, page: PageQuery) -> Page[groups.GroupOut]:
+    return await groups.list_groups(pool, page=page)
 
 
 @groups_router.post("/evaluate", response_model=evaluation.EvaluationOut)

@@ -1,5 +1,7 @@
 """SQL of payout runs, payouts, their exports and statements."""
 
+from app.pagination import page_sql
+
 # One payout run or request per currency at a time (a second one gets 409 at once).
 TRY_LOCK = "SELECT pg_try_advisory_xact_lock($1)"
 # Then the ledger's currency lock, exclusively: a rejection that saw a commission unpaid
@@ -68,15 +70,11 @@ GET_PAYOUT = f"""
 SELECT {PAYOUT_COLUMNS} FROM payouts p
 WHERE p.id = $1 AND ($2::bigint IS NULL OR p.affiliate_id = $2)
 """
-LIST_PAYOUTS = f"""
-SELECT {PAYOUT_COLUMNS} FROM payouts p
-WHERE p.id > $1
-  AND ($3::bigint IS NULL OR p.affiliate_id = $3)
-  AND ($4::text IS NULL OR p.currency = $4)
-  AND ($5::text IS NULL OR p.status = $5)
-  AND ($6::bigint IS NULL OR p.run_id = $6)
-ORDER BY p.id LIMIT $2
-"""
+LIST_PAYOUTS = page_sql(
+    f"SELECT {PAYOUT_COLUMNS} FROM payouts p",
+    "p.affiliate_id = bigint, p.currency = text, p.status = text, p.run_id = bigint",
+    order="p.id",
+)
 
 MARK_PAID = f"""
 UPDATE payouts p SET status = 'paid', reference = $2, settled_at = now(), settled_by = $3

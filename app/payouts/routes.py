@@ -11,13 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api_params import IdPath, IdQuery
-from app.catalog.fields import Currency
+from app.api_params import IdPath
 from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
 from app.errors import Forbidden
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Filters,
+    Page,
+)
 from app.payouts import exports, service, statement
-from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, RequestIn, RunIn, RunOut, Status
+from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, PayoutQuery, RequestIn, RunIn, RunOut
 
 router = APIRouter(tags=["payouts"])
 
@@ -79,27 +81,9 @@ async def export_run(
 
 @router.get("/payouts", response_model=Page[PayoutOut])
 async def list_payouts(
-    pool: PoolDep,
-    principal: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate: IdQuery = None,
-    currency: Annotated[Currency | None, Query()] = None,
-    status: Status | None = None,
-    run: IdQuery = None,
+    pool: PoolDep, principal: CurrentKey, query: Filters[PayoutQuery]
 ) -> Page[PayoutOut]:
-    items = await service.list_payouts(
-        pool,
-        after=after_id(cursor),
-        limit=limit,
-        affiliate_id=principal.scope(affiliate),
-        currency=currency,
-        status=status,
-        run_id=run,
-    )
-    return Page[PayoutOut](
-        items=items, next_cursor=next_cursor([{"id": p.id} for p in items], limit)
-    )
+    return query.of_items(await service.list_payouts(pool, query=query.scoped(principal)))
 
 
 @router.post("/payouts/request", status_code=201, response_model=PayoutOut)

@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from app import patterns
+from app.api_params import IdQuery
 from app.catalog.fields import Currency, Id, Input
 from app.ledger.schemas import MoneyOut
+from app.pagination import AffiliateAliasPage
 
 
 def _day(value: object) -> dt.date:
@@ -25,6 +27,14 @@ def _day(value: object) -> dt.date:
 DAY = f"^{patterns.DAY}$"
 Day = Annotated[dt.date, BeforeValidator(_day), WithJsonSchema({"type": "string", "pattern": DAY})]
 Status = Literal["requested", "pending", "paid", "failed"]
+
+
+class PayoutQuery(AffiliateAliasPage):
+    currency: Currency | None = None
+    status: Status | None = None
+    run: IdQuery = None
+
+
 STATUS_DOC = (
     "requested (by the affiliate) or pending (made by a run) until marked paid or failed; "
     "a failed payout's money is available again"

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import asyncpg
 
 from app.db import Connection, Executor, Pool
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, found
 from app.ledger import record as ledger
 from app.mail import service as mail_service
 from app.money import format_money
 from app.payouts import queries
-from app.payouts.schemas import PayoutOut, RunIn, RunOut, RunStatusTotal
+from app.payouts.schemas import PayoutOut, PayoutQuery, RunIn, RunOut, RunStatusTotal
 from app.webhooks import events as webhooks
 
 _EVENT_FIELDS = ("id", "run_id", "affiliate_id", "currency", "amount", "status", "reference")
@@ -155,33 +157,20 @@ async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
 
 
 async def get_run(conn: Executor, *, run_id: int) -> RunOut:
-    run = await conn.fetchrow(queries.GET_RUN, run_id)
-    if run is None:
-        raise NotFound(f"payout run {run_id} does not exist")
+    run = found(await conn.fetchrow(queries.GET_RUN, run_id), "payout run", run_id)
     return await _run_out(conn, run)
 
 
 async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int | None) -> PayoutOut:
     """`only_affiliate_id`: an affiliate key's own (another's looks like none at all)."""
-    row = await conn.fetchrow(queries.GET_PAYOUT, payout_id, only_affiliate_id)
-    if row is None:
-        raise NotFound(f"payout {payout_id} does not exist")
+    row = found(
+        await conn.fetchrow(queries.GET_PAYOUT, payout_id, only_affiliate_id), "payout", payout_id
+    )
     return payout_out(row)
 
 
-async def list_payouts(
-    conn: Executor,
-    *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    currency: str | None,
-    status: str | None,
-    run_id: int | None,
-) -> list[PayoutOut]:
-    rows = await conn.fetch(
-        queries.LIST_PAYOUTS, after, limit, affiliate_id, currency, status, run_id
-    )
+async def list_payouts(conn: Executor, *, query: PayoutQuery) -> list[PayoutOut]:
+    rows = await conn.fetch(queries.LIST_PAYOUTS, *query.arguments())
     return [payout_out(r) for r in rows]
 
 
@@ -192,12 +181,22 @@ async def _settled(conn: Executor, payout_id: int) -> Conflict | NotFound:
     return Conflict(f"payout {payout_id} is already {row['status']}", code="payout_settled")
 
 
-async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
-    """Paid: the affiliate hears of it by e-mail (in this transaction's outbox)."""
+@asynccontextmanager
+async def _settling(
+    pool: Pool, payout_id: int, query: str, *args: str
+) -> AsyncIterator[tuple[Connection, asyncpg.Record]]:
+    # Settles the payout (paid or failed) in a transaction the caller goes on in; an
+    # unknown or settled payout is refused.
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.MARK_PAID, payout_id, reference, by)
+        row = await conn.fetchrow(query, payout_id, *args)
         if row is None:
             raise await _settled(conn, payout_id)
+        yield conn, row
+
+
+async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> PayoutOut:
+    """Paid: the affiliate hears of it by e-mail (in this transaction's outbox)."""
+    async with _settling(pool, payout_id, queries.MARK_PAID, reference, by) as (conn, row):
         await mail_service.notify(
             conn,
             "payout_paid",
@@ -214,10 +213,7 @@ async def mark_paid(pool: Pool, *, payout_id: int, reference: str, by: str) -> P
 
 async def mark_failed(pool: Pool, *, payout_id: int, reason: str, by: str) -> PayoutOut:
     """The payout's entries are free again, and its money back (an entry, never an edit)."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(queries.MARK_FAILED, payout_id, reason, by)
-        if row is None:
-            raise await _settled(conn, payout_id)
+    async with _settling(pool, payout_id, queries.MARK_FAILED, reason, by) as (conn, row):
         await conn.execute(
             queries.RETURN_MONEY,
             row["affiliate_id"],

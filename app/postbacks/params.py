@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -19,6 +18,9 @@ from app.clickid import parse_click_id
 from app.errors import BadRequest
 from app.money import parse_money
 from app.postbacks.records import STATUSES
+from app.postbacks.records import (
+    ConversionParams as ConversionParams,  # what parse_conversion returns
+)
 
 # First name of each tuple is the canonical one; the first alias present wins.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -128,20 +130,6 @@ def _id(raw: Raw, name: str) -> int | None:
     if not 1 <= value <= MAX_ID:
         raise BadRequest(f"{name}: must be an integer from 1 to {MAX_ID}", code="invalid_parameter")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class ConversionParams:
-    click_id: uuid.UUID | None
-    txid: str | None
-    amount: Decimal | None
-    payout: Decimal | None
-    currency: str | None
-    status: str
-    event: str | None
-    offer_id: int | None
-    customer_id: str | None = None
-    coupon: str | None = None
 
 
 def token_of(raw: Raw) -> str | None:

@@ -7,7 +7,7 @@ worker does the rest. Keys are short because every record crosses Redis twice.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -24,11 +24,9 @@ ERASED_CUSTOMER = "cux"
 
 
 @dataclass(frozen=True, slots=True)
-class ConversionRecord:
-    via: Via
-    # The advertiser whose token authenticated the postback; None for a pixel, whose
-    # advertiser is the one of the click's offer.
-    advertiser_id: int | None
+class ConversionParams:
+    """What a postback, pixel or CRM call says of a conversion (app/postbacks/params.py)."""
+
     # None for a postback that names a coupon or customer_id instead (never for a pixel).
     click_id: uuid.UUID | None
     txid: str | None
@@ -37,19 +35,45 @@ class ConversionRecord:
     currency: str | None
     status: str
     event: str | None
-    # Microseconds: postbacks for one txid are ordered by it (see attribution).
-    received_us: int
     # A pixel may name its offer, so that it can be kept as unattributed when its click
     # never arrives (a postback knows its advertiser from the token).
     offer_id: int | None = None
-    attempts: int = 0
     # The advertiser's own ID of the buyer, and the coupon code sent (issue 13); records
     # queued before them have neither.
     customer_id: str | None = None
     coupon: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversionRecord(ConversionParams):
+    """The conversion as queued: what was said, who said it and when."""
+
+    via: Via
+    # The advertiser whose token authenticated the postback; None for a pixel, whose
+    # advertiser is the one of the click's offer.
+    advertiser_id: int | None
+    # Microseconds: postbacks for one txid are ordered by it (see attribution).
+    received_us: int
+    attempts: int = 0
     # The service's ID of the customer whose `customer_id` was erased (app/privacy) while
     # this record waited: the record still counts for that customer, without naming it.
     erased_customer: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        said: ConversionParams,
+        *,
+        via: Via,
+        advertiser_id: int | None,
+        received_us: int,
+        **instead: Any,
+    ) -> ConversionRecord:
+        """The record of what was said, with `instead` overriding what is not taken as said."""
+        values = {f.name: getattr(said, f.name) for f in fields(ConversionParams)}
+        return cls(
+            **(values | instead), via=via, advertiser_id=advertiser_id, received_us=received_us
+        )
 
     def encode(self) -> bytes:
         if self.erased_customer is not None:

@@ -279,21 +279,9 @@ def _judge(
         if conversion.txid is None:
             # Without a click there is nothing else to tell one order from the next.
             raise BadRequest("txid is required without a click_id", code="missing_parameter")
-    return ConversionRecord(
-        via="postback",
-        advertiser_id=advertiser.id,
-        click_id=conversion.click_id,
-        txid=conversion.txid,
-        amount=conversion.amount,
-        payout=conversion.payout,
-        currency=conversion.currency,
-        status=conversion.status,
-        event=conversion.event,
-        received_us=time.time_ns() // 1000,
-        # A click-less postback names its offer this way (see app/customers/attribution.py).
-        offer_id=conversion.offer_id,
-        customer_id=conversion.customer_id,
-        coupon=conversion.coupon,
+    # A click-less postback names its offer by offer_id (see app/customers/attribution.py).
+    return ConversionRecord.of(
+        conversion, via="postback", advertiser_id=advertiser.id, received_us=time.time_ns() // 1000
     ).encode()
 
 
@@ -344,21 +332,15 @@ async def accept_pixel(
         ip = anonymize.truncate(ip)
     if intake.limiter is not None and not await intake.limiter.allow(ip):
         return False
-    record = ConversionRecord(
+    record = ConversionRecord.of(
+        conversion,
         via="pixel",
         advertiser_id=None,
+        received_us=time.time_ns() // 1000,
         click_id=click_id,
-        txid=conversion.txid,
-        amount=conversion.amount,
         payout=None,
-        currency=conversion.currency,
         # Attribution sets the offer's pixel_status; the browser's word is not taken.
         status="pending",
-        event=conversion.event,
-        received_us=time.time_ns() // 1000,
-        offer_id=conversion.offer_id,
-        customer_id=conversion.customer_id,
-        coupon=conversion.coupon,
     )
     try:
         await intake.queue.put(record.encode())

@@ -1,5 +1,7 @@
 """SQL of erasure: the personal columns of clicks and customers, and the erasure records."""
 
+from app.pagination import page_sql
+
 # Only rows that still hold something personal count (and are written).
 _STILL_PERSONAL = """
   AND (ip IS NOT NULL OR user_agent IS NOT NULL OR referer IS NOT NULL
@@ -20,10 +22,9 @@ VALUES ($1, $2, $3, $4::jsonb, $5)
 RETURNING id, kind, subject, key_id, counts, requested_at, finished_at
 """
 
-LIST_ERASURES = """
-SELECT id, kind, subject, key_id, counts, requested_at, finished_at
-FROM privacy_erasures WHERE id > $1 ORDER BY id LIMIT $2
-"""
+LIST_ERASURES = page_sql(
+    "SELECT id, kind, subject, key_id, counts, requested_at, finished_at FROM privacy_erasures"
+)
 
 # --- customers -----------------------------------------------------------------------
 

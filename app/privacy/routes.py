@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdminKey, PoolDep, RedisDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
-from app.privacy import holders
+from app.deps import AdminKey, PoolDep
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.privacy import service as privacy_service
+from app.privacy.deps import ErasureContext
 from app.privacy.schemas import EraseRequest, Erasure
 
 router = APIRouter(prefix="/privacy", tags=["privacy"])
@@ -20,18 +23,12 @@ router = APIRouter(prefix="/privacy", tags=["privacy"])
         409: {"description": "a customer erased already, or a spool file busy: try again"},
     },
 )
-async def erase(
-    body: EraseRequest, pool: PoolDep, redis: RedisDep, settings: SettingsDep, key: AdminKey
-) -> Erasure:
+async def erase(body: EraseRequest, context: ErasureContext, key: AdminKey) -> Erasure:
     return await privacy_service.erase(
-        holders.Context(pool=pool, redis=redis, settings=settings),
-        subject=privacy_service.subject_of(body),
-        key_id=key.key_id,
+        context, subject=privacy_service.subject_of(body), key_id=key.key_id
     )
 
 
 @router.get("/erasures", response_model=Page[Erasure])
-async def list_erasures(
-    pool: PoolDep, _: AdminKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
-) -> Page[Erasure]:
-    return await privacy_service.list_erasures(pool, cursor=cursor, limit=limit)
+async def list_erasures(pool: PoolDep, _: AdminKey, page: PageQuery) -> Page[Erasure]:
+    return await privacy_service.list_erasures(pool, page=page)

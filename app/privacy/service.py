@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from app.db import Pool
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.privacy import customers, holders, queries
 from app.privacy.schemas import EraseClick, EraseIp, EraseRequest, Erasure
 from app.privacy.subject import Subject, click_uuid
@@ -63,6 +63,6 @@ def _erasure(row: Any) -> Erasure:
     )
 
 
-async def list_erasures(pool: Pool, *, cursor: str | None, limit: int) -> Page[Erasure]:
-    rows = await pool.fetch(queries.LIST_ERASURES, after_id(cursor), limit)
-    return Page(items=[_erasure(r) for r in rows], next_cursor=next_cursor(rows, limit))
+async def list_erasures(pool: Pool, *, page: PageParams) -> Page[Erasure]:
+    rows = await pool.fetch(queries.LIST_ERASURES, page.after, page.limit)
+    return page.of([_erasure(r) for r in rows], rows)

@@ -23,7 +23,7 @@ import asyncpg
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app import macros
+from app import macros, signals
 from app.caps.clicks import ClickCap, cap_scope
 from app.catalog.cache import CatalogCache
 from app.catalog.service import CATALOG_VERSION_KEY
@@ -230,10 +230,7 @@ class LinkCache(CatalogCache):
     async def stop(self) -> None:
         await super().stop()
         for task in (self._queued, self._running):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await signals.cancel(task)
         await self.counters.stop()
 
     async def _reload(self) -> None:

@@ -13,7 +13,7 @@ from app.errors import Forbidden
 from app.keys.service import Principal
 from app.patterns import MAX_ID
 from app.stats import zones
-from app.stats.request import MAX_SPAN, bad, filter_values, instant
+from app.stats.request import bad, filter_values, time_range
 
 Period = Literal["week", "month"]
 PERIODS: tuple[Period, ...] = ("week", "month")
@@ -82,22 +82,10 @@ def next_period(day: date, period: Period) -> date:
 def _range(params: Mapping[str, list[str]], default_from: date | None) -> Range:
     zone = zones.zone(_one(params, "tz") or "UTC")
     today = datetime.now(UTC).astimezone(zone).date()
-    from_text, to_text = _one(params, "from"), _one(params, "to")
     first = default_from if default_from is not None else today - timedelta(days=29)
-    start = (
-        instant(from_text, zone, name="from", end=False)
-        if from_text
-        else zones.local_start(first, zone)
+    start, end = time_range(
+        _one(params, "from"), _one(params, "to"), zone, first=first, today=today
     )
-    end = (
-        instant(to_text, zone, name="to", end=True)
-        if to_text
-        else zones.local_start(today + timedelta(days=1), zone)
-    )
-    if start >= end:
-        raise bad("invalid_range", "from must be before to")
-    if end - start > MAX_SPAN:
-        raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
     return Range(start, end, zone)
 
 

@@ -8,57 +8,29 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from app import patterns
+from app.api_params import documented, filter_parameters, raw_query
 from app.deps import CurrentKey, PoolDep
 from app.patterns import MAX_ID
 from app.reports import service
 from app.reports.request import BINDING, COHORT_GROUPS, COHORT_METRICS, FUNNEL_GROUPS
 from app.reports.schemas import CohortsOut, FunnelOut
-from app.stats.zones import TZ_NAME
+from app.stats.request import TzQuery
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-_FILTERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": f"Filter on the customers' binding {name}: comma-separated values"
-        + (" (repeat the parameter for several)" if name.startswith(("sub", "source")) else ""),
-    }
-    for name in BINDING
-]
+_FILTERS = filter_parameters(
+    BINDING, on="the customers' binding ", several="repeat the parameter for several"
+)
 FromQuery = Annotated[
     str | None,
-    Query(
-        alias="from",
-        description="ISO date or time",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-    ),
+    documented("ISO date or time", alias="from", pattern=patterns.DATE_OR_TIME),
 ]
 ToQuery = Annotated[
     str | None,
-    Query(
-        description="ISO date (inclusive) or time (exclusive); default today",
-        json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+    documented(
+        "ISO date (inclusive) or time (exclusive); default today", pattern=patterns.DATE_OR_TIME
     ),
 ]
-TzQuery = Annotated[
-    str | None,
-    Query(
-        description="IANA time zone, default UTC",
-        json_schema_extra={"maxLength": 64, "pattern": f"^(?:{TZ_NAME[1:-1]})?$"},
-    ),
-]
-
-
-def _params(request: Request) -> dict[str, list[str]]:
-    # The declared parameters document the endpoint; the service reads the raw query
-    # string, so that it sees repeated and unknown names too.
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
-    return params
 
 
 @router.get("/cohorts", response_model=CohortsOut, openapi_extra={"parameters": _FILTERS})
@@ -71,28 +43,21 @@ async def get_cohorts(
     tz: TzQuery = None,
     period: Annotated[
         str | None,
-        Query(
-            description="week (from Monday) or month, default month",
-            json_schema_extra={"enum": ["week", "month"]},
-        ),
+        documented("week (from Monday) or month, default month", enum=["week", "month"]),
     ] = None,
     metric: Annotated[
         str | None,
-        Query(
-            description="Default revenue (admin keys only); affiliate keys: payout, "
-            "customers or conversions",
-            json_schema_extra={"enum": list(COHORT_METRICS)},
+        documented(
+            "Default revenue (admin keys only); affiliate keys: payout, customers or conversions",
+            enum=list(COHORT_METRICS),
         ),
     ] = None,
     group_by: Annotated[
         str | None,
-        Query(
-            description="One of the customers' binding fields",
-            json_schema_extra={"enum": list(COHORT_GROUPS)},
-        ),
+        documented("One of the customers' binding fields", enum=list(COHORT_GROUPS)),
     ] = None,
 ) -> Any:
-    body = await service.cohorts(pool, _params(request), principal)
+    body = await service.cohorts(pool, raw_query(request), principal)
     return Response(orjson.dumps(body), media_type="application/json")
 
 
@@ -107,11 +72,8 @@ async def get_funnel(
     tz: TzQuery = None,
     group_by: Annotated[
         str | None,
-        Query(
-            description="affiliate, link or country",
-            json_schema_extra={"enum": list(FUNNEL_GROUPS)},
-        ),
+        documented("affiliate, link or country", enum=list(FUNNEL_GROUPS)),
     ] = None,
 ) -> Any:
-    body = await service.funnel(pool, _params(request), principal)
+    body = await service.funnel(pool, raw_query(request), principal)
     return Response(orjson.dumps(body), media_type="application/json")

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import asyncpg
 
+from app.api_params import IdQuery
 from app.db import Pool
+from app.pagination import AffiliatePage
 from app.sender import queries
 from app.webhooks import health
 
@@ -108,21 +110,20 @@ async def record_many(
     return statuses
 
 
-async def list_deliveries(
-    pool: Pool,
-    *,
-    after: int,
-    limit: int,
-    affiliate_id: int | None,
-    status: str | None,
-    kind: str | None = None,
-    webhook_id: int | None = None,
-) -> list[asyncpg.Record]:
-    """Deliveries in ID order after `after`, filtered by affiliate, status, kind and
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+DeliveryKind = Literal["postback", "webhook"]
+
+
+class DeliveryQuery(AffiliatePage):
+    status: DeliveryStatus | None = None
+    kind: DeliveryKind | None = None
+    webhook_id: IdQuery = None
+
+
+async def list_deliveries(pool: Pool, *, query: DeliveryQuery) -> list[asyncpg.Record]:
+    """A page of deliveries in ID order, filtered by affiliate, status, kind and
     webhook endpoint."""
-    rows: list[asyncpg.Record] = await pool.fetch(
-        queries.LIST_DELIVERIES, after, limit, affiliate_id, status, kind, webhook_id
-    )
+    rows: list[asyncpg.Record] = await pool.fetch(queries.LIST_DELIVERIES, *query.arguments())
     return rows
 
 

@@ -1,5 +1,7 @@
 """SQL of the sender and the deliveries API."""
 
+from app.pagination import page_sql
+
 # The receiver a delivery goes to: the URL's authority (host and port), lower-cased. The
 # sender computes the same key in Python (receivers.host_key) to leave busy hosts alone.
 HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')), '')"
@@ -64,12 +66,10 @@ RETURNING id
 DELIVERY_COLUMNS = """id, kind, conversion_id, affiliate_id, conversion_status, webhook_id,
 event_id, event_type, method, url, status, attempts, next_attempt_at, last_error, created_at,
 delivered_at"""
-LIST_DELIVERIES = f"""
-SELECT {DELIVERY_COLUMNS} FROM deliveries
-WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3) AND ($4::text IS NULL OR status = $4)
-    AND ($5::text IS NULL OR kind = $5) AND ($6::bigint IS NULL OR webhook_id = $6)
-ORDER BY id LIMIT $2
-"""
+LIST_DELIVERIES = page_sql(
+    f"SELECT {DELIVERY_COLUMNS} FROM deliveries",
+    "affiliate_id = bigint, status = text, kind = text, webhook_id = bigint",
+)
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
 LIST_ATTEMPTS = """
 SELECT id, attempted_at, status_code, error, latency_ms, response_snippet

@@ -7,20 +7,20 @@ deliveries to its own webhook endpoints).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.api_params import IdPath, IdQuery
+from app.api_params import IdPath
 from app.deps import CurrentKey, PoolDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page, after_id, next_cursor
+from app.pagination import (
+    Filters,
+    Page,
+)
 from app.sender import service as sender_service
+from app.sender.deliveries import DeliveryKind, DeliveryQuery, DeliveryStatus
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"])
-
-DeliveryStatus = Literal["pending", "delivered", "failed"]
-DeliveryKind = Literal["postback", "webhook"]
 
 
 class DeliveryOut(BaseModel):
@@ -61,29 +61,11 @@ class DeliveryDetail(DeliveryOut):
 
 @router.get("", response_model=Page[DeliveryOut])
 async def list_deliveries(
-    pool: PoolDep,
-    key: CurrentKey,
-    limit: LimitQuery = DEFAULT_LIMIT,
-    cursor: CursorQuery = None,
-    affiliate_id: IdQuery = None,
-    status: DeliveryStatus | None = None,
-    kind: DeliveryKind | None = None,
-    webhook_id: IdQuery = None,
+    pool: PoolDep, key: CurrentKey, query: Filters[DeliveryQuery]
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
-    rows = await sender_service.list_deliveries(
-        pool,
-        after=after_id(cursor),
-        limit=limit,
-        affiliate_id=key.scope(affiliate_id),
-        status=status,
-        kind=kind,
-        webhook_id=webhook_id,
-    )
-    return Page[DeliveryOut](
-        items=[DeliveryOut(**dict(r)) for r in rows],
-        next_cursor=next_cursor(rows, limit),
-    )
+    rows = await sender_service.list_deliveries(pool, query=query.scoped(key))
+    return query.of([DeliveryOut(**dict(r)) for r in rows], rows)
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail)

@@ -6,10 +6,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from app import patterns
+from app.api_params import documented
 from app.errors import BadRequest, Forbidden
 from app.keys.service import Principal
 from app.patterns import MAX_ID
@@ -46,6 +47,15 @@ class ReportRequest:
     format: Format
 
 
+# `?tz=`, as the report routes document it (zones.zone checks it).
+TzQuery = Annotated[
+    str | None,
+    documented(
+        "IANA time zone, default UTC", maxLength=64, pattern=f"^(?:{zones.TZ_NAME[1:-1]})?$"
+    ),
+]
+
+
 def bad(code: str, message: str) -> BadRequest:
     return BadRequest(message, code=code)
 
@@ -68,6 +78,28 @@ def instant(text: str, zone: ZoneInfo, *, name: str, end: bool) -> datetime:
         raise bad(
             "invalid_range", f"{name}: expected an ISO date or time such as 2026-11-24"
         ) from None
+
+
+def time_range(
+    from_text: str | None, to_text: str | None, zone: ZoneInfo, *, first: date, today: date
+) -> tuple[datetime, datetime]:
+    """The [start, end) of `?from=&to=`: by default from the day `first` to the end of
+    `today`, local to the zone; refused when empty or longer than MAX_SPAN."""
+    start = (
+        instant(from_text, zone, name="from", end=False)
+        if from_text
+        else zones.local_start(first, zone)
+    )
+    end = (
+        instant(to_text, zone, name="to", end=True)
+        if to_text
+        else zones.local_start(today + timedelta(days=1), zone)
+    )
+    if start >= end:
+        raise bad("invalid_range", "from must be before to")
+    if end - start > MAX_SPAN:
+        raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
+    return start, end
 
 
 def _names(text: str | None, allowed: Sequence[str], *, what: str, code: str) -> list[str]:
@@ -147,21 +179,9 @@ def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportReques
             raise bad("invalid_request", "format: expected json or csv")
     zone = zones.zone(one("tz") or "UTC")
     today = datetime.now(UTC).astimezone(zone).date()
-    from_text, to_text = one("from"), one("to")
-    start = (
-        instant(from_text, zone, name="from", end=False)
-        if from_text
-        else zones.local_start(today - timedelta(days=DEFAULT_DAYS - 1), zone)
+    start, end = time_range(
+        one("from"), one("to"), zone, first=today - timedelta(days=DEFAULT_DAYS - 1), today=today
     )
-    end = (
-        instant(to_text, zone, name="to", end=True)
-        if to_text
-        else zones.local_start(today + timedelta(days=1), zone)
-    )
-    if start >= end:
-        raise bad("invalid_range", "from must be before to")
-    if end - start > MAX_SPAN:
-        raise bad("range_too_long", f"a report covers at most {MAX_SPAN.days} days")
 
     group_by = _names(one("group_by"), DIMENSIONS, what="group_by", code="unknown_dimension")
     filters = {d: filter_values(d, params[d]) for d in DIMENSIONS if d in params}

@@ -6,32 +6,20 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app import patterns
+from app.api_params import documented, filter_parameters, raw_query
 from app.deps import CurrentKey, PoolDep
 from app.stats import service as stats_service
 from app.stats.queries import DIMENSIONS, METRICS
+from app.stats.request import TzQuery
 from app.stats.schemas import StatsOut
 
 router = APIRouter(tags=["stats"])
 
-_FILTERS = [
-    {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": {"type": "string"},
-        "description": f"Filter on {name}: comma-separated values"
-        + (
-            " (repeat the parameter for several values)"
-            if name.startswith(("sub", "source"))
-            else ""
-        ),
-    }
-    for name in DIMENSIONS
-]
+_FILTERS = filter_parameters(DIMENSIONS, on="", several="repeat the parameter for several values")
 
 
 async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -52,58 +40,39 @@ async def get_stats(
     principal: CurrentKey,
     from_: Annotated[
         str | None,
-        Query(
-            alias="from",
-            description="ISO date or time; default 6 days ago",
-            json_schema_extra={"pattern": patterns.DATE_OR_TIME},
+        documented(
+            "ISO date or time; default 6 days ago", alias="from", pattern=patterns.DATE_OR_TIME
         ),
     ] = None,
     to: Annotated[
         str | None,
-        Query(
-            description="ISO date (inclusive) or time (exclusive)",
-            json_schema_extra={"pattern": patterns.DATE_OR_TIME},
-        ),
+        documented("ISO date (inclusive) or time (exclusive)", pattern=patterns.DATE_OR_TIME),
     ] = None,
-    tz: Annotated[
-        str | None,
-        Query(
-            description="IANA time zone, default UTC",
-            json_schema_extra={"maxLength": 64, "pattern": f"^(?:{stats_service.TZ_NAME[1:-1]})?$"},
-        ),
-    ] = None,
+    tz: TzQuery = None,
     group_by: Annotated[
         str | None,
-        Query(
-            description=f"Comma-separated, any of {', '.join(DIMENSIONS)}, each once",
-            json_schema_extra={"pattern": patterns.names(DIMENSIONS)},
+        documented(
+            f"Comma-separated, any of {', '.join(DIMENSIONS)}, each once",
+            pattern=patterns.names(DIMENSIONS),
         ),
     ] = None,
     sort: Annotated[
         str | None,
-        Query(
-            description="e.g. -clicks,day: metrics and group_by fields, `-` for descending",
-            json_schema_extra={"pattern": patterns.names((*METRICS, *DIMENSIONS), sign=True)},
+        documented(
+            "e.g. -clicks,day: metrics and group_by fields, `-` for descending",
+            pattern=patterns.names((*METRICS, *DIMENSIONS), sign=True),
         ),
     ] = None,
     limit: Annotated[
         str | None,
-        Query(
-            description=f"Top-N rows, 1 to {stats_service.MAX_LIMIT}",
-            json_schema_extra={"pattern": "^[0-9]{1,7}$"},
-        ),
+        documented(f"Top-N rows, 1 to {stats_service.MAX_LIMIT}", pattern="^[0-9]{1,7}$"),
     ] = None,
     format: Annotated[
         str | None,
-        Query(description="json (default) or csv", json_schema_extra={"enum": ["json", "csv"]}),
+        documented("json (default) or csv", enum=["json", "csv"]),
     ] = None,
 ) -> Any:
-    # The declared parameters document the endpoint; the service reads them all from the
-    # raw query string so that it sees repeated and unknown names too.
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
-    plan, fmt = stats_service.plan(params, principal)
+    plan, fmt = stats_service.plan(raw_query(request), principal)
     if fmt == "csv":
         day = plan.report.start.astimezone(plan.zone).date().isoformat()
         chunks = stats_service.report_csv(pool, plan)

@@ -4,13 +4,13 @@ read-only, and render its rows as JSON values or CSV lines."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from app.db import Pool
 from app.keys.service import Principal
 from app.stats import planner, queries, render, request
 from app.stats.planner import Plan
-from app.stats.queries import Report
 from app.stats.request import MAX_LIMIT, Format
 from app.stats.zones import TZ_NAME, zones_out_of_step
 
@@ -26,14 +26,8 @@ def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, F
 async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
     report = plan.report
     # One row past the most a JSON answer holds tells that there are too many.
-    capped = Report(
-        start=report.start,
-        end=report.end,
-        tz=report.tz,
-        group_by=report.group_by,
-        filters=report.filters,
-        sort=report.sort,
-        limit=min(report.limit or render.MAX_JSON_ROWS + 1, render.MAX_JSON_ROWS + 1),
+    capped = replace(
+        report, limit=min(report.limit or render.MAX_JSON_ROWS + 1, render.MAX_JSON_ROWS + 1)
     )
     sql, args = queries.build(capped, plan.reads, totals=True)
     async with pool.acquire() as conn, conn.transaction(readonly=True):

@@ -1,5 +1,7 @@
 """SQL of the webhook endpoints, and of the webhook rows they put in the sender's outbox."""
 
+from app.pagination import page_sql
+
 COLUMNS = """id, url, events, description, affiliate_id, status, consecutive_failures,
 failing_since, disabled_reason, disabled_at, created_at, updated_at"""
 
@@ -10,11 +12,7 @@ RETURNING {COLUMNS}
 """
 # The id an endpoint will have: its secret is sealed with it before the INSERT.
 NEXT_ID = "SELECT nextval(pg_get_serial_sequence('webhooks', 'id'))"
-LIST = f"""
-SELECT {COLUMNS} FROM webhooks
-WHERE id > $1 AND ($3::bigint IS NULL OR affiliate_id = $3)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(f"SELECT {COLUMNS} FROM webhooks", "affiliate_id = bigint")
 GET = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1"
 COUNT_OF_AFFILIATE = "SELECT count(*) FROM webhooks WHERE affiliate_id = $1"
 GET_FOR_UPDATE = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1 FOR UPDATE"

@@ -10,7 +10,10 @@ from fastapi import APIRouter, Response
 
 from app.api_params import IdPath
 from app.deps import CurrentKey, PoolDep, SealerDep, SettingsDep
-from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
+from app.pagination import (
+    Page,
+    PageQuery,
+)
 from app.webhooks import service
 from app.webhooks.schemas import TestSent, WebhookIn, WebhookOut, WebhookPatch, WebhookWithSecret
 
@@ -32,10 +35,8 @@ async def create_webhook(
 
 
 @router.get("", response_model=Page[WebhookOut])
-async def list_webhooks(
-    pool: PoolDep, key: CurrentKey, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None
-) -> Page[WebhookOut]:
-    return await service.list_webhooks(pool, key=key, cursor=cursor, limit=limit)
+async def list_webhooks(pool: PoolDep, key: CurrentKey, page: PageQuery) -> Page[WebhookOut]:
+    return await service.list_webhooks(pool, key=key, page=page)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)

@@ -16,7 +16,7 @@ from app.catalog import patch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.keys.service import Principal
-from app.pagination import Page, after_id, next_cursor
+from app.pagination import Page, PageParams
 from app.sealing import Sealer
 from app.sender import service as sender_service
 from app.signing import new_webhook_secret
@@ -90,12 +90,10 @@ async def create_webhook(
     return WebhookWithSecret(**dict(row), secret=secret)
 
 
-async def list_webhooks(
-    conn: Executor, *, key: Principal, cursor: str | None, limit: int
-) -> Page[WebhookOut]:
+async def list_webhooks(conn: Executor, *, key: Principal, page: PageParams) -> Page[WebhookOut]:
     scope = None if key.is_admin else key.affiliate_id
-    rows = await conn.fetch(queries.LIST, after_id(cursor), limit, scope)
-    return Page[WebhookOut](items=[_out(r) for r in rows], next_cursor=next_cursor(rows, limit))
+    rows = await conn.fetch(queries.LIST, page.after, page.limit, scope)
+    return page.of([_out(r) for r in rows], rows)
 
 
 async def get_webhook(conn: Executor, *, webhook_id: int, key: Principal) -> WebhookOut:

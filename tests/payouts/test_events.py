@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from app.db import Pool
 from app.payouts import service
-from app.payouts.schemas import RunIn
+from app.payouts.schemas import PayoutQuery, RunIn
 from tests.support.ledger import add_conversion, make_program
 from tests.support.webhooks import subscribe, told
 
@@ -40,7 +40,7 @@ async def test_a_run_tells_each_payout_once_and_paying_tells_it_again(pool: Pool
         now=at,
     )
     payouts = await service.list_payouts(
-        pool, after=0, limit=10, affiliate_id=None, currency=None, status=None, run_id=run.id
+        pool, query=PayoutQuery.model_validate({"limit": 10, "run": run.id})
     )
     by_affiliate = {p.affiliate_id: p for p in payouts}
     created = await told(pool, "payout.created")

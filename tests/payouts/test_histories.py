@@ -22,7 +22,7 @@ from app.db import Pool
 from app.errors import Conflict
 from app.ledger import service as ledger_service
 from app.payouts import service
-from app.payouts.schemas import RunIn
+from app.payouts.schemas import PayoutQuery, RunIn
 from tests.support.ledger import add_conversion, change_status, double_claims, make_program
 
 HOLD = 10
@@ -233,7 +233,7 @@ async def test_random_histories_match_the_model(pool: Pool, history: list[tuple[
             now=model.now,
         )
         return await service.list_payouts(
-            pool, after=0, limit=500, affiliate_id=None, currency=None, status=None, run_id=made.id
+            pool, query=PayoutQuery.model_validate({"limit": 500, "run": made.id})
         )
 
     for step in history:

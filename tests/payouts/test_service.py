@@ -14,7 +14,7 @@ from app.errors import Conflict, NotFound
 from app.ledger import record
 from app.ledger import service as ledger_service
 from app.payouts import service
-from app.payouts.schemas import RunIn
+from app.payouts.schemas import PayoutQuery, RunIn
 from tests.support.ledger import add_conversion, change_status, double_claims, make_program
 
 T0 = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
@@ -35,7 +35,7 @@ async def _run(pool: Pool, at: dt.datetime, affiliates: list[int] | None = None)
         now=at,
     )
     payouts = await service.list_payouts(
-        pool, after=0, limit=500, affiliate_id=None, currency=None, status=None, run_id=made.id
+        pool, query=PayoutQuery.model_validate({"limit": 500, "run": made.id})
     )
     return [p.affiliate_id for p in payouts]
 
@@ -119,7 +119,7 @@ async def test_a_refund_after_a_payout_is_clawed_back_once(pool: Pool) -> None:
     )
     assert await _run(pool, days(1)) == [alice]
     (payout,) = await service.list_payouts(
-        pool, after=0, limit=5, affiliate_id=alice, currency=None, status=None, run_id=None
+        pool, query=PayoutQuery.model_validate({"limit": 5, "affiliate": alice})
     )
     await service.mark_paid(pool, payout_id=payout.id, reference="PP-1", by="test")
     await change_status(pool, refunded, "rejected", at=days(2))
@@ -158,7 +158,7 @@ async def test_a_failed_payout_returns_the_money_and_its_entries(pool: Pool) -> 
     assert await _run(pool, days(1)) == [alice]
     assert await _run(pool, days(1)) == []  # nothing is taken twice
     (payout,) = await service.list_payouts(
-        pool, after=0, limit=5, affiliate_id=alice, currency=None, status=None, run_id=None
+        pool, query=PayoutQuery.model_validate({"limit": 5, "affiliate": alice})
     )
     failed = await service.mark_failed(pool, payout_id=payout.id, reason="bounced", by="test")
     assert failed.status == "failed"

@@ -1,3 +1,5 @@
+from app.pagination import page_sql
+
 # The signing secret never leaves the database through the API: only whether one is set.
 COLUMNS = """id, name, status, postback_token, ip_allowlist,
 signing_secret IS NOT NULL AS signing_secret_set, created_at, updated_at"""
@@ -9,11 +11,7 @@ RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM advertisers WHERE id = $1"
 FIRST_NAMED = f"SELECT {COLUMNS} FROM advertisers WHERE name = $1 ORDER BY id LIMIT 1"
-LIST = f"""
-SELECT {COLUMNS} FROM advertisers
-WHERE id > $1 AND ($3::text IS NULL OR status = $3)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(f"SELECT {COLUMNS} FROM advertisers", "status = text")
 STATUS = "SELECT status FROM advertisers WHERE id = $1"
 ROTATE_POSTBACK_TOKEN = f"""
 UPDATE advertisers SET postback_token = $2, updated_at = now() WHERE id = $1

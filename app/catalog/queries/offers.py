@@ -1,3 +1,5 @@
+from app.pagination import page_sql
+
 COLUMNS = """id, advertiser_id, name, url, fallback_url, status, currency,
 attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
 payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
@@ -16,12 +18,7 @@ RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM offers WHERE id = $1"
 GET_FOR_UPDATE = f"SELECT {COLUMNS} FROM offers WHERE id = $1 FOR UPDATE"
-LIST = f"""
-SELECT {COLUMNS} FROM offers
-WHERE id > $1 AND ($3::bigint IS NULL OR advertiser_id = $3)
-  AND ($4::text IS NULL OR status = $4)
-ORDER BY id LIMIT $2
-"""
+LIST = page_sql(f"SELECT {COLUMNS} FROM offers", "advertiser_id = bigint, status = text")
 STATUS = "SELECT status FROM offers WHERE id = $1"
 GOALS = """
 SELECT offer_id, name, revenue_type, revenue_value, payout_type, payout_value, allow_multiple
