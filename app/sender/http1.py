@@ -2,12 +2,14 @@
 
 httpx spent most of the sender's CPU (its pool scans every connection on each request, and
 headers and body go out in separate writes); here a request is one write and a response a
-few reads. It does what a try needs and no more: no redirects, no cookies, no decoding of
-the body (the sender keeps a snippet of it, raw), no HTTP/2.
+few reads, parsed by llhttp (httptools, Node's parser). It does what a try needs and no
+more: no redirects, no cookies, no decoding of the body (the sender keeps a snippet of it,
+raw), no HTTP/2.
 
 A connection goes to the address the SSRF guard checked (the pool's key holds it), and is
-kept only after a response read to its end. The error classes are named as httpx's, whose
-names the delivery log has shown.
+kept only after a response read to its end (a body longer than the snippet is not: the
+connection goes, rather than the try waiting for the rest). The error classes are named as
+httpx's, whose names the delivery log has shown.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import asyncio
 import base64
 import ssl
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import certifi
+import httptools
 
+# A response's head, with its interim heads, chunk framing and trailers: at most this.
 MAX_HEAD_BYTES = 64 * 1024
 READ_CHUNK = 64 * 1024
 # Kept in the target as they are (RFC 3986 reserved characters, and percent escapes).
@@ -78,10 +82,9 @@ class Origin:
 class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    buffer: bytearray = field(default_factory=bytearray)
 
     def usable(self) -> bool:
-        return not (self.writer.is_closing() or self.reader.at_eof()) and not self.buffer
+        return not (self.writer.is_closing() or self.reader.at_eof())
 
     def close(self) -> None:
         self.writer.close()
@@ -145,14 +148,14 @@ class Client:
         connection = self._idle_connection(origin)
         if connection is not None:
             try:
-                return await self._exchange(origin, connection, head + body, snippet_bytes)
+                return await self._exchange(origin, connection, method, head + body, snippet_bytes)
             except (RemoteProtocolError, WriteError) as exc:
                 # The receiver closed a kept connection before this request reached it
                 # (nothing came back): once more on a new one.
                 if isinstance(exc, RemoteProtocolError) and not exc.unanswered:
                     raise
         connection = await self._connect(origin)
-        return await self._exchange(origin, connection, head + body, snippet_bytes)
+        return await self._exchange(origin, connection, method, head + body, snippet_bytes)
 
     def _idle_connection(self, origin: Origin) -> _Connection | None:
         connections = self._idle.get(origin)
@@ -207,7 +210,7 @@ class Client:
             raise RemoteProtocolError(str(exc) or type(exc).__name__) from None
 
     async def _exchange(
-        self, origin: Origin, connection: _Connection, data: bytes, snippet_bytes: int
+        self, origin: Origin, connection: _Connection, method: str, data: bytes, snippet_bytes: int
     ) -> Response:
         keep = False
         try:
@@ -216,7 +219,7 @@ class Client:
                 await connection.writer.drain()
             except OSError as exc:
                 raise WriteError(str(exc) or type(exc).__name__) from None
-            response, keep = await self._response(connection, snippet_bytes)
+            response, keep = await self._response(connection, method == "HEAD", snippet_bytes)
             return response
         finally:
             if keep:
@@ -224,103 +227,83 @@ class Client:
             else:
                 connection.close()
 
-    async def _head(self, connection: _Connection) -> tuple[int, dict[str, str], bool]:
-        """Status, headers and whether it is HTTP/1.1 of the final (non-1xx) response."""
-        buffer = connection.buffer
-        answered = False
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    raise RemoteProtocolError("response head too long")
-                chunk = await self._read(connection)
-                if not chunk:
+    async def _response(
+        self, connection: _Connection, head_only: bool, snippet_bytes: int
+    ) -> tuple[Response, bool]:
+        """The final response, and whether the connection may serve another request."""
+        reading = _Reading(head_only, snippet_bytes)
+        fed = 0
+        # A body longer than the snippet is not read to its end: the connection goes.
+        while not (reading.done or reading.body_bytes > snippet_bytes):
+            if fed - reading.body_bytes > MAX_HEAD_BYTES:
+                raise RemoteProtocolError("response head too long")
+            data = await self._read(connection)
+            if not data:
+                if not reading.head_done:
                     raise RemoteProtocolError(
-                        "Server disconnected without sending a response.",
-                        unanswered=not (answered or buffer),
+                        "Server disconnected without sending a response.", unanswered=not fed
                     )
-                answered = True
-                buffer += chunk
-                continue
-            head = bytes(buffer[:end]).decode("latin-1")
-            del buffer[: end + 4]
-            status_line, *lines = head.split("\r\n")
-            version, _, rest = status_line.partition(" ")
-            code = rest[:3]
-            if not (version.startswith("HTTP/1.") and code.isdigit() and len(code) == 3):
-                raise RemoteProtocolError(f"not an HTTP/1 response: {status_line[:80]!r}")
-            headers: dict[str, str] = {}
-            for line in lines:
-                name, sep, value = line.partition(":")
-                if not sep:
-                    raise RemoteProtocolError("malformed response header")
-                key = name.strip().lower()
-                value = value.strip()
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            status = int(code)
-            if 100 <= status < 200 and status != 101:
-                continue  # an interim response: the final one follows
-            return status, headers, version == "HTTP/1.1"
-
-    async def _response(self, connection: _Connection, snippet_bytes: int) -> tuple[Response, bool]:
-        status, headers, http11 = await self._head(connection)
-        keep = http11 and "close" not in headers.get("connection", "").lower()
-        buffer = connection.buffer
-        if status in (204, 304):
-            body = b""
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
-            body, complete = await self._chunked(connection, snippet_bytes)
-            keep = keep and complete
-        elif "content-length" in headers:
+                if reading.framed:
+                    raise RemoteProtocolError("Server disconnected before the end of the body.")
+                break  # the body ends when the connection does
+            fed += len(data)
             try:
-                length = int(headers["content-length"])
-            except ValueError:
-                raise RemoteProtocolError("malformed Content-Length") from None
-            wanted = min(length, snippet_bytes)
-            while len(buffer) < wanted:
-                chunk = await self._read(connection)
-                if not chunk:
-                    raise RemoteProtocolError("body shorter than its Content-Length")
-                buffer += chunk
-            body = bytes(buffer[:wanted])
-            # A body longer than the snippet is not read to its end: the connection goes.
-            keep = keep and length <= snippet_bytes and len(buffer) == length
-            del buffer[:wanted]
-        else:  # the body ends when the connection does
-            while len(buffer) < snippet_bytes and (chunk := await self._read(connection)):
-                buffer += chunk
-            body, keep = bytes(buffer[:snippet_bytes]), False
-        return Response(status, headers, body), keep
+                reading.parser.feed_data(data)
+            except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+                if not reading.done:
+                    raise RemoteProtocolError(f"not an HTTP/1 response: {exc}") from None
+                reading.keep = False  # after a HEAD's head, or a 101
+            if reading.head_done and not reading.version.startswith("1."):
+                raise RemoteProtocolError(f"not an HTTP/1 response: HTTP/{reading.version}")
+        keep = reading.done and reading.keep and not reading.after
+        keep = keep and reading.body_bytes <= snippet_bytes
+        return Response(reading.status, reading.headers, bytes(reading.body)), keep
 
-    async def _chunked(self, connection: _Connection, snippet_bytes: int) -> tuple[bytes, bool]:
-        """The body's first `snippet_bytes`, and whether all of it was read."""
-        buffer, body = connection.buffer, bytearray()
-        while True:
-            while (end := buffer.find(b"\r\n")) < 0:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    raise RemoteProtocolError("chunk size line too long")
-                if not (chunk := await self._read(connection)):
-                    raise RemoteProtocolError("chunked body cut short")
-                buffer += chunk
-            size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise RemoteProtocolError("malformed chunk size") from None
-            if size == 0:
-                # The last chunk; trailers (rare) up to the blank line.
-                while (trailer_end := buffer.find(b"\r\n\r\n", end)) < 0:
-                    if not (chunk := await self._read(connection)):
-                        return bytes(body[:snippet_bytes]), False
-                    buffer += chunk
-                del buffer[: trailer_end + 4]
-                return bytes(body[:snippet_bytes]), True
-            if len(body) >= snippet_bytes:
-                return bytes(body[:snippet_bytes]), False  # enough: the connection goes
-            del buffer[: end + 2]
-            while len(buffer) < size + 2:
-                if not (chunk := await self._read(connection)):
-                    raise RemoteProtocolError("chunked body cut short")
-                buffer += chunk
-            body += buffer[:size]
-            del buffer[: size + 2]
+
+class _HeadOnly(Exception):
+    """Stops llhttp after a HEAD's response head (it would wait for the body announced)."""
+
+
+class _Reading:
+    """httptools' callbacks for one exchange: interim (1xx) responses skipped, the final
+    response's head, and the first `snippet_bytes` of its body (framing removed)."""
+
+    def __init__(self, head_only: bool, snippet_bytes: int) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.head_only, self.snippet_bytes = head_only, snippet_bytes
+        self.status, self.version = 0, ""
+        self.headers: dict[str, str] = {}
+        self.body = bytearray()
+        self.body_bytes = 0
+        self.head_done = self.done = self.keep = self.framed = self.after = False
+
+    def on_message_begin(self) -> None:
+        if self.head_done:
+            self.after = True  # bytes after the response: its connection is not kept
+        else:
+            self.headers = {}  # an interim response's are dropped
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.head_done:
+            return  # a trailer
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1").strip()
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            return  # an interim response: the final one follows
+        self.status, self.version, self.head_done = status, self.parser.get_http_version(), True
+        self.keep = self.version == "1.1" and self.parser.should_keep_alive()
+        transfer_encoding = self.headers.get("transfer-encoding", "").lower()
+        self.framed = "content-length" in self.headers or "chunked" in transfer_encoding
+        if self.head_only:
+            self.done, self.keep = True, False
+            raise _HeadOnly
+
+    def on_body(self, data: bytes) -> None:
+        self.body_bytes += len(data)
+        self.body += data[: self.snippet_bytes - len(self.body)]
+
+    def on_message_complete(self) -> None:
+        self.done = self.head_done
