@@ -26,9 +26,8 @@ POLICY = (
 # The assets change with each release; revalidating costs a round trip, not a download.
 _HEADERS = assets.headers(POLICY, cache_control="no-cache")
 
-# The landing page (where the dashboard and the API docs are), then the dashboard's own files.
+# The dashboard and its own files (`/`, the sign-in page, is app/portal's).
 for _path, _name, _media_type in (
-    ("/", "home.html", assets.HTML),
     ("/dashboard", "index.html", assets.HTML),
     ("/dashboard.js", "dashboard.js", assets.JAVASCRIPT),
     ("/dashboard.css", "dashboard.css", assets.CSS),
