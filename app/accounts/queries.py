@@ -60,8 +60,8 @@ WHERE u.disabled_at IS NULL
 """
 DELETE_SESSION = "DELETE FROM user_sessions WHERE token_hash = $1"
 DELETE_USER_SESSIONS = "DELETE FROM user_sessions WHERE user_id = $1"
-DELETE_EXPIRED_SESSIONS = "DELETE FROM user_sessions WHERE expires_at <= now()"
-COUNT_SESSIONS = "SELECT count(*) FROM user_sessions WHERE user_id = $1 AND expires_at > now()"
+# A user's expired sessions, dropped when they sign in again (no sweeper needed).
+DELETE_EXPIRED_SESSIONS = "DELETE FROM user_sessions WHERE user_id = $1 AND expires_at <= now()"
 
 # --- single-use tokens ---------------------------------------------------------------
 

@@ -126,6 +126,7 @@ async def start(
 ) -> str:
     """A new session; its token (the cookie's value) is in this answer only."""
     token = secrets.token_urlsafe(32)
+    await pool.execute(queries.DELETE_EXPIRED_SESSIONS, user_id)
     await pool.execute(
         queries.INSERT_SESSION,
         _hash(token),

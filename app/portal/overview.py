@@ -75,6 +75,19 @@ def change(current: Decimal | None, previous: Decimal | None) -> Decimal | None:
     return ((current - previous) * 100 / previous).quantize(Decimal("0.1"))
 
 
+def _tile(
+    metric: str, values: list[dict[str, Any]], now: Decimal | None, then: Decimal | None
+) -> dict[str, Any]:
+    # Without a percentage: "new" where there was nothing before, "no change" for zero twice.
+    return {
+        "metric": metric,
+        "values": values,
+        "change": change(now, then),
+        "new": not then and bool(now),
+        "same": not then and not now,
+    }
+
+
 def _params(
     first: date, last: date, zone: str, affiliates: Sequence[int] | None, group_by: str | None
 ) -> dict[str, list[str]]:
@@ -110,32 +123,29 @@ def _tiles(
     now, before = current["totals"], previous["totals"]
     for metric in COUNT_METRICS:
         value = now.get(metric) or 0
-        tiles.append(
-            {
-                "metric": metric,
-                "values": [{"text": f"{value:,}", "raw": str(value)}],
-                "change": change(Decimal(value), Decimal(before.get(metric) or 0)),
-            }
-        )
+        counted = [{"text": f"{value:,}", "raw": str(value)}]
+        tiles.append(_tile(metric, counted, Decimal(value), Decimal(before.get(metric) or 0)))
     before_by_currency = {r["currency"]: r for r in previous["totals_by_currency"]}
     for metric in (*MONEY_METRICS, *RATE_METRICS):
         if metric in hidden:
             continue
-        values, first_change = [], None
+        values: list[dict[str, Any]] = []
+        compared: tuple[Decimal | None, Decimal | None] | None = None
         rows = current["totals_by_currency"] or [{"currency": None, metric: None}]
         for row in rows:
-            amount = _decimal(row.get(metric))
-            if metric == "cr":
-                amount = _decimal(now.get("cr"))
+            # Money per currency (it adds up within one only); CR is one rate overall.
+            raw = now.get("cr") if metric == "cr" else row.get(metric)
+            amount = _decimal(raw)
             unit = "%" if metric == "cr" else row["currency"]
-            values.append({"amount": amount, "unit": unit, "raw": row.get(metric)})
+            values.append({"amount": amount, "unit": unit, "raw": raw})
             old = before_by_currency.get(row["currency"], {})
             old_amount = _decimal(before.get("cr") if metric == "cr" else old.get(metric))
-            if first_change is None:
-                first_change = change(amount, old_amount)
+            # The change shown is the first currency's.
+            compared = compared or (amount, old_amount)
             if metric == "cr":
                 break
-        tiles.append({"metric": metric, "values": values, "change": first_change})
+        now_amount, old_amount = compared or (None, None)
+        tiles.append(_tile(metric, values, now_amount, old_amount))
     return tiles
 
 

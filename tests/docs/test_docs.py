@@ -76,16 +76,17 @@ async def tracker(app: FastAPI) -> AsyncIterator[str]:
 
 
 @needs_browser
-async def test_from_the_landing_page_to_working_docs_with_other_origins_blocked(
+async def test_from_the_sign_in_page_to_working_docs_with_other_origins_blocked(
     tracker: str,
 ) -> None:
     seen = await run_script(Path(__file__).with_name("browser.js"), tracker)
 
     assert seen["problems"] == []
     assert seen["blocked"] == []
-    assert seen["heading"] == "Tracker"
+    # The landing page is the portal's sign-in page, with its way to the docs.
+    assert seen["heading"] == "Sign in"
     assert [(link["href"], link["seen"]) for link in seen["links"]] == [
-        ("/dashboard", True),
+        ("/forgot", True),
         ("/docs", True),
     ]
     docs = seen["docs"]
