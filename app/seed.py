@@ -29,8 +29,8 @@ from app.settings import Settings
 DEMO_ADVERTISER = "Demo Advertiser"
 DEMO_KEY_FILE = "demo-admin-key"
 DEMO_SIGN_INS_FILE = "demo-sign-ins"
-DEMO_OWNER = "owner@demo.test"
-DEMO_AFFILIATE = "alice@demo.test"
+DEMO_OWNER = "owner@demo.example.com"
+DEMO_AFFILIATE = "alice@demo.example.com"
 
 
 @dataclass

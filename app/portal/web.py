@@ -26,7 +26,7 @@ from app.state import AppState
 # No inline script or style anywhere: every script and sheet is a file of this origin.
 POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-    "img-src 'self' data:; font-src 'self'; base-uri 'none'; form-action 'self'; "
+    "img-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 PAGE_HEADERS = {**assets.headers(POLICY, cache_control="no-store"), "Vary": "Cookie"}

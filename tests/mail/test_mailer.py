@@ -70,7 +70,7 @@ async def test_approval_arrives_by_smtp(
     assert "ann@aff.example" in parts(owner)[0]
     rows = await pool.fetch("SELECT status, attempts FROM mail_outbox ORDER BY id")
     assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 4
-    assert await pool.fetchval("SELECT count(*) FROM mail_attempts WHERE smtp_code = 250") == 3
+    assert await pool.fetchval("SELECT count(*) FROM mail_attempts WHERE smtp_code = 250") == 4
 
 
 async def test_a_rolled_back_change_sends_nothing(
