@@ -8,6 +8,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redis.asyncio import Redis
 
+from app.accounts import sessions as account_sessions
 from app.db import Pool
 from app.keys import service as keys_service
 from app.sealing import Sealer
@@ -49,10 +50,19 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 
 async def current_principal(
+    request: Request,
     pool: PoolDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> keys_service.Principal:
+    if credentials is None and (token := request.cookies.get(account_sessions.SESSION_COOKIE)):
+        # The portal's own calls: a signed-in user's session, scoped as the equivalent key.
+        return await account_sessions.api_principal(
+            pool,
+            token=token,
+            method=request.method,
+            csrf_header=request.headers.get("x-csrf-token"),
+        )
     admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     return await keys_service.authenticate(pool, authorization=header, admin_key=admin_key)

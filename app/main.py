@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from app import __doc__ as description
 from app import db, seal_secrets, sealing
+from app.accounts import routes as account_routes
 from app.attribution import routes as conversion_routes
 from app.catalog import routes as catalog_routes
 from app.coupons import routes as coupon_routes
@@ -29,6 +30,7 @@ from app.ops import routes as ops_routes
 from app.outage import install_handlers as install_outage_handlers
 from app.partners import routes as partner_routes
 from app.payouts import routes as payout_routes
+from app.portal import routes as portal_routes
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -155,6 +157,7 @@ def create_app(settings: Settings) -> TrackerApp:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(catalog_routes.router)
     api.include_router(keys_routes.router)
+    api.include_router(account_routes.router)
     api.include_router(sender_routes.router)
     api.include_router(webhook_routes.router)
     api.include_router(conversion_routes.router)
@@ -175,6 +178,7 @@ def create_app(settings: Settings) -> TrackerApp:
     app.include_router(partner_routes.public)
     app.include_router(integration_routes.inbound_router)
     app.include_router(mail_routes.public)
+    app.include_router(portal_routes.router)
     app.include_router(dashboard_routes.router)
     app.include_router(docs_routes.router)
     install_openapi(app)

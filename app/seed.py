@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from app.accounts import users as account_users
+from app.accounts.schemas import UserIn
 from app.catalog import advertisers as advertiser_service
 from app.catalog import affiliates as affiliate_service
 from app.catalog import links as link_service
@@ -25,6 +28,9 @@ from app.settings import Settings
 
 DEMO_ADVERTISER = "Demo Advertiser"
 DEMO_KEY_FILE = "demo-admin-key"
+DEMO_SIGN_INS_FILE = "demo-sign-ins"
+DEMO_OWNER = "owner@demo.example.com"
+DEMO_AFFILIATE = "alice@demo.example.com"
 
 
 @dataclass
@@ -35,6 +41,8 @@ class DemoInfo:
     docs_url: str
     dashboard_url: str
     created: bool
+    # (role, e-mail, password) of the demo's portal users, when this run knows them
+    sign_ins: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
@@ -100,6 +108,7 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
             advertiser.id,
         )
     admin_key = await _demo_admin_key(conn, settings, create=created)
+    sign_ins = await _demo_users(conn, settings, advertiser_id=advertiser.id)
     return DemoInfo(
         tracking_urls=[f"{settings.public_url}/c/{r['code']}?sub1=demo" for r in codes],
         postback_url=advertiser.postback_url,
@@ -107,7 +116,38 @@ async def seed_demo(conn: Connection, settings: Settings) -> DemoInfo:
         docs_url=f"{settings.public_url}/docs",
         dashboard_url=f"{settings.public_url}/dashboard",
         created=created,
+        sign_ins=sign_ins,
     )
+
+
+async def _demo_users(
+    conn: Connection, settings: Settings, *, advertiser_id: int
+) -> list[tuple[str, str, str]]:
+    """A demo owner and a user of the first demo affiliate, made once; their passwords
+    (random) are kept in the data folder like the demo key, to be shown at each start."""
+    path = settings.tracker_data_dir / DEMO_SIGN_INS_FILE
+    if await account_users.find_by_email(conn, email=DEMO_OWNER) is not None:
+        saved = _read_key(path)
+        return [tuple(line.split(" ", 2)) for line in (saved or "").splitlines()]  # type: ignore[misc]
+    first = await conn.fetchval(
+        """SELECT l.affiliate_id FROM links l JOIN offers o ON o.id = l.offer_id
+           WHERE o.advertiser_id = $1 ORDER BY l.id LIMIT 1""",
+        advertiser_id,
+    )
+    wanted = [UserIn(email=DEMO_OWNER, name="Demo Owner", role="owner")]
+    if first is not None:
+        wanted.append(
+            UserIn(email=DEMO_AFFILIATE, name="Alice", role="affiliate", affiliate_id=first)
+        )
+    made: list[tuple[str, str, str]] = []
+    async with conn.transaction():
+        for body in wanted:
+            user = await account_users.create_user(conn, body=body, actor="seed")
+            password = secrets.token_urlsafe(12)
+            await account_users.set_password(conn, user_id=user.id, password=password, actor="seed")
+            made.append((body.role, body.email, password))
+    _write_key(path, "\n".join(" ".join(m) for m in made))
+    return made
 
 
 async def _demo_admin_key(conn: Connection, settings: Settings, *, create: bool) -> str | None:
@@ -148,6 +188,12 @@ def banner(info: DemoInfo, *, extra: Sequence[str] = ()) -> str:
         f"  Admin API key:  {info.admin_key or '(set ADMIN_API_KEY)'}",
         f"  API docs:       {info.docs_url}",
         f"  Dashboard:      {info.dashboard_url} (paste the admin key)",
+        *(
+            [f"  Portal:         {info.docs_url.removesuffix('/docs')}/ (sign in as:)"]
+            + [f"    {role:<9} {email}  password {pw}" for role, email, pw in info.sign_ins]
+            if info.sign_ins
+            else []
+        ),
         *extra,
         "  Press Ctrl-C to stop.",
         "",

@@ -38,7 +38,7 @@ async def serve(app: Any, host: str) -> tuple[uvicorn.Server, asyncio.Task[None]
     return server, task, f"http://{host}:{port}"
 
 
-async def run_script(script: Path, *args: str) -> Any:
+async def run_script(script: Path, *args: str, seconds: float = 60, **env: str) -> Any:
     """Run a node script with playwright-core and return the JSON it prints."""
     node = await asyncio.create_subprocess_exec(
         "node",
@@ -46,8 +46,8 @@ async def run_script(script: Path, *args: str) -> Any:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES), "CHROMIUM": CHROMIUM},
+        env={**os.environ, "NODE_PATH": str(NODE_MODULES), "CHROMIUM": CHROMIUM, **env},
     )
-    out, err = await asyncio.wait_for(node.communicate(), 60)
+    out, err = await asyncio.wait_for(node.communicate(), seconds)
     assert node.returncode == 0, err.decode()
     return orjson.loads(out)

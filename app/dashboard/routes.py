@@ -26,10 +26,7 @@ POLICY = (
 # The assets change with each release; revalidating costs a round trip, not a download.
 _HEADERS = assets.headers(POLICY, cache_control="no-cache")
 
-# The landing page (where the dashboard and the API docs are), then the dashboard's own files.
-HOME = assets.page(
-    title="Tracker", body=(_STATIC / "home.html").read_bytes(), stylesheet="/dashboard.css"
-)
+# The dashboard and its own files (`/`, the sign-in page, is app/portal's).
 DASHBOARD = assets.page(
     title="Tracker stats",
     body=(_STATIC / "index.html").read_bytes(),
@@ -37,7 +34,6 @@ DASHBOARD = assets.page(
     scripts=("/dashboard.js",),
 )
 for _path, _content, _media_type in (
-    ("/", HOME, assets.HTML),
     ("/dashboard", DASHBOARD, assets.HTML),
     ("/dashboard.js", (_STATIC / "dashboard.js").read_bytes(), assets.JAVASCRIPT),
     ("/dashboard.css", (_STATIC / "dashboard.css").read_bytes(), assets.CSS),

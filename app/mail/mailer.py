@@ -66,7 +66,8 @@ class Mailer:
             program_name=s.program_name,
             program_address=s.program_address,
             public_url=s.public_url,
-            recipient_name=row["affiliate_name"] if row["affiliate_id"] else None,
+            # affiliate_name/affiliate_email: the user's own, for mail to a portal user.
+            recipient_name=row["affiliate_name"] if not row["to_owner"] else None,
             unsubscribe_url=url,
         )
 

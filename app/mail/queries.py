@@ -20,6 +20,12 @@ INSERT INTO mail_outbox (kind, to_owner, data, dedupe_key) VALUES ($1, true, $2:
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
 """
+# A portal user (an invite, a password reset link): always sent, never deduplicated.
+ENQUEUE_USER = """
+INSERT INTO mail_outbox (kind, user_id, data) SELECT $1, u.id, $3::jsonb
+FROM users u WHERE u.id = $2
+RETURNING id
+"""
 # Every active affiliate with a link on offer $2 that is on the offer_changes list.
 ENQUEUE_OFFER_AFFILIATES = """
 INSERT INTO mail_outbox (kind, affiliate_id, data, dedupe_key)
@@ -50,14 +56,16 @@ WITH due AS (
 ), claimed AS (
     UPDATE mail_outbox m SET next_attempt_at = now() + $2::interval, leased_by = $3
     FROM due WHERE m.id = due.id
-    RETURNING m.id, m.kind, m.affiliate_id, m.to_owner, m.announcement_id, m.data,
+    RETURNING m.id, m.kind, m.affiliate_id, m.user_id, m.to_owner, m.announcement_id, m.data,
         m.message_id, m.attempts
 )
-SELECT c.*, a.name AS affiliate_name, a.email AS affiliate_email, to_jsonb(p) AS preferences,
+SELECT c.*, coalesce(u.name, a.name) AS affiliate_name,
+    coalesce(u.email, a.email) AS affiliate_email, to_jsonb(p) AS preferences,
     an.subject AS announcement_subject, an.body_html AS announcement_html,
     an.body_text AS announcement_text
 FROM claimed c
 LEFT JOIN affiliates a ON a.id = c.affiliate_id
+LEFT JOIN users u ON u.id = c.user_id
 LEFT JOIN mail_preferences p ON p.affiliate_id = c.affiliate_id
 LEFT JOIN announcements an ON an.id = c.announcement_id
 ORDER BY c.id

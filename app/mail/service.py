@@ -11,6 +11,8 @@ Kinds (app/mail/templates.py renders each):
 - to an affiliate on its `offer_changes` list: `offer_paused`, `offer_capped`
   (`offer_id`, `offer_name`, `metric`, `period`); on its `digest` list: `digest`;
   announcements go through app/mail/announcements.py;
+- to a portal user (app/accounts), always: `user_invite`, `password_reset` (`path`,
+  `expires_at`);
 - to the program owner (OWNER_EMAIL): `new_application`, `webhook_disabled`
   (`webhook_id`, `url`, `reason`; the webhooks feature calls `notify_owner(conn,
   "webhook_disabled", {...})`).
@@ -26,9 +28,17 @@ import orjson
 
 from app.db import Executor
 from app.mail import queries
-from app.mail.templates import AFFILIATE_KINDS, LISTS, OWNER_KINDS, TRANSACTIONAL
+from app.mail.templates import AFFILIATE_KINDS, LISTS, OWNER_KINDS, TRANSACTIONAL, USER_KINDS
 
-__all__ = ["AFFILIATE_KINDS", "OWNER_KINDS", "notify", "notify_offer", "notify_owner"]
+__all__ = [
+    "AFFILIATE_KINDS",
+    "OWNER_KINDS",
+    "USER_KINDS",
+    "notify",
+    "notify_offer",
+    "notify_owner",
+    "notify_user",
+]
 
 
 def _json(data: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -67,6 +77,18 @@ async def notify_owner(
     if kind not in OWNER_KINDS:
         raise ValueError(f"not a kind of mail to the owner: {kind}")
     mail_id: int | None = await conn.fetchval(queries.ENQUEUE_OWNER, kind, _json(data), dedupe_key)
+    return mail_id
+
+
+async def notify_user(
+    conn: Executor, kind: str, user_id: int, data: Mapping[str, Any] | None = None
+) -> int:
+    """Mail `kind` (user_invite, password_reset) to a portal user (app/accounts)."""
+    if kind not in USER_KINDS:
+        raise ValueError(f"not a kind of mail to a user: {kind}")
+    mail_id: int | None = await conn.fetchval(queries.ENQUEUE_USER, kind, user_id, _json(data))
+    if mail_id is None:
+        raise LookupError(f"user {user_id} does not exist")
     return mail_id
 
 

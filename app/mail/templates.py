@@ -25,6 +25,8 @@ LISTS: dict[str, str] = {
     "offer_capped": "offer_changes",
 }
 OWNER_KINDS = frozenset({"new_application", "webhook_disabled"})
+# Kinds to a portal user (app/accounts): their single-use links.
+USER_KINDS = frozenset({"user_invite", "password_reset"})
 AFFILIATE_KINDS = TRANSACTIONAL | frozenset(LISTS)
 
 
@@ -136,6 +138,23 @@ def _webhook_disabled(d: Mapping[str, Any], c: Context) -> Body:
     ]
 
 
+def _user_invite(d: Mapping[str, Any], c: Context) -> Body:
+    return f"Your account at {c.program_name}", [
+        f"You are invited to the {c.program_name} portal. Choose your password here "
+        f"(the link works once, until {d.get('expires_at')} UTC):",
+        f"{c.public_url}{d.get('path')}",
+    ]
+
+
+def _password_reset(d: Mapping[str, Any], c: Context) -> Body:
+    return f"Reset your {c.program_name} password", [
+        "Someone (we hope you) asked to reset your password. Choose a new one here (the "
+        f"link works once, until {d.get('expires_at')} UTC):",
+        f"{c.public_url}{d.get('path')}",
+        "If you did not ask for this, ignore this message: your password stays as it is.",
+    ]
+
+
 TEMPLATES: dict[str, Callable[[Mapping[str, Any], Context], Body]] = {
     "application_received": _application_received,
     "approved": _approved,
@@ -147,6 +166,8 @@ TEMPLATES: dict[str, Callable[[Mapping[str, Any], Context], Body]] = {
     "digest": _digest,
     "new_application": _new_application,
     "webhook_disabled": _webhook_disabled,
+    "user_invite": _user_invite,
+    "password_reset": _password_reset,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+from app.accounts import users as account_users
 from app.db import Connection
 from app.errors import Conflict, NotFound
 from app.partners import queries
@@ -65,6 +66,13 @@ async def _move(
         )
     await conn.execute(queries.SET_STATUS, affiliate_id, to)
     await record(conn, actor, [Change(affiliate_id, "status", before, to, reason)])
+    if to == "active" and before in ACTIONS["approve"][0]:
+        # An approved affiliate's contact is invited to the portal, in the same transaction.
+        await account_users.invite_affiliate(
+            conn,
+            affiliate_id=affiliate_id,
+            actor=f"{actor.role}:{actor.key_id}" if actor.key_id else actor.role,
+        )
     return before
 
 

@@ -141,16 +141,3 @@ async def test_the_dashboard_in_chromium(
     assert [r[:3] for r in mine["rows"]] == [["2025-11-01", "USD", "3"]]
     assert "-payout" in mine["sortable"]
     assert not {"-revenue", "-profit"} & set(mine["sortable"])
-
-
-async def test_the_landing_page_points_to_the_dashboard_and_the_docs(
-    client: httpx.AsyncClient,
-) -> None:
-    page = await client.get("/")
-
-    assert page.status_code == 200
-    assert page.headers["content-type"] == "text/html; charset=utf-8"
-    assert page.headers["content-security-policy"] == POLICY
-    assert '<a id="to-dashboard" href="/dashboard">' in page.text
-    assert '<a id="to-docs" href="/docs">' in page.text
-    assert "<script" not in page.text

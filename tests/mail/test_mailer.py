@@ -47,7 +47,11 @@ async def test_approval_arrives_by_smtp(
         ("Ann Lee <ann@aff.example>", "We received your application to Example Program"),
         ("owner@mail.example", "New application: Ann Lee"),
         ("Ann Lee <ann@aff.example>", "Welcome to Example Program: your application is approved"),
+        # The portal's invite (app/accounts), sent to the user made for the affiliate.
+        ("Ann Lee <ann@aff.example>", "Your account at Example Program"),
     }
+    invite_text, _ = parts(by_to[("Ann Lee <ann@aff.example>", "Your account at Example Program")])
+    assert f"{settings.public_url}/invite/" in invite_text
     approved = by_to[
         ("Ann Lee <ann@aff.example>", "Welcome to Example Program: your application is approved")
     ]
@@ -65,8 +69,8 @@ async def test_approval_arrives_by_smtp(
     owner = by_to[("owner@mail.example", "New application: Ann Lee")]
     assert "ann@aff.example" in parts(owner)[0]
     rows = await pool.fetch("SELECT status, attempts FROM mail_outbox ORDER BY id")
-    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 3
-    assert await pool.fetchval("SELECT count(*) FROM mail_attempts WHERE smtp_code = 250") == 3
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1)] * 4
+    assert await pool.fetchval("SELECT count(*) FROM mail_attempts WHERE smtp_code = 250") == 4
 
 
 async def test_a_rolled_back_change_sends_nothing(

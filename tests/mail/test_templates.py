@@ -45,7 +45,7 @@ def test_every_kind_renders_escaped(kind: str) -> None:
 
 def test_kinds_are_all_known() -> None:
     assert set(templates.TEMPLATES) | {"announcement"} == (
-        templates.AFFILIATE_KINDS | templates.OWNER_KINDS
+        templates.AFFILIATE_KINDS | templates.OWNER_KINDS | templates.USER_KINDS
     )
     assert set(templates.LISTS.values()) == {"announcements", "digest", "offer_changes"}
 
