@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 
 from app.accounts.sessions import SessionUser, same_token
 from app.attribution import service as attribution
+from app.db import Pool
 from app.errors import AppError
 from app.pagination import PageParams
 from app.patterns import MAX_ID
@@ -25,13 +27,24 @@ _DONE = re.compile(r"^(approved|rejected):(\d{1,18})$")
 STATUSES = ("approved", "pending", "rejected", "unattributed")
 
 
-async def _staff(request: Request) -> tuple[SessionUser | None, Response | None]:
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A signed-in owner or manager, with what they may see."""
+
+    user: SessionUser
+    pool: Pool
+    scope: Scope
+
+
+async def _staff(request: Request) -> Staff | Response:
+    """The staff member signed in, or the answer to anyone else (sign-in page, 404)."""
     user = await web.signed_in(request)
     if user is None:
-        return None, web.see_other("/")
+        return web.see_other("/")
     if not user.is_staff:
-        return user, web.not_found(user)
-    return user, None
+        return web.not_found(user)
+    pool = web.state(request).pool
+    return Staff(user, pool, await staff_scope(pool, user))
 
 
 def _id(text: str | None) -> int | None:
@@ -48,11 +61,10 @@ def _chart_json(data: dict[str, Any]) -> str:
 
 @router.get("")
 async def overview_page(request: Request) -> Response:
-    user, refusal = await _staff(request)
-    if refusal is not None or user is None:
-        return refusal or web.see_other("/")
-    pool = web.state(request).pool
-    scope = await staff_scope(pool, user)
+    staff = await _staff(request)
+    if isinstance(staff, Response):
+        return staff
+    user, pool, scope = staff.user, staff.pool, staff.scope
     affiliate = _id(request.query_params.get("affiliate"))
     if request.query_params.get("affiliate") and (affiliate is None or not scope.allows(affiliate)):
         return web.not_found(user)
@@ -99,11 +111,10 @@ def _notice(done: str | None) -> str | None:
 
 @router.get("/conversions")
 async def conversions_page(request: Request) -> Response:
-    user, refusal = await _staff(request)
-    if refusal is not None or user is None:
-        return refusal or web.see_other("/")
-    pool = web.state(request).pool
-    scope = await staff_scope(pool, user)
+    staff = await _staff(request)
+    if isinstance(staff, Response):
+        return staff
+    user, pool, scope = staff.user, staff.pool, staff.scope
     filters = _log_filters(request, scope)
     if filters is None:
         return web.not_found(user)
@@ -139,17 +150,16 @@ async def conversions_page(request: Request) -> Response:
 @router.post("/conversions/{conversion_id}")
 async def decide(request: Request, conversion_id: int) -> Response:
     """Approve or reject one conversion, by the conversions API's own service function."""
-    user, refusal = await _staff(request)
-    if refusal is not None or user is None:
-        return refusal or web.see_other("/")
+    staff = await _staff(request)
+    if isinstance(staff, Response):
+        return staff
+    user, pool, scope = staff.user, staff.pool, staff.scope
     form = await web.read_form(request)
     if not same_token(form.get("csrf_token"), user.csrf_token):
         return web.csrf_refused()
     action = form.get("action")
     if action not in ("approve", "reject") or not 1 <= conversion_id <= MAX_ID:
         return web.refused("Unknown action.")
-    pool = web.state(request).pool
-    scope = await staff_scope(pool, user)
     try:
         row = await attribution.get_conversion(pool, conversion_id=conversion_id)
         if not scope.allows(row["affiliate_id"]):

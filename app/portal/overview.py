@@ -33,30 +33,22 @@ class Period:
     previous_last: date
 
 
+def _rolling(key: str, label: str, last: date, days: int) -> Period:
+    """`days` days ending on `last`, against the as many days just before them."""
+    first = last - timedelta(days=days - 1)
+    return Period(key, label, first, last, first - timedelta(days=days), first - timedelta(days=1))
+
+
 def periods(today: date) -> list[Period]:
-    yesterday = today - timedelta(days=1)
     month_start = today.replace(day=1)
     last_month_end = month_start - timedelta(days=1)
     last_month_start = last_month_end.replace(day=1)
     same_day = min(today.day, calendar.monthrange(last_month_end.year, last_month_end.month)[1])
     return [
-        Period("today", "Today", today, today, yesterday, yesterday),
-        Period(
-            "yesterday",
-            "Yesterday",
-            yesterday,
-            yesterday,
-            yesterday - timedelta(days=1),
-            yesterday - timedelta(days=1),
-        ),
-        Period(
-            "7d",
-            "Last 7 days",
-            today - timedelta(days=6),
-            today,
-            today - timedelta(days=13),
-            today - timedelta(days=7),
-        ),
+        _rolling("today", "Today", today, 1),
+        _rolling("yesterday", "Yesterday", today - timedelta(days=1), 1),
+        _rolling("7d", "Last 7 days", today, 7),
+        # The month so far, against the same days of the month before.
         Period(
             "mtd",
             "Month to date",
