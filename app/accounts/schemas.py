@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from app.catalog.fields import Email, Id, Input, Name
+from app.stats import zones
 
 UserRole = Literal["owner", "manager", "affiliate"]
 TimeZone = Field(default="UTC", min_length=1, max_length=64, description="an IANA time zone")
@@ -28,7 +29,13 @@ class UserIn(Input):
 
 class UserPatch(Input):
     name: Name | None = None
-    time_zone: str | None = Field(default=None, min_length=1, max_length=64)
+    time_zone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=zones.TZ_NAME,
+        description="an IANA time zone",
+    )
     disabled: bool | None = Field(default=None, description="true signs the user out everywhere")
 
 

@@ -20,7 +20,16 @@ PERSONAL_NAMES = (
 )
 # Not a visitor's or a buyer's: an advertiser's servers allowed to send postbacks, and a
 # partner's business contact (kept and changed through the affiliates API, not erased).
-NOT_PERSONAL = {("advertisers", "ip_allowlist"), ("affiliates", "email")}
+# The program's own contacts and accounts, not visitors' or customers' data: an affiliate's
+# and a portal user's e-mail, and a signed-in user's sessions (their address and browser,
+# deleted at sign-out, at "sign out everywhere" and at expiry; README, Portal).
+NOT_PERSONAL = {
+    ("advertisers", "ip_allowlist"),
+    ("affiliates", "email"),
+    ("users", "email"),
+    ("user_sessions", "ip"),
+    ("user_sessions", "user_agent"),
+}
 
 COLUMNS = """
 SELECT c.relname AS table_name, a.attname AS column_name
