@@ -4,31 +4,15 @@ and what keeps a connection."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from app.sender import http1
+from tests.sender import test_http1
 from tests.sender.test_http1 import KeepAliveServer, get
 
-
-@pytest.fixture
-async def server() -> AsyncIterator[KeepAliveServer]:
-    instance = KeepAliveServer()
-    await instance.start()
-    try:
-        yield instance
-    finally:
-        await instance.stop()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[http1.Client]:
-    instance = http1.Client(connect_timeout_s=1.0, read_timeout_s=1.0, keep=4, max_origins=8)
-    try:
-        yield instance
-    finally:
-        await instance.aclose()
+# The keep-alive receiver and the client, as test_http1 makes them.
+server = test_http1.server
+client = test_http1.client
 
 
 async def test_a_head_response_has_no_body_whatever_its_length(
