@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,17 @@ async def serve(app: Any, host: str) -> tuple[uvicorn.Server, asyncio.Task[None]
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     return server, task, f"http://{host}:{port}"
+
+
+@pytest.fixture
+async def tracker(app: Any) -> AsyncIterator[str]:
+    """The app fixture served on a loopback port: its base URL."""
+    server, task, url = await serve(app, "127.0.0.1")
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def run_script(script: Path, *args: str, seconds: float = 60, **env: str) -> Any:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from app.dashboard.routes import POLICY
 from app.db import Pool
-from tests.browser import needs_browser, run_script, serve
+from tests import browser
+from tests.browser import needs_browser, run_script
 from tests.conftest import ADMIN_KEY
 from tests.helpers import affiliate_headers
 from tests.stats import factory
@@ -47,14 +45,8 @@ async def test_the_page_and_its_assets_are_served_under_a_strict_policy(
     assert page.headers["x-content-type-options"] == "nosniff"
 
 
-@pytest.fixture
-async def tracker(app: FastAPI) -> AsyncIterator[str]:
-    server, task, url = await serve(app, "127.0.0.1")
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        await task
+# The app on a loopback port, for the browser (tests/browser.py).
+tracker = browser.tracker
 
 
 @needs_browser

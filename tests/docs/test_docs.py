@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.docs.routes import POLICY
-from tests.browser import needs_browser, run_script, serve
+from tests import browser
+from tests.browser import needs_browser, run_script
 
 PAGES = ["/", "/dashboard", "/docs"]
 _REFERENCE = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
@@ -67,14 +66,8 @@ async def test_the_docs_page_runs_swagger_ui_from_this_origin(client: httpx.Asyn
     assert (await client.get("/docs/oauth2-redirect")).status_code == 404
 
 
-@pytest.fixture
-async def tracker(app: FastAPI) -> AsyncIterator[str]:
-    server, task, url = await serve(app, "127.0.0.1")
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        await task
+# The app on a loopback port, for the browser (tests/browser.py).
+tracker = browser.tracker
 
 
 @needs_browser

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +15,8 @@ from fastapi import FastAPI
 
 from app.accounts.limits import SignInLimits
 from app.db import Pool
-from tests.browser import needs_browser, run_script, serve
+from tests import browser
+from tests.browser import needs_browser, run_script
 from tests.stats import factory
 from tests.support.portal import PASSWORD, make_user
 
@@ -31,14 +31,8 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture
-async def tracker(app: FastAPI) -> AsyncIterator[str]:
-    server, task, url = await serve(app, "127.0.0.1")
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        await task
+# The app on a loopback port, for the browser (tests/browser.py).
+tracker = browser.tracker
 
 
 async def _program(pool: Pool, catalog: dict[str, Any]) -> dict[str, int]:
