@@ -22,6 +22,7 @@ from app.cli_support import (
     _fail,
     _ready_settings,
     _run,
+    _run_until_signal,
     _settings,
 )
 from app.settings import Settings
@@ -47,7 +48,7 @@ def serve(
     """Run the web app: tracking links, postbacks and the API."""
     import uvicorn
 
-    from app.edge.protocol import EdgeProtocol
+    from app.edge.front import FrontProtocol
 
     settings = _ready_settings()
     # The app factory reads the environment (in each worker process): pass the URLs on.
@@ -59,8 +60,8 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        # uvicorn's httptools protocol, with the fast lane for tracking links.
-        http=EdgeProtocol,
+        # Tracking links on a protocol of our own; anything else on uvicorn's (app.edge).
+        http=FrontProtocol,
         access_log=False,
         # X-Forwarded-For is trusted only from configured proxies, in the app itself.
         proxy_headers=False,
@@ -75,16 +76,43 @@ def worker(burst: BurstOpt = False) -> None:
     from app import worker as stream_worker
 
     settings = _ready_settings()
-    _run(lambda: stream_worker.run(settings, burst=burst, handle_signals=True))
+    _run_until_signal(lambda stop: stream_worker.run(settings, burst=burst, stop=stop))
 
 
 @cli.command()
-def sender(burst: BurstOpt = False) -> None:
+def sender(
+    burst: BurstOpt = False,
+    processes: Annotated[
+        int, typer.Option(min=1, help="Sender processes (they share the outbox, each a core)")
+    ] = 1,
+) -> None:
     """Deliver postbacks, webhooks and the e-mail outbox."""
     from app.sender import service as sender_service
 
     settings = _ready_settings()
-    _run(lambda: sender_service.run(settings, burst=burst, handle_signals=True))
+    if processes > 1:
+        _run_processes(["sender", *(["--burst"] if burst else [])], processes)
+    _run_until_signal(lambda stop: sender_service.run(settings, burst=burst, stop=stop))
+
+
+def _run_processes(args: list[str], count: int) -> None:
+    """`count` processes of `tracker <args>` until a signal stops them (or they are all
+    done); exits with the first failure's code."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    children = [_spawn(args, dict(os.environ)) for _ in range(count)]
+    try:
+        while not stopping and any(child.poll() is None for child in children):
+            time.sleep(0.2)
+    finally:
+        _stop_children(children)
+    raise typer.Exit(next((c.returncode for c in children if c.returncode), 0))
 
 
 @cli.command("catcher")
@@ -96,19 +124,10 @@ def catcher(
     """A local SMTP server keeping every message as a .eml file.
 
     `tracker dev` runs it when SMTP_URL is unset."""
-    import asyncio
-
     from app.mail import catcher
-    from app.signals import stop_on_signals
 
     _settings()
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
-        await catcher.run(folder, host, port, stop)
-
-    _run(main)
+    _run_until_signal(lambda stop: catcher.run(folder, host, port, stop))
 
 
 def _free_port(host: str) -> int:

@@ -61,6 +61,30 @@ def stats_recount_customers() -> None:
     typer.echo(f"recounted {days} day(s) of customer metrics")
 
 
+async def _recount_cohorts(database_url: str) -> None:
+    import asyncpg
+
+    from app.rollups import cohorts
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await cohorts.rebuild(conn)
+    finally:
+        await conn.close()
+
+
+@stats_cli.command("recount-cohorts")
+def stats_recount_cohorts() -> None:
+    """Recount the cohort rollup from the conversions.
+
+    In one transaction: writers of conversions wait on its lock until it is done."""
+    settings = _ready_settings(redis=False)
+    database_url, _ = settings.require_urls()
+    _run(lambda: _recount_cohorts(database_url))
+    typer.echo("recounted the cohort rollup")
+
+
 def _print_pipeline(state: dict[str, object]) -> None:
     typer.echo(f"{state['stream']}:")
     for name in (

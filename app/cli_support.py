@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -59,6 +60,19 @@ def _run(main: Callable[[], Coroutine[object, object, T]]) -> T:
     import uvloop
 
     return uvloop.run(main())
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[object, object, object]]) -> None:
+    """Run a long-running process's `main(stop)`; SIGTERM or SIGINT sets `stop`, and the
+    process finishes the work in hand, then exits."""
+    from app.signals import stop_on_signals
+
+    async def until_signal() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await main(stop)
+
+    _run(until_signal)
 
 
 def _fail(message: str) -> typer.Exit:

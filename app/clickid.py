@@ -6,7 +6,6 @@ base32hex keeps the time order of the bytes in the text, so IDs sort by time as 
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 import uuid
@@ -45,8 +44,19 @@ def new_click_id() -> tuple[str, int]:
     value = (
         (ms << 80) | _VERSION_7 | ((rand >> _RAND_A_SHIFT) << 64) | _VARIANT | (rand & _RAND_B_MASK)
     )
-    text = base64.b32hexencode(value.to_bytes(16))[:26].decode().lower()
-    return text, ms
+    return _base32hex(value), ms
+
+
+# base32hex in lower case, two digits (10 bits) per lookup: the 128 bits shifted left by
+# two are 13 pairs. A third of base64.b32hexencode's time, which is pure Python.
+_DIGITS = "0123456789abcdefghijklmnopqrstuv"
+_PAIRS = [a + b for a in _DIGITS for b in _DIGITS]
+_SHIFTS = range(120, -1, -10)
+
+
+def _base32hex(value: int) -> str:
+    shifted = value << 2
+    return "".join([_PAIRS[(shifted >> shift) & 1023] for shift in _SHIFTS])
 
 
 # Click IDs made before this (2020-01-01) or more than a day ahead of the clock are not
@@ -95,4 +105,4 @@ def click_time(click_uuid: uuid.UUID) -> datetime:
 
 def format_click_id(click_uuid: uuid.UUID) -> str:
     """The 26-character form of a click ID (what the redirect put in the URL and cookie)."""
-    return base64.b32hexencode(click_uuid.bytes)[:26].decode().lower()
+    return _base32hex(click_uuid.int)

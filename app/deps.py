@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from app.accounts import sessions as account_sessions
 from app.db import Pool
+from app.errors import Forbidden
 from app.keys import service as keys_service
 from app.sealing import Sealer
 from app.settings import Settings
@@ -46,6 +47,14 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
+def get_public_url(settings: SettingsDep) -> str:
+    return settings.public_url
+
+
+# PUBLIC_URL: the base of the tracking, postback and inbound URLs that responses show.
+PublicUrl = Annotated[str, Depends(get_public_url)]
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
@@ -68,6 +77,14 @@ async def current_principal(
     return await keys_service.authenticate(pool, authorization=header, admin_key=admin_key)
 
 
+async def unmanaged_principal(
+    principal: Annotated[keys_service.Principal, Depends(current_principal)],
+) -> keys_service.Principal:
+    if principal.is_manager:
+        principal.require_admin()  # a manager: 403 owner_only
+    return principal
+
+
 async def admin_principal(
     principal: Annotated[keys_service.Principal, Depends(current_principal)],
 ) -> keys_service.Principal:
@@ -75,6 +92,28 @@ async def admin_principal(
     return principal
 
 
-# The caller: an admin, or one affiliate (a Principal, whichever key or setting it came from).
-CurrentKey = Annotated[keys_service.Principal, Depends(current_principal)]
+async def staff_principal(
+    principal: Annotated[keys_service.Principal, Depends(current_principal)],
+) -> keys_service.Principal:
+    if not principal.is_admin:
+        raise Forbidden("this needs an admin key")
+    return principal
+
+
+# The caller: an admin, or one affiliate (a Principal, whichever key or setting it came
+# from). A manager's session is refused (403 owner_only) by every route that does not say
+# how it scopes one: those take ScopedKey (any caller) or StaffKey (an admin or a manager),
+# and limit a manager to their affiliates by the Principal's own rule (`allows`, `scope`,
+# `among`, `require_affiliate_access`).
+CurrentKey = Annotated[keys_service.Principal, Depends(unmanaged_principal)]
+ScopedKey = Annotated[keys_service.Principal, Depends(current_principal)]
 AdminKey = Annotated[keys_service.Principal, Depends(admin_principal)]
+StaffKey = Annotated[keys_service.Principal, Depends(staff_principal)]
+
+
+def admin_actor(principal: AdminKey) -> str:
+    return principal.admin_actor
+
+
+# Who an admin's change is recorded as (`changed_by`, `created_by`): the route's admin check.
+AdminActor = Annotated[str, Depends(admin_actor)]

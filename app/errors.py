@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -82,6 +83,13 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def first_problem(exc: Any) -> str:
+    """The first problem of a pydantic ValidationError, as "field: message" (for pages,
+    which show one line where the API lists every field)."""
+    first = exc.errors()[0]
+    return f"{_where(tuple(first.get('loc', ())))}: {_problem(first)}"
+
+
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     response = _json(exc.status, exc.code, exc.message)
@@ -98,15 +106,19 @@ def _problem(error: Any) -> str:
     return message
 
 
+def problems(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Validation errors (pydantic's) as the API states them: each a `field` (a dotted
+    path such as `goals.0.payout.value`, `body` for the whole) and its `message`."""
+    return [{"field": _where(tuple(e.get("loc", ()))), "message": _problem(e)} for e in errors]
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"field": _where(tuple(e.get("loc", ()))), "message": _problem(e)} for e in exc.errors()
-    ]
+    stated = problems(exc.errors())
     if any(e.get("type") == "json_invalid" for e in exc.errors()):
         return _json(400, "invalid_json", "the request body is not valid JSON")
-    first = problems[0] if problems else {"field": "body", "message": "invalid"}
-    return _json(400, "invalid_request", f"{first['field']}: {first['message']}", details=problems)
+    first = stated[0] if stated else {"field": "body", "message": "invalid"}
+    return _json(400, "invalid_request", f"{first['field']}: {first['message']}", details=stated)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:

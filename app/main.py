@@ -31,6 +31,7 @@ from app.outage import install_handlers as install_outage_handlers
 from app.partners import routes as partner_routes
 from app.payouts import routes as payout_routes
 from app.portal import routes as portal_routes
+from app.portal import web as portal_web
 from app.postbacks import asgi as intake_asgi
 from app.postbacks import routes as postback_routes
 from app.postbacks import service as intake_service
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> TrackerApp:
     )
     install_handlers(app)
     install_outage_handlers(app)
+    portal_web.install_handlers(app)
     install_methods(app)
 
     api = APIRouter(prefix=API_PREFIX)

@@ -54,8 +54,9 @@ ERROR_SCHEMA: dict[str, Any] = {
 DESCRIPTIONS = {
     400: "bad input: a missing, malformed or out-of-range parameter or body field",
     401: "no API key, or an unknown or revoked one",
-    403: "the key may not do this (an affiliate key on admin data or another affiliate's)",
-    404: "no such resource",
+    403: "the key may not do this (an affiliate key on admin data or another affiliate's; "
+    "a manager's session on the owners' routes: `owner_only`)",
+    404: "no such resource (for a manager's session, also another manager's affiliate's)",
     409: "the change conflicts with what is stored: a taken unique value, an archived target, "
     "or a reference to something that does not exist (`invalid_reference`: the same "
     "request succeeds once it does)",

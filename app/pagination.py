@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from app.api_params import IdQuery
 from app.errors import BadRequest
@@ -74,18 +74,38 @@ PageQuery = Filters[PageParams]
 
 
 class Caller(Protocol):
-    def scope(self, affiliate_id: int | None, /) -> int | None: ...
+    def scope(self, affiliate_id: int | None, /) -> list[int] | None: ...
 
 
 class AffiliatePage(PageParams):
     """A page of what belongs to affiliates, `?affiliate_id=` narrowing it to one; a
-    subclass adds its filters, which the document lists after these, in field order."""
+    subclass adds its filters, which the document lists after these, in field order.
+
+    Its query's first filter is `affiliate_id in bigint[]`: the affiliates the page may
+    show (`affiliates`: the one asked for, or as `scoped` leaves them)."""
 
     affiliate_id: IdQuery = None
+    # Set by `scoped`: the caller's affiliates (None: all); unset, the one asked for.
+    _affiliates: list[int] | None = PrivateAttr(default=None)
+    _scoped: bool = PrivateAttr(default=False)
+
+    @property
+    def affiliates(self) -> list[int] | None:
+        if self._scoped:
+            return self._affiliates
+        return None if self.affiliate_id is None else [self.affiliate_id]
 
     def scoped(self, caller: Caller) -> Self:
-        """The filters as the caller may use them: an affiliate key sees its own only."""
-        return self.model_copy(update={"affiliate_id": caller.scope(self.affiliate_id)})
+        """The filters as the caller may use them: an affiliate key sees its own only, a
+        manager all of theirs (or the one of them asked for)."""
+        page = self.model_copy()
+        page._affiliates = caller.scope(self.affiliate_id)
+        page._scoped = True
+        return page
+
+    def arguments(self) -> tuple[Any, ...]:
+        after, limit, _, *rest = super().arguments()
+        return (after, limit, self.affiliates, *rest)
 
 
 class AffiliateAliasPage(AffiliatePage):
@@ -117,12 +137,14 @@ def page_sql(select: str, optional: str = "", *, order: str = "id") -> str:
     """`select` (SELECT ... FROM ...) as a page: in `order` after $1, $2 rows at most.
 
     `optional` lists, comma-separated, the conditions on $3, $4, ... in that order, each
-    written `<column> <operator> <type>` (`affiliate_id = bigint`) and skipped where its
-    parameter is NULL.
+    written `<column> <operator> <type>` (`affiliate_id = bigint`; `in` with an array type,
+    `affiliate_id in bigint[]`, is one of its elements) and skipped where its parameter is
+    NULL.
     """
     conditions = [f"{order} > $1"]
     for number, condition in enumerate(filter(None, map(str.strip, optional.split(","))), 3):
         column, operator, sql_type = condition.split()
-        conditions.append(f"(${number}::{sql_type} IS NULL OR {column} {operator} ${number})")
+        test = f"= ANY(${number})" if operator == "in" else f"{operator} ${number}"
+        conditions.append(f"(${number}::{sql_type} IS NULL OR {column} {test})")
     where = "\n  AND ".join(conditions)
     return f"\n{select}\nWHERE {where}\nORDER BY {order} LIMIT $2\n"

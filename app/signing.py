@@ -45,9 +45,15 @@ def new_webhook_secret() -> str:
     return WEBHOOK_SECRET_PREFIX + base64.b64encode(raw).decode()
 
 
-def webhook_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+def webhook_key(secret: str) -> bytes:
+    """The HMAC key of a `whsec_` secret: its base64-decoded part."""
+    return base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
+
+
+def webhook_signature(secret: str | bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`,
-    keyed with the base64-decoded part of the `whsec_` secret."""
-    key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX))
+    keyed with the base64-decoded part of the `whsec_` secret (or `secret` is that key,
+    from `webhook_key`, worked out once for many signatures)."""
+    key = webhook_key(secret) if isinstance(secret, str) else secret
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return "v1," + base64.b64encode(hmac.digest(key, signed, "sha256")).decode()

@@ -29,8 +29,8 @@ from app.mail import digest
 from app.ops import health
 from app.partners import evaluation
 from app.redis import create_redis
+from app.rollups import subids
 from app.settings import Settings
-from app.signals import stop_on_signals
 from app.streams import keys
 from app.streams.consumer import Counters, Handler, StreamConsumer, consumer_name
 from app.streams.faults import Faults
@@ -74,8 +74,8 @@ async def maintain_partitions(pool: db.Pool, settings: Settings) -> None:
 
 
 async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> None:
-    """Hourly: partitions for the coming days, and retention. Several workers may run it
-    at once; both steps are idempotent."""
+    """Hourly: partitions for the coming days, retention, and the sub-ID tier's seals.
+    Several workers may run it at once; each step is idempotent (the seals take a lock)."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), UPKEEP_INTERVAL_S)
@@ -85,6 +85,10 @@ async def _upkeep(pool: db.Pool, settings: Settings, stop: asyncio.Event) -> Non
             await maintain_partitions(pool, settings)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("partition upkeep failed, retrying in an hour: %s", exc)
+        try:
+            await subids.seal(pool)
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("sub-ID tier upkeep failed, retrying in an hour: %s", exc)
 
 
 async def _daily_groups(pool: db.Pool, redis: Redis, stop: asyncio.Event) -> None:
@@ -108,7 +112,6 @@ async def run(
     *,
     burst: bool = False,
     stop: asyncio.Event | None = None,
-    handle_signals: bool = False,
 ) -> Counters:
     """Run one consumer per stream (clicks, conversions) until stopped; the clicks' counters.
 
@@ -116,8 +119,6 @@ async def run(
     """
     database_url, redis_url = settings.require_urls()
     stop = stop or asyncio.Event()
-    if handle_signals:
-        stop_on_signals(stop)
     pool = await db.create_pool(database_url, min_size=1, max_size=4)
     redis: Redis = create_redis(redis_url)
     try:

@@ -7,11 +7,19 @@ tracker_bench on 127.0.0.1:5432; BENCH_REDIS_URL, default redis://127.0.0.1:6379
 flushed), loopback only. In one run it measures with wrk:
   (n) nginx `return 302` with one worker (Debian's nginx; skipped if absent),
   (a) a raw ASGI app answering a constant 302 on uvicorn with the same flags (baseline),
-  (k) the same constant 302 from `tracker serve`'s protocol's fast lane (no ASGI),
+  (k) the same constant 302 from `tracker serve`'s own protocol (app.edge.front, no ASGI),
+  (u) the same from uvicorn's protocol's fast lane (app.edge.protocol, no ASGI),
   (b) GET /c/{code} on `tracker serve` (`--workers`, default one process) with durable
       enqueue, link cache, a click cap, the cookie and the counters on,
+  (p) GET /postback (the seeded advertiser's token, a click ID, txid and amount) on the
+      same server: judged, durably queued, answered `{"status":"accepted"}`,
 then one worker draining the stream into PostgreSQL, the stream lag while a worker runs
 under sustained redirect load, and the web process's RSS after all of it.
+
+`--targeting` gives the link's offer a targeting every bench click fits (countries: all but
+RU; devices: desktop), so each click looks up its country and device; `--user-agent` sends
+that header on every request (a desktop browser's, for the device check); `--app-root`
+serves the app of another tree (a worktree of an older commit), for an A/B in one run.
 
 `--random-ips` sends each request with a random X-Forwarded-For (the web process trusts
 127.0.0.1 as its proxy), `--ip-anonymize` runs the web process with IP_ANONYMIZE on: the
@@ -97,10 +105,24 @@ def wrk(
     }
 
 
+def click_id() -> str:
+    """A click ID of this tracker's form (a UUIDv7 of now, in 26 base32hex digits), made
+    here rather than imported: an A/B runs the bench against another checkout's app."""
+    value = ((int(time.time() * 1000) << 80) | (0x7 << 76) | (0b10 << 62) | 12345) << 2
+    digits = "0123456789abcdefghijklmnopqrstuv"
+    return "".join(digits[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and of its live children (the web
+    processes of `tracker serve --workers N` are children of the one started)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0  # exited in between
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 async def redis_cpu_seconds(redis_url: str) -> float:
@@ -131,17 +153,24 @@ async def prepare(database_url: str, redis_url: str) -> None:
     await redis.aclose()
 
 
-async def seed(env: dict[str, str], *, caps: bool) -> str:
-    """Give the seeded demo offer a (high) click cap; return a link code."""
+async def seed(env: dict[str, str], *, caps: bool, targeting: bool = False) -> tuple[str, str]:
+    """Give the seeded demo offer a (high) click cap, and a targeting every bench click
+    fits; return a link code and the advertiser's postback token."""
     conn = await asyncpg.connect(env["DATABASE_URL"])
     if caps:
         await conn.execute(
             "INSERT INTO offer_caps (offer_id, metric, period, cap_limit)"
             " SELECT id, 'clicks', 'day', 1000000000 FROM offers"
         )
+    if targeting:
+        await conn.execute(
+            "UPDATE offers SET targeting_countries = '{RU}', targeting_country_mode = 'block',"
+            " targeting_devices = '{desktop}'"
+        )
     code: str = await conn.fetchval("SELECT code FROM links ORDER BY id LIMIT 1")
+    token: str = await conn.fetchval("SELECT postback_token FROM advertisers ORDER BY id LIMIT 1")
     await conn.close()
-    return code
+    return code, token
 
 
 async def stream_lag(redis_url: str, shards: int) -> int:
@@ -177,6 +206,9 @@ def main() -> None:
     parser.add_argument(
         "--random-ips", action="store_true", help="a random X-Forwarded-For on each request"
     )
+    parser.add_argument("--targeting", action="store_true", help="a targeting clicks fit")
+    parser.add_argument("--user-agent", help="the User-Agent header of every request")
+    parser.add_argument("--app-root", type=Path, default=ROOT, help="the tree whose app is served")
     parser.add_argument(
         "--rss-clicks",
         type=int,
@@ -201,18 +233,25 @@ def main() -> None:
     if args.random_ips:
         env["TRUSTED_PROXIES"] = '["127.0.0.1/32"]'
         per_request = ["-s", str(ROOT / "loadtests" / "random_xff.lua")]
-    subprocess.run([PY, "-m", "app.cli", "seed"], env=env, check=True, capture_output=True)
-    code = asyncio.run(seed(env, caps=not args.no_caps))
+    if args.user_agent:
+        per_request += ["-H", f"User-Agent: {args.user_agent}"]
+    root = args.app_root.resolve()
+    seeding = [PY, "-m", "app.cli", "seed"]
+    subprocess.run(seeding, env=env, check=True, capture_output=True, cwd=root)
+    code, token = asyncio.run(seed(env, caps=not args.no_caps, targeting=args.targeting))
 
     nginx = measure_nginx(args.duration, args.connections)
     baseline, base_share = measure_constant([], args.duration, args.connections)
     constant, _ = measure_constant(
+        ["--http", "loadtests.baseline_app:FrontConstantProtocol"], args.duration, args.connections
+    )
+    lane, _ = measure_constant(
         ["--http", "loadtests.baseline_app:ConstantProtocol"], args.duration, args.connections
     )
 
     port = free_port()
     serve = [PY, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(args.workers)]
-    web = subprocess.Popen(serve, env=env, cwd=ROOT)
+    web = subprocess.Popen(serve, env=env, cwd=root)
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
@@ -222,17 +261,26 @@ def main() -> None:
         web_share = (cpu_seconds(web.pid) - web_cpu) / args.duration
         redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
+        postback_url = (
+            f"http://127.0.0.1:{port}/postback?token={token}"
+            f"&click_id={click_id()}&txid=bench&amount=10.00"
+        )
+        wrk(postback_url, 2, args.connections)  # warm-up
+        postback_cpu = cpu_seconds(web.pid)
+        postbacks = wrk(postback_url, args.duration, args.connections)
+        postback_cpu = cpu_seconds(web.pid) - postback_cpu
         if args.redirect_only:
-            print_baselines(nginx, baseline, constant)
+            print_baselines(nginx, baseline, constant, lane)
             print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+            print_postbacks(baseline, real, postbacks, postback_cpu)
             return
 
         started = time.perf_counter()
-        subprocess.run([PY, "-m", "app.cli", "worker", "--burst"], env=env, check=True)
+        subprocess.run([PY, "-m", "app.cli", "worker", "--burst"], env=env, check=True, cwd=root)
         drained = time.perf_counter() - started
         in_db = asyncio.run(stored(database_url))
 
-        worker = subprocess.Popen([PY, "-m", "app.cli", "worker"], env=env)
+        worker = subprocess.Popen([PY, "-m", "app.cli", "worker"], env=env, cwd=root)
         lags: list[int] = []
         load = subprocess.Popen(
             ["wrk", "-t2", f"-c{args.connections}", f"-d{args.duration * 2}s", *per_request, url],
@@ -253,8 +301,9 @@ def main() -> None:
         web.send_signal(signal.SIGINT)
         web.wait()
 
-    print_baselines(nginx, baseline, constant)
+    print_baselines(nginx, baseline, constant, lane)
     print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
+    print_postbacks(baseline, real, postbacks, postback_cpu)
     print(
         f"worker drain              : {in_db} clicks in {drained:.1f} s (process start "
         f"included) = {in_db / drained:.0f} clicks/s; served {served}"
@@ -311,7 +360,10 @@ def measure_nginx(duration: int, connections: int) -> dict[str, float] | None:
 
 
 def print_baselines(
-    nginx: dict[str, float] | None, baseline: dict[str, float], constant: dict[str, float]
+    nginx: dict[str, float] | None,
+    baseline: dict[str, float],
+    constant: dict[str, float],
+    lane: dict[str, float],
 ) -> None:
     if nginx is not None:
         print(
@@ -319,8 +371,12 @@ def print_baselines(
             f"  = {nginx['rps'] / baseline['rps']:.2f} x baseline"
         )
     print(
-        f"fast-lane constant 302    : {constant['rps']:>9.0f} req/s  p99 {constant['p99']:.2f} ms"
+        f"front constant 302        : {constant['rps']:>9.0f} req/s  p99 {constant['p99']:.2f} ms"
         f"  = {constant['rps'] / baseline['rps']:.2f} x baseline"
+    )
+    print(
+        f"uvicorn-lane constant 302 : {lane['rps']:>9.0f} req/s  p99 {lane['p99']:.2f} ms"
+        f"  = {lane['rps'] / baseline['rps']:.2f} x baseline"
     )
 
 
@@ -344,6 +400,7 @@ def print_redirect(
     )
     print(f"ratio redirect / baseline : {ratio:.2f}")
     print(f"IP_ANONYMIZE {env['IP_ANONYMIZE']}, random X-Forwarded-For {args.random_ips}")
+    print(f"app {args.app_root}, targeting {args.targeting}, User-Agent {args.user_agent}")
     print(
         f"CPU: baseline process {base_share:.0%} of a core; during the redirect run the web "
         f"process {web_share:.0%}, Redis {redis_share:.0%}"
@@ -351,6 +408,20 @@ def print_redirect(
     # Less sensitive than req/s to how much of a core a busy machine leaves the process.
     per_request = web_share * args.duration / max(real["requests"], 1) * 1e6
     print(f"web process CPU per request: {per_request:.1f} us")
+
+
+def print_postbacks(
+    baseline: dict[str, float], real: dict[str, float], postbacks: dict[str, float], cpu: float
+) -> None:
+    print(
+        f"GET /postback + enqueue   : {postbacks['rps']:>9.0f} req/s  p50 {postbacks['p50']:.2f} ms"
+        f"  p99 {postbacks['p99']:.2f} ms  non-2xx/3xx {postbacks['bad']}"
+    )
+    print(
+        f"ratio postback / redirect : {postbacks['rps'] / real['rps']:.2f}"
+        f"  (/ baseline {postbacks['rps'] / baseline['rps']:.2f});"
+        f" web CPU per postback {cpu / max(postbacks['requests'], 1) * 1e6:.1f} us"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,9 @@ import orjson
 
 from app import db
 from app.keys.service import Principal
+from app.rollups import subids
 from app.stats import service as stats_service
+from app.stats.queries import SUB_DIMENSIONS
 
 ADMIN = Principal(role="admin")
 
@@ -31,6 +34,12 @@ def _params(**values: str) -> dict[str, list[str]]:
 
 async def main(args: argparse.Namespace) -> None:
     pool = await db.create_pool(args.dsn, min_size=1, max_size=2)
+    if args.seal:
+        # The worker's hourly upkeep does this; timed here as its cost per pass.
+        started = time.perf_counter()
+        now = datetime.fromisoformat(args.seal_now) if args.seal_now else None
+        days = await subids.seal(pool, now, days=args.seal_days)
+        print(f"sealed {len(days)} days in {time.perf_counter() - started:.1f}s", flush=True)
     today = datetime.now(UTC).date()
     month = {"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()}
     by_traffic = await pool.fetch(
@@ -42,6 +51,18 @@ async def main(args: argparse.Namespace) -> None:
 
     def json_report(**params: str) -> Callable[[], Coroutine[Any, Any, int]]:
         plan, _ = stats_service.plan(_params(**params), ADMIN)
+
+        async def run() -> int:
+            body = await stats_service.report_json(pool, plan)
+            orjson.dumps(body)
+            return len(body["rows"])
+
+        return run
+
+    def raw_report(**params: str) -> Callable[[], Coroutine[Any, Any, int]]:
+        """The report from the raw clicks, as before the sub-ID tier (the A/B baseline)."""
+        plan, _ = stats_service.plan(_params(**params), ADMIN)
+        plan = replace(plan, totals_reads=None)
 
         async def run() -> int:
             body = await stats_service.report_json(pool, plan)
@@ -99,14 +120,25 @@ async def main(args: argparse.Namespace) -> None:
                 group_by="sub1", affiliate=str(median_affiliate), sort="-clicks", limit="20"
             ),
         ),
+        *(
+            (
+                f"top 20 {dimension} of the {which} affiliate, 7 days{label}",
+                make(group_by=dimension, affiliate=str(affiliate), sort="-clicks", limit="20"),
+            )
+            for dimension in SUB_DIMENSIONS
+            for which, affiliate in (("busiest", top_affiliate), ("median", median_affiliate))
+            for label, make in ((" (tier)", json_report), (" (raw)", raw_report))
+        ),
         ("CSV: daily report, 30 days (by day)", csv_report(**month, group_by="day")),
         (
             "CSV: daily report, 30 days (by day, affiliate, offer)",
             csv_report(**month, group_by="day,affiliate,offer"),
         ),
     ]
-    print(f"{'report':56} {'p50 ms':>8} {'p95 ms':>8} {'rows/bytes':>11}")
+    print(f"{'report':60} {'p50 ms':>8} {'p95 ms':>8} {'rows/bytes':>11}")
     for name, run in reports:
+        if args.only and args.only not in name:
+            continue
         for _ in range(args.warmup):
             await run()
         timings = []
@@ -118,7 +150,7 @@ async def main(args: argparse.Namespace) -> None:
         timings.sort()
         p50 = statistics.median(timings)
         p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
-        print(f"{name:56} {p50:8.1f} {p95:8.1f} {size:11}", flush=True)
+        print(f"{name:60} {p50:8.1f} {p95:8.1f} {size:11}", flush=True)
     await pool.close()
 
 
@@ -127,4 +159,8 @@ if __name__ == "__main__":
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/tracker_bench")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--only", help="run the reports whose name holds this text")
+    parser.add_argument("--seal", action="store_true", help="seal the sub-ID tier first")
+    parser.add_argument("--seal-now", help="the instant to seal at (ISO); default now")
+    parser.add_argument("--seal-days", type=int, help="seal only the latest N days")
     asyncio.run(main(parser.parse_args()))

@@ -7,7 +7,8 @@ Creates the database (if missing) and migrates it, makes the catalog of load_sta
 in SQL: customers (first conversions spread over `--days`, bound to a link with a sub-ID,
 source and country), each with 1 to 9 conversions (its first, then recurring ones at
 random later times, 80 % approved), the customers' first_conversion_id, the conversion
-rollups and their customer metrics (app.attribution.rollup.recount_customer_metrics).
+rollups and their customer metrics (app.attribution.rollup.recount_customer_metrics), and
+the cohort rollup (app.rollups.cohorts.rebuild).
 Clicks for the funnel come from loadtests/load_stats.py (`--clicks`) into the same database.
 """
 
@@ -22,6 +23,7 @@ import asyncpg
 
 from app import db
 from app.attribution.rollup import recount_customer_metrics
+from app.rollups import cohorts
 from loadtests.load_stats import ROLLUP_CONVERSIONS, ensure_database, make_catalog
 
 CUSTOMERS = """
@@ -81,9 +83,16 @@ async def load(args: argparse.Namespace) -> None:
             await conn.execute(CONVERSIONS, low, low + step)
             await conn.execute(FIRST_IDS, low, low + step)
             say(f"conversions of customers {low + 1}-{min(low + step, args.customers)}")
+        # The recounts below join conversions to themselves: planned on no statistics
+        # (autovacuum may not have come by yet), they are nested loops over millions.
+        await conn.execute("ANALYZE conversions")
+        await conn.execute("ANALYZE customers")
         await conn.execute(ROLLUP_CONVERSIONS)
         say("conversion rollups")
         await recount_customer_metrics(conn)
+        async with conn.transaction():
+            await cohorts.rebuild(conn)
+        say("cohort rollup")
         await conn.execute("ANALYZE")
         count = await conn.fetchval("SELECT count(*) FROM conversions")
         say(f"done: {count} conversions")

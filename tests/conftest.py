@@ -33,7 +33,12 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("tracker")
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.redis", "tests.fixtures.catalog"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.redis",
+    "tests.fixtures.catalog",
+    "tests.fixtures.receiver",
+]
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,73 @@ async def test_migrate_still_works_with_reachable_servers(
 
     assert (code, err) == (0, "")
     assert out == "applied 0 migration(s): none pending\n"
+
+
+async def _logged(process: asyncio.subprocess.Process, text: bytes) -> None:
+    assert process.stderr is not None
+    while text not in (line := await process.stderr.readline()):
+        assert line, "the command ended before it was ready"
+
+
+async def _stopped_by_sigterm(
+    args: list[str],
+    env: dict[str, str],
+    ready: Callable[[asyncio.subprocess.Process], Awaitable[None]],
+) -> int:
+    """Start `tracker *args`, wait until `ready`, send SIGTERM: the command's exit code."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        *args,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "LOG_LEVEL": "info", **env},
+    )
+    try:
+        async with asyncio.timeout(40):
+            await ready(process)
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(40):
+            assert process.stderr is not None
+            await process.stderr.read()
+            return await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sigterm_stops_the_sender_after_the_work_in_hand(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TRACKER_DATA_DIR": str(tmp_path),
+        "MIGRATE_ON_START": "false",
+    }
+
+    async def started(process: asyncio.subprocess.Process) -> None:
+        await _logged(process, b"sender started")
+
+    assert await _stopped_by_sigterm(["sender"], env, started) == 0
+
+
+async def test_sigterm_stops_the_mail_catcher(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def listening(process: asyncio.subprocess.Process) -> None:
+        while True:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+
+    args = ["catcher", "--folder", str(tmp_path), "--port", str(port)]
+    assert await _stopped_by_sigterm(args, {}, listening) == 0

@@ -18,8 +18,8 @@ from app import seal_secrets, sealing
 from app.integrations import sealed as integration_secrets
 from app.main import create_app
 from app.settings import Settings
+from tests.fixtures.receiver import LOOPBACK
 from tests.integrations.support import make_integration, tracker_signature
-from tests.sender.conftest import LOOPBACK
 from tests.webhooks.conftest import endpoint
 
 

@@ -31,7 +31,12 @@ class SignInLimits:
 
 def _keys(email: str, ip: str) -> tuple[str, str]:
     account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"signin:fail:account:{account}", f"signin:fail:ip:{ip}"
+    return f"signin:fail:account:{account}", address_key(ip)
+
+
+def address_key(ip: str) -> str:
+    """The Redis key counting an address's failed sign-ins (app/privacy erases it)."""
+    return f"signin:fail:ip:{ip}"
 
 
 def _minutes(seconds: int) -> str:

@@ -1,7 +1,7 @@
 """The SQL of accounts: users, sessions and single-use tokens."""
 
 USER_COLUMNS = """u.id, u.email, u.name, u.role, u.affiliate_id, u.key_id, u.time_zone,
-u.disabled_at IS NOT NULL AS disabled, u.password_hash IS NOT NULL AS has_password,
+u.locale, u.disabled_at IS NOT NULL AS disabled, u.password_hash IS NOT NULL AS has_password,
 u.created_at, u.created_by, u.updated_at, u.updated_by"""
 
 INSERT_USER = f"""
@@ -13,7 +13,7 @@ EMAIL_TAKEN = "SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1)
 GET_USER = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
 LIST_USERS = f"SELECT {USER_COLUMNS} FROM users u WHERE u.id > $1 ORDER BY u.id LIMIT $2"
 UPDATE_USER = f"""
-UPDATE users AS u SET name = $2, time_zone = $3,
+UPDATE users AS u SET name = $2, time_zone = $3, locale = $6,
     disabled_at = CASE WHEN $4 THEN coalesce(disabled_at, now()) ELSE NULL END,
     updated_at = now(), updated_by = $5
 WHERE id = $1
@@ -53,7 +53,7 @@ WITH s AS (
     WHERE id = (SELECT id FROM s) AND last_seen_at < now() - interval '1 minute'
 )
 SELECT s.id AS session_id, s.csrf_token, u.id, u.email, u.name, u.role, u.affiliate_id,
-    u.key_id, u.time_zone, a.status AS affiliate_status, a.name AS affiliate_name
+    u.key_id, u.time_zone, u.locale, a.status AS affiliate_status, a.name AS affiliate_name
 FROM s JOIN users u ON u.id = s.user_id
 LEFT JOIN affiliates a ON a.id = u.affiliate_id
 WHERE u.disabled_at IS NULL
@@ -62,6 +62,12 @@ DELETE_SESSION = "DELETE FROM user_sessions WHERE token_hash = $1"
 DELETE_USER_SESSIONS = "DELETE FROM user_sessions WHERE user_id = $1"
 # A user's expired sessions, dropped when they sign in again (no sweeper needed).
 DELETE_EXPIRED_SESSIONS = "DELETE FROM user_sessions WHERE user_id = $1 AND expires_at <= now()"
+
+# Erasure of a visitor's address (app/privacy): the sessions' client details.
+SESSION_ADDRESSES = "SELECT id, ip FROM user_sessions WHERE ip IS NOT NULL"
+CLEAR_SESSION_CLIENTS = """
+UPDATE user_sessions SET ip = NULL, user_agent = NULL WHERE id = ANY($1::bigint[])
+"""
 
 # --- single-use tokens ---------------------------------------------------------------
 

@@ -7,19 +7,17 @@ from fastapi import APIRouter
 from app.accounts import sessions, users
 from app.accounts.schemas import InviteOut, SignedOut, UserIn, UserOut, UserPatch
 from app.api_params import IdPath
-from app.deps import AdminKey, PoolDep
+from app.deps import AdminActor, AdminKey, PoolDep
 from app.pagination import DEFAULT_LIMIT, CursorQuery, LimitQuery, Page
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.post("", status_code=201, response_model=UserOut)
-async def create_user(body: UserIn, pool: PoolDep, caller: AdminKey) -> UserOut:
+async def create_user(body: UserIn, pool: PoolDep, actor: AdminActor) -> UserOut:
     """A user, mailed an invite link that sets their password (valid 7 days, once)."""
-    async with pool.acquire() as conn, conn.transaction():
-        user = await users.create_user(conn, body=body, actor=caller.admin_actor)
-        await users.invite(conn, user_id=user.id)
-        return user
+    async with pool.acquire() as conn:
+        return await users.create_and_invite(conn, body=body, actor=actor)
 
 
 @router.get("", response_model=Page[UserOut])
@@ -35,9 +33,11 @@ async def get_user(user_id: IdPath, pool: PoolDep, _: AdminKey) -> UserOut:
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-async def update_user(user_id: IdPath, body: UserPatch, pool: PoolDep, caller: AdminKey) -> UserOut:
+async def update_user(
+    user_id: IdPath, body: UserPatch, pool: PoolDep, actor: AdminActor
+) -> UserOut:
     async with pool.acquire() as conn:
-        return await users.update_user(conn, user_id=user_id, body=body, actor=caller.admin_actor)
+        return await users.update_user(conn, user_id=user_id, body=body, actor=actor)
 
 
 @router.post("/{user_id}/invite", status_code=201, response_model=InviteOut)

@@ -11,6 +11,7 @@ from app.catalog.fields import Email, Id, Input, Name
 from app.stats import zones
 
 UserRole = Literal["owner", "manager", "affiliate"]
+LOCALE = r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_[0-9]{3})?$"
 TimeZone = Field(default="UTC", min_length=1, max_length=64, description="an IANA time zone")
 
 
@@ -36,6 +37,14 @@ class UserPatch(Input):
         pattern=zones.TZ_NAME,
         description="an IANA time zone",
     )
+    locale: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=16,
+        pattern=LOCALE,
+        description="how the portal writes the user's numbers and amounts: a CLDR locale "
+        "such as en_US, de_DE, fr or pt_BR",
+    )
     disabled: bool | None = Field(default=None, description="true signs the user out everywhere")
 
 
@@ -50,6 +59,7 @@ class UserOut(BaseModel):
         "affiliates' manager_id and change records name them by (it never authenticates)"
     )
     time_zone: str
+    locale: str
     disabled: bool
     has_password: bool
     created_at: datetime

@@ -2,21 +2,21 @@
 each with its CSRF token; single-use links that set a password.
 
 A session stands for its user in the API too (`principal`): an owner as an admin key,
-an affiliate user as its affiliate's key. A manager's scope (the affiliates assigned to
-them) is not one the API's keys have, so the API refuses a manager's session rather
-than show them everything; the portal scopes managers itself.
+an affiliate user as its affiliate's key, a manager as their identity key limited to the
+affiliates assigned to them (`Principal.managed`), as the portal scopes them.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from app.accounts import limits, passwords, queries
+from app.accounts import limits, passwords, queries, users
 from app.accounts.schemas import UserRole
 from app.db import Pool
 from app.errors import AppError, Forbidden, Unauthorized
@@ -44,6 +44,7 @@ class SessionUser:
     affiliate_id: int | None
     key_id: int | None
     time_zone: str
+    locale: str
     affiliate_status: str | None
     affiliate_name: str | None
 
@@ -59,7 +60,8 @@ class SessionUser:
         return self.role in ("owner", "manager")
 
     def principal(self) -> Principal:
-        """What the user may do through the API, as the equivalent key."""
+        """What an owner or affiliate user may do through the API, as the equivalent key
+        (a manager's needs their affiliates: `staff_principal`)."""
         if self.role == "owner":
             return Principal(role="admin", key_id=self.key_id)
         if self.role == "affiliate" and self.affiliate_id is not None:
@@ -70,11 +72,18 @@ class SessionUser:
                     code="affiliate_inactive",
                 )
             return Principal(role="affiliate", affiliate_id=self.affiliate_id)
-        raise Forbidden(
-            "the API does not take a manager's session (its keys have no manager scope): "
-            "use the portal, or an API key",
-            code="manager_session",
-        )
+        raise Forbidden("a manager's scope is read with staff_principal", code="manager_session")
+
+
+async def staff_principal(pool: Pool, user: SessionUser) -> Principal:
+    """An owner's or a manager's principal: a manager's names the affiliates assigned to
+    them now (read on each request, so an assignment counts at once)."""
+    if user.role == "owner":
+        return Principal(role="admin", key_id=user.key_id)
+    if user.key_id is None:  # the users table forbids it; were it so, they manage no one
+        return Principal(role="admin", key_id=None, managed=())
+    managed = await users.managed_affiliates(pool, key_id=user.key_id)
+    return Principal(role="admin", key_id=user.key_id, managed=tuple(managed))
 
 
 def _hash(token: str) -> bytes:
@@ -159,6 +168,18 @@ async def end_all(pool: Pool, *, user_id: int) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
 
+async def erase_address(pool: Pool, same: Callable[[str], bool]) -> int:
+    """Clears the address and user agent of the sessions signed in from an address
+    `same` says is the one erased (the column is the client's text, compared in its
+    normal form by the caller); how many sessions it changed."""
+    rows = await pool.fetch(queries.SESSION_ADDRESSES)
+    ids = [row["id"] for row in rows if same(row["ip"])]
+    if not ids:
+        return 0
+    status = await pool.execute(queries.CLEAR_SESSION_CLIENTS, ids)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def link_email(pool: Pool, *, token: str, purpose: str) -> str | None:
     """The address a working link is for (its form is shown), or None."""
     if len(token) > 100:
@@ -194,4 +215,4 @@ async def api_principal(
         raise Unauthorized("missing Authorization: Bearer <key> header, or a signed-in session")
     if method not in SAFE_METHODS and not same_token(csrf_header, user.csrf_token):
         raise CsrfRefused("a request with a session cookie needs its X-CSRF-Token header")
-    return user.principal()
+    return await staff_principal(pool, user) if user.is_staff else user.principal()

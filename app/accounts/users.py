@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from app import locales
 from app.accounts import passwords, queries
 from app.accounts.schemas import InviteOut, UserIn, UserOut, UserPatch
 from app.db import Connection, Executor
@@ -52,6 +53,14 @@ async def get_user(conn: Executor, *, user_id: int) -> UserOut:
     return _out(row)
 
 
+async def create_and_invite(conn: Connection, *, body: UserIn, actor: str) -> UserOut:
+    """A user and their invite link, mailed, in one transaction (neither without the other)."""
+    async with conn.transaction():
+        user = await create_user(conn, body=body, actor=actor)
+        await invite(conn, user_id=user.id)
+        return user
+
+
 async def list_users(conn: Executor, *, cursor: str | None, limit: int) -> Page[UserOut]:
     rows = await conn.fetch(queries.LIST_USERS, after_id(cursor), limit)
     return Page[UserOut](items=[_out(r) for r in rows], next_cursor=next_cursor(rows, limit))
@@ -63,9 +72,12 @@ async def update_user(conn: Connection, *, user_id: int, body: UserPatch, actor:
         fields = body.model_dump(exclude_unset=True)
         zone = fields.get("time_zone") or current.time_zone
         zones.zone(zone)  # an unknown zone is a 400, as in the stats API
+        locale = fields.get("locale") or current.locale
+        if not locales.known(locale):
+            raise BadRequest(f"unknown locale {locale!r}: a CLDR locale such as en_US or de_DE")
         disabled = fields["disabled"] if fields.get("disabled") is not None else current.disabled
         name = fields.get("name", current.name)
-        row = await conn.fetchrow(queries.UPDATE_USER, user_id, name, zone, disabled, actor)
+        row = await conn.fetchrow(queries.UPDATE_USER, user_id, name, zone, disabled, actor, locale)
         if disabled:
             await conn.execute(queries.DELETE_USER_SESSIONS, user_id)
         return _out(row)

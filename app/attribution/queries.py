@@ -1,5 +1,6 @@
 """SQL of attribution and the conversions API."""
 
+from app.clicks import record as click_record
 from app.macros import SUB_IDS
 from app.pagination import page_sql
 from app.rollups import registry
@@ -71,6 +72,8 @@ SELECT click_id, goal FROM conversions
 WHERE click_id = ANY($1::uuid[]) AND status IN ('approved', 'pending')
 """
 
+# A conversion's money: the advertiser's amount (in its own currency), then the offer's.
+MONEY_COLUMNS = ("amount", "amount_currency", "currency", "revenue", "payout")
 INSERT_COLUMNS = (
     "advertiser_id",
     "txid",
@@ -82,14 +85,8 @@ INSERT_COLUMNS = (
     "goal",
     "status",
     "reason",
-    "amount",
-    "amount_currency",
-    "currency",
-    "revenue",
-    "payout",
-    *SUB_IDS,
-    "source",
-    "aff_click_id",
+    *MONEY_COLUMNS,
+    *click_record.SUB_NAMES,
     "country",
     "device",
     "os",
@@ -120,9 +117,7 @@ _INSERT_TYPES = (
     "text[]",
     "numeric[]",
     "numeric[]",
-    *(["text[]"] * len(SUB_IDS)),
-    "text[]",
-    "text[]",
+    *(["text[]"] * len(click_record.SUB_NAMES)),
     "text[]",
     "text[]",
     "text[]",
@@ -167,12 +162,17 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
 UPSERT_ROLLUPS = registry.upsert_arrays(registry.CONVERSION_METRICS)
 
 GET_CONVERSION = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1"
+# A conversion's status changes, oldest first: its creation (old_status NULL) included.
+CONVERSION_HISTORY = """
+SELECT old_status, new_status, changed_by, changed_at FROM conversion_history
+WHERE conversion_id = $1 ORDER BY changed_at, id
+"""
 GET_CONVERSION_FOR_UPDATE = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE id = $1 FOR UPDATE"
 
 LIST_CONVERSIONS = page_sql(
     f"SELECT {CONVERSION_COLUMNS} FROM conversions",
     """created_at >= timestamptz, created_at < timestamptz,
-    affiliate_id = bigint, offer_id = bigint, status = text, goal = text""",
+    affiliate_id in bigint[], offer_id = bigint, status = text, goal = text""",
 )
 
 # The click an advertiser's order (txid) was credited to (CRM stage changes that carry no

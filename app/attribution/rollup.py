@@ -11,7 +11,7 @@ from typing import Any
 from app.attribution import queries
 from app.attribution.rules import Row
 from app.db import Connection
-from app.rollups import registry
+from app.rollups import cohorts, registry
 
 _ZERO = Decimal(0)
 
@@ -34,11 +34,36 @@ def _contribution(status: str, row: Row) -> tuple[Any, ...]:
 _NEW_CUSTOMERS = registry.CONVERSION_METRICS.index("new_customers")
 
 
+def _approved(status: str | None, row: Row) -> tuple[int, Any, Any]:
+    if status == "approved":
+        return 1, row["revenue"], row["payout"]
+    return 0, _ZERO, _ZERO
+
+
 class Rollups:
     def __init__(self) -> None:
         self._deltas: dict[tuple[Any, ...], list[Any]] = {}
+        # The cohort rollup's (app/rollups/cohorts.py): a customer's approved conversions
+        # by (customer, created_at, currency), and the first conversions made.
+        self._cohorts: dict[tuple[int, datetime, str], list[Any]] = {}
+        self._firsts: list[datetime] = []
+
+    def _move_cohort(self, row: Row, old: str | None, new: str) -> None:
+        customer = row.get("customer_id")
+        if customer is None:
+            return
+        if old is None and not row.get("recurring"):
+            self._firsts.append(row["created_at"])
+        if "approved" not in (old, new):
+            return
+        cell = self._cohorts.setdefault(
+            (int(customer), row["created_at"], row["currency"]), [0, _ZERO, _ZERO]
+        )
+        for i, (was, now) in enumerate(zip(_approved(old, row), _approved(new, row), strict=True)):
+            cell[i] += now - was
 
     def move(self, row: Row, old: str | None, new: str) -> None:
+        self._move_cohort(row, old, new)
         if row["affiliate_id"] is None:
             return
         key = (
@@ -62,6 +87,10 @@ class Rollups:
             delta[i] += v
 
     async def write(self, conn: Connection) -> None:
+        await self._write_stats(conn)
+        await cohorts.write(conn, self._cohorts, self._firsts)
+
+    async def _write_stats(self, conn: Connection) -> None:
         rows = sorted((k, d) for k, d in self._deltas.items() if any(d))
         if not rows:
             return

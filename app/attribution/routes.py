@@ -1,4 +1,5 @@
-"""/api/v1/conversions: list and filter; PATCH a status by hand (admin only)."""
+"""/api/v1/conversions: list and filter; PATCH a status by hand (an admin, or a manager
+for their affiliates' conversions)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,16 @@ from app.api_params import IdPath, IdQuery, TimeQuery, moment
 from app.attribution import service as attribution
 from app.attribution.schemas import (
     AffiliateConversionOut,
+    ConversionChangeOut,
     ConversionOut,
     StatusPatch,
     fields_of,
 )
 from app.customers import service as customer_service
 from app.db import Pool
-from app.deps import AdminKey, CurrentKey, PoolDep
+from app.deps import PoolDep, ScopedKey, StaffKey
 from app.errors import NotFound
+from app.keys.service import Principal
 from app.pagination import (
     Page,
     PageQuery,
@@ -33,7 +36,7 @@ Status = Literal["approved", "pending", "rejected", "unattributed"]
 @router.get("", response_model=Page[ConversionOut] | Page[AffiliateConversionOut])
 async def list_conversions(
     pool: PoolDep,
-    principal: CurrentKey,
+    principal: ScopedKey,
     page: PageQuery,
     from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
@@ -47,7 +50,7 @@ async def list_conversions(
         page=page,
         start=moment(from_, "from", end=False),
         end=moment(to, "to", end=True),
-        affiliate_id=principal.scope(affiliate),
+        affiliate_ids=principal.scope(affiliate),
         offer_id=offer,
         status=status,
         event=event,
@@ -59,9 +62,11 @@ async def list_conversions(
 
 @router.get("/{conversion_id}", response_model=ConversionOut | AffiliateConversionOut)
 async def get_conversion(
-    conversion_id: IdPath, pool: PoolDep, principal: CurrentKey
+    conversion_id: IdPath, pool: PoolDep, principal: ScopedKey
 ) -> ConversionOut | AffiliateConversionOut:
     row = await attribution.get_conversion(pool, conversion_id=conversion_id)
+    if principal.is_manager:
+        _require_conversion(principal, row)
     if principal.is_admin:
         return (await _admin_view(pool, [row]))[0]
     if row["affiliate_id"] is None or row["affiliate_id"] != principal.affiliate_id:
@@ -70,17 +75,35 @@ async def get_conversion(
     return AffiliateConversionOut.model_validate(fields_of(row))
 
 
+@router.get("/{conversion_id}/history", response_model=list[ConversionChangeOut])
+async def conversion_history(
+    conversion_id: IdPath, pool: PoolDep, principal: StaffKey
+) -> list[ConversionChangeOut]:
+    if principal.is_manager:
+        _require_conversion(
+            principal, await attribution.get_conversion(pool, conversion_id=conversion_id)
+        )
+    rows = await attribution.conversion_history(pool, conversion_id=conversion_id)
+    return [ConversionChangeOut.model_validate(dict(r)) for r in rows]
+
+
 @router.patch("/{conversion_id}", response_model=ConversionOut)
 async def patch_conversion(
-    conversion_id: IdPath, body: StatusPatch, pool: PoolDep, principal: AdminKey
+    conversion_id: IdPath, body: StatusPatch, pool: PoolDep, principal: StaffKey
 ) -> ConversionOut:
+    if principal.is_manager:
+        _require_conversion(
+            principal, await attribution.get_conversion(pool, conversion_id=conversion_id)
+        )
     row = await attribution.change_status(
-        pool,
-        conversion_id=conversion_id,
-        status=body.status,
-        changed_by=principal.admin_actor,
+        pool, conversion_id=conversion_id, status=body.status, changed_by=principal.admin_actor
     )
     return (await _admin_view(pool, [row]))[0]
+
+
+def _require_conversion(principal: Principal, row: asyncpg.Record) -> None:
+    """A manager's: their affiliates' conversions only (unattributed ones are owners')."""
+    principal.require_record(row["affiliate_id"], "conversion", row["id"])
 
 
 async def _admin_view(pool: Pool, rows: Sequence[asyncpg.Record]) -> list[ConversionOut]:

@@ -14,7 +14,7 @@ import asyncpg
 from app.attribution import pixels, queries
 from app.attribution.money import by_rule, round_money
 from app.clickid import format_click_id
-from app.macros import SUB_IDS
+from app.clicks import record as click_record
 from app.postbacks.records import ConversionRecord
 
 Row = dict[str, Any]
@@ -247,7 +247,7 @@ def attributed_row(
         currency=offer.currency,
         revenue=revenue,
         payout=payout,
-        **{name: click[name] for name in (*SUB_IDS, "source", "aff_click_id")},
+        **{name: click[name] for name in click_record.SUB_NAMES},
         country=click["country"],
         device=click["device"],
         os=click["os"],

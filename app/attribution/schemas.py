@@ -76,3 +76,13 @@ def fields_of(row: Any) -> dict[str, Any]:
     # Rows older than customers (migration 0030) say only what reported them.
     data["via"] = data["attributed_via"] or ("pixel" if data["via"] == "pixel" else "click")
     return data
+
+
+class ConversionChangeOut(BaseModel):
+    old_status: str | None = Field(description="null for the conversion's creation")
+    new_status: str
+    changed_by: str = Field(
+        description="who: `admin:<key id>` for a change by hand (an admin key, or a "
+        "person's identity key in the portal), else what carried it in"
+    )
+    changed_at: datetime

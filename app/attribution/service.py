@@ -10,8 +10,8 @@ from datetime import datetime
 
 import asyncpg
 
-from app.attribution import queries, writer
-from app.db import Pool
+from app.attribution import queries, rules, writer
+from app.db import Executor, Pool
 from app.errors import Conflict, found
 from app.pagination import PageParams
 
@@ -53,24 +53,34 @@ async def get_conversion(pool: Pool, *, conversion_id: int) -> asyncpg.Record:
     return row
 
 
+async def conversion_history(pool: Pool, *, conversion_id: int) -> list[asyncpg.Record]:
+    """Who changed the conversion's status and when, oldest first (404 if no such one)."""
+    async with pool.acquire() as conn:
+        found(
+            await conn.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id
+        )
+        return list(await conn.fetch(queries.CONVERSION_HISTORY, conversion_id))
+
+
 async def list_conversions(
     pool: Pool,
     *,
     page: PageParams,
     start: datetime | None,
     end: datetime | None,
-    affiliate_id: int | None,
+    affiliate_ids: list[int] | None,
     offer_id: int | None,
     status: str | None,
     event: str | None,
 ) -> list[asyncpg.Record]:
+    """`affiliate_ids`: only these affiliates' conversions (None: every one)."""
     return await pool.fetch(
         queries.LIST_CONVERSIONS,
         page.after,
         page.limit,
         start,
         end,
-        affiliate_id,
+        affiliate_ids,
         offer_id,
         status,
         event,
@@ -82,3 +92,28 @@ async def click_of_txid(pool: Pool, *, advertiser_id: int, txid: str) -> uuid.UU
     click_id = await pool.fetchval(queries.CLICK_OF_TXID, advertiser_id, txid)
     # asyncpg's own UUID type; the stream record takes the standard one.
     return None if click_id is None else uuid.UUID(str(click_id))
+
+
+async def affiliate_payouts(
+    conn: Executor, *, affiliate_id: int, offer_ids: list[int]
+) -> dict[int, rules.PayoutRule]:
+    """What the affiliate earns on each offer's main goal, by the one precedence rule
+    (rules.payout_rule: its override, its group's rules, the offer's own rule)."""
+    if not offer_ids:
+        return {}
+    offers = rules.offers_from(
+        await conn.fetch(queries.OFFERS, offer_ids), await conn.fetch(queries.GOALS, offer_ids)
+    )
+    overrides = {
+        int(r["offer_id"]): (str(r["payout_type"]), r["payout_value"])
+        for r in await conn.fetch(queries.OVERRIDES, offer_ids, [affiliate_id])
+    }
+    group = rules.groups_from(await conn.fetch(queries.GROUP_TERMS, [affiliate_id], offer_ids)).get(
+        affiliate_id
+    )
+    return {
+        offer.id: rules.payout_rule(
+            offer, offer.goals[offer.main_goal], offer.main_goal, overrides.get(offer.id), group
+        )
+        for offer in offers.values()
+    }

@@ -44,9 +44,11 @@ async def _check_postback_url(url: str | None, allowed_networks: Sequence[str]) 
         raise BadRequest(f"postback_url: {exc}", code="invalid_request") from None
 
 
-# What an affiliate's own key may change of its profile (status, tags, group, manager and
-# notes are the program's).
-SELF_EDITABLE = frozenset({"company", "website", "country", "contact"})
+# What an affiliate's own key may change of its profile and its postback (status, tags,
+# group, manager, notes and the signing secret are the program's).
+SELF_EDITABLE = frozenset(
+    {"company", "website", "country", "contact", "postback_url", "postback_method", "postback_on"}
+)
 
 
 async def _check_references(conn: Executor, fields: dict[str, Any]) -> None:
@@ -109,10 +111,12 @@ async def list_affiliates(
     status: str | None,
     tag: str | None = None,
     group_id: int | None = None,
+    among: list[int] | None = None,
 ) -> Page[AffiliateOut]:
-    """`only_affiliate_id`: the one affiliate an affiliate key may see (None: all)."""
+    """`only_affiliate_id`: the one affiliate an affiliate key may see (None: all);
+    `among`: the only ones a portal manager may see (None: all)."""
     rows = await conn.fetch(
-        queries.LIST, page.after, page.limit, only_affiliate_id, status, tag, group_id
+        queries.LIST, page.after, page.limit, only_affiliate_id, status, tag, group_id, among
     )
     return page.of([AffiliateOut(**dict(r)) for r in rows], rows)
 
@@ -129,6 +133,11 @@ async def affiliate_status(conn: Executor, *, affiliate_id: int) -> str | None:
 
 async def existing_affiliate_ids(conn: Executor, affiliate_ids: list[int]) -> set[int]:
     return {r["id"] for r in await conn.fetch(queries.EXISTING_IDS, affiliate_ids)}
+
+
+async def affiliate_names(conn: Executor, affiliate_ids: list[int]) -> dict[int, str]:
+    """The names of those of these affiliates that exist (for pages listing their IDs)."""
+    return {r["id"]: r["name"] for r in await conn.fetch(queries.NAMES, affiliate_ids)}
 
 
 async def update_affiliate(

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from typing import Self
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from app import outage, signals
 from app.catalog.service import CATALOG_VERSION_KEY
 from app.db import Pool
+from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,15 @@ class CatalogCache(ABC):
         self._version: bytes | str | None = None
         self._loaded_at = 0.0
         self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, pool: Pool, redis: Redis, settings: Settings, **options: float) -> Self:
+        """The cache loaded and watching the version as CATALOG_POLL_MS and CATALOG_TTL_S
+        say (the web app's caches); `options`: a subclass's own."""
+        poll_s, ttl_s = settings.catalog_poll_ms / 1000, settings.catalog_ttl_s
+        cache = cls(pool, redis, poll_s=poll_s, ttl_s=ttl_s, **options)
+        await cache.start()
+        return cache
 
     @abstractmethod
     async def _reload(self) -> None:

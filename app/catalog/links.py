@@ -63,9 +63,26 @@ class LinkQuery(AffiliatePage):
     status: Literal["active", "archived"] | None = None
 
 
-async def list_links(conn: Executor, *, query: LinkQuery, public_url: str) -> Page[LinkOut]:
-    rows = await conn.fetch(queries.LIST, *query.arguments())
+async def list_links(
+    conn: Executor, *, query: LinkQuery, public_url: str, among: list[int] | None = None
+) -> Page[LinkOut]:
+    """`among`: the only affiliates whose links a portal manager may see (None: all)."""
+    rows = await conn.fetch(queries.LIST, *query.arguments(), among)
     return query.of([_link_out(r, r["id"], public_url) for r in rows], rows)
+
+
+async def link_for(
+    conn: Executor, *, affiliate_id: int, offer_id: int, public_url: str
+) -> tuple[LinkOut, bool]:
+    """The affiliate's active link on the offer, or a new one by create_link (True: made,
+    so the redirect caches must hear of it). One link per affiliate and offer is enough:
+    sub-IDs ride in its query."""
+    query = LinkQuery(limit=1, affiliate_id=affiliate_id, offer_id=offer_id, status="active")
+    existing = await list_links(conn, query=query, public_url=public_url)
+    if existing.items:
+        return existing.items[0], False
+    body = LinkIn(affiliate_id=affiliate_id, offer_id=offer_id)
+    return await create_link(conn, body=body, public_url=public_url), True
 
 
 async def get_link(conn: Executor, *, link_id: int, public_url: str) -> LinkOut:

@@ -7,9 +7,9 @@ replaced as whole lists with the offer.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import asyncpg
 
@@ -18,13 +18,20 @@ from app.catalog import advertisers, affiliates, patch
 from app.catalog.fields import Cap, Goal, PayoutOverride, Rule
 from app.catalog.queries import offers as queries
 from app.catalog.schemas import OfferIn, OfferOut, OfferPatch
+from app.catalog.targeting import Targeting
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, found
 from app.mail import service as mail_service
 from app.pagination import Page, PageParams
 from app.webhooks import events as webhooks
 
-# Columns a PATCH may set as they are; revenue and payout each become two (type, value).
+if TYPE_CHECKING:
+    from app.keys.service import Principal
+
+T = TypeVar("T")
+
+# Columns stored as the API shows them, which a PATCH sets as they are; each rule (revenue,
+# payout, recurring_payout) is two columns, read by _rule.
 _SCALARS = (
     "name",
     "url",
@@ -45,74 +52,85 @@ _SCALARS = (
 )
 
 
-def _rule(kind: str, value: Any) -> Rule:
-    return Rule.model_validate({"type": kind, "value": value})
+def _rule(row: asyncpg.Record, prefix: str) -> Rule:
+    """The rule stored as the columns `<prefix>_type` and `<prefix>_value`."""
+    return Rule.model_validate({"type": row[f"{prefix}_type"], "value": row[f"{prefix}_value"]})
+
+
+def _optional_rule(row: asyncpg.Record, prefix: str) -> Rule | None:
+    return None if row[f"{prefix}_type"] is None else _rule(row, prefix)
+
+
+def _targeting(row: asyncpg.Record) -> Targeting:
+    return Targeting.model_construct(
+        countries=list(row["targeting_countries"]),
+        country_mode=row["targeting_country_mode"],
+        devices=list(row["targeting_devices"]),
+    )
+
+
+def _targeting_columns(targeting: Targeting | None) -> dict[str, Any]:
+    """The columns of a targeting (None: none, every click fits)."""
+    targeting = targeting or Targeting()
+    return {
+        "targeting_countries": targeting.countries,
+        "targeting_country_mode": targeting.country_mode,
+        "targeting_devices": targeting.devices,
+    }
+
+
+def _goal(row: asyncpg.Record) -> Goal:
+    return Goal(
+        name=row["name"],
+        revenue=_rule(row, "revenue"),
+        payout=_rule(row, "payout"),
+        allow_multiple=row["allow_multiple"],
+    )
+
+
+def _override(row: asyncpg.Record) -> PayoutOverride:
+    return PayoutOverride(
+        affiliate_id=row["affiliate_id"],
+        type=row["payout_type"],
+        value=row["payout_value"],
+        recurring=_optional_rule(row, "recurring"),
+    )
+
+
+def _cap(row: asyncpg.Record) -> Cap:
+    return Cap(
+        metric=row["metric"],
+        period=row["period"],
+        limit=row["cap_limit"],
+        affiliate_id=row["affiliate_id"],
+    )
 
 
 async def _offers_out(conn: Executor, rows: list[asyncpg.Record]) -> list[OfferOut]:
     """Offers with their goals, overrides and caps, loaded in three queries for the page."""
     ids = [r["id"] for r in rows]
-    goals: defaultdict[int, list[Goal]] = defaultdict(list)
-    overrides: defaultdict[int, list[PayoutOverride]] = defaultdict(list)
-    caps: defaultdict[int, list[Cap]] = defaultdict(list)
-    if ids:
-        for g in await conn.fetch(queries.GOALS, ids):
-            goals[g["offer_id"]].append(
-                Goal(
-                    name=g["name"],
-                    revenue=_rule(g["revenue_type"], g["revenue_value"]),
-                    payout=_rule(g["payout_type"], g["payout_value"]),
-                    allow_multiple=g["allow_multiple"],
-                )
-            )
-        for o in await conn.fetch(queries.OVERRIDES, ids):
-            overrides[o["offer_id"]].append(
-                PayoutOverride(
-                    affiliate_id=o["affiliate_id"],
-                    type=o["payout_type"],
-                    value=o["payout_value"],
-                    recurring=None
-                    if o["recurring_type"] is None
-                    else _rule(o["recurring_type"], o["recurring_value"]),
-                )
-            )
-        for c in await conn.fetch(queries.CAPS, ids):
-            caps[c["offer_id"]].append(
-                Cap(
-                    metric=c["metric"],
-                    period=c["period"],
-                    limit=c["cap_limit"],
-                    affiliate_id=c["affiliate_id"],
-                )
-            )
+
+    async def by_offer(query: str, item: Callable[[asyncpg.Record], T]) -> dict[int, list[T]]:
+        grouped: defaultdict[int, list[T]] = defaultdict(list)
+        for row in await conn.fetch(query, ids) if ids else []:
+            grouped[row["offer_id"]].append(item(row))
+        return grouped
+
+    goals = await by_offer(queries.GOALS, _goal)
+    overrides = await by_offer(queries.OVERRIDES, _override)
+    caps = await by_offer(queries.CAPS, _cap)
     return [
         OfferOut(
             id=r["id"],
             advertiser_id=r["advertiser_id"],
-            name=r["name"],
-            url=r["url"],
-            fallback_url=r["fallback_url"],
-            status=r["status"],
-            currency=r["currency"],
-            attribution_window_hours=r["attribution_window_hours"],
-            main_goal=r["main_goal"],
-            main_goal_multiple=r["main_goal_multiple"],
-            revenue=_rule(r["revenue_type"], r["revenue_value"]),
-            payout=_rule(r["payout_type"], r["payout_value"]),
-            allow_payout_param=r["allow_payout_param"],
-            pixel_policy=r["pixel_policy"],
-            pixel_status=r["pixel_status"],
-            max_amount=r["max_amount"],
-            attribution_model=r["attribution_model"],
-            lifetime_days=r["lifetime_days"],
-            recurring_payout=None
-            if r["recurring_payout_type"] is None
-            else _rule(r["recurring_payout_type"], r["recurring_payout_value"]),
-            recurring_limit=r["recurring_limit"],
-            hold_days=r["hold_days"],
-            goals=goals[r["id"]],
-            payout_overrides=overrides[r["id"]],
-            caps=caps[r["id"]],
+            **{name: r[name] for name in _SCALARS},
+            revenue=_rule(r, "revenue"),
+            payout=_rule(r, "payout"),
+            recurring_payout=_optional_rule(r, "recurring_payout"),
+            goals=goals.get(r["id"], []),
+            payout_overrides=overrides.get(r["id"], []),
+            caps=caps.get(r["id"], []),
+            targeting=_targeting(r),
             created_at=r["created_at"],
             updated_at=r["updated_at"],
         )
@@ -229,6 +247,7 @@ async def create_offer(conn: Connection, *, body: OfferIn) -> OfferOut:
             body.recurring_payout.value if body.recurring_payout else None,
             body.recurring_limit,
             body.hold_days,
+            *_targeting_columns(body.targeting).values(),
         )
         assert row is not None
         await _replace_children(
@@ -290,6 +309,8 @@ async def update_offer(conn: Connection, *, offer_id: int, body: OfferPatch) -> 
             recurring = changes["recurring_payout"]
             columns["recurring_payout_type"] = recurring.type if recurring else None
             columns["recurring_payout_value"] = recurring.value if recurring else None
+        if "targeting" in changes:
+            columns.update(_targeting_columns(changes["targeting"]))
         if columns:
             sql = patch.update_sql("offers", list(columns), queries.COLUMNS)
             await conn.execute(sql, offer_id, *columns.values())
@@ -335,3 +356,14 @@ async def delete_offer(conn: Connection, *, offer_id: int) -> None:
                 await _status_changed(conn, current, "archived")
         else:
             await conn.execute(queries.DELETE, offer_id)
+
+
+def seen_by(offer: OfferOut, caller: Principal) -> OfferOut:
+    """The offer as a staff member may see it (the API's and the portal's one rule): an
+    owner all of it, a manager without the payout overrides and caps of affiliates not
+    theirs (the offer-wide caps stay)."""
+    if not caller.is_manager:
+        return offer
+    overrides = [o for o in offer.payout_overrides if caller.allows(o.affiliate_id)]
+    caps = [c for c in offer.caps if c.affiliate_id is None or caller.allows(c.affiliate_id)]
+    return offer.model_copy(update={"payout_overrides": overrides, "caps": caps})

@@ -31,7 +31,7 @@ from app.catalog.schemas import (
     OfferPatch,
 )
 from app.db import Connection
-from app.deps import AdminKey, CurrentKey, PoolDep, RedisDep, SettingsDep
+from app.deps import AdminKey, PoolDep, PublicUrl, RedisDep, ScopedKey, SettingsDep, StaffKey
 from app.pagination import (
     Filters,
     Page,
@@ -76,32 +76,32 @@ advertisers = APIRouter(prefix="/advertisers", tags=["advertisers"])
 
 @advertisers.post("", status_code=201, response_model=AdvertiserOut)
 async def create_advertiser(
-    body: AdvertiserIn, writes: Writes, settings: SettingsDep, _: AdminKey
+    body: AdvertiserIn, writes: Writes, public_url: PublicUrl, _: AdminKey
 ) -> AdvertiserOut:
     return await writes.announce(
-        advertiser_service.create_advertiser(writes.pool, body=body, public_url=settings.public_url)
+        advertiser_service.create_advertiser(writes.pool, body=body, public_url=public_url)
     )
 
 
 @advertisers.get("", response_model=Page[AdvertiserOut])
 async def list_advertisers(
     pool: PoolDep,
-    settings: SettingsDep,
+    public_url: PublicUrl,
     _: AdminKey,
     page: PageQuery,
     status: Literal["active", "archived"] | None = None,
 ) -> Page[AdvertiserOut]:
     return await advertiser_service.list_advertisers(
-        pool, page=page, status=status, public_url=settings.public_url
+        pool, page=page, status=status, public_url=public_url
     )
 
 
 @advertisers.get("/{advertiser_id}", response_model=AdvertiserOut)
 async def get_advertiser(
-    advertiser_id: IdPath, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    advertiser_id: IdPath, pool: PoolDep, public_url: PublicUrl, _: AdminKey
 ) -> AdvertiserOut:
     return await advertiser_service.get_advertiser(
-        pool, advertiser_id=advertiser_id, public_url=settings.public_url
+        pool, advertiser_id=advertiser_id, public_url=public_url
     )
 
 
@@ -110,24 +110,24 @@ async def update_advertiser(
     advertiser_id: IdPath,
     body: AdvertiserPatch,
     writes: Writes,
-    settings: SettingsDep,
+    public_url: PublicUrl,
     _: AdminKey,
 ) -> AdvertiserOut:
     return await writes.announce(
         advertiser_service.update_advertiser(
-            writes.pool, advertiser_id=advertiser_id, body=body, public_url=settings.public_url
+            writes.pool, advertiser_id=advertiser_id, body=body, public_url=public_url
         )
     )
 
 
 @advertisers.post("/{advertiser_id}/rotate-token", response_model=AdvertiserOut)
 async def rotate_postback_token(
-    advertiser_id: IdPath, writes: Writes, settings: SettingsDep, _: AdminKey
+    advertiser_id: IdPath, writes: Writes, public_url: PublicUrl, _: AdminKey
 ) -> AdvertiserOut:
     """Issue a new postback token; the old one stops working at once."""
     return await writes.announce(
         advertiser_service.rotate_postback_token(
-            writes.pool, advertiser_id=advertiser_id, public_url=settings.public_url
+            writes.pool, advertiser_id=advertiser_id, public_url=public_url
         )
     )
 
@@ -153,14 +153,19 @@ async def create_offer(body: OfferIn, writes: Writes, _: AdminKey) -> OfferOut:
 
 @offers.get("", response_model=Page[OfferOut])
 async def list_offers(
-    pool: PoolDep, _: AdminKey, query: Filters[offer_service.OfferQuery]
+    pool: PoolDep, caller: StaffKey, query: Filters[offer_service.OfferQuery]
 ) -> Page[OfferOut]:
-    return await offer_service.list_offers(pool, query=query)
+    """Every offer; a manager's session sees them without other affiliates' payout
+    overrides and caps."""
+    listed = await offer_service.list_offers(pool, query=query)
+    return listed.model_copy(
+        update={"items": [offer_service.seen_by(o, caller) for o in listed.items]}
+    )
 
 
 @offers.get("/{offer_id}", response_model=OfferOut)
-async def get_offer(offer_id: IdPath, pool: PoolDep, _: AdminKey) -> OfferOut:
-    return await offer_service.get_offer(pool, offer_id=offer_id)
+async def get_offer(offer_id: IdPath, pool: PoolDep, caller: StaffKey) -> OfferOut:
+    return offer_service.seen_by(await offer_service.get_offer(pool, offer_id=offer_id), caller)
 
 
 @offers.patch("/{offer_id}", response_model=OfferOut)
@@ -203,13 +208,13 @@ async def create_affiliate(
 @affiliates.get("", response_model=Page[AffiliateOut])
 async def list_affiliates(
     pool: PoolDep,
-    caller: CurrentKey,
+    caller: ScopedKey,
     page: PageQuery,
     status: Annotated[AffiliateStatus | None, Query(description="paused: suspended")] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     group_id: IdQuery = None,
 ) -> Page[AffiliateOut]:
-    """All affiliates for an admin; an affiliate key sees itself only."""
+    """All affiliates for an admin; a manager's session theirs; an affiliate key itself."""
     return await affiliate_service.list_affiliates(
         pool,
         page=page,
@@ -217,11 +222,12 @@ async def list_affiliates(
         status="suspended" if status == "paused" else status,
         tag=tag,
         group_id=group_id,
+        among=caller.among(),
     )
 
 
 @affiliates.get("/{affiliate_id}", response_model=AffiliateOut)
-async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, caller: CurrentKey) -> AffiliateOut:
+async def get_affiliate(affiliate_id: IdPath, pool: PoolDep, caller: ScopedKey) -> AffiliateOut:
     caller.require_affiliate_access(affiliate_id)
     return await affiliate_service.get_affiliate(pool, affiliate_id=affiliate_id)
 
@@ -232,11 +238,15 @@ async def update_affiliate(
     body: AffiliatePatch,
     writes: Writes,
     settings: SettingsDep,
-    caller: CurrentKey,
+    caller: ScopedKey,
 ) -> AffiliateOut:
-    """Admin: any field (a status change follows the lifecycle, 409 otherwise). The
-    affiliate's own key: company, website, country and contact only."""
+    """Admin: any field (a status change follows the lifecycle, 409 otherwise); a manager
+    the same of their affiliates but `manager_id` (assigning them is the owners'). The
+    affiliate's own key: company, website, country, contact and its postback
+    (postback_url, postback_method, postback_on) only."""
     caller.require_affiliate_access(affiliate_id)
+    if caller.is_manager and "manager_id" in body.model_fields_set:
+        caller.require_admin()
     # A suspended affiliate's links go to the fallback: the redirect caches must hear of it.
     return await writes.on_connection(
         lambda conn: affiliate_service.update_affiliate(
@@ -266,28 +276,36 @@ links = APIRouter(prefix="/links", tags=["links"])
 
 
 @links.post("", status_code=201, response_model=LinkOut)
-async def create_link(body: LinkIn, writes: Writes, settings: SettingsDep, _: AdminKey) -> LinkOut:
+async def create_link(
+    body: LinkIn, writes: Writes, public_url: PublicUrl, caller: StaffKey
+) -> LinkOut:
+    caller.require_affiliate_access(body.affiliate_id)  # a manager's affiliates only
     return await writes.announce(
-        link_service.create_link(writes.pool, body=body, public_url=settings.public_url)
+        link_service.create_link(writes.pool, body=body, public_url=public_url)
     )
 
 
 @links.get("", response_model=Page[LinkOut])
 async def list_links(
-    pool: PoolDep, settings: SettingsDep, caller: CurrentKey, query: Filters[link_service.LinkQuery]
+    pool: PoolDep, public_url: PublicUrl, caller: ScopedKey, query: Filters[link_service.LinkQuery]
 ) -> Page[LinkOut]:
-    """All links for an admin; an affiliate key sees its own only."""
+    """All links for an admin; a manager's session their affiliates'; an affiliate key its
+    own."""
+    among = caller.among(query.affiliate_id)
     return await link_service.list_links(
-        pool, query=query.scoped(caller), public_url=settings.public_url
+        pool,
+        query=query if among is not None else query.scoped(caller),
+        public_url=public_url,
+        among=among,
     )
 
 
 @links.get("/{link_id}", response_model=LinkOut)
 async def get_link(
-    link_id: IdPath, pool: PoolDep, settings: SettingsDep, caller: CurrentKey
+    link_id: IdPath, pool: PoolDep, public_url: PublicUrl, caller: ScopedKey
 ) -> LinkOut:
-    link = await link_service.get_link(pool, link_id=link_id, public_url=settings.public_url)
-    caller.require_affiliate_access(link.affiliate_id)
+    link = await link_service.get_link(pool, link_id=link_id, public_url=public_url)
+    caller.require_record(link.affiliate_id, "link", link_id)
     return link
 
 
@@ -296,22 +314,33 @@ async def update_link(
     link_id: IdPath,
     body: LinkPatch,
     writes: Writes,
-    settings: SettingsDep,
-    _: AdminKey,
+    public_url: PublicUrl,
+    caller: StaffKey,
 ) -> LinkOut:
     """Archive or reactivate a link. Its code and target stay fixed once shared."""
+    await _require_link(writes, caller, link_id, public_url)
     return await writes.announce(
         link_service.set_link_status(
-            writes.pool, link_id=link_id, status=body.status, public_url=settings.public_url
+            writes.pool, link_id=link_id, status=body.status, public_url=public_url
         )
     )
 
 
 @links.delete("/{link_id}", status_code=204)
-async def delete_link(link_id: IdPath, writes: Writes, _: AdminKey) -> Response:
+async def delete_link(
+    link_id: IdPath, writes: Writes, public_url: PublicUrl, caller: StaffKey
+) -> Response:
     """Archive the link: it keeps redirecting, to the offer's fallback URL."""
+    await _require_link(writes, caller, link_id, public_url)
     await writes.announce(link_service.archive_link(writes.pool, link_id=link_id))
     return NO_CONTENT
+
+
+async def _require_link(writes: CatalogWrites, caller: StaffKey, link_id: int, url: str) -> None:
+    """A manager changes their affiliates' links only (another's is not found)."""
+    if caller.is_manager:
+        link = await link_service.get_link(writes.pool, link_id=link_id, public_url=url)
+        caller.require_record(link.affiliate_id, "link", link_id)
 
 
 for sub in (advertisers, offers, affiliates, links):

@@ -36,6 +36,7 @@ from app.catalog.fields import (
     SigningSecret,
     WindowHours,
 )
+from app.catalog.targeting import Targeting
 from app.macros import OfferUrl, PostbackUrl
 from app.money import Money, MoneyText
 from app.partners.fields import (
@@ -123,6 +124,11 @@ MAX_AMOUNT_DOC = (
     "largest `amount` a conversion may carry, in the offer's currency (null: no cap); a "
     "larger one, or one in another currency, is stored rejected with reason `amount`"
 )
+TARGETING_DOC = (
+    "the countries and devices the offer's clicks are for; a click outside goes to the "
+    "fallback URL (as a paused offer's), stored with diverted `targeting_country` or "
+    "`targeting_device`"
+)
 
 
 class OfferFields(Input):
@@ -151,6 +157,7 @@ class OfferFields(Input):
     recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
     recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
     hold_days: HoldDays = 30
+    targeting: Targeting = Field(default_factory=Targeting, description=TARGETING_DOC)
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferFields:
@@ -190,6 +197,7 @@ class OfferIn(OfferFields):
 class OfferPatch(Patch):
     nullable = frozenset(
         {"fallback_url", "max_amount", "lifetime_days", "recurring_payout", "recurring_limit"}
+        | {"targeting"}
     )
 
     name: Name | None = None
@@ -216,6 +224,9 @@ class OfferPatch(Patch):
     recurring_payout: Rule | None = Field(default=None, description=RECURRING_PAYOUT_DOC)
     recurring_limit: RecurringLimit | None = Field(default=None, description=RECURRING_LIMIT_DOC)
     hold_days: HoldDays | None = None
+    targeting: Targeting | None = Field(
+        default=None, description=TARGETING_DOC + "; replaces the stored one; null removes it"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> OfferPatch:
@@ -248,6 +259,7 @@ class OfferOut(BaseModel):
     recurring_payout: Rule | None = Field(description=RECURRING_PAYOUT_DOC)
     recurring_limit: int | None = Field(description=RECURRING_LIMIT_DOC)
     hold_days: int = Field(description=HOLD_DAYS_DOC)
+    targeting: Targeting = Field(description=TARGETING_DOC)
     created_at: datetime
     updated_at: datetime
 
@@ -298,7 +310,8 @@ class AffiliateIn(AffiliateProfile):
 
 
 class AffiliatePatch(Patch, AffiliateProfile):
-    """An affiliate's own key may change company, website, country and contact only."""
+    """An affiliate's own key may change company, website, country, contact and its
+    postback (postback_url, postback_method, postback_on) only."""
 
     nullable = frozenset(
         {"email", "postback_url", "signing_secret", "company", "website", "country", "contact"}

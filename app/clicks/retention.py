@@ -1,7 +1,7 @@
 """Day partitions of `clicks`: made ahead of time, dropped after the retention period.
 
 Dropping a partition is instant and leaves no bloat, unlike deleting rows; the rollups
-keep the aggregates of the dropped days.
+keep the aggregates of the dropped days, the sub-ID tier (built from raw rows) does not.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 from datetime import date, timedelta
 
 from app.db import Executor
+from app.rollups import subids
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ async def maintain_partitions(conn: Executor, *, today: date, keep_days: int) ->
     if keep_days <= 0:
         return []
     oldest_kept = today - timedelta(days=keep_days)
+    # The sub-ID tier goes first: a report meanwhile reads the partition, never a tier
+    # day whose raw clicks are gone.
+    await subids.forget_before(conn, oldest_kept)
     dropped = []
     for row in await conn.fetch(LIST_PARTITIONS):
         name = row["relname"]

@@ -18,7 +18,6 @@ from app.clicks import enrich, record
 from app.clicks.record import ClickRecord
 from app.db import Connection, Pool
 from app.mail import service as mail_service
-from app.privacy import anonymize
 from app.rollups import registry
 
 UNIQUE_TTL_S = 2 * 86400
@@ -124,7 +123,7 @@ def click_from(rec: ClickRecord) -> Click:
         rec.user_agent,
         rec.referer,
         rec.accept_language,
-        enrich.country_of(anonymize.lookup_address(rec.ip)) if rec.ip else None,
+        enrich.click_country(rec.ip) if rec.ip else None,
         "bot" if is_bot else agent.device,
         agent.os,
         agent.browser,

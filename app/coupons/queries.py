@@ -14,7 +14,7 @@ RETURNING {COLUMNS}
 GET = f"SELECT {COLUMNS} FROM coupons WHERE id = $1"
 LIST = page_sql(
     f"SELECT {COLUMNS} FROM coupons",
-    "affiliate_id = bigint, offer_id = bigint, advertiser_id = bigint, status = text",
+    "affiliate_id in bigint[], offer_id = bigint, advertiser_id = bigint, status = text",
 )
 SET_STATUS = f"""
 UPDATE coupons SET status = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}

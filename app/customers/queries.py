@@ -83,7 +83,7 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::b
 
 LIST = page_sql(
     f"SELECT {COLUMNS} FROM customers",
-    """affiliate_id = bigint, offer_id = bigint, advertiser_id = bigint,
+    """affiliate_id in bigint[], offer_id = bigint, advertiser_id = bigint,
     first_conversion_at >= timestamptz, first_conversion_at < timestamptz, external_id = text""",
 )
 GET = f"SELECT {COLUMNS} FROM customers WHERE id = $1"

@@ -17,7 +17,7 @@ from app.customers.schemas import (
     CustomerQuery,
     ReassignIn,
 )
-from app.deps import AdminKey, CurrentKey, PoolDep
+from app.deps import AdminKey, PoolDep, ScopedKey, StaffKey
 from app.errors import Forbidden
 from app.pagination import (
     Filters,
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 @router.get("", response_model=Page[CustomerOut] | Page[AffiliateCustomerOut])
 async def list_customers(
     pool: PoolDep,
-    principal: CurrentKey,
+    principal: ScopedKey,
     query: Filters[CustomerQuery],
     first_from: TimeQuery = None,
     first_to: TimeQuery = None,
@@ -58,23 +58,27 @@ async def list_customers(
 
 @router.get("/{customer_id}", response_model=CustomerDetail | AffiliateCustomerDetail)
 async def get_customer(
-    customer_id: IdPath, pool: PoolDep, principal: CurrentKey
+    customer_id: IdPath, pool: PoolDep, principal: ScopedKey
 ) -> CustomerDetail | AffiliateCustomerDetail:
     """The binding, lifetime totals (approved, per currency) and the timeline."""
-    if principal.is_admin:
-        data = await service.get_customer(pool, customer_id=customer_id, affiliate_id=None)
-        return CustomerDetail.model_validate(data)
     data = await service.get_customer(
-        pool, customer_id=customer_id, affiliate_id=principal.affiliate_id
+        pool, customer_id=customer_id, affiliate_id=principal.only_affiliate_id
     )
+    principal.require_record(data["affiliate_id"], "customer", customer_id)  # a manager's
+    if principal.is_admin:
+        return CustomerDetail.model_validate(data)
     return AffiliateCustomerDetail.model_validate(data)
 
 
 @router.patch("/{customer_id}", response_model=CustomerDetail)
 async def reassign_customer(
-    customer_id: IdPath, body: ReassignIn, pool: PoolDep, principal: AdminKey
+    customer_id: IdPath, body: ReassignIn, pool: PoolDep, principal: StaffKey
 ) -> CustomerDetail:
-    """Bind the customer to another affiliate by hand (recorded in its timeline)."""
+    """Bind the customer to another affiliate by hand (recorded in its timeline); a
+    manager, one of their affiliates' customers to another of them."""
+    if principal.is_manager:
+        await get_customer(customer_id, pool, principal)
+        principal.require_affiliate_access(body.affiliate_id)
     data = await service.reassign(
         pool,
         customer_id=customer_id,

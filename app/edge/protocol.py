@@ -117,17 +117,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` and close, once the answers owed on this connection are out."""
         self._cancel_read_timer()
-        body = message.encode("ascii")
-        content = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
-            content += (name, b": ", value, b"\r\n")
-        content += (
-            b"content-type: text/plain; charset=utf-8\r\n",
-            b"content-length: %d\r\n" % len(body),
-            b"connection: close\r\n\r\n",
-            body,
-        )
-        self._refusal = b"".join(content)
+        self._refusal = refusal(status, message, self.server_state.default_headers)
         if self._owing():
             self.flow.pause_reading()
             return
@@ -187,7 +177,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self.tasks.add(task)
         else:
             self.logger.error("click not queued", exc_info=error)
-            write(cycle, _ERROR)
+            write(cycle, ERROR)
 
     async def _spooled(
         self,
@@ -199,7 +189,7 @@ class EdgeProtocol(HttpToolsProtocol):
         write(cycle, await redirector.spooled(click, failure))
 
 
-_ERROR = Reply(
+ERROR = Reply(
     500,
     [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"21")],
     b"Internal Server Error",
@@ -212,19 +202,39 @@ def write(cycle: RequestResponseCycle, reply: Reply) -> None:
     if cycle.disconnected or cycle.response_complete:
         return
     cycle.response_started = True
-    content = [STATUS_LINE[reply.status]]
-    for name, value in cycle.default_headers:
-        content += (name, b": ", value, b"\r\n")
-    for name, value in reply.headers:
-        content += (name, b": ", value, b"\r\n")
-    if not cycle.keep_alive:
-        content.append(b"connection: close\r\n")
-    content.append(b"\r\n")
-    if cycle.scope["method"] != "HEAD":
-        content.append(reply.body)
-    cycle.transport.write(b"".join(content))
+    head = cycle.scope["method"] == "HEAD"
+    cycle.transport.write(render(reply, cycle.default_headers, cycle.keep_alive, head))
     cycle.response_complete = True
     cycle.message_event.set()
     if not cycle.keep_alive:
         cycle.transport.close()
     cycle.on_response()
+
+
+def render(
+    reply: Reply, default_headers: list[tuple[bytes, bytes]], keep_alive: bool, head: bool
+) -> bytes:
+    """A whole response in the bytes uvicorn writes for it: its status line, its default
+    headers (`date`), the reply's, `connection: close` when the connection ends after it,
+    and the body unless the request was a HEAD."""
+    content = [STATUS_LINE[reply.status]]
+    for name, value in default_headers:
+        content += (name, b": ", value, b"\r\n")
+    for name, value in reply.headers:
+        content += (name, b": ", value, b"\r\n")
+    if not keep_alive:
+        content.append(b"connection: close\r\n")
+    content.append(b"\r\n")
+    if not head:
+        content.append(reply.body)
+    return b"".join(content)
+
+
+def refusal(status: int, message: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """An error answered on a connection that closes after it (a plain-text `message`)."""
+    body = message.encode("ascii")
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(body)),
+    ]
+    return render(Reply(status, headers, body), default_headers, False, False)

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from app.api_params import IdPath, IdQuery
-from app.deps import AdminKey, AppStateDep, PoolDep, SealerDep, SettingsDep
+from app.deps import AdminKey, AppStateDep, PoolDep, PublicUrl, SealerDep
 from app.integrations import inbound
 from app.integrations import service as integrations_service
 from app.integrations.schemas import (
@@ -35,10 +35,10 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.post("", status_code=201, response_model=CreatedIntegration)
 async def create_integration(
-    body: IntegrationIn, pool: PoolDep, settings: SettingsDep, sealer: SealerDep, _: AdminKey
+    body: IntegrationIn, pool: PoolDep, public_url: PublicUrl, sealer: SealerDep, _: AdminKey
 ) -> CreatedIntegration:
     return await integrations_service.create_integration(
-        pool, body=body, public_url=settings.public_url, sealer=sealer
+        pool, body=body, public_url=public_url, sealer=sealer
     )
 
 
@@ -46,7 +46,7 @@ async def create_integration(
 async def list_integrations(
     *,
     pool: PoolDep,
-    settings: SettingsDep,
+    public_url: PublicUrl,
     _: AdminKey,
     advertiser_id: IdQuery = None,
     page: PageQuery,
@@ -55,16 +55,16 @@ async def list_integrations(
         pool,
         page=page,
         advertiser_id=advertiser_id,
-        public_url=settings.public_url,
+        public_url=public_url,
     )
 
 
 @router.get("/{integration_id}", response_model=IntegrationOut)
 async def get_integration(
-    integration_id: IdPath, pool: PoolDep, settings: SettingsDep, _: AdminKey
+    integration_id: IdPath, pool: PoolDep, public_url: PublicUrl, _: AdminKey
 ) -> IntegrationOut:
     return await integrations_service.get_integration(
-        pool, integration_id=integration_id, public_url=settings.public_url
+        pool, integration_id=integration_id, public_url=public_url
     )
 
 
@@ -73,7 +73,7 @@ async def update_integration(
     integration_id: IdPath,
     body: IntegrationPatch,
     pool: PoolDep,
-    settings: SettingsDep,
+    public_url: PublicUrl,
     sealer: SealerDep,
     _: AdminKey,
 ) -> IntegrationOut:
@@ -81,7 +81,7 @@ async def update_integration(
         pool,
         integration_id=integration_id,
         body=body,
-        public_url=settings.public_url,
+        public_url=public_url,
         sealer=sealer,
     )
 

@@ -38,6 +38,9 @@ class KeyOut(BaseModel):
     affiliate_id: int | None
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="When a request last authenticated with it, to the minute (never: null)."
+    )
 
 
 class CreatedKey(KeyOut):

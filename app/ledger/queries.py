@@ -51,9 +51,10 @@ RETURNING id, affiliate_id, currency, kind, amount, conversion_id, payout_id, re
 
 NOW = "SELECT now()"
 
-# Per currency: the sums a balance is made of (`at`: the moment held turns available).
+# Per affiliate and currency: the sums a balance is made of (`at`: the moment held turns
+# available).
 BALANCE = """
-SELECT currency,
+SELECT affiliate_id, currency,
        coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending,
        coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at > $2), 0) AS held,
        coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at <= $2), 0)
@@ -62,8 +63,8 @@ SELECT currency,
        coalesce(sum(amount) FILTER (WHERE state = 'paid'), 0) AS paid,
        coalesce(-sum(amount) FILTER (WHERE state = 'owed_back'), 0) AS owed_back
 FROM ledger_entry_states
-WHERE affiliate_id = $1
-GROUP BY currency ORDER BY currency
+WHERE affiliate_id = ANY($1::bigint[])
+GROUP BY affiliate_id, currency ORDER BY affiliate_id, currency
 """
 
 ENTRY_COLUMNS = """id, affiliate_id, currency, kind, amount, conversion_id, payout_id, reverses,
@@ -71,8 +72,15 @@ reason, created_by, created_at, state, available_at, live_payout_id"""
 
 LIST_ENTRIES = page_sql(
     f"SELECT {ENTRY_COLUMNS} FROM ledger_entry_states",
-    """affiliate_id = bigint, currency = text, kind = text,
+    """affiliate_id in bigint[], currency = text, kind = text,
     created_at >= timestamptz, created_at < timestamptz""",
 )
 
 THRESHOLDS = "SELECT payout_threshold::text FROM affiliates WHERE id = $1"
+# A page of the affiliates that have entries ($3: only these; NULL: all), by ID.
+WITH_ENTRIES = """
+SELECT a.id, a.payout_threshold::text AS thresholds FROM affiliates a
+WHERE a.id > $1 AND ($3::bigint[] IS NULL OR a.id = ANY($3::bigint[]))
+  AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.affiliate_id = a.id)
+ORDER BY a.id LIMIT $2
+"""

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api_params import IdPath, TimeQuery, moment
-from app.deps import AdminKey, CurrentKey, PoolDep, SettingsDep
+from app.deps import AdminActor, PoolDep, ScopedKey, SettingsDep
 from app.ledger import service
 from app.ledger.schemas import BalanceOut, EntryOut, LedgerQuery, ManualEntryIn
 from app.pagination import (
@@ -24,7 +24,7 @@ router = APIRouter(tags=["ledger"])
 @router.get("/ledger", response_model=Page[EntryOut])
 async def list_ledger(
     pool: PoolDep,
-    principal: CurrentKey,
+    principal: ScopedKey,
     query: Filters[LedgerQuery],
     from_: Annotated[TimeQuery, Query(alias="from")] = None,
     to: TimeQuery = None,
@@ -40,14 +40,14 @@ async def list_ledger(
 
 
 @router.post("/ledger", status_code=201, response_model=EntryOut)
-async def add_entry(body: ManualEntryIn, pool: PoolDep, principal: AdminKey) -> EntryOut:
+async def add_entry(body: ManualEntryIn, pool: PoolDep, created_by: AdminActor) -> EntryOut:
     """A bonus or adjustment (admin, with a reason): payable at once, positive or negative."""
-    return await service.add_manual_entry(pool, body=body, created_by=principal.admin_actor)
+    return await service.add_manual_entry(pool, body=body, created_by=created_by)
 
 
 @router.get("/affiliates/{affiliate_id}/balance", response_model=BalanceOut)
 async def get_balance(
-    affiliate_id: IdPath, pool: PoolDep, principal: CurrentKey, settings: SettingsDep
+    affiliate_id: IdPath, pool: PoolDep, principal: ScopedKey, settings: SettingsDep
 ) -> BalanceOut:
     principal.require_affiliate_access(affiliate_id)
     return await service.balance(

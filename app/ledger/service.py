@@ -29,21 +29,13 @@ def entry_out(row: asyncpg.Record | dict[str, Any], now: datetime) -> EntryOut:
     if state == "open":
         available_at = row["available_at"]
         state = "held" if available_at is not None and available_at > now else "available"
-    return EntryOut(
-        id=row["id"],
-        affiliate_id=row["affiliate_id"],
-        currency=row["currency"].strip(),
-        kind=row["kind"],
-        amount=row["amount"],
-        state=state,
-        available_at=row["available_at"],
-        conversion_id=row["conversion_id"],
-        payout_id=row["payout_id"],
-        taken_by_payout_id=row["live_payout_id"],
-        reverses=row["reverses"],
-        reason=row["reason"],
-        created_by=row["created_by"],
-        created_at=row["created_at"],
+    return EntryOut.model_validate(
+        {
+            **row,
+            "currency": row["currency"].strip(),
+            "state": state,
+            "taken_by_payout_id": row["live_payout_id"],
+        }
     )
 
 
@@ -57,27 +49,45 @@ async def balance(
     """Per currency, each figure a sum of the affiliate's entries in that state at `at`
     (default now: the controllable clock of tests)."""
     stored = found(await conn.fetchval(queries.THRESHOLDS, affiliate_id), "affiliate", affiliate_id)
-    thresholds = orjson.loads(stored)
+    (one,) = await _balances(conn, {affiliate_id: stored}, default_threshold, at)
+    return one
+
+
+async def balances(
+    conn: Executor,
+    *,
+    among: list[int] | None,
+    after: int,
+    limit: int,
+    default_threshold: Decimal,
+) -> list[BalanceOut]:
+    """A page (by ID, after `after`) of the balances of the affiliates with entries, each
+    as `balance` has it; `among`: only these affiliates (a manager's)."""
+    rows = await conn.fetch(queries.WITH_ENTRIES, after, limit, among)
+    return await _balances(conn, {r["id"]: r["thresholds"] for r in rows}, default_threshold, None)
+
+
+async def _balances(
+    conn: Executor, stored: dict[int, str], default_threshold: Decimal, at: datetime | None
+) -> list[BalanceOut]:
     if at is None:
         at = await conn.fetchval(queries.NOW)
-    rows = await conn.fetch(queries.BALANCE, affiliate_id, at)
-    return BalanceOut(
-        affiliate_id=affiliate_id,
-        balances=[
-            CurrencyBalance(
-                currency=r["currency"].strip(),
-                pending=r["pending"],
-                held=r["held"],
-                available=r["available"],
-                in_payout=r["in_payout"],
-                paid=r["paid"],
-                owed_back=r["owed_back"],
-                payable=r["available"] - r["owed_back"],
-                threshold=threshold_for(thresholds, r["currency"].strip(), default_threshold),
+    rows = await conn.fetch(queries.BALANCE, list(stored), at)
+    out = {a: BalanceOut(affiliate_id=a, balances=[]) for a in stored}
+    for r in rows:
+        currency = r["currency"].strip()
+        thresholds = orjson.loads(stored[r["affiliate_id"]])
+        out[r["affiliate_id"]].balances.append(
+            CurrencyBalance.model_validate(
+                {
+                    **r,
+                    "currency": currency,
+                    "payable": r["available"] - r["owed_back"],
+                    "threshold": threshold_for(thresholds, currency, default_threshold),
+                }
             )
-            for r in rows
-        ],
-    )
+        )
+    return list(out.values())
 
 
 async def list_entries(

@@ -110,7 +110,7 @@ MAIL_TRIES = """
 SELECT id, attempted_at, smtp_code, error FROM mail_attempts WHERE mail_id = $1 ORDER BY id
 """
 LIST_MAIL = page_sql(
-    f"SELECT {MAIL_COLUMNS} FROM mail_outbox", "affiliate_id = bigint, status = text"
+    f"SELECT {MAIL_COLUMNS} FROM mail_outbox", "affiliate_id in bigint[], status = text"
 )
 
 # --- preferences -----------------------------------------------------------------------

@@ -68,17 +68,17 @@ async def list_announcements(
     pool: PoolDep, caller: CurrentKey, page: PageQuery
 ) -> Page[announcements.AnnouncementOut]:
     """Oldest first; an affiliate key sees those addressed to it."""
-    only = None if caller.is_admin else caller.affiliate_id
-    return await announcements.list_announcements(pool, page=page, affiliate_id=only)
+    return await announcements.list_announcements(
+        pool, page=page, affiliate_id=caller.only_affiliate_id
+    )
 
 
 @router.get("/announcements/{announcement_id}", response_model=announcements.AnnouncementOut)
 async def get_announcement(
     announcement_id: IdPath, pool: PoolDep, caller: CurrentKey
 ) -> announcements.AnnouncementOut:
-    only = None if caller.is_admin else caller.affiliate_id
     return await announcements.get_announcement(
-        pool, announcement_id=announcement_id, affiliate_id=only
+        pool, announcement_id=announcement_id, affiliate_id=caller.only_affiliate_id
     )
 
 

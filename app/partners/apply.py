@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -84,23 +85,30 @@ def parse(content_type: str, body: bytes) -> ApplyIn:
     if len(body) > MAX_BODY:
         raise TooLarge(f"an application is at most {MAX_BODY} bytes")
     media = content_type.split(";", 1)[0].strip().lower()
-    data: object
-    if media == "application/json":
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("the body is not JSON", code="invalid_json") from None
-    elif media == "application/x-www-form-urlencoded":
+    if media == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise BadRequest("the form is not UTF-8", code="invalid_request") from None
-        # A blank optional field in a form means "not given" (form_schema says so).
-        data = {k: v for k, v in pairs if v != "" or k in ("name", "email")}
-    else:
+        return of_form(dict(pairs))
+    if media != "application/json":
         raise UnsupportedMedia("send application/json or application/x-www-form-urlencoded")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("the body is not JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be an object", code="invalid_request")
+    return _validated(data)
+
+
+def of_form(fields: Mapping[str, str]) -> ApplyIn:
+    """The application in a form's fields (POST /apply's or the portal's /join page)."""
+    # A blank optional field in a form means "not given" (form_schema says so).
+    return _validated({k: v for k, v in fields.items() if v != "" or k in ("name", "email")})
+
+
+def _validated(data: dict[str, Any]) -> ApplyIn:
     try:
         return ApplyIn.model_validate(data)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self
 
 import asyncpg
 from pydantic import (
@@ -118,25 +118,28 @@ class Promotion(Input):
 GroupRules: Any = Field(default_factory=list, max_length=10_000, description="one per offer")
 
 
-def _unique_offers(rules: list[GroupRule] | None) -> None:
-    if rules is not None and len({r.offer_id for r in rules}) != len(rules):
-        raise ValueError("one rule per offer")
+class _OneRulePerOffer(BaseModel):
+    """A group's body: its rules, when given, name each offer once."""
+
+    if TYPE_CHECKING:
+        rules: list[GroupRule] | None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        if self.rules is not None and len({r.offer_id for r in self.rules}) != len(self.rules):
+            raise ValueError("one rule per offer")
+        return self
 
 
-class GroupIn(Input):
+class GroupIn(_OneRulePerOffer, Input):
     name: Name
     rank: Rank
     rules: list[GroupRule] = GroupRules
     default: DefaultRule | None = None
     promotion: Promotion | None = None
 
-    @model_validator(mode="after")
-    def _unique(self) -> GroupIn:
-        _unique_offers(self.rules)
-        return self
 
-
-class GroupPatch(Patch):
+class GroupPatch(_OneRulePerOffer, Patch):
     nullable = frozenset({"default", "promotion"})
 
     name: Name | None = None
@@ -146,11 +149,6 @@ class GroupPatch(Patch):
     rules: list[GroupRule] | None = Field(default=None, max_length=10_000)
     default: DefaultRule | None = None
     promotion: Promotion | None = None
-
-    @model_validator(mode="after")
-    def _unique(self) -> GroupPatch:
-        _unique_offers(self.rules)
-        return self
 
 
 class GroupOut(BaseModel):

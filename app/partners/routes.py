@@ -11,14 +11,23 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from app.api_params import IdPath
 from app.catalog import affiliates as affiliate_service
 from app.catalog import service as catalog_service
 from app.catalog.fields import Input
 from app.catalog.schemas import AffiliateOut
-from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, RedisDep, SettingsDep
+from app.deps import (
+    AdminKey,
+    AppStateDep,
+    CurrentKey,
+    PoolDep,
+    RedisDep,
+    ScopedKey,
+    SettingsDep,
+    StaffKey,
+)
 from app.pagination import (
     Page,
     PageQuery,
@@ -28,6 +37,7 @@ from app.partners import evaluation, groups, lifecycle, notes, profile
 from app.partners.fields import MaskedPayment, Payment
 from app.partners.history import HistoryOut, actor_of, list_history
 from app.proxies import TrustedProxies
+from app.sender import trial
 
 router = APIRouter(tags=["partners"])
 public = APIRouter(tags=["partners"])
@@ -82,9 +92,10 @@ def _action(action: lifecycle.Action, summary: str) -> None:
         affiliate_id: IdPath,
         pool: PoolDep,
         redis: RedisDep,
-        caller: AdminKey,
+        caller: StaffKey,
         body: ReasonIn | None = None,
     ) -> AffiliateOut:
+        caller.require_affiliate_access(affiliate_id)  # a manager: their affiliates only
         async with pool.acquire() as conn:
             await lifecycle.apply_action(
                 conn,
@@ -116,7 +127,7 @@ _action("reactivate", "suspended or archived -> active")
 async def affiliate_history(
     affiliate_id: IdPath,
     pool: PoolDep,
-    caller: CurrentKey,
+    caller: ScopedKey,
     page: PageQuery,
 ) -> Page[HistoryOut]:
     """Status changes and group moves, oldest first (an affiliate key: its own)."""
@@ -135,10 +146,53 @@ async def put_payment(
     )
 
 
+class PostbackTestOut(BaseModel):
+    url: str = Field(description="the URL sent, its macros filled with the sample's values")
+    method: str
+    ok: bool = Field(description="the receiver answered 2xx")
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    response_snippet: str | None = Field(description="the first 1 KiB of the answer")
+
+
+@router.post(
+    "/affiliates/{affiliate_id}/postback/test",
+    response_model=PostbackTestOut,
+    responses={
+        409: {"description": "no_postback_url: the affiliate has none"},
+        429: {"description": "rate_limited: more than 10 tests a minute (Retry-After)"},
+    },
+)
+async def test_postback(
+    affiliate_id: IdPath,
+    pool: PoolDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    caller: ScopedKey,
+) -> PostbackTestOut:
+    """Send a test postback to the affiliate's postback URL now, as a real try (SSRF
+    guard, method, signature): `click_id`, `sub1`, `event` are `test`, `payout` 0.00,
+    `txid` `test-<random>`. Nothing is stored. An admin, or the affiliate's own key."""
+    caller.require_affiliate_access(affiliate_id)
+    affiliate = await affiliate_service.get_affiliate(pool, affiliate_id=affiliate_id)
+    url, method, tried = await trial.try_postback(settings, redis, affiliate.model_dump())
+    return PostbackTestOut(
+        url=url,
+        method=method,
+        ok=tried.ok,
+        status_code=tried.status_code,
+        error=tried.error,
+        latency_ms=tried.latency_ms,
+        response_snippet=tried.snippet,
+    )
+
+
 @router.post("/affiliates/{affiliate_id}/notes", status_code=201, response_model=notes.NoteOut)
 async def add_note(
-    affiliate_id: IdPath, body: notes.NoteIn, pool: PoolDep, caller: AdminKey
+    affiliate_id: IdPath, body: notes.NoteIn, pool: PoolDep, caller: StaffKey
 ) -> notes.NoteOut:
+    caller.require_affiliate_access(affiliate_id)
     return await notes.add_note(
         pool, affiliate_id=affiliate_id, author_key_id=caller.key_id, body=body
     )
@@ -148,10 +202,11 @@ async def add_note(
 async def list_notes(
     affiliate_id: IdPath,
     pool: PoolDep,
-    _: AdminKey,
+    caller: StaffKey,
     page: PageQuery,
 ) -> Page[notes.NoteOut]:
-    """Admin-only notes, oldest first."""
+    """Admin-only notes (a manager's affiliates' too), oldest first."""
+    caller.require_affiliate_access(affiliate_id)
     return await notes.list_notes(pool, affiliate_id=affiliate_id, page=page)
 
 
@@ -167,7 +222,8 @@ async def create_group(body: groups.GroupIn, pool: PoolDep, _: AdminKey) -> grou
 
 
 @groups_router.get("", response_model=Page[groups.GroupOut])
-async def list_groups(pool: PoolDep, _: AdminKey, page: PageQuery) -> Page[groups.GroupOut]:
+async def list_groups(pool: PoolDep, _: StaffKey, page: PageQuery) -> Page[groups.GroupOut]:
+    """Every group (a manager reads them too: they move their affiliates between them)."""
     return await groups.list_groups(pool, page=page)
 
 
@@ -179,7 +235,7 @@ async def evaluate_groups(pool: PoolDep, caller: AdminKey) -> evaluation.Evaluat
 
 
 @groups_router.get("/{group_id:int}", response_model=groups.GroupOut)
-async def get_group(group_id: IdPath, pool: PoolDep, _: AdminKey) -> groups.GroupOut:
+async def get_group(group_id: IdPath, pool: PoolDep, _: StaffKey) -> groups.GroupOut:
     return await groups.get_group(pool, group_id=group_id)
 
 

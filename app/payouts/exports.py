@@ -25,6 +25,7 @@ from app.partners.payment import PaymentCipher
 from app.payouts import payment, queries
 
 Format = Literal["paypal", "wise", "csv"]
+MEDIA_TYPE = "text/csv; charset=utf-8"
 ROWS_PER_FILE: dict[str, int] = {"paypal": 5000, "wise": 1000, "csv": 1_000_000}
 WISE_HEADER = [
     "name",
@@ -57,6 +58,15 @@ class Export:
     content: str
     parts: int
     skipped: list[int]
+
+    def headers(self) -> dict[str, str]:
+        """What a download of it says: its name, how many parts the export takes, and
+        the payouts left out for want of details (the API's and the portal's)."""
+        return {
+            "Content-Disposition": f'attachment; filename="{self.filename}"',
+            "X-Export-Parts": str(self.parts),
+            "X-Payouts-Skipped": ",".join(map(str, self.skipped)),
+        }
 
 
 def reference(payout_id: int) -> str:

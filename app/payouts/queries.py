@@ -17,18 +17,25 @@ INSERT INTO payout_runs (currency, up_to, cutoff, affiliate_ids, created_by)
 VALUES ($1, $2, $3, $4, $5) RETURNING {RUN_COLUMNS}
 """
 GET_RUN = f"SELECT {RUN_COLUMNS} FROM payout_runs WHERE id = $1"
+# Newest first: a page goes on below the previous page's last ID ($1; 0: the first page).
+LIST_RUNS = f"""
+SELECT {RUN_COLUMNS} FROM payout_runs
+WHERE ($1::bigint = 0 OR id < $1) AND ($3::text IS NULL OR currency = $3)
+ORDER BY id DESC LIMIT $2
+"""
+# Each run's payouts per status ($1: the runs).
 RUN_TOTALS = """
-SELECT status, count(*) AS payouts, sum(amount) AS amount FROM payouts WHERE run_id = $1
-GROUP BY status ORDER BY status
+SELECT run_id, status, count(*) AS payouts, sum(amount) AS amount FROM payouts
+WHERE run_id = ANY($1::bigint[])
+GROUP BY run_id, status ORDER BY run_id, status
 """
 
-# Every payout of one run or request, in one statement: per affiliate, exactly the entries
-# payable by the cutoff that no live payout took, and every debit (clawback, negative
-# adjustment) still to net off whatever its date (a debt is owed once known); a payout
-# where their sum reaches the affiliate's threshold; its claims; its (negative) entry.
-# $1 currency, $2 cutoff, $3 affiliate IDs (NULL: all), $4 the default threshold, $5 the
-# run (NULL: a request), $6 who, $7 the payouts' status.
-TAKE = """
+# What a run or request would pay, per affiliate: exactly the entries payable by the
+# cutoff that no live payout took, and every debit (clawback, negative adjustment) still
+# to net off whatever its date (a debt is owed once known), where their sum reaches the
+# affiliate's threshold. $1 currency, $2 cutoff, $3 affiliate IDs (NULL: all), $4 the
+# default threshold. TAKE makes these payouts; PREVIEW only reads them.
+_DUE = """
 WITH takeable AS MATERIALIZED (
     SELECT s.id, s.affiliate_id, s.amount, s.available_at, s.created_at
     FROM ledger_entry_states s
@@ -42,7 +49,16 @@ WITH takeable AS MATERIALIZED (
     GROUP BY t.affiliate_id, a.payout_threshold
     HAVING sum(t.amount) > 0
        AND sum(t.amount) >= coalesce((a.payout_threshold ->> $1)::numeric, $4::numeric)
-), made AS (
+)"""
+PREVIEW = f"""{_DUE}
+SELECT d.affiliate_id, a.name, d.amount, least(d.period_start, $2) AS period_start,
+       cardinality(d.entry_ids) AS entries
+FROM due d JOIN affiliates a ON a.id = d.affiliate_id
+ORDER BY d.affiliate_id
+"""
+# Every payout of one run or request, in one statement: the due payouts, their claims,
+# their (negative) entries. $5 the run (NULL: a request), $6 who, $7 the payouts' status.
+TAKE = f"""{_DUE}, made AS (
     INSERT INTO payouts (run_id, affiliate_id, currency, amount, entry_ids, status,
                          period_start, period_end, created_by)
     SELECT $5, d.affiliate_id, $1, d.amount, d.entry_ids, $7, least(d.period_start, $2), $2,
@@ -72,7 +88,7 @@ WHERE p.id = $1 AND ($2::bigint IS NULL OR p.affiliate_id = $2)
 """
 LIST_PAYOUTS = page_sql(
     f"SELECT {PAYOUT_COLUMNS} FROM payouts p",
-    "p.affiliate_id = bigint, p.currency = text, p.status = text, p.run_id = bigint",
+    "p.affiliate_id in bigint[], p.currency = text, p.status = text, p.run_id = bigint",
     order="p.id",
 )
 

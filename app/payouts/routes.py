@@ -9,24 +9,41 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from app.api_params import IdPath
-from app.deps import AdminKey, AppStateDep, CurrentKey, PoolDep, SettingsDep
+from app.deps import (
+    AdminActor,
+    AdminKey,
+    AppStateDep,
+    CurrentKey,
+    PoolDep,
+    ScopedKey,
+    SettingsDep,
+)
 from app.errors import Forbidden
 from app.pagination import (
     Filters,
     Page,
 )
 from app.payouts import exports, service, statement
-from app.payouts.schemas import FailedIn, PaidIn, PayoutOut, PayoutQuery, RequestIn, RunIn, RunOut
+from app.payouts.schemas import (
+    FailedIn,
+    PaidIn,
+    PayoutOut,
+    PayoutQuery,
+    PreviewOut,
+    RequestIn,
+    RunIn,
+    RunOut,
+    RunQuery,
+)
 
 router = APIRouter(tags=["payouts"])
 
 
 @router.post("/payout-runs", status_code=201, response_model=RunOut)
 async def create_run(
-    body: RunIn, pool: PoolDep, settings: SettingsDep, principal: AdminKey
+    body: RunIn, pool: PoolDep, settings: SettingsDep, created_by: AdminActor
 ) -> RunOut:
     """One payout per affiliate whose available balance, net of clawbacks, reaches its
     threshold. A second run in the same currency while one is in progress: 409."""
@@ -34,11 +51,31 @@ async def create_run(
         pool,
         body=body,
         default_threshold=settings.payout_threshold,
-        created_by=principal.admin_actor,
+        created_by=created_by,
     )
 
 
-@router.get("/payout-runs/{run_id}", response_model=RunOut)
+@router.get("/payout-runs", response_model=Page[RunOut])
+async def list_runs(pool: PoolDep, _: AdminKey, query: Filters[RunQuery]) -> Page[RunOut]:
+    """Runs newest first, with their totals per status."""
+    return query.of_items(await service.list_runs(pool, query=query))
+
+
+@router.post("/payout-runs/preview", response_model=PreviewOut)
+async def preview_run(
+    body: RunIn, pool: PoolDep, settings: SettingsDep, resources: AppStateDep, _: AdminKey
+) -> PreviewOut:
+    """What a run with this body would pay now (by the run's own selection), each
+    affiliate with its payment method; nothing is written."""
+    return await service.preview_run(
+        pool,
+        body=body,
+        default_threshold=settings.payout_threshold,
+        cipher=resources.payment_cipher,
+    )
+
+
+@router.get("/payout-runs/{run_id:int}", response_model=RunOut)
 async def get_run(run_id: IdPath, pool: PoolDep, _: AdminKey) -> RunOut:
     return await service.get_run(pool, run_id=run_id)
 
@@ -68,20 +105,12 @@ async def export_run(
         program_name=settings.program_name,
         cipher=resources.payment_cipher,
     )
-    return Response(
-        made.content,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{made.filename}"',
-            "X-Export-Parts": str(made.parts),
-            "X-Payouts-Skipped": ",".join(map(str, made.skipped)),
-        },
-    )
+    return Response(made.content, media_type=exports.MEDIA_TYPE, headers=made.headers())
 
 
 @router.get("/payouts", response_model=Page[PayoutOut])
 async def list_payouts(
-    pool: PoolDep, principal: CurrentKey, query: Filters[PayoutQuery]
+    pool: PoolDep, principal: ScopedKey, query: Filters[PayoutQuery]
 ) -> Page[PayoutOut]:
     return query.of_items(await service.list_payouts(pool, query=query.scoped(principal)))
 
@@ -104,27 +133,25 @@ async def request_payout(
 
 # `:int`: /payouts/request is no payout ID (its Allow header names POST only).
 @router.get("/payouts/{payout_id:int}", response_model=PayoutOut)
-async def get_payout(payout_id: IdPath, pool: PoolDep, principal: CurrentKey) -> PayoutOut:
-    return await service.get_payout(pool, payout_id=payout_id, only_affiliate_id=_only(principal))
+async def get_payout(payout_id: IdPath, pool: PoolDep, principal: ScopedKey) -> PayoutOut:
+    payout = await service.get_payout(
+        pool, payout_id=payout_id, only_affiliate_id=principal.only_affiliate_id
+    )
+    principal.require_record(payout.affiliate_id, "payout", payout_id)  # a manager's
+    return payout
 
 
 @router.post("/payouts/{payout_id:int}/paid", response_model=PayoutOut)
-async def mark_paid(
-    payout_id: IdPath, body: PaidIn, pool: PoolDep, principal: AdminKey
-) -> PayoutOut:
-    return await service.mark_paid(
-        pool, payout_id=payout_id, reference=body.reference, by=principal.admin_actor
-    )
+async def mark_paid(payout_id: IdPath, body: PaidIn, pool: PoolDep, by: AdminActor) -> PayoutOut:
+    return await service.mark_paid(pool, payout_id=payout_id, reference=body.reference, by=by)
 
 
 @router.post("/payouts/{payout_id:int}/failed", response_model=PayoutOut)
 async def mark_failed(
-    payout_id: IdPath, body: FailedIn, pool: PoolDep, principal: AdminKey
+    payout_id: IdPath, body: FailedIn, pool: PoolDep, by: AdminActor
 ) -> PayoutOut:
     """The money returns to available (a new ledger entry); the entries may be paid again."""
-    return await service.mark_failed(
-        pool, payout_id=payout_id, reason=body.reason, by=principal.admin_actor
-    )
+    return await service.mark_failed(pool, payout_id=payout_id, reason=body.reason, by=by)
 
 
 @router.get(
@@ -133,23 +160,20 @@ async def mark_failed(
     responses={200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}},
 )
 async def get_statement(
-    payout_id: IdPath, pool: PoolDep, settings: SettingsDep, principal: CurrentKey
+    payout_id: IdPath, pool: PoolDep, settings: SettingsDep, principal: ScopedKey
 ) -> Response:
-    payout = await service.get_payout(pool, payout_id=payout_id, only_affiliate_id=_only(principal))
-    loaded = await statement.load(
+    if principal.is_manager:
+        await get_payout(payout_id, pool, principal)
+    pdf = await statement.pdf(
         pool,
-        payout=payout,
+        payout_id=payout_id,
+        only_affiliate_id=principal.only_affiliate_id,
         program_name=settings.program_name,
         program_address=settings.program_address,
+        font_path=settings.statement_font,
     )
-    # fpdf2 is synchronous: a long statement must not hold up the event loop.
-    pdf = await run_in_threadpool(statement.render, loaded, font_path=settings.statement_font)
     return Response(
         pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="statement-{payout_id}.pdf"'},
     )
-
-
-def _only(principal: CurrentKey) -> int | None:
-    return None if principal.is_admin else principal.affiliate_id

@@ -11,7 +11,7 @@ from app import patterns
 from app.api_params import IdQuery
 from app.catalog.fields import Currency, Id, Input
 from app.ledger.schemas import MoneyOut
-from app.pagination import AffiliateAliasPage
+from app.pagination import AffiliateAliasPage, PageParams
 
 
 def _day(value: object) -> dt.date:
@@ -33,6 +33,10 @@ class PayoutQuery(AffiliateAliasPage):
     currency: Currency | None = None
     status: Status | None = None
     run: IdQuery = None
+
+
+class RunQuery(PageParams):
+    currency: Currency | None = None
 
 
 STATUS_DOC = (
@@ -98,3 +102,21 @@ class RunOut(BaseModel):
     payouts: int
     amount: MoneyOut
     by_status: list[RunStatusTotal]
+
+
+class PreviewLine(BaseModel):
+    affiliate_id: int
+    name: str
+    amount: MoneyOut
+    period_start: dt.datetime
+    entries: int = Field(description="the ledger entries the payout would take")
+    method: str | None = Field(description="paypal, wise or bank; null: no payment details")
+
+
+class PreviewOut(BaseModel):
+    currency: str
+    up_to: dt.date
+    cutoff: dt.datetime
+    payouts: int
+    amount: MoneyOut
+    lines: list[PreviewLine]

@@ -21,10 +21,21 @@ from app.errors import Conflict, NotFound, found
 from app.ledger import record as ledger
 from app.mail import service as mail_service
 from app.money import format_money
-from app.payouts import queries
-from app.payouts.schemas import PayoutOut, PayoutQuery, RunIn, RunOut, RunStatusTotal
+from app.partners.payment import PaymentCipher
+from app.payouts import payment, queries
+from app.payouts.schemas import (
+    PayoutOut,
+    PayoutQuery,
+    PreviewLine,
+    PreviewOut,
+    RunIn,
+    RunOut,
+    RunQuery,
+    RunStatusTotal,
+)
 from app.webhooks import events as webhooks
 
+ZERO = Decimal(0)
 _EVENT_FIELDS = ("id", "run_id", "affiliate_id", "currency", "amount", "status", "reference")
 
 
@@ -145,20 +156,67 @@ async def _emit_created(conn: Executor, payout_ids: list[int]) -> None:
         await _emit(conn, "payout.created", await conn.fetch(queries.PAYOUTS_BY_ID, payout_ids))
 
 
+async def _runs_out(conn: Executor, runs: list[asyncpg.Record]) -> list[RunOut]:
+    totals: dict[int, list[asyncpg.Record]] = {r["id"]: [] for r in runs}
+    for t in await conn.fetch(queries.RUN_TOTALS, list(totals)):
+        totals[t["run_id"]].append(t)
+    return [
+        RunOut(
+            **dict(run),
+            payouts=sum(t["payouts"] for t in totals[run["id"]]),
+            amount=sum((t["amount"] for t in totals[run["id"]] if t["status"] != "failed"), ZERO),
+            by_status=[RunStatusTotal(**dict(t)) for t in totals[run["id"]]],
+        )
+        for run in runs
+    ]
+
+
 async def _run_out(conn: Executor, run: asyncpg.Record) -> RunOut:
-    totals = await conn.fetch(queries.RUN_TOTALS, run["id"])
-    live = [t for t in totals if t["status"] != "failed"]
-    return RunOut(
-        **dict(run),
-        payouts=sum(t["payouts"] for t in totals),
-        amount=sum((t["amount"] for t in live), Decimal(0)),
-        by_status=[RunStatusTotal(**dict(t)) for t in totals],
-    )
+    (out,) = await _runs_out(conn, [run])
+    return out
 
 
 async def get_run(conn: Executor, *, run_id: int) -> RunOut:
     run = found(await conn.fetchrow(queries.GET_RUN, run_id), "payout run", run_id)
     return await _run_out(conn, run)
+
+
+async def list_runs(conn: Executor, *, query: RunQuery) -> list[RunOut]:
+    """Runs newest first (the cursor: the last ID of the page before)."""
+    return await _runs_out(conn, await conn.fetch(queries.LIST_RUNS, *query.arguments()))
+
+
+async def preview_run(
+    conn: Executor,
+    *,
+    body: RunIn,
+    default_threshold: Decimal,
+    cipher: PaymentCipher | None,
+    now: dt.datetime | None = None,
+) -> PreviewOut:
+    """What `create_run` with this body would pay now, by the same selection (thresholds,
+    holds, debits), with each affiliate's payment method; nothing is written or locked."""
+    if now is None:
+        now = await conn.fetchval(queries.NOW)
+    cutoff = cutoff_of(body.up_to, now)
+    ids = sorted(set(body.affiliate_ids)) if body.affiliate_ids is not None else None
+    rows = await conn.fetch(queries.PREVIEW, body.currency, cutoff, ids, default_threshold)
+    details = await payment.payment_details(conn, [r["affiliate_id"] for r in rows], cipher)
+    lines = [
+        PreviewLine(
+            **dict(r),
+            method=details[r["affiliate_id"]].method if r["affiliate_id"] in details else None,
+        )
+        for r in rows
+    ]
+    return PreviewOut(
+        currency=body.currency,
+        up_to=body.up_to,
+        cutoff=cutoff,
+        payouts=len(lines),
+        amount=sum((line.amount for line in lines), ZERO),
+        lines=lines,
+    )
 
 
 async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int | None) -> PayoutOut:

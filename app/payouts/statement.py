@@ -8,6 +8,7 @@ one any character beyond Latin-1 prints as "?".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,7 +22,7 @@ from fpdf.fonts import TTFFont
 from app.db import Executor
 from app.errors import NotFound
 from app.money import format_money
-from app.payouts import queries
+from app.payouts import queries, service
 from app.payouts.schemas import PayoutOut
 
 FONT_PATHS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),)
@@ -50,6 +51,27 @@ async def load(
         raise NotFound(f"affiliate {payout.affiliate_id} does not exist")
     lines = await conn.fetch(queries.STATEMENT_LINES, payout.id)
     return Statement(program_name, program_address, affiliate, payout, lines)
+
+
+async def pdf(
+    conn: Executor,
+    *,
+    payout_id: int,
+    only_affiliate_id: int | None,
+    program_name: str,
+    program_address: str,
+    font_path: str | None,
+) -> bytes:
+    """The payout's statement as the API and the portal give it (another affiliate's
+    payout, like an unknown one, is NotFound)."""
+    payout = await service.get_payout(
+        conn, payout_id=payout_id, only_affiliate_id=only_affiliate_id
+    )
+    loaded = await load(
+        conn, payout=payout, program_name=program_name, program_address=program_address
+    )
+    # fpdf2 is synchronous: a long statement must not hold up the event loop.
+    return await asyncio.to_thread(render, loaded, font_path=font_path)
 
 
 def totals(lines: Sequence[asyncpg.Record]) -> dict[str, Decimal]:
@@ -106,6 +128,8 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
     ]
     descriptions = [_describe(line) for line in statement.lines]
     pdf = FPDF(format="A4")
+    # Dated by the payout, not by the moment it is drawn: one payout, one document.
+    pdf.set_creation_date(payout.settled_at or payout.created_at)
     pdf.set_auto_page_break(auto=True, margin=15)
     family = "Helvetica"
     glyphs: Container[int] | None = None  # of the TrueType font, when one is used

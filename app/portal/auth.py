@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from app.accounts import limits, passwords, sessions
 from app.accounts import users as account_users
@@ -23,22 +23,12 @@ def home_of(user: SessionUser) -> str:
     return "/manage" if user.is_staff else "/partner"
 
 
-def _anonymous_page(
-    request: Request, name: str, context: dict[str, object], *, status: int = 200
-) -> HTMLResponse:
-    token, new = web.form_token(request)
-    response = web.render(name, {**context, "csrf_token": token, "user": None}, status=status)
-    if new:
-        web.set_cookie(request, response, web.FORM_COOKIE, token, max_age=None)
-    return response
-
-
 @router.get("/")
 async def sign_in_page(request: Request) -> Response:
     user = await web.signed_in(request)
     if user is not None:
         return web.see_other(home_of(user))
-    return _anonymous_page(request, "sign_in.html", {"email": ""})
+    return web.anonymous_page(request, "sign_in.html", {"email": ""})
 
 
 async def _start(request: Request, user_id: int) -> Response:
@@ -79,7 +69,7 @@ async def sign_in(request: Request) -> Response:
             ip=web.client_ip(request),
         )
     except AppError as exc:
-        page = _anonymous_page(
+        page = web.anonymous_page(
             request, "sign_in.html", {"email": email, "error": exc.message}, status=exc.status
         )
         if exc.headers:
@@ -120,7 +110,7 @@ async def sign_out_everywhere(request: Request) -> Response:
 
 @router.get("/forgot")
 async def forgot_page(request: Request) -> Response:
-    return _anonymous_page(request, "forgot.html", {"email": ""})
+    return web.anonymous_page(request, "forgot.html", {"email": ""})
 
 
 @router.post("/forgot")
@@ -134,13 +124,13 @@ async def forgot(request: Request) -> Response:
         # The same per-address limit as sign-in: reset mail is no way around it.
         await limits.check(resources.redis, SIGN_IN_LIMITS, email="", ip=web.client_ip(request))
     except limits.SignInLocked as exc:
-        return _anonymous_page(
+        return web.anonymous_page(
             request, "forgot.html", {"email": email, "error": exc.message}, status=429
         )
     if email:
         async with resources.pool.acquire() as conn:
             await account_users.request_reset(conn, email=email)
-    return _anonymous_page(request, "forgot.html", {"email": email, "sent": True})
+    return web.anonymous_page(request, "forgot.html", {"email": email, "sent": True})
 
 
 _LINKS = {"invite": "Choose your password", "reset": "Choose a new password"}
@@ -158,7 +148,7 @@ async def _link_page(request: Request, purpose: str, token: str) -> Response:
             },
             status=410,
         )
-    return _anonymous_page(
+    return web.anonymous_page(
         request,
         "set_password.html",
         {"title": _LINKS[purpose], "email": email, "min_length": passwords.MIN_LENGTH},
@@ -190,7 +180,7 @@ async def _use_link(request: Request, purpose: str, token: str) -> Response:
         else:
             return await _start(request, user_id)
     email = await sessions.link_email(pool, token=token, purpose=purpose)
-    return _anonymous_page(
+    return web.anonymous_page(
         request,
         "set_password.html",
         {
@@ -203,21 +193,18 @@ async def _use_link(request: Request, purpose: str, token: str) -> Response:
     )
 
 
-@router.get("/invite/{token}")
-async def invite_page(request: Request, token: str) -> Response:
-    return await _link_page(request, "invite", token)
+def _link_routes(purpose: str) -> None:
+    """GET shows the page of the link `purpose` (invite, reset); POST uses it."""
+
+    async def page(request: Request, token: str) -> Response:
+        return await _link_page(request, purpose, token)
+
+    async def use(request: Request, token: str) -> Response:
+        return await _use_link(request, purpose, token)
+
+    router.add_api_route(f"/{purpose}/{{token}}", page, methods=["GET"])
+    router.add_api_route(f"/{purpose}/{{token}}", use, methods=["POST"])
 
 
-@router.post("/invite/{token}")
-async def accept_invite(request: Request, token: str) -> Response:
-    return await _use_link(request, "invite", token)
-
-
-@router.get("/reset/{token}")
-async def reset_page(request: Request, token: str) -> Response:
-    return await _link_page(request, "reset", token)
-
-
-@router.post("/reset/{token}")
-async def reset(request: Request, token: str) -> Response:
-    return await _use_link(request, "reset", token)
+for _purpose in ("invite", "reset"):
+    _link_routes(_purpose)

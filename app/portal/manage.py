@@ -1,57 +1,37 @@
-"""The managers' console: the overview and the conversions log (approve, reject)."""
+"""The managers' console: who is signed in as staff, and the overview (the conversions
+log and records are app/portal/conversions.py)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.accounts.sessions import SessionUser, same_token
-from app.attribution import service as attribution
-from app.db import Pool
-from app.errors import AppError
-from app.pagination import PageParams
-from app.patterns import MAX_ID
+from app.accounts.sessions import same_token
 from app.portal import overview, web
 from app.portal.scope import Scope, staff_scope
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
 
-PAGE_SIZE = 50
-_DONE = re.compile(r"^(approved|rejected):(\d{1,18})$")
-STATUSES = ("approved", "pending", "rejected", "unattributed")
-
 
 @dataclass(frozen=True, slots=True)
-class Staff:
+class Staff(web.Member):
     """A signed-in owner or manager, with what they may see."""
 
-    user: SessionUser
-    pool: Pool
     scope: Scope
 
 
-async def _staff(request: Request) -> Staff | Response:
-    """The staff member signed in, or the answer to anyone else (sign-in page, 404)."""
-    user = await web.signed_in(request)
-    if user is None:
-        return web.see_other("/")
-    if not user.is_staff:
-        return web.not_found(user)
+async def staff_of(request: Request) -> Staff:
+    """The staff member signed in; anyone else is answered (sign-in page, 404)."""
+    user = await web.member(request, staff=True)
     pool = web.state(request).pool
     return Staff(user, pool, await staff_scope(pool, user))
 
 
-def _id(text: str | None) -> int | None:
-    """An ID from the URL: a whole number in range, else None (treated as absent)."""
-    if text and text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID:
-        return int(text)
-    return None
+StaffDep = Annotated[Staff, Depends(staff_of)]
 
 
 def _chart_json(data: dict[str, Any]) -> str:
@@ -60,12 +40,9 @@ def _chart_json(data: dict[str, Any]) -> str:
 
 
 @router.get("")
-async def overview_page(request: Request) -> Response:
-    staff = await _staff(request)
-    if isinstance(staff, Response):
-        return staff
+async def overview_page(request: Request, staff: StaffDep) -> Response:
     user, pool, scope = staff.user, staff.pool, staff.scope
-    affiliate = _id(request.query_params.get("affiliate"))
+    affiliate = web.url_id(request.query_params.get("affiliate"))
     if request.query_params.get("affiliate") and (affiliate is None or not scope.allows(affiliate)):
         return web.not_found(user)
     limited = [affiliate] if affiliate else scope.affiliates
@@ -88,97 +65,27 @@ async def overview_page(request: Request) -> Response:
     )
 
 
-def _log_filters(request: Request, scope: Scope) -> dict[str, Any] | None:
-    q = request.query_params
-    status = q.get("status") or None
-    if status is not None and status not in STATUSES:
-        status = None
-    affiliate = _id(q.get("affiliate"))
-    if q.get("affiliate") and (affiliate is None or not scope.allows(affiliate)):
-        return None
-    if affiliate is None and scope.affiliates is not None:
-        # A manager's log lists one of their affiliates at a time (the conversions
-        # service filters by one affiliate); the first, unless one is chosen.
-        affiliate = scope.affiliates[0] if scope.affiliates else 0
-    return {"status": status, "affiliate": affiliate, "after": _id(q.get("after")) or 0}
+def owner_only(staff: Staff) -> None:
+    """Owners' screens (people, keys): to anyone else, a page that is not there."""
+    if staff.user.role != "owner":
+        raise web.PageAnswer(web.not_found(staff.user))
 
 
-def _notice(done: str | None) -> str | None:
-    """What the last decision was (`approved:12`), said back; anything else, nothing."""
-    match = _DONE.match(done or "")
-    return f"Conversion {match[2]} {match[1]}." if match else None
+async def staff_fields(request: Request, staff: Staff) -> dict[str, list[str]]:
+    """A staff member's posted form, every value of each field, its CSRF token checked
+    (else a 403 page)."""
+    fields = await web.read_fields(request)
+    if not same_token(fields.get("csrf_token", [""])[0], staff.user.csrf_token):
+        raise web.PageAnswer(web.csrf_refused())
+    return fields
 
 
-@router.get("/conversions")
-async def conversions_page(request: Request) -> Response:
-    staff = await _staff(request)
-    if isinstance(staff, Response):
-        return staff
-    user, pool, scope = staff.user, staff.pool, staff.scope
-    filters = _log_filters(request, scope)
-    if filters is None:
-        return web.not_found(user)
-    rows: list[Any] = []
-    if filters["affiliate"] != 0:
-        rows = await attribution.list_conversions(
-            pool,
-            page=PageParams(limit=PAGE_SIZE + 1, cursor=str(filters["after"])),
-            start=datetime.now(UTC) - timedelta(days=90),
-            end=None,
-            affiliate_id=filters["affiliate"],
-            offer_id=None,
-            status=filters["status"],
-            event=None,
-        )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    return web.render(
-        "conversions.html",
-        {
-            "user": user,
-            "nav": "conversions",
-            "rows": rows,
-            "filters": filters,
-            "statuses": STATUSES,
-            "scope": scope,
-            "next_after": rows[-1]["id"] if more and rows else None,
-            "notice": _notice(request.query_params.get("done")),
-        },
-    )
+async def staff_form(request: Request, staff: Staff) -> dict[str, str]:
+    """The same, the first value of each field."""
+    return {k: v[0] for k, v in (await staff_fields(request, staff)).items()}
 
 
-@router.post("/conversions/{conversion_id}")
-async def decide(request: Request, conversion_id: int) -> Response:
-    """Approve or reject one conversion, by the conversions API's own service function."""
-    staff = await _staff(request)
-    if isinstance(staff, Response):
-        return staff
-    user, pool, scope = staff.user, staff.pool, staff.scope
-    form = await web.read_form(request)
-    if not same_token(form.get("csrf_token"), user.csrf_token):
-        return web.csrf_refused()
-    action = form.get("action")
-    if action not in ("approve", "reject") or not 1 <= conversion_id <= MAX_ID:
-        return web.refused("Unknown action.")
-    try:
-        row = await attribution.get_conversion(pool, conversion_id=conversion_id)
-        if not scope.allows(row["affiliate_id"]):
-            return web.not_found(user)
-        await attribution.change_status(
-            pool,
-            conversion_id=conversion_id,
-            status="approved" if action == "approve" else "rejected",
-            changed_by=user.actor,
-        )
-    except AppError as exc:
-        return web.render(
-            "message.html",
-            {"title": "Not changed", "message": exc.message, "user": user},
-            status=exc.status,
-        )
-    back = form.get("back", "")
-    # Back to the list it came from (a path of ours only, never another site).
-    ours = back.startswith("/manage/conversions") and "//" not in back and "\\" not in back
-    target = back if ours else "/manage/conversions"
-    sep = "&" if "?" in target else "?"
-    return web.see_other(f"{target}{sep}done={action}d:{conversion_id}")
+def not_changed(staff: Staff, message: str, status: int) -> Response:
+    """A refused change, said in words: the service's message and status."""
+    body = {"title": "Not changed", "message": message, "user": staff.user}
+    return web.render("message.html", body, status=status)

@@ -21,6 +21,15 @@ COUNT_METRICS = ("clicks", "conversions")
 MONEY_METRICS = ("revenue", "payout", "profit")
 RATE_METRICS = ("cr", "epc")
 CHART_DAYS = 30
+# The stats pages' tables show this many rows, the report's first by its sort (asked of
+# the service with one more, to tell that there are others); the CSV has them all.
+SHOWN_ROWS = 1000
+
+
+def first_rows(params: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A report's parameters as a table asks for them: its own limit, else SHOWN_ROWS + 1
+    (the totals are over every row either way)."""
+    return params if "limit" in params else {**params, "limit": [str(SHOWN_ROWS + 1)]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,41 @@ def periods(today: date) -> list[Period]:
     ]
 
 
+# The stats screen's date presets (each compared, when asked, with the period before it).
+PRESETS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "mtd": "Month to date",
+    "last_month": "Last month",
+    "custom": "Custom",
+}
+
+
+def preset(key: str, today: date, first: date | None = None, last: date | None = None) -> Period:
+    """The days a preset names (`custom`: first to last) and the period before them: as
+    long, just before; a month to date the same days of last month; last month the one
+    before it."""
+    if key == "custom":
+        if first is None or last is None or first > last:
+            raise ValueError("a custom range needs its first day on or before its last")
+        return _rolling("custom", "Custom", last, (last - first).days + 1)
+    if key == "30d":
+        return _rolling("30d", PRESETS["30d"], today, 30)
+    if key == "last_month":
+        end = today.replace(day=1) - timedelta(days=1)
+        before_end = end.replace(day=1) - timedelta(days=1)
+        return Period(
+            "last_month", PRESETS["last_month"], end.replace(day=1), end,
+            before_end.replace(day=1), before_end,
+        )  # fmt: skip
+    spans = {p.key: p for p in periods(today)}
+    if key not in spans:
+        raise ValueError(f"unknown preset {key!r}")
+    return spans[key]
+
+
 def change(current: Decimal | None, previous: Decimal | None) -> Decimal | None:
     """The change in percent, one decimal; None where there is nothing to compare with."""
     if current is None or previous is None or previous == 0:
@@ -80,12 +124,8 @@ def _tile(
     }
 
 
-def _params(
-    first: date, last: date, zone: str, affiliates: Sequence[int] | None, group_by: str | None
-) -> dict[str, list[str]]:
+def _params(first: date, last: date, zone: str, group_by: str | None) -> dict[str, list[str]]:
     params = {"from": [first.isoformat()], "to": [last.isoformat()], "tz": [zone]}
-    if affiliates is not None:
-        params["affiliate"] = [",".join(str(a) for a in affiliates)]
     if group_by:
         params["group_by"] = [group_by]
     return params
@@ -100,7 +140,9 @@ async def _report(
     affiliates: Sequence[int] | None,
     group_by: str | None = None,
 ) -> dict[str, Any]:
-    plan, _ = stats_service.plan(_params(first, last, zone, affiliates, group_by), principal)
+    # The affiliates as the service's `among`: a manager's may be more than a filter lists.
+    params = _params(first, last, zone, group_by)
+    plan, _ = stats_service.plan(params, principal, among=affiliates)
     return await stats_service.report_json(pool, plan)
 
 
@@ -108,14 +150,14 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _tiles(
+def tiles(
     current: dict[str, Any], previous: dict[str, Any], hidden: set[str]
 ) -> list[dict[str, Any]]:
     tiles: list[dict[str, Any]] = []
     now, before = current["totals"], previous["totals"]
     for metric in COUNT_METRICS:
         value = now.get(metric) or 0
-        counted = [{"text": f"{value:,}", "raw": str(value)}]
+        counted = [{"count": value, "raw": str(value)}]
         tiles.append(_tile(metric, counted, Decimal(value), Decimal(before.get(metric) or 0)))
     before_by_currency = {r["currency"]: r for r in previous["totals_by_currency"]}
     for metric in (*MONEY_METRICS, *RATE_METRICS):
@@ -141,17 +183,29 @@ def _tiles(
     return tiles
 
 
-def _chart(report: dict[str, Any], first: date, hidden: set[str]) -> dict[str, Any]:
-    days = [(first + timedelta(days=i)).isoformat() for i in range(CHART_DAYS)]
-    index = {d: i for i, d in enumerate(days)}
+def hidden_of(principal: Principal) -> set[str]:
+    """The money an affiliate never sees (the stats API hides it from its key too)."""
+    return set() if principal.is_admin else {"revenue", "profit"}
+
+
+def day_labels(first: date, days: int) -> list[str]:
+    return [(first + timedelta(days=i)).isoformat() for i in range(days)]
+
+
+def chart(
+    report: dict[str, Any], labels: list[str], hidden: set[str], *, key: str = "day"
+) -> dict[str, Any]:
+    """A report by `key` (day or hour) as the chart draws it: a series per count and
+    money metric over `labels`, zero where no row is; money in the first currency only."""
+    index = {label: i for i, label in enumerate(labels)}
     currencies = sorted({r["currency"] for r in report["rows"] if r.get("currency")})
     currency = currencies[0] if currencies else None
-    series: dict[str, list[float]] = {m: [0.0] * CHART_DAYS for m in ("clicks", "conversions")}
+    series: dict[str, list[float]] = {m: [0.0] * len(labels) for m in COUNT_METRICS}
     for m in MONEY_METRICS:
         if m not in hidden:
-            series[m] = [0.0] * CHART_DAYS
+            series[m] = [0.0] * len(labels)
     for row in report["rows"]:
-        i = index.get(row["day"])
+        i = index.get(row[key])
         if i is None:
             continue
         for m in COUNT_METRICS:
@@ -162,7 +216,7 @@ def _chart(report: dict[str, Any], first: date, hidden: set[str]) -> dict[str, A
                     # Drawn only: the chart's axis takes floats; every figure shown as
                     # text stays a decimal string.
                     series[m][i] = float(row[m])
-    return {"days": days, "series": series, "currency": currency}
+    return {"days": labels, "series": series, "currency": currency}
 
 
 async def overview(
@@ -170,7 +224,7 @@ async def overview(
 ) -> dict[str, Any]:
     """`affiliates`: the ones a manager is limited to (None: all the principal may see)."""
     today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
-    hidden = set() if principal.is_admin else {"revenue", "profit"}
+    hidden = hidden_of(principal)
     spans = periods(today)
     asks = [(p.first, p.last) for p in spans] + [(p.previous_first, p.previous_last) for p in spans]
     chart_first = today - timedelta(days=CHART_DAYS - 1)
@@ -178,12 +232,27 @@ async def overview(
         *(_report(pool, principal, a, b, zone, affiliates) for a, b in asks),
         _report(pool, principal, chart_first, today, zone, affiliates, group_by="day"),
     )
-    current, previous, chart = results[: len(spans)], results[len(spans) : -1], results[-1]
+    current, previous, chart_report = (
+        results[: len(spans)],
+        results[len(spans) : -1],
+        results[-1],
+    )
     return {
         "today": today,
         "periods": [
-            {"period": p, "tiles": _tiles(c, b, hidden)}
+            {"period": p, "tiles": tiles(c, b, hidden)}
             for p, c, b in zip(spans, current, previous, strict=True)
         ],
-        "chart": _chart(chart, chart_first, hidden),
+        "chart": chart(chart_report, day_labels(chart_first, CHART_DAYS), hidden),
     }
+
+
+async def last_days(
+    pool: Pool, principal: Principal, *, zone: str, affiliate_id: int, days: int = CHART_DAYS
+) -> dict[str, Any]:
+    """One affiliate's totals over the last `days` days (today included), as the stats
+    API reports them: `totals` and `totals_by_currency`."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
+    span = _rolling("last", f"Last {days} days", today, days)
+    report = await _report(pool, principal, span.first, span.last, zone, [affiliate_id])
+    return {"span": span, "totals": report["totals"], "by_currency": report["totals_by_currency"]}

@@ -1,12 +1,12 @@
 """Who sees what in the portal: an owner everything, a manager the affiliates assigned to
 them (affiliates.manager_id is the manager's identity key), an affiliate user their own
-affiliate, by the same Principal the API uses."""
+affiliate, by the same Principal the API uses (its `managed`: the one owner of the rule)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.accounts import users as account_users
+from app.accounts import sessions as account_sessions
 from app.accounts.sessions import SessionUser
 from app.db import Pool
 from app.keys.service import Principal
@@ -15,17 +15,27 @@ from app.keys.service import Principal
 @dataclass(frozen=True, slots=True)
 class Scope:
     principal: Principal
-    # None: every affiliate; else the only ones this user may see (maybe none).
-    affiliates: list[int] | None
+
+    @property
+    def affiliates(self) -> list[int] | None:
+        """None: every affiliate; else the only ones this user may see (maybe none)."""
+        return self.principal.among()
 
     def allows(self, affiliate_id: int | None) -> bool:
-        if self.affiliates is None:
-            return True
-        return affiliate_id is not None and affiliate_id in self.affiliates
+        return self.principal.allows(affiliate_id)
+
+    def require(self, affiliate_id: int) -> None:
+        """Refuse (as not found: nothing said of it) an affiliate not in the scope."""
+        self.principal.require_affiliate_access(affiliate_id)
+
+    def listed(self, asked: int | None, given: bool) -> int | None:
+        """The affiliate a staff list is narrowed to: the one `asked` for (LookupError when
+        it is not theirs, or `given` but no ID), else None: all they may see (a manager's
+        every affiliate, by `Principal.scope` when the list is fetched)."""
+        if given and (asked is None or not self.allows(asked)):
+            raise LookupError(asked)
+        return asked
 
 
 async def staff_scope(pool: Pool, user: SessionUser) -> Scope:
-    principal = Principal(role="admin", key_id=user.key_id)
-    if user.role == "owner" or user.key_id is None:
-        return Scope(principal, None)
-    return Scope(principal, await account_users.managed_affiliates(pool, key_id=user.key_id))
+    return Scope(await account_sessions.staff_principal(pool, user))

@@ -6,20 +6,24 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib.resources import files
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
-from app import assets
+from app import assets, locales
 from app.accounts import sessions
 from app.accounts.sessions import SessionUser
+from app.db import Pool
+from app.patterns import MAX_ID
 from app.proxies import TrustedProxies
 from app.state import AppState
 
@@ -54,20 +58,42 @@ NO_VALUE = "\N{EN DASH}"
 MINUS = "\N{MINUS SIGN}"
 
 
-def _number(value: object) -> str:
+def _reader(context: Context) -> str:
+    """The locale of the page's reader: the signed-in user's, else the default. (A macro
+    sees the page's `user` only when imported `with context`.)"""
+    user = context.get("user")
+    return getattr(user, "locale", None) or locales.DEFAULT
+
+
+@pass_context
+def _number(context: Context, value: object, locale: str | None = None) -> str:
+    """A count as is, any other number with two places; in `locale`, else the reader's."""
     if value is None:
         return NO_VALUE
     if isinstance(value, int):
-        return f"{value:,}"
-    return f"{Decimal(str(value)):,.2f}"
+        return locales.count(value, locale or _reader(context))
+    return locales.decimal(Decimal(str(value)), locale or _reader(context))
 
 
-def _money(value: object, currency: str | None) -> str:
+@pass_context
+def _money(context: Context, value: object, currency: str | None) -> str:
     if value is None:
         return NO_VALUE
     amount = Decimal(str(value))
-    text = f"{abs(amount):,.2f} {currency or ''}".strip()
+    text = locales.money(amount, currency, _reader(context))
     return f"{MINUS}{text}" if amount < 0 else text
+
+
+@pass_context
+def _cell(context: Context, value: object, kind: str, currency: str | None) -> str:
+    """A stats table's metric: a count, a rate in percent, else money in `currency` (a
+    filter rather than a macro: a table of 1,000 rows has 10,000 of them)."""
+    if kind == "count":
+        return str(_number(context, value))
+    if kind == "rate":
+        text = str(_number(context, value))
+        return text if value is None else f"{text} %"
+    return str(_money(context, value, currency))
 
 
 def _local(moment: datetime | None, zone: str) -> str:
@@ -87,7 +113,7 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.globals["asset"] = ASSET_PATHS.__getitem__
-templates.filters.update(number=_number, money=_money, local=_local, utc=_utc)
+templates.filters.update(number=_number, money=_money, cell=_cell, local=_local, utc=_utc)
 
 
 def render(
@@ -147,17 +173,59 @@ def set_cookie(
 
 async def read_form(request: Request) -> dict[str, str]:
     """An url-encoded form's fields (the first value of each); anything else is empty."""
+    return {k: v[0] for k, v in (await read_fields(request)).items()}
+
+
+async def read_fields(request: Request, *, limit: int = MAX_FORM_BYTES) -> dict[str, list[str]]:
+    """An url-encoded form's fields with every value (ticked boxes of one name); a form
+    of more than `limit` bytes is empty."""
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
     raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
+    if len(raw) > limit:
         return {}
-    fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[0] for k, v in fields.items() if v}
+    text = raw.decode("utf-8", "replace")
+    if "\x00" in unquote(text):
+        # No field takes it (PostgreSQL text cannot hold NUL): the page says so, rather
+        # than a service's database error as the API's JSON.
+        raise PageAnswer(_nul_refused())
+    fields = parse_qs(text, keep_blank_values=True)
+    return {k: v for k, v in fields.items() if v}
 
 
 async def signed_in(request: Request) -> SessionUser | None:
     return await sessions.find(state(request).pool, request.cookies.get(sessions.SESSION_COOKIE))
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A signed-in user and the pool their pages read (Staff and Affiliate add their
+    scope)."""
+
+    user: SessionUser
+    pool: Pool
+
+
+async def member(request: Request, *, staff: bool) -> SessionUser:
+    """The signed-in user, if staff (`staff`) or an affiliate user (not `staff`); anyone
+    else is answered: the sign-in page, or a 404 page for the other kind of user."""
+    user = await signed_in(request)
+    if user is None:
+        raise PageAnswer(see_other("/"))
+    if user.is_staff != staff:
+        raise PageAnswer(not_found(user))
+    return user
+
+
+def anonymous_page(
+    request: Request, name: str, context: Mapping[str, object], *, status: int = 200
+) -> HTMLResponse:
+    """A page for someone not signed in, its forms carrying the double-submitted token."""
+    token, new = form_token(request)
+    response = render(name, {**context, "csrf_token": token, "user": None}, status=status)
+    if new:
+        set_cookie(request, response, FORM_COOKIE, token, max_age=None)
+    return response
 
 
 def form_token(request: Request) -> tuple[str, bool]:
@@ -181,6 +249,19 @@ def refused(reason: str) -> HTMLResponse:
     )
 
 
+def _nul_refused() -> HTMLResponse:
+    return render(
+        "message.html",
+        {
+            "title": "Not sent",
+            "message": "A field holds a NUL character, which no field takes. Go back, "
+            "remove it and send the form again.",
+            "user": None,
+        },
+        status=400,
+    )
+
+
 def csrf_refused() -> HTMLResponse:
     return refused(
         "This form was sent without its security token (or with an old one). Go back, "
@@ -194,3 +275,35 @@ def not_found(user: SessionUser | None) -> HTMLResponse:
         {"title": "Not found", "message": "No such page, or it is not yours.", "user": user},
         status=404,
     )
+
+
+def url_id(text: str | None) -> int | None:
+    """An ID from the URL: a whole number in range, else None (treated as absent)."""
+    if text and text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def list_position(request: Request, statuses: tuple[str, ...]) -> tuple[str | None, int]:
+    """A list page's status filter (one of `statuses`, else none) and the ID it starts
+    after (0: the first page)."""
+    status = request.query_params.get("status")
+    return (status if status in statuses else None), url_id(request.query_params.get("after")) or 0
+
+
+class PageAnswer(Exception):
+    """Raised by a page's dependency (who is signed in, may they see this) to answer with
+    `response` instead of the page: the sign-in page, a 404 page, a refusal."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def _page_answer(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageAnswer)
+    return exc.response
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PageAnswer, _page_answer)

@@ -54,18 +54,32 @@ async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _framed(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Answer:
+    return status, [*headers, (b"content-length", str(len(body)).encode())], body
+
+
+def postback_answer(error: AppError | None) -> Answer:
+    """A postback's answer (status, headers with content-length, body): accepted, or the
+    error's JSON. The edge's own protocol (app.edge.front) writes the same."""
+    if error is None:
+        return _ACCEPTED
+    return _framed(error.status, _JSON, orjson.dumps(error_body(error.code, error.message)))
+
+
+_ACCEPTED = _framed(200, _JSON, ACCEPTED)
+PIXEL_ANSWER = _framed(200, _GIF, GIF)
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def _cookie(header: str | None, name: str) -> str | None:
+def cookie_of(header: str | None, name: str) -> str | None:
     if not header:
         return None
     jar: SimpleCookie = SimpleCookie()
@@ -84,7 +98,7 @@ async def handle(intake: intake_service.Intake, scope: Scope, receive: Receive, 
         if name in _WANTED
     }
     if scope["path"] == PIXEL:
-        cookie = _cookie(headers.get("cookie"), intake.settings.click_cookie)
+        cookie = cookie_of(headers.get("cookie"), intake.settings.click_cookie)
         await intake_service.receive_pixel(
             intake,
             query=scope["query_string"],
@@ -92,7 +106,7 @@ async def handle(intake: intake_service.Intake, scope: Scope, receive: Receive, 
             peer=scope["client"][0] if scope.get("client") else "",
             forwarded_for=headers.get("x-forwarded-for"),
         )
-        await _send(send, 200, _GIF, GIF)
+        await _send(send, PIXEL_ANSWER)
         return
     try:
         await intake_service.receive_postback(
@@ -104,6 +118,6 @@ async def handle(intake: intake_service.Intake, scope: Scope, receive: Receive, 
             chunks=_chunks(receive),
         )
     except AppError as exc:
-        await _send(send, exc.status, _JSON, orjson.dumps(error_body(exc.code, exc.message)))
+        await _send(send, postback_answer(exc))
         return
-    await _send(send, 200, _JSON, ACCEPTED)
+    await _send(send, postback_answer(None))

@@ -44,6 +44,11 @@ class ConversionParams:
     coupon: str | None = None
 
 
+# What a ConversionRecord takes from the params as said: read once (`fields()` builds its
+# tuple on every call, a tenth of a postback's own CPU in a profile).
+_SAID = tuple(f.name for f in fields(ConversionParams))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConversionRecord(ConversionParams):
     """The conversion as queued: what was said, who said it and when."""
@@ -70,7 +75,7 @@ class ConversionRecord(ConversionParams):
         **instead: Any,
     ) -> ConversionRecord:
         """The record of what was said, with `instead` overriding what is not taken as said."""
-        values = {f.name: getattr(said, f.name) for f in fields(ConversionParams)}
+        values = {name: getattr(said, name) for name in _SAID}
         return cls(
             **(values | instead), via=via, advertiser_id=advertiser_id, received_us=received_us
         )
@@ -82,28 +87,47 @@ class ConversionRecord(ConversionParams):
         return self._encode()
 
     def _encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": self.via,
-                "adv": self.advertiser_id,
-                # orjson writes a UUID in the canonical form str() gives, without the call.
-                "cid": self.click_id,
-                "tx": self.txid,
-                "amt": None if self.amount is None else str(self.amount),
-                "pay": None if self.payout is None else str(self.payout),
-                "cur": self.currency,
-                "st": self.status,
-                "ev": self.event,
-                "tu": self.received_us,
-                "off": self.offer_id,
-                "n": self.attempts,
-                "cu": self.customer_id,
-                "cp": self.coupon,
-            }
+        return encode_said(
+            self,
+            via=self.via,
+            advertiser_id=self.advertiser_id,
+            received_us=self.received_us,
+            attempts=self.attempts,
         )
 
     def retried(self) -> ConversionRecord:
         return replace(self, attempts=self.attempts + 1)
+
+
+def encode_said(
+    said: ConversionParams,
+    *,
+    via: Via,
+    advertiser_id: int | None,
+    received_us: int,
+    attempts: int = 0,
+) -> bytes:
+    """The record of what was said, encoded: `ConversionRecord.encode` without an erased
+    customer, and a postback's without building the record (intake's hot path)."""
+    return orjson.dumps(
+        {
+            "v": via,
+            "adv": advertiser_id,
+            # orjson writes a UUID in the canonical form str() gives, without the call.
+            "cid": said.click_id,
+            "tx": said.txid,
+            "amt": None if said.amount is None else str(said.amount),
+            "pay": None if said.payout is None else str(said.payout),
+            "cur": said.currency,
+            "st": said.status,
+            "ev": said.event,
+            "tu": received_us,
+            "off": said.offer_id,
+            "n": attempts,
+            "cu": said.customer_id,
+            "cp": said.coupon,
+        }
+    )
 
 
 def _opt_str(rec: dict[str, Any], key: str) -> str | None:

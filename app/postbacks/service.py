@@ -22,7 +22,7 @@ from app.errors import AppError, BadRequest
 from app.postbacks import freshness, params
 from app.postbacks.cache import Advertiser, AdvertiserCache
 from app.postbacks.limits import PixelLimiter
-from app.postbacks.records import ConversionRecord
+from app.postbacks.records import ConversionRecord, encode_said
 from app.postbacks.sources import PostbackSources
 from app.privacy import anonymize
 from app.proxies import TrustedProxies
@@ -37,6 +37,7 @@ SIGNATURE_HEADER = "x-signature"
 # Judgements of one postback at most: each further one follows a catalog change that
 # landed between judging it and queuing it. Past them the sender is told to retry.
 JUDGEMENTS = 3
+NOT_QUEUED = "the conversion could not be queued; retry later"
 
 
 class InvalidToken(AppError, status=401, code="invalid_token"): ...
@@ -74,14 +75,7 @@ class Intake:
 async def open_intake(*, settings: Settings, pool: Pool, redis: Redis) -> Intake:
     """The intake with its advertiser cache loaded and its queue running."""
     budget_s = settings.redis_budget_ms / 1000
-    cache = AdvertiserCache(
-        pool,
-        redis,
-        poll_s=settings.catalog_poll_ms / 1000,
-        ttl_s=settings.catalog_ttl_s,
-        budget_s=budget_s,
-    )
-    await cache.start()
+    cache = await AdvertiserCache.open(pool, redis, settings, budget_s=budget_s)
     queue = DurableQueue(
         redis,
         stream=keys.CONVERSIONS,
@@ -125,9 +119,12 @@ def check_signature(
         raise InvalidSignature("the signature does not match")
 
 
-def _check_address(advertiser: Advertiser, ip: str) -> None:
+def _check_address(
+    advertiser: Advertiser, trusted: TrustedProxies, peer: str, forwarded_for: str | None
+) -> None:
     if not advertiser.networks:
         return
+    ip = trusted.client_ip(peer, forwarded_for)
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -184,7 +181,7 @@ async def receive_postback(
     chunks: AsyncIterator[bytes],
 ) -> None:
     """A whole postback request, from its parts; AppError when it is refused."""
-    sources = PostbackSources(query=query, from_query=params.from_query(query))
+    sources = query_sources(query)
     if method == "POST":
         body = await read_body(
             chunks,
@@ -208,6 +205,11 @@ async def receive_postback(
     )
 
 
+def query_sources(query: bytes) -> PostbackSources:
+    """A request's parameters as its query string gives them (BadRequest if it cannot)."""
+    return PostbackSources(query=query, from_query=params.from_query(query))
+
+
 async def accept_postback(
     intake: Intake,
     *,
@@ -215,6 +217,7 @@ async def accept_postback(
     peer: str,
     forwarded_for: str | None,
     signature: str | None,
+    judgements: int = JUDGEMENTS,
 ) -> None:
     """Check a postback and queue it; AppError (4xx/503) when it is refused.
 
@@ -225,10 +228,10 @@ async def accept_postback(
     on settings older than the request.
     """
     cache = intake.cache
-    for _ in range(JUDGEMENTS):
+    for _ in range(judgements):
         version = cache.version
         try:
-            record = _judge(
+            record = judge(
                 intake, sources, peer=peer, forwarded_for=forwarded_for, signature=signature
             )
         except AppError:
@@ -241,12 +244,12 @@ async def accept_postback(
             await cache.current()
             continue
         except CommitFailed:
-            raise Unavailable("the conversion could not be queued; retry later") from None
+            raise Unavailable(NOT_QUEUED) from None
         return
     raise Unavailable("the advertiser's settings are changing; retry later")
 
 
-def _judge(
+def judge(
     intake: Intake,
     sources: PostbackSources,
     *,
@@ -260,7 +263,7 @@ def _judge(
     advertiser = intake.cache.lookup(token) if token else None
     if advertiser is None:
         raise InvalidToken("a valid postback token is required")
-    _check_address(advertiser, intake.trusted.client_ip(peer, forwarded_for))
+    _check_address(advertiser, intake.trusted, peer, forwarded_for)
     if advertiser.signing_secret is not None:
         check_signature(
             advertiser.signing_secret,
@@ -280,9 +283,9 @@ def _judge(
             # Without a click there is nothing else to tell one order from the next.
             raise BadRequest("txid is required without a click_id", code="missing_parameter")
     # A click-less postback names its offer by offer_id (see app/customers/attribution.py).
-    return ConversionRecord.of(
+    return encode_said(
         conversion, via="postback", advertiser_id=advertiser.id, received_us=time.time_ns() // 1000
-    ).encode()
+    )
 
 
 async def receive_pixel(

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from app.accounts import limits as sign_in_limits
+from app.accounts import sessions as user_sessions
 from app.clickid import click_time, format_click_id, parse_click_id
+from app.clicks import record as click_record
 from app.db import Pool
 from app.postbacks import limits as pixel_limits
 from app.privacy import customers, kinds, queries, spool, streams
@@ -132,6 +135,20 @@ async def _pixel_rate_counters(ctx: Context, subject: Subject) -> int:
     return int(await ctx.redis.delete(*found)) if found else 0
 
 
+async def _user_sessions(ctx: Context, subject: Subject) -> int:
+    if subject.ip is None:
+        return 0
+    return await user_sessions.erase_address(
+        ctx.pool, lambda text: click_record.ip_text(text) == subject.ip
+    )
+
+
+async def _sign_in_counter(ctx: Context, subject: Subject) -> int:
+    if subject.ip is None:
+        return 0
+    return int(await ctx.redis.delete(sign_in_limits.address_key(subject.ip)))
+
+
 CLICK_SUBJECTS: frozenset[Kind] = frozenset({"click_id", "ip"})
 CUSTOMER: frozenset[Kind] = frozenset({"customer_id"})
 CLICK_FIELDS = "IP address, user agent, referrer, Accept-Language"
@@ -168,6 +185,21 @@ HOLDERS: tuple[Holder, ...] = (
         "Redis keys pixels:rate:<address>:<minute> (a minute's pixel count per address)",
         frozenset({"ip"}),
         _pixel_rate_counters,
+    ),
+    Holder(
+        "user_sessions",
+        "table user_sessions: ip, user_agent of the portal's sessions signed in from the "
+        "address (the session stays)",
+        frozenset({"ip"}),
+        _user_sessions,
+        table="user_sessions",
+        columns=("ip", "user_agent"),
+    ),
+    Holder(
+        "sign_in_counter",
+        "the Redis key signin:fail:ip:<address> (failed sign-ins from it in 15 minutes)",
+        frozenset({"ip"}),
+        _sign_in_counter,
     ),
     # A customer's: its clicks first, then its external ID where conversions wait, and in
     # its row last (a failure before leaves it to be found again by a retry).

@@ -23,7 +23,7 @@ record under the same due time, so `retrying` stays as it was.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import orjson
@@ -128,17 +128,20 @@ return changed
 """
 
 
-async def _chunks(redis: Redis, key: str) -> AsyncIterator[list[tuple[str, dict[bytes, bytes]]]]:
-    """Every entry of a stream, oldest first, a chunk at a time (a stream may be long while
-    PostgreSQL is away: it is never held whole)."""
-    start = "-"
-    while True:
-        batch: Any = await redis.xrange(key, min=start, max="+", count=SCAN_COUNT)
-        if batch:
-            yield [(_text(entry_id), fields) for entry_id, fields in batch]
-        if len(batch) < SCAN_COUNT:
-            return
-        start = "(" + _text(batch[-1][0])
+async def _chunks(
+    redis: Redis, stream_keys: Iterable[str]
+) -> AsyncIterator[tuple[str, list[tuple[str, dict[bytes, bytes]]]]]:
+    """Every entry of each stream, oldest first, a chunk at a time, with its stream's key
+    (a stream may be long while PostgreSQL is away: it is never held whole)."""
+    for key in stream_keys:
+        start = "-"
+        while True:
+            batch: Any = await redis.xrange(key, min=start, max="+", count=SCAN_COUNT)
+            if batch:
+                yield key, [(_text(entry_id), fields) for entry_id, fields in batch]
+            if len(batch) < SCAN_COUNT:
+                break
+            start = "(" + _text(batch[-1][0])
 
 
 async def erase_stream(
@@ -147,23 +150,22 @@ async def erase_stream(
     """Replace the subject's waiting entries; the count replaced or dropped."""
     changed = 0
     script = redis.register_script(REPLACE_ENTRIES)
-    for key in stream_keys:
-        async for chunk in _chunks(redis, key):
-            found = [
-                (entry_id, fields.get(b"r", b""))
-                for entry_id, fields in chunk
-                if kind.wants_erasure(subject, fields.get(b"r", b""))
-            ]
-            if not found:
-                continue
-            erased = await kind.erase(redis, subject, [raw for _, raw in found])
-            args: list[str | bytes] = [keys.GROUP]
-            for (entry_id, raw), new in zip(found, erased, strict=True):
-                args += [entry_id, raw, new]
-            # Replaced entries go to the end, where this scan meets them again and, erased
-            # already, passes them over.
-            replaced, dropped = await script(keys=[key], args=args)
-            changed += int(replaced) + int(dropped)
+    async for key, chunk in _chunks(redis, stream_keys):
+        found = [
+            (entry_id, fields.get(b"r", b""))
+            for entry_id, fields in chunk
+            if kind.wants_erasure(subject, fields.get(b"r", b""))
+        ]
+        if not found:
+            continue
+        erased = await kind.erase(redis, subject, [raw for _, raw in found])
+        args: list[str | bytes] = [keys.GROUP]
+        for (entry_id, raw), new in zip(found, erased, strict=True):
+            args += [entry_id, raw, new]
+        # Replaced entries go to the end, where this scan meets them again and, erased
+        # already, passes them over.
+        replaced, dropped = await script(keys=[key], args=args)
+        changed += int(replaced) + int(dropped)
     return changed
 
 
@@ -221,18 +223,16 @@ async def erase_dead_letters(
     """Replace the dead letters holding the subject's data; the count replaced."""
     changed = 0
     script = redis.register_script(REPLACE_DEAD_LETTERS)
-    for key in stream_keys:
-        dead = keys.dead_letter_key(key)
-        async for chunk in _chunks(redis, dead):
-            args: list[str | bytes] = []
-            for entry_id, fields in chunk:
-                raw = fields.get(b"record", b"")
-                error = fields.get(b"error", b"").decode("utf-8", "replace")
-                erased = _dead_letter_erased(subject, kind, raw, error)
-                if erased is not None:
-                    args += [entry_id, raw, erased[0], erased[1]]
-            if args:
-                changed += int(await script(keys=[dead], args=args))
+    async for dead, chunk in _chunks(redis, map(keys.dead_letter_key, stream_keys)):
+        args: list[str | bytes] = []
+        for entry_id, fields in chunk:
+            raw = fields.get(b"record", b"")
+            error = fields.get(b"error", b"").decode("utf-8", "replace")
+            erased = _dead_letter_erased(subject, kind, raw, error)
+            if erased is not None:
+                args += [entry_id, raw, erased[0], erased[1]]
+        if args:
+            changed += int(await script(keys=[dead], args=args))
     return changed
 
 

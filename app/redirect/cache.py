@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
@@ -27,16 +27,20 @@ from app import macros, signals
 from app.caps.clicks import ClickCap, cap_scope
 from app.catalog.cache import CatalogCache
 from app.catalog.service import CATALOG_VERSION_KEY
+from app.catalog.targeting import COUNTRY_REASON, DEVICE_REASON
+from app.clicks import enrich
 from app.db import Pool
 from app.ops.counters import SharedCounters
 from app.redirect import metrics
+from app.redirect.targeting import Gate, gate_of
 
 logger = logging.getLogger(__name__)
 
 LOAD_LINKS = """
 SELECT l.id, l.code, l.affiliate_id, l.offer_id, l.status AS link_status,
        o.url, o.fallback_url, o.status AS offer_status, o.currency,
-       o.attribution_window_hours, a.status AS affiliate_status
+       o.attribution_window_hours, o.targeting_countries, o.targeting_country_mode,
+       o.targeting_devices, a.status AS affiliate_status
 FROM links l
 JOIN offers o ON o.id = l.offer_id
 JOIN affiliates a ON a.id = l.affiliate_id
@@ -97,6 +101,10 @@ class LinkTarget:
     cookie_tail: bytes
     cookie_tail_https: bytes
     fixed: dict[str, str]
+    # The offer's targeting (None: every click fits), and by the reason a click misses
+    # it, this link's target diverted to the fallback for that reason (made at load).
+    gate: Gate | None = None
+    off_target: dict[str, LinkTarget] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=1024)
@@ -118,7 +126,7 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
         diverted = "affiliate_inactive"
     url = row["url"] if diverted is None else row["fallback_url"]
     cookie_tail, cookie_tail_https = _cookie_tails(int(row["attribution_window_hours"]) * 3600)
-    return LinkTarget(
+    target = LinkTarget(
         link_id=int(row["id"]),
         affiliate_id=int(row["affiliate_id"]),
         offer_id=int(row["offer_id"]),
@@ -130,6 +138,19 @@ def _target(row: asyncpg.Record, caps: tuple[ClickCap, ...]) -> LinkTarget:
         cookie_tail=cookie_tail,
         cookie_tail_https=cookie_tail_https,
         fixed={"affiliate_id": str(row["affiliate_id"]), "offer_id": str(row["offer_id"])},
+    )
+    gate = gate_of(row) if diverted is None else None
+    if gate is None:
+        return target
+    # Outside the targeting a click goes where a paused offer's does, and counts against
+    # no cap.
+    return replace(
+        target,
+        gate=gate,
+        off_target={
+            reason: replace(target, parts=target.fallback_parts, diverted=reason, caps=())
+            for reason in (COUNTRY_REASON, DEVICE_REASON)
+        },
     )
 
 
@@ -261,6 +282,10 @@ def _caps_by_scope(rows: list[asyncpg.Record]) -> dict[tuple[int, int | None], l
 def _targets(
     rows: list[asyncpg.Record], caps: dict[tuple[int, int | None], list[ClickCap]]
 ) -> dict[str, LinkTarget]:
+    if any(r["targeting_devices"] or r["targeting_countries"] for r in rows):
+        # A targeted click parses its user agent and looks up its country in the web
+        # process: load the parsers here, in the loader's thread, not on a click.
+        enrich.warm_up()
     return {
         r["code"]: _target(
             r,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 from urllib.parse import quote, unquote_to_bytes
@@ -21,6 +22,7 @@ from app.privacy import anonymize
 from app.proxies import TrustedProxies
 from app.redirect.cache import LinkCache, LinkTarget
 from app.streams.durable_queue import CommitFailed, DurableQueue, Unconfirmed
+from app.streams.producer import Shard
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ PREFIX = "/c/"
 MAX_VALUE_CHARS = 1024
 SUB_PARAMS = (b"sub1", b"sub2", b"sub3", b"sub4", b"sub5", b"source", b"aff_click_id")
 _WANTED = frozenset(SUB_PARAMS)
-_HEADERS = (b"user-agent", b"referer", b"accept-language", b"x-forwarded-for", b"x-forwarded-proto")
+HEADERS = (b"user-agent", b"referer", b"accept-language", b"x-forwarded-for", b"x-forwarded-proto")
 NOT_FOUND_BODY = b"Not found\n"
 UNAVAILABLE_BODY = b"This offer is not available.\n"
 
@@ -77,8 +79,16 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
         else:
             value = values.get(part)
             if value:
-                out.append(quote(value, safe="", errors="surrogateescape"))
+                # Most values (the click ID, plain sub-IDs) need no escape: skip quote's
+                # pure-Python pass for them.
+                out.append(
+                    value if _UNRESERVED(value) else quote(value, safe="", errors="surrogateescape")
+                )
     return "".join(out)
+
+
+# What quote(safe="") leaves as it is: RFC 3986's unreserved characters.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch
 
 
 class Reply(NamedTuple):
@@ -99,7 +109,7 @@ def _plain(status: int, body: bytes) -> Reply:
 
 
 _NOT_FOUND = _plain(404, NOT_FOUND_BODY)
-_UNAVAILABLE = _plain(404, UNAVAILABLE_BODY)
+UNAVAILABLE = _plain(404, UNAVAILABLE_BODY)
 _SERVICE_UNAVAILABLE = _plain(503, b"Service unavailable\n")
 
 
@@ -122,17 +132,24 @@ class Click:
         self._location = location
         self.cookie = cookie
 
+    def location(self, within: bool) -> bytes | None:
+        """The Location of the 302 (`within` the caps: the offer's, else the fallback's);
+        None when the offer has no fallback."""
+        parts = self.target.parts if within else self.target.fallback_parts
+        if parts is None:
+            return None
+        return fill_parts(parts, self._location).encode("latin-1")
+
     def reply(self, within: bool) -> Reply:
         """The 302 to the offer (`within` its caps) or to the fallback, or a 404 when the
         offer has none."""
-        parts = self.target.parts if within else self.target.fallback_parts
-        if parts is None:
-            return _UNAVAILABLE
-        location = fill_parts(parts, self._location)
+        location = self.location(within)
+        if location is None:
+            return UNAVAILABLE
         return Reply(
             302,
             [
-                (b"location", location.encode("latin-1")),
+                (b"location", location),
                 (b"cache-control", b"no-store"),
                 (b"set-cookie", self.cookie),
                 (b"content-length", b"0"),
@@ -159,6 +176,8 @@ class Redirector:
         self.trusted = trusted_proxies
         self.cache = cache
         self.queue = queue
+        # link ID -> (UTC day, its target, its shard, the cap script's arguments)
+        self._admission: dict[int, tuple[int, LinkTarget, Shard, tuple[bytes, ...]]] = {}
 
     def start(self, scope: Scope) -> tuple[Click, asyncio.Future[bool]] | None:
         """The synchronous part of a click on a link the cache holds as plain (not
@@ -170,6 +189,28 @@ class Redirector:
             return None
         click = self._click(scope, target)
         return click, self._submit(click)
+
+    def start_parsed(
+        self,
+        code: str,
+        query: bytes,
+        headers: dict[bytes, bytes],
+        peer: str,
+        https: bool,
+        head: bool,
+        then: Callable[[bool | Exception], object],
+    ) -> Click | None:
+        """`start` for a request the edge's own protocol parsed (app.edge.front): the
+        path's code, the raw query, the first of each of HEADERS by lower-case name. No
+        future: `then` gets the future's result (or exception) once the click's batch is
+        answered, with the batch's other clicks in one pass (GroupCommit.submit_then)."""
+        target = self.cache.get(code)
+        if target is None or target.diverted is not None:
+            return None
+        click = self._make(target, query, headers, peer, https, head)
+        shard, admission = self._admission_of(click)
+        self.queue.submit_then(click.record, then, shard=shard, admission=admission)
+        return click
 
     async def handle(self, scope: Scope, send: Send) -> None:
         await _send(send, await self.answer(scope))
@@ -202,23 +243,49 @@ class Redirector:
         return click.reply(within)
 
     def _submit(self, click: Click) -> asyncio.Future[bool]:
-        target, queue = click.target, self.queue
-        if target.caps:
-            shard = queue.shard_for(target.offer_id)
-            caps = counter_args(shard.key, target.caps, click.ms / 1000)
-            return queue.submit(click.record, shard=shard, admission=caps)
-        return queue.submit(click.record)
+        shard, admission = self._admission_of(click)
+        return self.queue.submit(click.record, shard=shard, admission=admission)
+
+    def _admission_of(self, click: Click) -> tuple[Shard | None, tuple[bytes, ...] | None]:
+        """The click's shard and cap-script arguments (None, None: no caps, any shard)."""
+        target = click.target
+        if not target.caps:
+            return None, None
+        # A link's shard and cap arguments change once a UTC day: kept per link.
+        day = click.ms // 86_400_000
+        kept = self._admission.get(target.link_id)
+        if kept is None or kept[0] != day or kept[1] is not target:
+            shard = self.queue.shard_for(target.offer_id)
+            kept = (day, target, shard, counter_args(shard.key, target.caps, click.ms / 1000))
+            self._admission[target.link_id] = kept
+        return kept[2], kept[3]
 
     def _click(self, scope: Scope, target: LinkTarget) -> Click:
         headers: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name in _HEADERS:
+            if name in HEADERS:
                 headers.setdefault(name, value)
-        click_id, ms = new_click_id()
-        subs = parse_sub_ids(scope["query_string"])
         client = scope.get("client")
-        peer = client[0] if client else ""
-        https = scope.get("scheme") == "https"
+        return self._make(
+            target,
+            scope["query_string"],
+            headers,
+            client[0] if client else "",
+            scope.get("scheme") == "https",
+            scope["method"] == "HEAD",
+        )
+
+    def _make(
+        self,
+        target: LinkTarget,
+        query: bytes,
+        headers: dict[bytes, bytes],
+        peer: str,
+        https: bool,
+        head: bool,
+    ) -> Click:
+        click_id, ms = new_click_id()
+        subs = parse_sub_ids(query)
         if self.trusted:
             forwarded = headers.get(b"x-forwarded-for")
             ip = self.trusted.client_ip(peer, forwarded.decode("latin-1") if forwarded else None)
@@ -228,6 +295,13 @@ class Redirector:
             ip = peer
         if self.anonymize_ip:
             ip = anonymize.truncate(ip)
+        user_agent = _header(headers, b"user-agent")
+        if target.gate is not None:
+            # Outside the offer's targeting: the click is stored diverted, and goes to
+            # the fallback (the link's target for that reason, made when it loaded).
+            reason = target.gate.refusal(ip, user_agent, head)
+            if reason is not None:
+                target = target.off_target[reason]
         record = click_record.encode(
             click_id,
             ms,
@@ -238,10 +312,10 @@ class Redirector:
             target.diverted,
             {k: v[1] for k, v in subs.items()},
             ip,
-            _header(headers, b"user-agent"),
+            user_agent,
             _header(headers, b"referer"),
             _header(headers, b"accept-language"),
-            scope["method"] == "HEAD",
+            head,
         )
         values = {k: v[0] for k, v in subs.items()}
         values.update(target.fixed)

@@ -16,10 +16,7 @@ from app.streams.durable_queue import DurableQueue
 
 async def open_redirector(*, settings: Settings, pool: Pool, redis: Redis) -> Redirector:
     """The redirect path with its link cache loaded and its queue running."""
-    cache = LinkCache(
-        pool, redis, poll_s=settings.catalog_poll_ms / 1000, ttl_s=settings.catalog_ttl_s
-    )
-    await cache.start()
+    cache = await LinkCache.open(pool, redis, settings)
     queue = DurableQueue(
         redis,
         stream=keys.CLICKS,

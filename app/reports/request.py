@@ -14,6 +14,7 @@ from app.keys.service import Principal
 from app.patterns import MAX_ID
 from app.stats import zones
 from app.stats.request import bad, filter_values, time_range
+from app.stats.zones import next_period, period_start
 
 Period = Literal["week", "month"]
 PERIODS: tuple[Period, ...] = ("week", "month")
@@ -65,18 +66,6 @@ def _check_names(params: Mapping[str, list[str]], allowed: frozenset[str]) -> No
     for name in params:
         if name not in allowed:
             raise bad("unknown_parameter", f"unknown parameter or filter {name[:40]!r}")
-
-
-def period_start(day: date, period: Period) -> date:
-    if period == "week":
-        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
-    return day.replace(day=1)
-
-
-def next_period(day: date, period: Period) -> date:
-    if period == "week":
-        return day + timedelta(days=7)
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _range(params: Mapping[str, list[str]], default_from: date | None) -> Range:
@@ -147,6 +136,4 @@ def parse_funnel(params: Mapping[str, list[str]], principal: Principal) -> Funne
     if group_by is not None and group_by not in FUNNEL_GROUPS:
         raise bad("unknown_dimension", f"group_by: expected one of {', '.join(FUNNEL_GROUPS)}")
     span = _range(params, None)
-    return FunnelRequest(
-        span, offer, group_by, None if principal.is_admin else principal.affiliate_id
-    )
+    return FunnelRequest(span, offer, group_by, principal.only_affiliate_id)

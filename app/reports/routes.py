@@ -31,6 +31,18 @@ ToQuery = Annotated[
         "ISO date (inclusive) or time (exclusive); default today", pattern=patterns.DATE_OR_TIME
     ),
 ]
+CohortGroupBy = Annotated[
+    str | None, documented("One of the customers' binding fields", enum=list(COHORT_GROUPS))
+]
+FunnelGroupBy = Annotated[
+    str | None, documented("affiliate, link or country", enum=list(FUNNEL_GROUPS))
+]
+
+
+def _json(body: dict[str, Any]) -> Response:
+    """A report as its service built it (the response model's shape), sent without being
+    validated again."""
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get("/cohorts", response_model=CohortsOut, openapi_extra={"parameters": _FILTERS})
@@ -52,13 +64,9 @@ async def get_cohorts(
             enum=list(COHORT_METRICS),
         ),
     ] = None,
-    group_by: Annotated[
-        str | None,
-        documented("One of the customers' binding fields", enum=list(COHORT_GROUPS)),
-    ] = None,
+    group_by: CohortGroupBy = None,
 ) -> Any:
-    body = await service.cohorts(pool, raw_query(request), principal)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return _json(await service.cohorts(pool, raw_query(request), principal))
 
 
 @router.get("/funnel", response_model=FunnelOut, responses={404: {"description": "no such offer"}})
@@ -70,10 +78,6 @@ async def get_funnel(
     from_: FromQuery = None,
     to: ToQuery = None,
     tz: TzQuery = None,
-    group_by: Annotated[
-        str | None,
-        documented("affiliate, link or country", enum=list(FUNNEL_GROUPS)),
-    ] = None,
+    group_by: FunnelGroupBy = None,
 ) -> Any:
-    body = await service.funnel(pool, raw_query(request), principal)
-    return Response(orjson.dumps(body), media_type="application/json")
+    return _json(await service.funnel(pool, raw_query(request), principal))

@@ -11,10 +11,11 @@ from app.db import Pool
 from app.errors import NotFound
 from app.keys.service import Principal
 from app.money import format_money
+from app.reports import cohort_rollup, queries
 from app.reports import funnel as funnel_queries
-from app.reports import queries
-from app.reports.request import MONEY, CohortRequest, parse_cohorts, parse_funnel, period_start
+from app.reports.request import MONEY, CohortRequest, parse_cohorts, parse_funnel
 from app.stats.queries import STATEMENT_SETTINGS
+from app.stats.zones import period_start
 
 _PER_CUSTOMER = Decimal("0.0001")
 
@@ -65,21 +66,39 @@ def _cohort_body(asked: CohortRequest, records: list[Any]) -> dict[str, Any]:
     }
 
 
-async def cohorts(
-    pool: Pool, params: Mapping[str, list[str]], principal: Principal
-) -> dict[str, Any]:
-    asked = parse_cohorts(params, principal)
-    sql, args = queries.cohorts(
-        bounds=[*asked.bounds, asked.range.end],
+def _cohorts_sql(
+    asked: CohortRequest, bounds: list[Any], principal: Principal
+) -> tuple[str, list[Any]]:
+    """The cohort rollup's read where it keeps what is asked (an admin's money or
+    conversions, ungrouped, unfiltered), else the raw rows'."""
+    rolled_up = asked.metric != "customers" and not asked.group_by and not asked.filters
+    if rolled_up and principal.only_affiliate_id is None:
+        try:
+            return cohort_rollup.sql(bounds, asked.metric)
+        except cohort_rollup.NotAligned:
+            pass
+    return queries.cohorts(
+        bounds=bounds,
         start=asked.range.start,
         end=asked.range.end,
         metric=asked.metric,
         group_by=asked.group_by,
         filters=asked.filters,
-        conversions_of=None if principal.is_admin else principal.affiliate_id,
+        conversions_of=principal.only_affiliate_id,
     )
+
+
+async def cohorts(
+    pool: Pool, params: Mapping[str, list[str]], principal: Principal
+) -> dict[str, Any]:
+    asked = parse_cohorts(params, principal)
+    bounds = [*asked.bounds, asked.range.end]
+    sql, args = _cohorts_sql(asked, bounds, principal)
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(STATEMENT_SETTINGS)
+        # Planned for its own range and pieces each time: the generic plan of the prepared
+        # statement, blind to the arrays' sizes, was 7-10 times slower on 5M conversions.
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         records = await conn.fetch(sql, *args)
     return _cohort_body(asked, records)
 

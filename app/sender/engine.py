@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +24,8 @@ from app.db import Pool
 from app.sender import deliveries, metrics
 from app.sender.attempt import Courier
 from app.sender.deliveries import Claimed
-from app.sender.receivers import Receivers, host_key
+from app.sender.receivers import AHEAD, Receivers, host_key
+from app.sender.waiting import Waiting
 from app.settings import Settings
 from app.webhooks import health
 
@@ -32,6 +34,9 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_S = 1.0
 # Tries recorded in one transaction at most.
 RECORD_BATCH = 1000
+# After a claim that found fewer due rows than it asked for, the next one waits this long
+# (unless nothing is in flight).
+CLAIM_GAP_S = 0.05
 
 
 def next_attempt(
@@ -62,6 +67,7 @@ class Sender:
         self._done: list[deliveries.Outcome] = []  # tries made, not yet recorded
         self._recording = asyncio.Lock()
         self._tried = asyncio.Event()
+        self._releasing: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.failed = 0
 
@@ -145,60 +151,112 @@ class Sender:
 
     async def run(self, *, stop: asyncio.Event, burst: bool = False) -> None:
         """Keep up to sender_concurrency tries in flight until `stop` (or, in burst mode,
-        until nothing is due), then finish and record the tries in hand."""
+        until nothing is due), then finish and record the tries in hand.
+
+        The next rows are claimed while tries run (one claim at a time, in the
+        background) and wait here for a slot of their receiver (`Waiting`), so a freed
+        slot starts the next try at once rather than after a claim's round trip."""
         in_flight: set[asyncio.Task[None]] = set()
+        waiting = Waiting(self.receivers)
         stopping = asyncio.create_task(stop.wait())
         recorder = asyncio.create_task(self._recorder())
         concurrency = self._settings.sender_concurrency
         # Claiming a few rows per finished try would cost a query each; wait for a batch.
         refill_at = max(1, concurrency // 4)
+        claiming: asyncio.Task[list[asyncpg.Record]] | None = None
+        asked, busy = 0, False
+        claim_after = 0.0  # after a short claim, the table is not asked again at once
         try:
             while not stop.is_set():
-                free = concurrency - len(in_flight)
                 if len(self._done) >= max(RECORD_BATCH, concurrency):
                     # Recording lags behind: no new tries until it catches up.
                     await self.flush()
-                claimed, held_back = 0, False
-                if free >= refill_at or not in_flight:
-                    try:
-                        started, held_back = await self._claim(free)
-                    except (OSError, asyncpg.PostgresError) as exc:
-                        logger.warning("sender poll failed: %s", exc)
-                        started = []
-                    claimed = len(started)
-                    for delivery in started:
-                        task = asyncio.create_task(delivery)
-                        in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
-                if not in_flight and not claimed:
-                    if held_back:
-                        continue  # the receivers left out are free again by now
-                    if self._done or self._recording.locked():
-                        # Tries not recorded yet may be due again once they are.
-                        await self.flush()
+                if claiming is not None and claiming.done():
+                    rows = _claimed(claiming)
+                    claiming = None
+                    if len(rows) < asked:
+                        claim_after = time.monotonic() + CLAIM_GAP_S
+                    self._give_back(waiting.add(rows))
+                    if not rows and not in_flight and not waiting and not busy:
+                        if self._releasing:  # rows given back are due again once they are
+                            await asyncio.wait(self._releasing)
+                            continue
+                        if self._done or self._recording.locked():
+                            # Tries not recorded yet may be due again once they are.
+                            await self.flush()
+                            continue
+                        if burst:
+                            return
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
                         continue
-                    if burst:
-                        return
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), IDLE_POLL_S)
-                    continue
+                for row, key in waiting.ready(concurrency - len(in_flight)):
+                    task = asyncio.create_task(self._deliver(row, key, self.receivers.start(key)))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                self._give_back(waiting.expired())
+                want = AHEAD * concurrency - len(in_flight) - len(waiting)
+                pause = claim_after - time.monotonic() if in_flight else 0.0
+                if claiming is None and want >= refill_at and pause <= 0:
+                    left_out = waiting.busy()
+                    asked, busy = want, bool(left_out)
+                    claiming = asyncio.create_task(
+                        deliveries.claim(self._pool, want, busy=left_out)
+                    )
                 await asyncio.wait(
-                    {*in_flight, stopping},
-                    timeout=None if free - claimed < refill_at else IDLE_POLL_S,
+                    {*in_flight, stopping, *([claiming] if claiming else [])},
+                    timeout=max(pause, 0.001) if pause > 0 else IDLE_POLL_S,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+            # Stopped, not killed: the tries in hand finish and are recorded, the rows
+            # waiting go back.
+            if claiming is not None:
+                await asyncio.wait({claiming})
+                self._give_back(waiting.add(_claimed(claiming)))
             if in_flight:
                 await asyncio.wait(in_flight)
-            await self.flush()  # stopped, not killed: what was tried is recorded
+            self._give_back(waiting.drain())
+            if self._releasing:
+                await asyncio.wait(self._releasing)
+            await self.flush()
         finally:
             stopping.cancel()
             # Cancelled (killed): unfinished rows keep their lease and come back after it.
-            for task in in_flight:
+            if claiming is not None:
+                claiming.cancel()
+            for task in [*in_flight, *self._releasing]:
                 task.cancel()
             if in_flight:
                 await asyncio.wait(in_flight)
             # Idle by now unless killed: a batch cut short stays leased, so is sent again.
             await _cancelled(recorder)
+
+    def _give_back(self, rows: list[Claimed]) -> None:
+        """Release claimed rows that will not be tried now (in the background)."""
+        if rows:
+            task = asyncio.create_task(self._release(rows))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def _release(self, rows: list[Claimed]) -> None:
+        try:
+            await deliveries.release(self._pool, rows)
+        except (OSError, asyncpg.PostgresError) as exc:
+            # They stay leased, and come back when the lease ends.
+            logger.warning("releasing %d deliveries failed: %s", len(rows), exc)
+
+
+def _claimed(task: asyncio.Task[list[asyncpg.Record]]) -> list[asyncpg.Record]:
+    """The rows of a finished claim; none when it failed (the loop polls again)."""
+    if task.cancelled():
+        return []
+    exc = task.exception()
+    if exc is None:
+        return task.result()
+    if not isinstance(exc, OSError | asyncpg.PostgresError):
+        raise exc
+    logger.warning("sender poll failed: %s", exc)
+    return []
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

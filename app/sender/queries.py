@@ -6,11 +6,15 @@ from app.pagination import page_sql
 # sender computes the same key in Python (receivers.host_key) to leave busy hosts alone.
 HOST_KEY_SQL = r"coalesce(lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)')), '')"
 
+# A lease is committed without waiting for the disk (synchronous_commit off for its
+# transaction): lost in a crash, it only makes its rows claimable again (as after a killed
+# sender), and a try's record, committed durably later, makes the lease durable with it.
+_NO_WAIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS no_wait"
 # Rows of busy receivers ($3) stay where they are, so a slow receiver's backlog cannot
-# take the slots of the others.
+# take the slots of the others. The body is read as text: it is sent as stored.
 CLAIM = f"""
 UPDATE deliveries d SET next_attempt_at = now() + $2::interval
-FROM (
+FROM {_NO_WAIT}, (
     SELECT id, next_attempt_at, kind, affiliate_id, webhook_id FROM deliveries
     WHERE status = 'pending' AND next_attempt_at <= now()
         AND NOT ({HOST_KEY_SQL} = ANY($3::text[]))
@@ -21,16 +25,16 @@ LEFT JOIN affiliates a ON a.id = due.affiliate_id AND due.kind = 'postback'
 -- A webhook's endpoint as it is now: no row once it is deleted.
 LEFT JOIN webhooks w ON w.id = due.webhook_id
 WHERE d.id = due.id
-RETURNING d.id, d.url, d.method, d.body, d.attempts, d.kind, d.webhook_id, d.event_id,
-    a.signing_secret, w.secret AS webhook_secret, w.status AS webhook_status,
+RETURNING d.id, d.url, d.method, d.body::text AS body, d.attempts, d.kind, d.webhook_id,
+    d.event_id, a.signing_secret, w.secret AS webhook_secret, w.status AS webhook_status,
     CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END
         AS webhook_previous_secret,
     due.next_attempt_at AS due_at
 """
 # Claimed rows over a receiver's share go back, due as before, for the next claim.
-RELEASE = """
+RELEASE = f"""
 UPDATE deliveries d SET next_attempt_at = r.due_at
-FROM unnest($1::bigint[], $2::timestamptz[]) AS r (id, due_at)
+FROM {_NO_WAIT}, unnest($1::bigint[], $2::timestamptz[]) AS r (id, due_at)
 WHERE d.id = r.id AND d.status = 'pending'
 """
 # A batch of tries: their delivery_attempts rows and the deliveries' new state, one
@@ -68,7 +72,7 @@ event_id, event_type, method, url, status, attempts, next_attempt_at, last_error
 delivered_at"""
 LIST_DELIVERIES = page_sql(
     f"SELECT {DELIVERY_COLUMNS} FROM deliveries",
-    "affiliate_id = bigint, status = text, kind = text, webhook_id = bigint",
+    "affiliate_id in bigint[], status = text, kind = text, webhook_id = bigint",
 )
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
 LIST_ATTEMPTS = """

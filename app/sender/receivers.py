@@ -7,12 +7,19 @@ import contextlib
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # A receiver whose tries take this long shares a quarter of the slots with the other slow
 # ones.
 SLOW_HOST_S = 1.0
 MAX_KNOWN_RECEIVERS = 10_000
+# Rows of a receiver claimed ahead, in shares of the slots (see `hold`).
+AHEAD = 8
+# A receiver answering faster than this on average gets its requests pipelined (several
+# in flight on one connection, app/sender/http1.py); a slower one gets a connection per
+# try, since a receiver answers a connection's requests one after the other.
+PIPELINE_BELOW_S = 0.05
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 
 
@@ -69,26 +76,44 @@ class Receivers:
                 del self.latency[oldest]
                 self.slow.discard(oldest)
 
+    def pipelines(self, key: str) -> bool:
+        """Whether this receiver's tries may be pipelined: it has answered, and fast."""
+        latency = self.latency.get(key)
+        return latency is not None and latency < PIPELINE_BELOW_S
+
     def _cap(self, key: str) -> int:
         return self.share if key in self.latency else self.slow_share
 
-    def _slow_now(self) -> set[str]:
+    def slow_now(self) -> set[str]:
         # A try running this long marks its receiver slow before it ends.
         since = time.monotonic() - SLOW_HOST_S
         hanging = {key for key, starts in self.in_flight.items() if starts[0] <= since}
         return self.slow | hanging
 
-    def busy(self) -> list[str]:
-        """Receivers to leave out of the next claim."""
-        busy = {key for key, starts in self.in_flight.items() if len(starts) >= self._cap(key)}
-        slow = self._slow_now()
-        if sum(len(self.in_flight.get(key, ())) for key in slow) >= self.slow_share:
+    def busy(self, waiting: Mapping[str, int] | None = None) -> list[str]:
+        """Receivers to leave out of the next claim: those at their share, counting the
+        rows claimed and `waiting` in the sender for a slot as a second share."""
+        waiting = waiting or {}
+        busy = {
+            key
+            for key in {*self.in_flight, *waiting}
+            if len(self.in_flight.get(key, ())) + waiting.get(key, 0) >= self.hold(key)
+        }
+        slow = self.slow_now()
+        held = sum(len(self.in_flight.get(key, ())) + waiting.get(key, 0) for key in slow)
+        if held >= self.slow_share:
             busy |= slow
         return sorted(busy)
 
+    def hold(self, key: str) -> int:
+        """How many rows of a receiver the sender keeps, in flight and waiting: AHEAD
+        times its share (a slow one's: the slow share), so that a slot that frees starts
+        the next try without waiting for a claim, and a claim brings many rows."""
+        return self.slow_share if key in self.slow_now() else AHEAD * self._cap(key)
+
     def admit(self, keys: list[str]) -> list[bool]:
         """Which of these claimed rows may start now, their receivers' shares considered."""
-        slow = self._slow_now()
+        slow = self.slow_now()
         counts = {key: len(starts) for key, starts in self.in_flight.items()}
         slow_total = sum(counts.get(key, 0) for key in slow)
         verdicts = []

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api_params import IdPath
-from app.deps import CurrentKey, PoolDep
+from app.deps import PoolDep, ScopedKey
 from app.pagination import (
     Filters,
     Page,
@@ -61,7 +61,7 @@ class DeliveryDetail(DeliveryOut):
 
 @router.get("", response_model=Page[DeliveryOut])
 async def list_deliveries(
-    pool: PoolDep, key: CurrentKey, query: Filters[DeliveryQuery]
+    pool: PoolDep, key: ScopedKey, query: Filters[DeliveryQuery]
 ) -> Page[DeliveryOut]:
     """Deliveries in ID order, filtered by affiliate, status, kind and webhook endpoint."""
     rows = await sender_service.list_deliveries(pool, query=query.scoped(key))
@@ -69,7 +69,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}", response_model=DeliveryDetail)
-async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> DeliveryDetail:
+async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: ScopedKey) -> DeliveryDetail:
     """One delivery with every try: time, status code or error, latency, response snippet."""
     row, attempts = await sender_service.get_delivery(pool, delivery_id, key=key)
     return DeliveryDetail(**dict(row), attempts_log=[AttemptOut(**dict(a)) for a in attempts])
@@ -80,7 +80,7 @@ async def get_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> D
     response_model=DeliveryOut,
     responses={409: {"description": "the delivery was already delivered"}},
 )
-async def retry_delivery(delivery_id: IdPath, pool: PoolDep, key: CurrentKey) -> DeliveryOut:
+async def retry_delivery(delivery_id: IdPath, pool: PoolDep, key: ScopedKey) -> DeliveryOut:
     """Make a pending or failed delivery due now; a failed one gets one more try (a
     webhook with the same `webhook-id`). An affiliate key retries the deliveries of its
     own webhook endpoints only."""

@@ -25,7 +25,6 @@ from app.sender.outbox import delivery_for as delivery_for
 from app.sender.outbox import enqueue_deliveries as enqueue_deliveries
 from app.sender.outbox import enqueue_delivery as enqueue_delivery
 from app.settings import Settings
-from app.signals import stop_on_signals
 from app.webhooks import sealed as webhook_secrets
 
 logger = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ async def get_delivery(
     """A delivery and its tries, for an admin or the delivery's affiliate. Another
     affiliate's delivery is reported missing, so IDs reveal nothing."""
     row = await deliveries.get(pool, delivery_id)
-    if row is None or not (key.is_admin or key.affiliate_id == row["affiliate_id"]):
+    if row is None or not key.allows(row["affiliate_id"]):
         raise NotFound(f"delivery {delivery_id} does not exist")
     return row, await deliveries.attempts(pool, delivery_id)
 
@@ -59,12 +58,12 @@ async def retry_delivery(
 ) -> asyncpg.Record:
     """Make a pending or failed delivery due now; a delivered one is refused (Conflict),
     since resending it would notify the affiliate twice. An admin retries any; an
-    affiliate the deliveries of its own webhook endpoints only."""
-    if not key.is_admin:
+    affiliate the deliveries of its own webhook endpoints only, a manager their affiliates'."""
+    if not key.is_owner:
         row = await deliveries.get(pool, delivery_id)
-        if row is None or row["affiliate_id"] != key.affiliate_id:
+        if row is None or not key.allows(row["affiliate_id"]):
             raise NotFound(f"delivery {delivery_id} does not exist")
-        if row["kind"] != "webhook":
+        if not key.is_admin and row["kind"] != "webhook":
             raise Forbidden("only an admin key retries a postback")
     row = await deliveries.make_due(pool, delivery_id)
     if row is None:
@@ -79,12 +78,9 @@ async def run(
     *,
     burst: bool = False,
     stop: asyncio.Event | None = None,
-    handle_signals: bool = False,
 ) -> None:
     database_url, redis_url = settings.require_urls()
     stop = stop or asyncio.Event()
-    if handle_signals:
-        stop_on_signals(stop)
     pool = await db.create_pool(database_url, min_size=1, max_size=4)
     try:
         # A key that does not open the webhook secrets refuses to start (rather than fail,

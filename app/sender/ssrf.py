@@ -77,12 +77,21 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
+def checked_literal(host: str, allowed: Sequence[IPNetwork]) -> str | None:
+    """The address of a host that is an IP literal, checked (RefusedAddress when it is
+    not allowed); None for a name, which only a resolution can check."""
+    literal = _literal(host)
+    if literal is None:
+        return None
+    check_address(literal, allowed)
+    return str(literal)
+
+
 async def resolve_public(host: str, port: int, allowed: Sequence[IPNetwork]) -> str:
     """The first address of `host`, after checking that every address is allowed."""
-    literal = _literal(host)
+    literal = checked_literal(host, allowed)
     if literal is not None:
-        check_address(literal, allowed)
-        return str(literal)
+        return literal
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

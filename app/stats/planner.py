@@ -4,7 +4,7 @@ raw clicks and conversions do."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from app.stats.request import ReportRequest, bad
 # span is kept to a quarter.
 MAX_RAW_SPAN = timedelta(days=93)
 DAY = 86400
+PERIODS: tuple[zones.Period, ...] = ("day", "week", "month")  # finest first
 
 Pieces = list[tuple[int, int, int]]  # (grain, start, end) in seconds since the epoch
 
@@ -29,6 +30,9 @@ class Plan:
     reads: tuple[Read, ...] | None  # None: raw clicks and conversions
     columns: tuple[str, ...]  # output columns, in order
     hidden: frozenset[str]
+    # A top-N sub-ID report the sub-ID tier may answer (app/stats/subids.py): the rollup
+    # reads of its totals (the same report, ungrouped).
+    totals_reads: tuple[Read, ...] | None = None
 
 
 def _split(start: int, end: int, grains: Sequence[int]) -> Pieces | None:
@@ -58,28 +62,34 @@ def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
 
     Every bucket read must lie inside one group: inside one local hour when the report
     groups or filters by hour (hour buckets serve whole-hour zones, 15-minute buckets every
-    zone in use today), inside one local day when by day. So the range is cut at local
-    midnights, and each piece is read from the coarsest tier whose buckets fit it: UTC
-    days in the middle, hours and quarter hours towards the edges. A tier small enough to
-    read whole (network totals) is taken alone when it keeps the dimensions used.
+    zone in use today), inside one local day when by day (one local week or month when by
+    week or month, and not by day). So the range is cut at local midnights (or where
+    local weeks or months start), and each piece is read from the coarsest tier whose
+    buckets fit it: UTC days in the middle, hours and quarter hours towards the edges. A
+    tier small enough to read whole (network totals) is taken alone when it keeps the
+    dimensions used.
 
     By day in a zone off UTC, no UTC day fits in a local day, but most of one does: a
     Europe/Berlin day is UTC day D from 00:00 to 23:00 plus the hour before. Such a UTC day
     is read whole, labelled by the local day of its noon, and the hours it holds of the
     next local day (or past the range) are read again, negated, under that same label;
     those hours are also read normally under their own day. One daily row and two hourly
-    ones replace 23 hourly rows.
+    ones replace 23 hourly rows. By week or month the same happens only at the UTC days
+    where a local week or month starts.
     """
     used = {*report.group_by, *report.filters}
     local = used & set(TIME_DIMENSIONS)
     tiers = [t for t in registry.TIERS if used - set(TIME_DIMENSIONS) <= t.dimensions]
     coarsest = DAY
     cuts: list[datetime] = []
+    # The finest local period used: its starts cut the range (a week or a month is read
+    # as whole UTC days inside it, cut only where a week or month starts).
+    period: zones.Period | None = next((p for p in PERIODS if p in local), None)
     if "hour" in local:
         offsets = zones.offsets(zone, report.start, report.end)
         coarsest = next((g for g in (3600, 900) if all(o % g == 0 for o in offsets)), 0)
-    elif "day" in local:
-        cuts = zones.local_days(zone, report.start, report.end)
+    elif period is not None:
+        cuts = zones.local_days(zone, report.start, report.end, period)
     edges = [int(t.timestamp()) for t in (report.start, *cuts, report.end)]
     if any(t.microsecond for t in (report.start, report.end)):
         return None
@@ -100,18 +110,19 @@ def _reads(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
     days: Pieces = []  # UTC days read whole although they straddle a local midnight
     negated: Pieces = []  # what they hold outside the local day they are labelled with
     covered: list[tuple[int, int]] = []  # what they answer for
-    if "day" in local and DAY in grains:
+    if period is not None and DAY in grains:
         finer = grains[1:]
         first, last = edges[0], edges[-1]
         for day_start in range(first // DAY * DAY, last, DAY):
-            # A daily row is labelled by its noon: the local day holding most of it.
+            # A daily row is labelled by its noon: the local day holding most of it (and
+            # so the week or month of that day).
             noon = datetime.fromtimestamp(day_start + DAY // 2, UTC)
-            label = noon.astimezone(zone).date()
+            label = zones.period_start(noon.astimezone(zone).date(), period)
             start = max(day_start, first, int(zones.local_start(label, zone).timestamp()))
             end = min(
                 day_start + DAY,
                 last,
-                int(zones.local_start(label + timedelta(days=1), zone).timestamp()),
+                int(zones.local_start(zones.next_period(label, period), zone).timestamp()),
             )
             if end - start in range(1, DAY):
                 inside = _split(start, end, finer)
@@ -162,6 +173,26 @@ def _ranges(pieces: Pieces) -> tuple[tuple[datetime, datetime], ...]:
     )
 
 
+# The largest limit the sub-ID tier answers; a longer list reads the raw clicks.
+MAX_TOP_SUBIDS = 1000
+
+
+def _top_subids(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
+    """The totals' reads of a report the sub-ID tier may answer: one sub-ID dimension,
+    one affiliate, sorted by clicks alone, with a limit; None for any other."""
+    if not (
+        len(report.group_by) == 1
+        and report.group_by[0] in queries.SUB_DIMENSIONS
+        and set(report.filters) == {"affiliate"}
+        and len(report.filters["affiliate"]) == 1
+        and report.sort == (("clicks", True),)
+        and report.limit is not None
+        and report.limit <= MAX_TOP_SUBIDS
+    ):
+        return None
+    return _reads(replace(report, group_by=(), sort=(), limit=None), zone)
+
+
 def plan(request: ReportRequest) -> Plan:
     report, hidden = request.report, request.hidden
     reads = _reads(report, request.zone)
@@ -178,4 +209,5 @@ def plan(request: ReportRequest) -> Plan:
             columns.append(f"{d}_name")
     columns.append("currency")
     columns += [m for m in METRICS if m not in hidden]
-    return Plan(report, request.zone, reads, tuple(columns), hidden)
+    totals_reads = _top_subids(report, request.zone) if reads is None else None
+    return Plan(report, request.zone, reads, tuple(columns), hidden, totals_reads)

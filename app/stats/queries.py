@@ -14,11 +14,14 @@ from typing import Any
 from app.rollups import registry
 from app.rollups.registry import COUNT_METRICS, DIMENSION_COLUMNS, Tier
 
-TIME_DIMENSIONS = ("hour", "day")
+TIME_DIMENSIONS = ("hour", "day", "week", "month")
+# Grouped by, never filtered on: a week is its Monday, a month its first day (local dates).
+GROUP_ONLY = frozenset({"week", "month"})
 ID_DIMENSIONS = ("affiliate", "offer", "link")
 SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5", "source")
 AGENT_DIMENSIONS = ("country", "device", "os", "browser")
 DIMENSIONS = (*TIME_DIMENSIONS, *ID_DIMENSIONS, *SUB_DIMENSIONS, *AGENT_DIMENSIONS)
+FILTERS = tuple(d for d in DIMENSIONS if d not in GROUP_ONLY)
 
 # The rollups' amounts (app/rollups/registry.py), then those derived from them.
 METRICS = (*registry.METRICS, "profit", "cr", "epc")
@@ -101,7 +104,7 @@ _CLICKS = """(SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) <= 1000
          SELECT * FROM clicks WHERE coalesce(octet_length(sub1), 0) > 1000) k"""
 # Clicks stored before migration 0002 have no currency of their own; the subquery runs
 # for those rows only.
-_CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.id = k.offer_id))"
+CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.id = k.offer_id))"
 _CLICK_SUMS = """count(*) FILTER (WHERE NOT k.is_bot) AS clicks,
        count(*) FILTER (WHERE k.is_unique AND NOT k.is_bot) AS unique_clicks,
        count(*) FILTER (WHERE k.is_bot) AS bot_clicks"""
@@ -120,6 +123,12 @@ _DERIVED = {
     "cr": "CASE WHEN {t}.clicks > 0 THEN round({t}.conversions * 100.0 / {t}.clicks, 2) END",
     "epc": "CASE WHEN {t}.clicks > 0 THEN round({t}.payout / {t}.clicks, 4) END",
 }
+
+
+def derived(table: str) -> list[str]:
+    """The derived metrics (profit, cr, epc) of the rows of `table`, as select items."""
+    return [f"{expr.format(t=table)} AS {name}" for name, expr in _DERIVED.items()]
+
 
 # Offsets over the coming year (now and every quarter), by PostgreSQL's rules.
 ZONE_OFFSETS = """
@@ -172,6 +181,8 @@ def _time_expr(dimension: str, ts: str, tz: str) -> str:
     local = f"({ts} AT TIME ZONE {tz})"
     if dimension == "day":
         return f"{local}::date"
+    if dimension in GROUP_ONLY:  # ISO weeks start on Monday, as date_trunc's do
+        return f"date_trunc('{dimension}', {local})::date"
     # The instant the local hour starts: in a DST fall-back the two 01:00 hours stay
     # apart, and half-hour zones get their own hour boundaries.
     return f"({ts} - ({local} - date_trunc('hour', {local})))"
@@ -211,6 +222,41 @@ def _leaf(
         f"SELECT {', '.join([*selects, f'{currency} AS currency'])}, {sums}\n"
         f"FROM {source}\nWHERE {' AND '.join(conditions)}\nGROUP BY {group}"
         + (f"\nHAVING {having}" if having else "")
+    )
+
+
+def click_leaf(report: Report, params: Params, start: datetime, end: datetime, tz: str) -> str:
+    """The raw clicks of [start, end) grouped as the report groups them, with the click
+    metrics; `tz` is params.tz(...) when the report uses time, else ''."""
+    return _leaf(
+        report,
+        params,
+        columns=_CLICK_COLUMNS,
+        ts="k.clicked_at",
+        currency=CLICK_CURRENCY,
+        sums=_CLICK_SUMS,
+        source=_CLICKS,
+        where=[f"k.clicked_at >= {params.add(start)}", f"k.clicked_at < {params.add(end)}"],
+        tz=tz,
+    )
+
+
+def conversion_leaf(report: Report, params: Params, tz: str) -> str:
+    """The raw conversions of the report's range, grouped as it groups them."""
+    return _leaf(
+        report,
+        params,
+        columns=_CONVERSION_COLUMNS,
+        ts="v.created_at",
+        currency="v.currency",
+        sums=_CONVERSION_SUMS,
+        source="conversions v",
+        where=[
+            f"v.created_at >= {params.add(report.start)}",
+            f"v.created_at < {params.add(report.end)}",
+            "v.status IN ('approved', 'pending', 'rejected')",
+        ],
+        tz=tz,
     )
 
 
@@ -264,34 +310,9 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
             for read in reads
         ]
     else:
-        start, end = params.add(report.start), params.add(report.end)
         leaves = [
-            _leaf(
-                report,
-                params,
-                columns=_CLICK_COLUMNS,
-                ts="k.clicked_at",
-                currency=_CLICK_CURRENCY,
-                sums=_CLICK_SUMS,
-                source=_CLICKS,
-                where=[f"k.clicked_at >= {start}", f"k.clicked_at < {end}"],
-                tz=tz,
-            ),
-            _leaf(
-                report,
-                params,
-                columns=_CONVERSION_COLUMNS,
-                ts="v.created_at",
-                currency="v.currency",
-                sums=_CONVERSION_SUMS,
-                source="conversions v",
-                where=[
-                    f"v.created_at >= {start}",
-                    f"v.created_at < {end}",
-                    "v.status IN ('approved', 'pending', 'rejected')",
-                ],
-                tz=tz,
-            ),
+            click_leaf(report, params, report.start, report.end, tz),
+            conversion_leaf(report, params, tz),
         ]
     dims = [f"d_{d}" for d in report.group_by]
     keys = ", ".join([*dims, "currency"])
@@ -322,7 +343,6 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
             alias = f"n_{dimension}"
             names.append(f"{alias}.{column} AS {dimension}_name")
             joins.append(f"LEFT JOIN {table} {alias} ON {alias}.id = r.d_{dimension}")
-    derived = [f"{expr.format(t='r')} AS {name}" for name, expr in _DERIVED.items()]
 
     def order_by(table: str) -> str:
         order = []
@@ -346,14 +366,14 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
 UNION ALL
 (SELECT {nulls}, currency, {_ROLLUP_SUMS}, true FROM g GROUP BY currency)
 )
-SELECT r.*, {", ".join([*derived, *names])}
+SELECT r.*, {", ".join([*derived("r"), *names])}
 FROM r {" ".join(joins)}
 ORDER BY is_total, {order_by("r")}"""
     else:
         sql = f"""WITH r AS (
 {grouped}
 )
-SELECT r.*, false AS is_total, {", ".join([*derived, *names])}
+SELECT r.*, false AS is_total, {", ".join([*derived("r"), *names])}
 FROM r {" ".join(joins)}
 ORDER BY {order_by("r")} {limit}"""
     return sql, params.values

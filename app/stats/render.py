@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -23,7 +23,9 @@ MAX_JSON_ROWS = 10_000
 # A CSV download goes out in chunks of about this size.
 CSV_CHUNK = 65536
 
-Cells = Callable[[asyncpg.Record], list[Any]]
+# A row as asyncpg gives it, or as a dict (app/stats/subids.py).
+Record = asyncpg.Record | Mapping[str, Any]
+Cells = Callable[[Record], list[Any]]
 _DECIMAL_METRICS = frozenset({"revenue", "payout", "customer_revenue", "profit", "cr", "epc"})
 _TEXT_DIMENSIONS = frozenset({*SUB_DIMENSIONS, "country", "device", "os", "browser"})
 _TEXT_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -36,7 +38,7 @@ def _none_if_empty(value: str) -> str | None:
 def _converter(column: str, zone: ZoneInfo) -> Callable[[Any], Any] | None:
     if column == "hour":
         return lambda value: value.astimezone(zone).isoformat()
-    if column == "day":
+    if column in ("day", "week", "month"):
         return date.isoformat
     if column in _DECIMAL_METRICS:
         return format_money
@@ -50,7 +52,7 @@ def _cells(plan: Plan) -> Cells:
     once per report, not once per cell (a CSV export renders tens of thousands of rows)."""
     steps = [(f"d_{c}" if c in DIMENSIONS else c, _converter(c, plan.zone)) for c in plan.columns]
 
-    def cells(record: asyncpg.Record) -> list[Any]:
+    def cells(record: Record) -> list[Any]:
         out = []
         for source, convert in steps:
             value = record[source]
@@ -60,11 +62,11 @@ def _cells(plan: Plan) -> Cells:
     return cells
 
 
-def _row(record: asyncpg.Record, plan: Plan, cells: Cells) -> dict[str, Any]:
+def _row(record: Record, plan: Plan, cells: Cells) -> dict[str, Any]:
     return dict(zip(plan.columns, cells(record), strict=True))
 
 
-def _totals(records: Iterable[asyncpg.Record], plan: Plan, cells: Cells) -> dict[str, Any]:
+def _totals(records: Iterable[Record], plan: Plan, cells: Cells) -> dict[str, Any]:
     """Totals over every row, and per currency: money only adds up within one currency,
     so the overall money fields are null when the report holds several."""
     per_currency = sorted(
@@ -100,7 +102,7 @@ def _totals(records: Iterable[asyncpg.Record], plan: Plan, cells: Cells) -> dict
     return {"totals": overall, "totals_by_currency": per_currency}
 
 
-def json_body(plan: Plan, records: Sequence[asyncpg.Record]) -> dict[str, Any]:
+def json_body(plan: Plan, records: Sequence[Record]) -> dict[str, Any]:
     """The JSON answer from the rows of queries.build(..., totals=True)."""
     rows = [r for r in records if not r["is_total"]]
     totals = [r for r in records if r["is_total"]] if plan.report.group_by else rows

@@ -17,6 +17,7 @@ from app.patterns import MAX_ID
 from app.stats import zones
 from app.stats.queries import (
     DIMENSIONS,
+    FILTERS,
     ID_DIMENSIONS,
     METRICS,
     NETWORK_METRICS,
@@ -157,10 +158,14 @@ def filter_values(dimension: str, raw: list[str]) -> list[Any]:
     return values
 
 
-def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportRequest:
-    """Check a request's query parameters (name -> values) against what the key may see."""
+def parse(
+    params: Mapping[str, list[str]], principal: Principal, *, among: Sequence[int] | None = None
+) -> ReportRequest:
+    """Check a request's query parameters (name -> values) against what the key may see;
+    `among`: the only affiliates counted (a portal manager's, however many: they are not
+    a filter typed, so MAX_FILTER_VALUES is not theirs), within any affiliate filter."""
     for name in params:
-        if name not in QUERY_PARAMETERS and name not in DIMENSIONS:
+        if name not in QUERY_PARAMETERS and name not in FILTERS:
             raise bad("unknown_parameter", f"unknown parameter or filter {name[:40]!r}")
 
     def one(name: str) -> str | None:
@@ -184,12 +189,19 @@ def parse(params: Mapping[str, list[str]], principal: Principal) -> ReportReques
     )
 
     group_by = _names(one("group_by"), DIMENSIONS, what="group_by", code="unknown_dimension")
-    filters = {d: filter_values(d, params[d]) for d in DIMENSIONS if d in params}
-    if not principal.is_admin:
+    filters = {d: filter_values(d, params[d]) for d in FILTERS if d in params}
+    if principal.is_manager:
+        filters["affiliate"] = principal.managed_filter(filters.get("affiliate", []))
+    elif not principal.is_admin:
         own = principal.affiliate_id
         if any(v != own for v in filters.get("affiliate", [])):
             raise Forbidden("this key may not see another affiliate's stats")
         filters["affiliate"] = [own]
+    if among is not None:
+        allowed = set(among)
+        filters["affiliate"] = [a for a in filters.get("affiliate", among) if a in allowed]
+        if not filters["affiliate"]:
+            raise Forbidden("no affiliate of these is yours")
     hidden = frozenset() if principal.is_admin else NETWORK_METRICS
 
     limit_text = one("limit")

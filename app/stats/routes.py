@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
 
 from app import patterns
 from app.api_params import documented, filter_parameters, raw_query
-from app.deps import CurrentKey, PoolDep
+from app.deps import PoolDep, ScopedKey
 from app.stats import service as stats_service
-from app.stats.queries import DIMENSIONS, METRICS
+from app.stats.queries import DIMENSIONS, FILTERS, METRICS
 from app.stats.request import TzQuery
 from app.stats.schemas import StatsOut
 
 router = APIRouter(tags=["stats"])
 
-_FILTERS = filter_parameters(DIMENSIONS, on="", several="repeat the parameter for several values")
-
-
-async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+_FILTERS = filter_parameters(FILTERS, on="", several="repeat the parameter for several values")
 
 
 @router.get(
@@ -37,7 +29,7 @@ async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[
 async def get_stats(
     request: Request,
     pool: PoolDep,
-    principal: CurrentKey,
+    principal: ScopedKey,
     from_: Annotated[
         str | None,
         documented(
@@ -74,13 +66,6 @@ async def get_stats(
 ) -> Any:
     plan, fmt = stats_service.plan(raw_query(request), principal)
     if fmt == "csv":
-        day = plan.report.start.astimezone(plan.zone).date().isoformat()
-        chunks = stats_service.report_csv(pool, plan)
-        header = await anext(chunks)  # connects first (see report_csv)
-        return StreamingResponse(
-            _prepended(header, chunks),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="stats-{day}.csv"'},
-        )
+        return await stats_service.csv_download(pool, plan)
     body = await stats_service.report_json(pool, plan)
     return Response(orjson.dumps(body), media_type="application/json")

@@ -3,23 +3,36 @@ read-only, and render its rows as JSON values or CSV lines."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from fastapi.responses import StreamingResponse
+
 from app.db import Pool
 from app.keys.service import Principal
-from app.stats import planner, queries, render, request
+from app.stats import planner, queries, render, request, subids
 from app.stats.planner import Plan
 from app.stats.request import MAX_LIMIT, Format
 from app.stats.zones import TZ_NAME, zones_out_of_step
 
-__all__ = ["MAX_LIMIT", "TZ_NAME", "plan", "report_csv", "report_json", "zones_out_of_step"]
+__all__ = [
+    "MAX_LIMIT",
+    "TZ_NAME",
+    "csv_download",
+    "plan",
+    "report_csv",
+    "report_json",
+    "zones_out_of_step",
+]
 
 
-def plan(params: Mapping[str, list[str]], principal: Principal) -> tuple[Plan, Format]:
-    """Check a request's query parameters (name -> values) and plan the report."""
-    asked = request.parse(params, principal)
+def plan(
+    params: Mapping[str, list[str]], principal: Principal, *, among: Sequence[int] | None = None
+) -> tuple[Plan, Format]:
+    """Check a request's query parameters (name -> values) and plan the report (`among`:
+    request.parse's)."""
+    asked = request.parse(params, principal, among=among)
     return planner.plan(asked), asked.format
 
 
@@ -29,6 +42,17 @@ async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
     capped = replace(
         report, limit=min(report.limit or render.MAX_JSON_ROWS + 1, render.MAX_JSON_ROWS + 1)
     )
+    if plan.totals_reads is not None:
+        # The sub-ID tier, its seals, the raw clicks and the rollups from one snapshot.
+        tiered = replace(plan, report=capped)
+        async with (
+            pool.acquire() as conn,
+            conn.transaction(readonly=True, isolation="repeatable_read"),
+        ):
+            await conn.execute(queries.STATEMENT_SETTINGS)
+            rows = await subids.read(conn, tiered)
+        if rows is not None:
+            return render.json_body(plan, rows)
     sql, args = queries.build(capped, plan.reads, totals=True)
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(queries.STATEMENT_SETTINGS)
@@ -50,3 +74,21 @@ async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:
                 yield chunk
     if rest := lines.flush():
         yield rest
+
+
+async def _prepended(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def csv_download(pool: Pool, plan: Plan) -> StreamingResponse:
+    """The report as a CSV download named by its first day (the API's and the portal's)."""
+    day = plan.report.start.astimezone(plan.zone).date().isoformat()
+    chunks = report_csv(pool, plan)
+    header = await anext(chunks)  # connects first (see report_csv)
+    return StreamingResponse(
+        _prepended(header, chunks),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="stats-{day}.csv"'},
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.db import Pool
@@ -22,6 +23,8 @@ ABBREVIATION_ZONES = {
     "EET": "Europe/Athens",
     "WET": "Europe/Lisbon",
 }
+# The local periods a report groups by, cut in its zone.
+Period = Literal["day", "week", "month"]
 TZ_NAME = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
 _TZ_NAME = re.compile(TZ_NAME)
 
@@ -86,13 +89,33 @@ def offsets(zone: ZoneInfo, start: datetime, end: datetime) -> set[int]:
     return found
 
 
-def local_days(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
-    """The instants in (start, end) where a local day starts (a day starting in a DST gap
-    starts at the transition, as PostgreSQL's AT TIME ZONE has it)."""
+def period_start(day: date, period: Period) -> date:
+    """The first day of the local day, ISO week (from Monday) or month holding `day`."""
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def next_period(day: date, period: Period) -> date:
+    """The first day of the period after the one `day` starts."""
+    if period == "week":
+        return day + timedelta(days=7)
+    if period == "month":
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return day + timedelta(days=1)
+
+
+def local_days(
+    zone: ZoneInfo, start: datetime, end: datetime, period: Period = "day"
+) -> list[datetime]:
+    """The instants in (start, end) where a local day (or week, or month) starts (a day
+    starting in a DST gap starts at the transition, as PostgreSQL's AT TIME ZONE has it)."""
     cuts = []
-    day = start.astimezone(zone).date() + timedelta(days=1)
+    day = next_period(period_start(start.astimezone(zone).date(), period), period)
     while (cut := local_start(day, zone)) < end:
         if cut > start:
             cuts.append(cut)
-        day += timedelta(days=1)
+        day = next_period(day, period)
     return cuts

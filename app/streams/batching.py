@@ -4,16 +4,25 @@ Each item waits in a queue; one flusher task hands everything queued to `flush` 
 and resolves every waiter with its result (or with the exception `flush` gave for that
 item). While one batch is in flight the next one fills, so batches grow with load and an
 idle caller waits for one round trip only.
+
+A waiter is a future (`submit`, for a caller that awaits) or a plain callback
+(`submit_then`, the edge's hot path): the flusher, once the batch's one round trip is
+answered, calls every callback of the batch in one pass, in the order submitted, with
+the item's result or exception. No future, no done-callback scheduled per item: a
+batch of clicks is one future (the round trip's) and one pass that writes its replies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +45,7 @@ class GroupCommit(Generic[T, R]):
         self._max_batch = max_batch
         self._budget_s = budget_s
         self._name = name
-        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._queue: list[tuple[T, asyncio.Future[R] | Callable[[R | Exception], object]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -62,6 +71,13 @@ class GroupCommit(Generic[T, R]):
         self._wakeup.set()
         return future
 
+    def submit_then(self, item: T, then: Callable[[R | Exception], object]) -> None:
+        """Queue an item; `then` is called with its result, or the exception that failed
+        it, once its batch is flushed (from the flusher, with the batch's other callbacks
+        in one pass: never before the batch's round trip is answered)."""
+        self._queue.append((item, then))
+        self._wakeup.set()
+
     async def _flush_forever(self) -> None:
         while True:
             await self._wakeup.wait()
@@ -73,7 +89,7 @@ class GroupCommit(Generic[T, R]):
         batch = self._queue[: self._max_batch]
         del self._queue[: self._max_batch]
         results: Sequence[R | Exception] | None = None
-        error: BaseException | None = None
+        error: Exception | None = None
         try:
             async with asyncio.timeout(self._budget_s):
                 results = await self._flush([item for item, _ in batch])
@@ -81,15 +97,22 @@ class GroupCommit(Generic[T, R]):
             error = CommitFailed(str(exc) or type(exc).__name__)
         self.batches += 1
         self.items += len(batch)
-        for i, (_, future) in enumerate(batch):
-            if future.done():
-                continue
+        for i, (_, waiter) in enumerate(batch):
+            outcome: R | Exception
             if results is not None:
-                result = results[i]
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+                outcome = results[i]
             else:
                 assert error is not None
-                future.set_exception(error)
+                outcome = error
+            if not isinstance(waiter, asyncio.Future):
+                try:
+                    waiter(outcome)
+                except Exception:  # one caller's fault: the batch's others still hear
+                    logger.exception("%s: a callback failed", self._name)
+                continue
+            if waiter.done():
+                continue
+            if isinstance(outcome, Exception):
+                waiter.set_exception(outcome)
+            else:
+                waiter.set_result(outcome)

@@ -116,6 +116,21 @@ class DurableQueue:
             record, shard=None if shard is None else shard.index, admission=admission
         )
 
+    def submit_then(
+        self,
+        record: bytes,
+        then: Callable[[bool | Exception], object],
+        *,
+        shard: Shard | None = None,
+        admission: Sequence[bytes] | None = None,
+    ) -> None:
+        """`submit` with a callback in place of the future (the edge's hot path: one pass
+        per batch answers its requests). `then` gets a CommitFailed or Unconfirmed as it
+        is, and the record is then the caller's to `keep`."""
+        self.producer.enqueue_then(
+            record, then, shard=None if shard is None else shard.index, admission=admission
+        )
+
     async def put(
         self,
         record: bytes,

@@ -175,6 +175,19 @@ class StreamProducer:
         index = next(self._rotation) if shard is None else shard
         return self._batchers[index].submit((record, admission))
 
+    def enqueue_then(
+        self,
+        record: bytes,
+        then: Callable[[bool | Exception], object],
+        *,
+        shard: int | None = None,
+        admission: Sequence[bytes] | None = None,
+    ) -> None:
+        """`enqueue` without a future: `then` gets what the future would (its result, or
+        the exception), called once the record's batch is answered (GroupCommit)."""
+        index = next(self._rotation) if shard is None else shard
+        self._batchers[index].submit_then((record, admission), then)
+
     async def send_now(self, chunk: str, records: list[bytes]) -> int:
         """XADD a chunk of spooled records, named `chunk` uniquely, at once: no budget, no
         admission, and never twice (the replayer's path). The count added (0: already in);

@@ -19,7 +19,9 @@ from typing import Any, Literal, get_args
 import asyncpg
 import orjson
 
+from app.attribution import queries as conversion_queries
 from app.clickid import format_click_id
+from app.clicks import record as click_record
 from app.db import Executor
 from app.money import format_money
 from app.webhooks import queries
@@ -57,18 +59,8 @@ _CONVERSION_FIELDS = (
     "txid",
     "click_id",
     "reason",
-    "amount",
-    "amount_currency",
-    "currency",
-    "revenue",
-    "payout",
-    "sub1",
-    "sub2",
-    "sub3",
-    "sub4",
-    "sub5",
-    "source",
-    "aff_click_id",
+    *conversion_queries.MONEY_COLUMNS,
+    *click_record.SUB_NAMES,
     "country",
     "via",
     "created_at",

@@ -12,7 +12,7 @@ RETURNING {COLUMNS}
 """
 # The id an endpoint will have: its secret is sealed with it before the INSERT.
 NEXT_ID = "SELECT nextval(pg_get_serial_sequence('webhooks', 'id'))"
-LIST = page_sql(f"SELECT {COLUMNS} FROM webhooks", "affiliate_id = bigint")
+LIST = page_sql(f"SELECT {COLUMNS} FROM webhooks", "affiliate_id in bigint[]")
 GET = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1"
 COUNT_OF_AFFILIATE = "SELECT count(*) FROM webhooks WHERE affiliate_id = $1"
 GET_FOR_UPDATE = f"SELECT {COLUMNS} FROM webhooks WHERE id = $1 FOR UPDATE"

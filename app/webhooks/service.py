@@ -16,7 +16,7 @@ from app.catalog import patch
 from app.db import Connection, Executor
 from app.errors import BadRequest, Conflict, Forbidden, NotFound
 from app.keys.service import Principal
-from app.pagination import Page, PageParams
+from app.pagination import AffiliatePage, Page
 from app.sealing import Sealer
 from app.sender import service as sender_service
 from app.signing import new_webhook_secret
@@ -43,7 +43,7 @@ def _out(row: asyncpg.Record) -> WebhookOut:
 async def _visible(conn: Executor, webhook_id: int, key: Principal, *, lock: bool = False) -> Any:
     """The endpoint, if this key may see it; another affiliate's is reported missing."""
     row = await conn.fetchrow(queries.GET_FOR_UPDATE if lock else queries.GET, webhook_id)
-    if row is None or not (key.is_admin or row["affiliate_id"] == key.affiliate_id):
+    if row is None or not key.allows(row["affiliate_id"]):
         raise NotFound(f"webhook {webhook_id} does not exist")
     return row
 
@@ -57,6 +57,10 @@ async def create_webhook(
     sealer: Sealer | None,
 ) -> WebhookWithSecret:
     affiliate_id = body.affiliate_id
+    if key.is_manager:
+        if affiliate_id is None:
+            key.require_admin()  # the program's own endpoints are the owners'
+        key.require_affiliate_access(affiliate_id)
     if not key.is_admin:
         if affiliate_id is not None and affiliate_id != key.affiliate_id:
             raise Forbidden("an affiliate key manages its own webhooks only")
@@ -90,9 +94,10 @@ async def create_webhook(
     return WebhookWithSecret(**dict(row), secret=secret)
 
 
-async def list_webhooks(conn: Executor, *, key: Principal, page: PageParams) -> Page[WebhookOut]:
-    scope = None if key.is_admin else key.affiliate_id
-    rows = await conn.fetch(queries.LIST, page.after, page.limit, scope)
+async def list_webhooks(conn: Executor, *, key: Principal, page: AffiliatePage) -> Page[WebhookOut]:
+    """A page of endpoints: an affiliate key's own; an admin's all, or one affiliate's
+    (`page.affiliate_id`)."""
+    rows = await conn.fetch(queries.LIST, *page.scoped(key).arguments())
     return page.of([_out(r) for r in rows], rows)
 
 

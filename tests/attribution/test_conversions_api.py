@@ -133,6 +133,16 @@ async def test_patch_changes_a_status_with_every_effect(
         ("approved", "rejected"),
     ]
     assert history[-1]["changed_by"] == "admin"
+    listed = await client.get(f"/api/v1/conversions/{rows['A1']['id']}/history", headers=admin)
+    assert listed.status_code == 200, listed.text
+    assert [(h["old_status"], h["new_status"], h["changed_by"]) for h in listed.json()] == [
+        (h["old_status"], h["new_status"], h["changed_by"]) for h in history
+    ]
+    assert listed.json()[0]["changed_at"] <= listed.json()[1]["changed_at"]
+    alice_key = await affiliate_headers(client, admin, shop["alice"]["id"])
+    hidden = await client.get(f"/api/v1/conversions/{rows['A1']['id']}/history", headers=alice_key)
+    assert hidden.status_code == 403
+    assert_error(await client.get("/api/v1/conversions/999999/history", headers=admin), 404)
     urls = [r["url"] for r in await pool.fetch("SELECT url FROM deliveries ORDER BY id")]
     assert urls[-1] == "https://aff.example/pb?s=rejected"
     # The same status again changes nothing.

@@ -7,6 +7,8 @@ import asyncpg
 import httpx
 import pytest
 
+from app.catalog import links as link_service
+from app.errors import Conflict
 from tests.catalog.conftest import offer_body
 from tests.helpers import assert_error, create
 
@@ -265,3 +267,70 @@ async def test_malformed_path_id_is_400(
     client: httpx.AsyncClient, admin: dict[str, str], bad_id: str
 ) -> None:
     assert_error(await client.get(f"{API}/{bad_id}", headers=admin), 400, "invalid_request")
+
+
+async def test_link_for_takes_the_active_link_or_makes_one(
+    pool: asyncpg.Pool,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    advertiser: dict[str, Any],
+    affiliate: dict[str, Any],
+    offer: dict[str, Any],
+) -> None:
+    bob = await create(client, "affiliates", {"name": "Bob"}, admin)
+    first, made = await link_service.link_for(
+        pool, affiliate_id=affiliate["id"], offer_id=offer["id"], public_url="http://t.example"
+    )
+    assert made
+    assert first.tracking_url == f"http://t.example/c/{first.code}"
+    again, made_again = await link_service.link_for(
+        pool, affiliate_id=affiliate["id"], offer_id=offer["id"], public_url="http://t.example"
+    )
+    assert (again, made_again) == (first, False)
+    # Another affiliate on the same offer: its own link.
+    bobs, _ = await link_service.link_for(
+        pool, affiliate_id=bob["id"], offer_id=offer["id"], public_url="http://t.example"
+    )
+    assert bobs.id != first.id
+    # Archived: a new one is made (the archived code keeps going to the fallback).
+    await client.delete(f"{API}/{first.id}", headers=admin)
+    fresh, made_fresh = await link_service.link_for(
+        pool, affiliate_id=affiliate["id"], offer_id=offer["id"], public_url="http://t.example"
+    )
+    assert made_fresh
+    assert fresh.id not in (first.id, bobs.id)
+    assert await count(pool) == 3
+    # An archived offer takes no new link: the create service's own refusal.
+    archived = await create(client, "offers", offer_body(advertiser["id"]), admin)
+    await create(client, "links", {"affiliate_id": bob["id"], "offer_id": archived["id"]}, admin)
+    assert (
+        await client.delete(f"/api/v1/offers/{archived['id']}", headers=admin)
+    ).status_code == 204
+    with pytest.raises(Conflict, match="is archived"):
+        await link_service.link_for(
+            pool, affiliate_id=affiliate["id"], offer_id=archived["id"], public_url=""
+        )
+
+
+async def test_list_among_some_affiliates_only(
+    pool: asyncpg.Pool,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    affiliate: dict[str, Any],
+    offer: dict[str, Any],
+) -> None:
+    bob = await create(client, "affiliates", {"name": "Bob"}, admin)
+    carol = await create(client, "affiliates", {"name": "Carol"}, admin)
+    for a in (affiliate, bob, carol):
+        await create(client, "links", {"affiliate_id": a["id"], "offer_id": offer["id"]}, admin)
+
+    async def listed(among: list[int] | None, **filters: Any) -> list[int]:
+        query = link_service.LinkQuery(**filters)
+        page = await link_service.list_links(pool, query=query, public_url="", among=among)
+        return [link.affiliate_id for link in page.items]
+
+    assert await listed(None) == [affiliate["id"], bob["id"], carol["id"]]
+    assert await listed([bob["id"], carol["id"]]) == [bob["id"], carol["id"]]
+    assert await listed([]) == []
+    assert await listed([bob["id"]], affiliate_id=carol["id"]) == []
+    assert await listed([bob["id"]], offer_id=offer["id"]) == [bob["id"]]

@@ -94,3 +94,9 @@ def changed(text: str, at: int, char: str, upper: bool) -> str:
 )
 def test_the_26_character_form_is_read_as_base32hex_decoding_reads_it(text: str) -> None:
     assert parse_click_id(text) == decoded_by_base32(text)
+
+
+@given(st.integers(min_value=0, max_value=(1 << 128) - 1))
+def test_the_short_form_is_base32hex_of_the_16_bytes(value: int) -> None:
+    click = uuid.UUID(int=value)
+    assert format_click_id(click) == base64.b32hexencode(click.bytes)[:26].decode().lower()

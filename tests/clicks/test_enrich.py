@@ -1,6 +1,6 @@
 import pytest
 
-from app.clicks.enrich import country_of, describe_agent
+from app.clicks.enrich import country_of, describe_agent, device_of
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -44,6 +44,8 @@ LINUX_FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefo
 def test_real_browsers(user_agent: str, device: str, os: str, browser: str) -> None:
     agent = describe_agent(user_agent)
     assert (agent.device, agent.os, agent.browser, agent.is_bot) == (device, os, browser, False)
+    # The redirect's lookup (offer targeting) finds the same device.
+    assert device_of(user_agent) == device
 
 
 @pytest.mark.parametrize(
@@ -67,6 +69,8 @@ def test_bots_link_previews_and_scripts(user_agent: str) -> None:
     agent = describe_agent(user_agent)
     assert agent.is_bot
     assert agent.device == "bot"
+    # Without the crawler list, none of them passes for a desktop, mobile or tablet.
+    assert device_of(user_agent) in ("bot", "other")
 
 
 @pytest.mark.parametrize(

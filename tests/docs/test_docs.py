@@ -82,6 +82,7 @@ async def test_from_the_sign_in_page_to_working_docs_with_other_origins_blocked(
     assert seen["heading"] == "Sign in"
     assert [(link["href"], link["seen"]) for link in seen["links"]] == [
         ("/forgot", True),
+        ("/join", True),
         ("/docs", True),
     ]
     docs = seen["docs"]

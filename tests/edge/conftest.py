@@ -1,4 +1,4 @@
-"""A real uvicorn server over loopback, with `tracker serve`'s protocol or uvicorn's own."""
+"""A real uvicorn server over loopback, with `tracker serve`'s protocols or uvicorn's own."""
 
 from __future__ import annotations
 
@@ -6,18 +6,31 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
+from app.edge.front import FrontProtocol
 from app.edge.protocol import EdgeProtocol
 from app.main import TrackerApp
 from tests.edge.wire import Served
-from tests.helpers import reload_links
+from tests.helpers import create, reload_links
+
+SECRET = "sekret-0123456789abcdef"
 
 
 async def _serve(app: TrackerApp, http: Any) -> AsyncIterator[Served]:
+    # As `tracker serve` runs it: uvicorn's proxy middleware would wrap the app (and hide
+    # the redirector from the protocols), the app trusts X-Forwarded-* itself.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", http=http
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        http=http,
+        proxy_headers=False,
+        server_header=False,
     )
     config.timeout_keep_alive = 2
     server = uvicorn.Server(config)
@@ -29,9 +42,17 @@ async def _serve(app: TrackerApp, http: Any) -> AsyncIterator[Served]:
     await task
 
 
+@pytest.fixture(params=[FrontProtocol, EdgeProtocol], ids=["front", "uvicorn-lane"])
+async def edge(app: TrackerApp, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
+    """`tracker serve`'s protocol (front), and uvicorn's with the fast lane, which front
+    hands a connection to: every test here holds for both."""
+    async for served in _serve(app, request.param):
+        yield served
+
+
 @pytest.fixture
-async def edge(app: TrackerApp) -> AsyncIterator[Served]:
-    async for served in _serve(app, EdgeProtocol):
+async def front(app: TrackerApp) -> AsyncIterator[Served]:
+    async for served in _serve(app, FrontProtocol):
         yield served
 
 
@@ -46,3 +67,21 @@ async def plain(app: TrackerApp) -> AsyncIterator[Served]:
 async def code(app: TrackerApp, catalog: dict[str, Any]) -> str:
     await reload_links(app)
     return str(catalog["alice_link"]["code"])
+
+
+@pytest.fixture
+async def tokens(
+    app: TrackerApp, client: httpx.AsyncClient, admin: dict[str, str]
+) -> dict[str, str]:
+    """Postback tokens: a plain advertiser, a signing one, one that allows 10.0.0.0/8 only."""
+    made = {
+        "plain": await create(client, "advertisers", {"name": "Plain"}, admin),
+        "signed": await create(
+            client, "advertisers", {"name": "Signed", "signing_secret": SECRET}, admin
+        ),
+        "walled": await create(
+            client, "advertisers", {"name": "Walled", "ip_allowlist": ["10.0.0.0/8"]}, admin
+        ),
+    }
+    await app.intake.cache.load()
+    return {name: str(advertiser["postback_token"]) for name, advertiser in made.items()}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.edge import protocol
-from tests.edge.wire import Served, exchange, get, read_all
+from tests.edge.wire import Served, exchange, get, read_all, read_until_closed
 
 
 async def test_content_length_with_transfer_encoding_is_refused(edge: Served) -> None:
@@ -88,15 +88,8 @@ async def test_a_half_closed_client_still_gets_its_redirect(edge: Served, code: 
     with socket.create_connection(edge, timeout=5) as sock:
         sock.sendall(get(f"/c/{code}"))
         sock.shutdown(socket.SHUT_WR)
-        data = await asyncio.to_thread(_read_until_closed, sock)
+        data = await asyncio.to_thread(read_until_closed, sock)
     assert data.startswith(b"HTTP/1.1 302 Found\r\n")
-
-
-def _read_until_closed(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def test_a_body_on_a_click_is_not_read_as_a_request(edge: Served, code: str) -> None:

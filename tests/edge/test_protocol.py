@@ -7,6 +7,7 @@ gets: the same as uvicorn's own ASGI path writes, in order, on the same connecti
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
@@ -96,7 +97,11 @@ async def test_a_click_its_replicas_did_not_confirm_is_spooled_then_redirected(
         future.set_exception(Unconfirmed(True))
         return future
 
-    monkeypatch.setattr(queue, "submit", unconfirmed)
+    def unconfirmed_then(record: bytes, then: Callable[[Exception], object], **_: object) -> None:
+        asyncio.get_running_loop().call_soon(then, Unconfirmed(True))
+
+    monkeypatch.setattr(queue, "submit", unconfirmed)  # uvicorn's lane
+    monkeypatch.setattr(queue, "submit_then", unconfirmed_then)  # the front protocol
     [response] = await exchange(edge, get(f"/c/{code}"))
     assert response.startswith(b"HTTP/1.1 302 Found\r\n")
     assert queue.spooled == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 
 Served = tuple[str, int]
 
@@ -45,3 +46,11 @@ def normal(response: bytes) -> bytes:
     """A response with its click ID and date made constant."""
     response = re.sub(rb"[0-9a-v]{26}", b"<click>", response)
     return re.sub(rb"date: [^\r]*", b"date: <date>", response)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything a blocking socket receives until the server closes (run in a thread)."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)

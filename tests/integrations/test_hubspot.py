@@ -3,6 +3,7 @@ conversion through the postbacks' intake and the worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,28 @@ def workflow_body(
             "tracker_click_id": {"value": click_id},
         },
     }
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A HubSpot integration of the shop's offer, and a click stored for its deal."""
+
+    integration: dict[str, Any]
+    click_id: str
+
+
+@pytest.fixture
+async def deal(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    shop: dict[str, Any],
+    settings: Settings,
+) -> Deal:
+    integration = await make_integration(client, admin, shop)
+    click_id = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    return Deal(integration, click_id)
 
 
 def test_the_signature_is_hubspots_documented_one() -> None:
@@ -99,16 +122,14 @@ def test_a_uri_signed_with_the_guides_escapes_decoded_is_taken_too() -> None:
 
 
 async def test_a_deal_moving_to_closed_won_then_closed_lost_is_one_conversion(
-    app: FastAPI,
     client: httpx.AsyncClient,
     admin: dict[str, str],
     shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     for stage, status in (
         ("appointmentscheduled", "pending"),
         ("closedwon", "approved"),
@@ -134,16 +155,12 @@ async def test_a_deal_moving_to_closed_won_then_closed_lost_is_one_conversion(
 
 
 async def test_a_webhooks_api_batch_moves_the_deal_a_workflow_call_created(
-    app: FastAPI,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     response = await hubspot_call(
         client, integration, workflow_body(click_id, "appointmentscheduled")
     )
@@ -188,16 +205,12 @@ async def test_a_webhooks_api_batch_moves_the_deal_a_workflow_call_created(
 
 
 async def test_wrong_stale_and_replayed_signatures_are_refused(
-    app: FastAPI,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     path = f"/integrations/hubspot/{integration['id']}"
     body = orjson.dumps(workflow_body(click_id, "closedwon"))
     wrong = await client.post(
@@ -234,14 +247,9 @@ async def test_wrong_stale_and_replayed_signatures_are_refused(
 async def test_behind_a_trusted_proxy_the_uri_is_the_one_hubspot_requested(
     app: TrackerApp,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
-    settings: Settings,
-    pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     path = f"/integrations/hubspot/{integration['id']}"
     body = orjson.dumps(workflow_body(click_id, "closedwon"))
     public = "https://crm-hooks.example.com"
@@ -259,16 +267,12 @@ async def test_behind_a_trusted_proxy_the_uri_is_the_one_hubspot_requested(
 
 
 async def test_an_unmapped_stage_is_ignored_and_bad_bodies_are_400(
-    app: FastAPI,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     response = await hubspot_call(client, integration, workflow_body(click_id, "contractsent"))
     assert response.status_code == 202
     assert response.json()["status"] == "ignored"
@@ -309,15 +313,12 @@ async def test_an_unmapped_stage_is_ignored_and_bad_bodies_are_400(
 async def test_a_call_that_could_not_be_queued_is_a_503_and_may_come_again(
     app: TrackerApp,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
     monkeypatch: pytest.MonkeyPatch,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     path = f"/integrations/hubspot/{integration['id']}"
     body = orjson.dumps(workflow_body(click_id, "closedwon"))
     headers = hubspot_headers(path, body)
@@ -337,16 +338,12 @@ async def test_a_call_that_could_not_be_queued_is_a_503_and_may_come_again(
 
 
 async def test_a_legacy_object_body_and_a_custom_flat_body_are_read(
-    app: FastAPI,
     client: httpx.AsyncClient,
-    admin: dict[str, str],
-    shop: dict[str, Any],
     settings: Settings,
     pool: Pool,
+    deal: Deal,
 ) -> None:
-    integration = await make_integration(client, admin, shop)
-    click_id = await click(app, client, shop["alice_link"]["code"])
-    await run_worker(settings)
+    integration, click_id = deal.integration, deal.click_id
     legacy = workflow_body(click_id, "appointmentscheduled", deal="555")
     del legacy["objectId"], legacy["properties"]["hs_object_id"]
     legacy["dealId"] = 555

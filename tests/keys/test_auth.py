@@ -272,7 +272,7 @@ WRITES: list[tuple[str, str, Callable[[dict[str, int]], dict[str, Any]] | None]]
     ("PATCH", "/api/v1/offers/{offer}", lambda i: {"payout": {"type": "fixed", "value": "99"}}),
     ("DELETE", "/api/v1/offers/{offer}", None),
     ("POST", "/api/v1/affiliates", lambda i: {"name": "Mallory"}),
-    ("PATCH", "/api/v1/affiliates/{alice}", lambda i: {"postback_url": "https://evil.example/"}),
+    ("PATCH", "/api/v1/affiliates/{alice}", lambda i: {"name": "Mallory"}),
     ("DELETE", "/api/v1/affiliates/{alice}", None),
     ("POST", "/api/v1/links", lambda i: {"affiliate_id": i["alice"], "offer_id": i["offer"]}),
     ("PATCH", "/api/v1/links/{link}", lambda i: {"status": "archived"}),
@@ -285,8 +285,13 @@ WRITES: list[tuple[str, str, Callable[[dict[str, int]], dict[str, Any]] | None]]
 
 async def snapshot(pool: asyncpg.Pool) -> dict[str, list[Any]]:
     tables = ("advertisers", "offers", "offer_goals", "affiliates", "links", "api_keys")
+    # The refused key's use is recorded (last_used_at); nothing else may change.
     return {
-        t: [dict(r) for r in await pool.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
+        t: [
+            {k: v for k, v in r.items() if k != "last_used_at"}
+            for r in await pool.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")
+        ]
+        for t in tables
     }
 
 

@@ -222,3 +222,43 @@ async def test_create_rejects_malformed_json(
 
     assert_error(response, 400, "invalid_json")
     assert await count(pool) == 0
+
+
+async def test_a_key_records_its_last_use_at_most_once_a_minute(
+    client: httpx.AsyncClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    key = await create(client, "keys", {"role": "admin", "name": "ci"}, admin)
+    assert key["last_used_at"] is None
+    unused = await create(client, "keys", {"role": "admin", "name": "idle"}, admin)
+
+    assert (await client.get("/api/v1/offers", headers=bearer(key["key"]))).status_code == 200
+    first = await pool.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key["id"])
+    assert first is not None
+    # Within the minute: no second write (the stored value stays).
+    assert (await client.get("/api/v1/offers", headers=bearer(key["key"]))).status_code == 200
+    assert (
+        await pool.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key["id"]) == first
+    )
+    # Older than a minute: the next use writes it again.
+    await pool.execute(
+        "UPDATE api_keys SET last_used_at = now() - interval '61 seconds' WHERE id = $1",
+        key["id"],
+    )
+    stale = await pool.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key["id"])
+    assert (await client.get("/api/v1/offers", headers=bearer(key["key"]))).status_code == 200
+    renewed = await pool.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key["id"])
+    assert renewed > stale
+
+    listed = {k["id"]: k for k in (await client.get(API, headers=admin)).json()["items"]}
+    assert listed[key["id"]]["last_used_at"] is not None
+    assert listed[unused["id"]]["last_used_at"] is None
+
+
+async def test_a_refused_key_records_no_use(
+    client: httpx.AsyncClient, admin: dict[str, str], pool: asyncpg.Pool
+) -> None:
+    key = await create(client, "keys", {"role": "admin"}, admin)
+    await client.delete(f"{API}/{key['id']}", headers=admin)
+
+    assert (await client.get("/api/v1/offers", headers=bearer(key["key"]))).status_code == 401
+    assert await pool.fetchval("SELECT last_used_at FROM api_keys WHERE id = $1", key["id"]) is None

@@ -235,6 +235,9 @@ async def test_an_affiliate_edits_only_its_own_allowed_fields(
         "website": "https://alice.example",
         "country": "FR",
         "contact": {"channel": "email", "handle": "alice@aff.example"},
+        "postback_url": "https://alice.example/pb?cid={click_id}",
+        "postback_method": "POST",
+        "postback_on": "all",
     }
 
     edited = await client.patch(f"{API}/{alice}", json=allowed, headers=own)
@@ -249,6 +252,7 @@ async def test_an_affiliate_edits_only_its_own_allowed_fields(
         {"manager_id": None},
         {"name": "Mallory"},
         {"company": "X", "tags": []},
+        {"signing_secret": "s" * 32},
     ):
         response = await client.patch(f"{API}/{alice}", json=refused, headers=own)
         assert_error(response, 403, "forbidden")

@@ -6,37 +6,8 @@ const { chromium } = require("playwright-core");
 const [base, configText] = process.argv.slice(2);
 const config = JSON.parse(configText);
 const shots = process.env.SCREENSHOT_DIR;
-const problems = [];
-const foreign = [];
-let expectErrors = false;
-
-async function watch(context) {
-  const page = await context.newPage();
-  page.on("dialog", (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    // A refusal this run provokes on purpose (403, 404, 401, 429) is logged as a failed load.
-    if (expectErrors && m.text().startsWith("Failed to load resource")) return;
-    problems.push(`console: ${m.text()} at ${m.location().url}`);
-  });
-  page.on("request", (r) => {
-    const url = r.url();
-    if (!url.startsWith("data:") && new URL(url).origin !== base) foreign.push(url);
-  });
-  return page;
-}
-
-async function shot(page, name) {
-  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-}
-
-async function signIn(page, email, password) {
-  await page.goto(`${base}/`);
-  await page.fill("#email", email);
-  await page.fill("#password", password);
-  await Promise.all([page.waitForLoadState("load"), page.click("#sign-in")]);
-}
+const run = require("./watched.js")(base, shots);
+const { problems, foreign, watch, shot } = run;
 
 // What the overview shows: each period's tiles (metric -> values as the page states them,
 // with the raw figure the server put beside it) and the chart's box.
@@ -86,7 +57,7 @@ async function main() {
   try {
     // The owner: overview, the chart by payout, the conversions log, an approval.
     const owner = await watch(await browser.newContext({ viewport: { width: 1280, height: 900 } }));
-    await signIn(owner, config.owner, config.password);
+    await run.signIn(owner, config.owner, config.password);
     seen.ownerUrl = owner.url();
     seen.owner = await overview(owner);
     await shot(owner, "manage-overview");
@@ -105,7 +76,7 @@ async function main() {
       status: await owner.textContent(`tr[data-id='${config.pending}'] .badge`),
     };
     // The same form with its token removed: refused, nothing changed.
-    expectErrors = true;
+    run.expectErrors = true;
     await owner.evaluate((id) => {
       document.querySelector(`form[action='/manage/conversions/${id}'] input[name='csrf_token']`).remove();
     }, config.approved);
@@ -116,11 +87,11 @@ async function main() {
     await owner.waitForLoadState("load");
     seen.csrf = { status: refusal.status(), text: await owner.textContent("main") };
     await shot(owner, "csrf-refused");
-    expectErrors = false;
+    run.expectErrors = false;
 
     // On a phone: the page is as wide as the screen, the table scrolls in its box.
     const phone = await watch(await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true }));
-    await signIn(phone, config.owner, config.password);
+    await run.signIn(phone, config.owner, config.password);
     seen.phone = await overview(phone);
     await shot(phone, "manage-overview-390");
     await phone.goto(`${base}/manage/conversions`);
@@ -129,33 +100,55 @@ async function main() {
       return { pageWidth: document.documentElement.scrollWidth, boxScroll: box.scrollWidth, boxWidth: box.clientWidth };
     });
     await shot(phone, "manage-conversions-390");
+    // A conversion's record from the log: its history names the owner's approval.
+    await owner.goto(`${base}/manage/conversions`);
+    await Promise.all([
+      owner.waitForLoadState("load"),
+      owner.click(`a[href='/manage/conversions/${config.pending}']`),
+    ]);
+    seen.record = {
+      title: await owner.textContent("h1"),
+      history: await owner.$$eval("#h-history + .table-box tbody tr", (rows) => rows.map((r) => r.innerText)),
+      visible: await owner.isVisible("#h-click"),
+    };
+    await shot(owner, "manage-conversion");
+    // Their account page, from the name in the header.
+    await Promise.all([owner.waitForLoadState("load"), owner.click("a.who")]);
+    seen.account = { title: await owner.textContent("h1"), zone: await owner.inputValue("#time_zone") };
+    await shot(owner, "account");
+    await Promise.all([owner.waitForLoadState("load"), owner.click("nav a[href='/manage/users']")]);
+    seen.users = await owner.$$eval("tbody tr", (rows) => rows.map((r) => r.cells[1].innerText));
+    await shot(owner, "manage-users");
+    await phone.goto(`${base}/manage/conversions/${config.pending}`);
+    seen.phoneRecord = await phone.evaluate(() => document.documentElement.scrollWidth);
+    await shot(phone, "manage-conversion-390");
 
     // The affiliate: its own earnings, no revenue, nobody else's data by URL or API.
     const affiliate = await watch(await browser.newContext({ viewport: { width: 1280, height: 900 } }));
-    await signIn(affiliate, config.affiliate, config.password);
+    await run.signIn(affiliate, config.affiliate, config.password);
     seen.affiliateUrl = affiliate.url();
     seen.affiliate = await overview(affiliate);
     await shot(affiliate, "partner-overview");
     seen.affiliateApi = await api(affiliate, `/api/v1/stats?from=${config.today}&to=${config.today}&tz=UTC`);
-    expectErrors = true;
+    run.expectErrors = true;
     const other = await affiliate.goto(`${base}/partner?affiliate=${config.bob}`);
     seen.affiliateOther = { status: other.status(), text: await affiliate.textContent("main") };
     await shot(affiliate, "partner-other-id");
     seen.affiliateOtherApi = await api(affiliate, `/api/v1/stats?affiliate=${config.bob}`);
     const console = await affiliate.goto(`${base}/manage?affiliate=${config.bob}`);
     seen.affiliateConsole = console.status();
-    expectErrors = false;
+    run.expectErrors = false;
     const affiliatePhone = await watch(await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true }));
-    await signIn(affiliatePhone, config.affiliate, config.password);
+    await run.signIn(affiliatePhone, config.affiliate, config.password);
     seen.affiliatePhone = await overview(affiliatePhone);
     await shot(affiliatePhone, "partner-overview-390");
 
     // The manager: only the affiliate assigned to them.
     const manager = await watch(await browser.newContext({ viewport: { width: 1280, height: 900 } }));
-    await signIn(manager, config.manager, config.password);
+    await run.signIn(manager, config.manager, config.password);
     seen.manager = await overview(manager);
     await shot(manager, "manager-overview");
-    expectErrors = true;
+    run.expectErrors = true;
     seen.managerOther = (await manager.goto(`${base}/manage?affiliate=${config.bob}`)).status();
     seen.managerOtherLog = (await manager.goto(`${base}/manage/conversions?affiliate=${config.bob}`)).status();
     await manager.goto(`${base}/manage/conversions`);
@@ -163,11 +156,11 @@ async function main() {
 
     // A locked-out sign-in: the message, no session.
     const locked = await watch(await browser.newContext());
-    for (let i = 0; i < config.perAccount; i++) await signIn(locked, config.owner, "not the password");
-    await signIn(locked, config.owner, config.password);
+    for (let i = 0; i < config.perAccount; i++) await run.signIn(locked, config.owner, "not the password");
+    await run.signIn(locked, config.owner, config.password);
     seen.locked = { url: locked.url(), message: await locked.textContent("#sign-in-error") };
     await shot(locked, "sign-in-locked");
-    expectErrors = false;
+    run.expectErrors = false;
   } finally {
     await browser.close();
   }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,24 +14,9 @@ from fastapi import FastAPI
 
 from app.accounts.limits import SignInLimits
 from app.db import Pool
-from tests import browser
 from tests.browser import needs_browser, run_script
 from tests.stats import factory
 from tests.support.portal import PASSWORD, make_user
-
-ARTIFACTS = Path(
-    os.environ.get("SCREENSHOT_DIR", Path(__file__).parents[2] / "test-artifacts" / "portal")
-)
-
-
-@pytest.fixture
-def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
-
-
-# The app on a loopback port, for the browser (tests/browser.py).
-tracker = browser.tracker
 
 
 async def _program(pool: Pool, catalog: dict[str, Any]) -> dict[str, int]:
@@ -165,6 +149,13 @@ async def test_the_portal_in_chromium(
     assert seen["phone"]["chart"]["width"] > 200
     assert seen["phoneTable"]["pageWidth"] <= 390
     assert seen["phoneTable"]["boxScroll"] > seen["phoneTable"]["boxWidth"]
+    # A conversion's record: the owner's approval in its history, fitting a phone.
+    assert seen["record"]["title"].startswith(f"Conversion {conversions['pending']}")
+    assert seen["record"]["visible"]
+    assert any("pending" in row and "approved" in row for row in seen["record"]["history"])
+    assert seen["phoneRecord"] <= 390
+    assert seen["account"] == {"title": "Your account", "zone": "UTC"}
+    assert sorted(seen["users"]) == ["alice@example.com", "mia@example.com", "owner@example.com"]
 
     # The affiliate: its own earnings, as its key would see them; no revenue anywhere.
     assert seen["affiliateUrl"].endswith("/partner")

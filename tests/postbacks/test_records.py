@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from app.clickid import new_click_id, parse_click_id
-from app.postbacks.records import ConversionRecord, decode
+from app.postbacks.records import ConversionParams, ConversionRecord, decode, encode_said
 from app.streams.records import PoisonRecord
 from tests.helpers import new_click_uuid
 
@@ -99,3 +99,22 @@ def test_a_record_round_trips_and_names_its_click_in_the_canonical_uuid_form() -
     assert orjson.loads(encoded)["cid"] == str(record.click_id)
     assert decode(encoded) == record
     assert decode(record.retried().encode()) == record.retried()
+
+
+def test_a_postback_encoded_from_what_was_said_is_the_records_bytes() -> None:
+    """judge encodes without building the record: the same bytes `encode` gives."""
+    said = ConversionParams(
+        click_id=new_click_uuid(),
+        txid="t-1",
+        amount=Decimal("10.50"),
+        payout=None,
+        currency="EUR",
+        status="pending",
+        event="sale",
+        offer_id=7,
+        customer_id="c",
+        coupon="SAVE",
+    )
+    record = ConversionRecord.of(said, via="postback", advertiser_id=3, received_us=123)
+    assert encode_said(said, via="postback", advertiser_id=3, received_us=123) == record.encode()
+    assert decode(record.encode()) == record

@@ -27,8 +27,6 @@ NOT_PERSONAL = {
     ("advertisers", "ip_allowlist"),
     ("affiliates", "email"),
     ("users", "email"),
-    ("user_sessions", "ip"),
-    ("user_sessions", "user_agent"),
 }
 
 COLUMNS = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,6 +10,8 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from app.accounts import limits as sign_in_limits
+from app.accounts import sessions as user_sessions
 from app.clickid import new_click_id, parse_click_id
 from app.clicks import enrich
 from app.clicks import record as click_record
@@ -129,6 +132,7 @@ async def test_erasure_by_ip_leaves_nothing_and_changes_no_number(
     )
     assert pixel.status_code == 200
     await run_worker(settings)
+    await portal_visits(pool, redis, catalog["alice"]["id"])
     # One click still in the stream, one in the spool: Redis is out of reach for the web
     # process's producer (not for the API) until the erasure is done, so it stays there.
     waiting = await visit(client, code, IP, "B")
@@ -173,8 +177,24 @@ async def test_erasure_by_ip_leaves_nothing_and_changes_no_number(
     assert again.json()["total"] == 0
 
 
+async def portal_visits(pool: Pool, redis: Redis, affiliate_id: int) -> None:
+    """The affiliate's user signed in to the portal from the erased address and from
+    another, and mistyped a password once from the erased one."""
+    user_id = await pool.fetchval(
+        "INSERT INTO users (email, role, affiliate_id, created_by, updated_by)"
+        " VALUES ('alice@example.com', 'affiliate', $1, 'test', 'test') RETURNING id",
+        affiliate_id,
+    )
+    for ip, tag in ((IP, "Session"), (OTHER_IP, "KeptSession")):
+        await user_sessions.start(
+            pool, user_id=user_id, ip=ip, user_agent=agent(tag), lifetime=timedelta(days=1)
+        )
+    limits = sign_in_limits.SignInLimits()
+    await sign_in_limits.failed(redis, limits, email="alice@example.com", ip=IP)
+
+
 ERASED = ("A", "B", "C", "Dead")
-NEEDLES = [IP] + [f(tag) for tag in ERASED for f in (agent, referer, language)]
+NEEDLES = [IP, agent("Session")] + [f(tag) for tag in ERASED for f in (agent, referer, language)]
 
 
 async def _erase_everywhere(
@@ -198,16 +218,20 @@ async def _erase_everywhere(
         "clicks_dead_letters": 1,
         "clicks": 1,
         "pixel_rate_counters": 1,
+        "user_sessions": 1,
+        "sign_in_counter": 1,
     }
     assert (erasure["kind"], erasure["subject"], erasure["key_id"]) == (
         "ip",
         "198.51.100.0/24",
         None,
     )
-    assert erasure["total"] == 7
+    assert erasure["total"] == 9
 
     assert_nowhere(await dump.everything(pool, redis, settings.tracker_data_dir), NEEDLES)
-    assert agent("Kept").encode() in await dump.everything(pool, redis, settings.tracker_data_dir)
+    kept = await dump.everything(pool, redis, settings.tracker_data_dir)
+    assert agent("Kept").encode() in kept
+    assert agent("KeptSession").encode() in kept
     assert await reports(client, admin) == before
     after = await pool.fetch("SELECT id, status, revenue, payout, amount FROM conversions")
     assert after == money

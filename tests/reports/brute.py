@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.db import Pool
-from app.reports.request import period_start
+from app.stats.zones import period_start
 
 
 def _period(ts: datetime, zone: ZoneInfo, period: str) -> date:

@@ -13,33 +13,13 @@ import pytest
 from app.sender import service as sender_service
 from app.sender.engine import Sender
 from app.settings import Settings
-from tests.sender.receiver import Receiver
-
-LOOPBACK = ["127.0.0.0/8"]
+from tests.fixtures.receiver import reaching_loopback
 
 
 @pytest.fixture
 def sender_settings(settings: Settings) -> Settings:
     """Loopback allowed (the receiver lives there), short timeouts, a short schedule."""
-    return settings.model_copy(
-        update={
-            "sender_allowed_networks": LOOPBACK,
-            "sender_connect_timeout_s": 1.0,
-            "sender_read_timeout_s": 0.5,
-            "sender_retry_schedule_s": [60, 300],
-            "sender_concurrency": 8,
-        }
-    )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+    return reaching_loopback(settings, sender_retry_schedule_s=[60, 300], sender_concurrency=8)
 
 
 @pytest.fixture

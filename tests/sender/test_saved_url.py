@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from app.settings import Settings
+from tests.fixtures.receiver import LOOPBACK
 from tests.helpers import assert_error, create
-from tests.sender.conftest import LOOPBACK
 
 API = "/api/v1/affiliates"
 

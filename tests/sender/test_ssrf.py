@@ -13,7 +13,8 @@ import pytest
 from app.sender import ssrf
 from app.sender.engine import Sender
 from app.settings import Settings
-from tests.sender.conftest import LOOPBACK, Rows
+from tests.fixtures.receiver import LOOPBACK
+from tests.sender.conftest import Rows
 from tests.sender.receiver import Receiver
 
 REFUSED = [

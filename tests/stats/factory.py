@@ -185,6 +185,10 @@ def _dimension(name: str, row: asyncpg.Record, ts: datetime, zone: ZoneInfo) -> 
         return local.replace(minute=0, second=0, microsecond=0).isoformat()
     if name == "day":
         return local.date().isoformat()
+    if name == "week":  # its Monday
+        return (local.date() - timedelta(days=local.weekday())).isoformat()
+    if name == "month":
+        return local.date().replace(day=1).isoformat()
     if name in ("affiliate", "offer", "link"):
         return row[f"{name}_id"]
     value = row[name]

@@ -12,9 +12,8 @@ import pytest
 
 from app.sender.engine import Sender
 from app.settings import Settings
+from tests.fixtures.receiver import reaching_loopback
 from tests.helpers import create
-from tests.sender.conftest import LOOPBACK
-from tests.sender.receiver import Receiver
 
 API = "/api/v1/webhooks"
 # A small threshold, so the automatic disabling is reached in a test.
@@ -23,26 +22,12 @@ DISABLE_AFTER = 3
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
-            "sender_allowed_networks": LOOPBACK,
-            "sender_connect_timeout_s": 1.0,
-            "sender_read_timeout_s": 0.5,
-            "sender_retry_schedule_s": [60, 300, 1800, 7200, 21600],
-            "sender_concurrency": 8,
-            "webhook_disable_after_failures": DISABLE_AFTER,
-        }
+    return reaching_loopback(
+        settings,
+        sender_retry_schedule_s=[60, 300, 1800, 7200, 21600],
+        sender_concurrency=8,
+        webhook_disable_after_failures=DISABLE_AFTER,
     )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ period; who hears of what, and an affiliate's endpoints without revenue or custo
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -51,7 +52,10 @@ async def test_an_unknown_type_is_refused(pool: asyncpg.Pool) -> None:
 
 
 async def received(receiver: Receiver, path: str, secret: str) -> list[dict[str, Any]]:
-    return [verified(secret, r) for r in receiver.on(path)]
+    """The verified events at `path` in the order they happened: the sender delivers an
+    endpoint's events concurrently, so they may arrive in any order."""
+    events_ = [verified(secret, r) for r in receiver.on(path)]
+    return sorted(events_, key=lambda e: datetime.fromisoformat(e["created_at"]))
 
 
 async def test_conversions_reach_the_program_and_the_affiliate_stripped(

@@ -189,6 +189,14 @@ async def test_an_affiliate_key_manages_its_own_endpoints_only(
     everything = (await client.get(API, headers=admin)).json()["items"]
     assert {w["status"] for w in everything} == {"enabled"}
     assert len(everything) == 4
+    # ?affiliate_id= narrows an admin's list to one affiliate's; an affiliate key may
+    # name its own only.
+    of_alice = (await client.get(f"{API}?affiliate_id={alice}", headers=admin)).json()["items"]
+    assert [w["id"] for w in of_alice] == [mine["id"], also_mine["id"]]
+    own = await client.get(f"{API}?affiliate_id={alice}", headers=alice_key)
+    assert [w["id"] for w in own.json()["items"]] == [mine["id"], also_mine["id"]]
+    assert_error(await client.get(f"{API}?affiliate_id={bob}", headers=alice_key), 403)
+    assert_error(await client.get(f"{API}?affiliate_id=x", headers=admin), 400)
     assert_error(await client.get(API), 401)
 
 

@@ -17,10 +17,12 @@ SELECT {COLUMNS} FROM affiliates
 WHERE id > $1 AND ($3::bigint IS NULL OR id = $3) AND ($4::text IS NULL OR status = $4)
     AND ($5::text IS NULL OR tags @> ARRAY[$5::text])
     AND ($6::bigint IS NULL OR group_id = $6)
+    AND ($7::bigint[] IS NULL OR id = ANY($7::bigint[]))
 ORDER BY id LIMIT $2
 """
 STATUS = "SELECT status FROM affiliates WHERE id = $1"
 EXISTING_IDS = "SELECT id FROM affiliates WHERE id = ANY($1::bigint[])"
+NAMES = "SELECT id, name FROM affiliates WHERE id = ANY($1::bigint[])"
 IS_REFERENCED = """
 SELECT EXISTS (SELECT 1 FROM links WHERE affiliate_id = $1)
     OR EXISTS (SELECT 1 FROM api_keys WHERE affiliate_id = $1)

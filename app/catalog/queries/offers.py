@@ -4,16 +4,17 @@ COLUMNS = """id, advertiser_id, name, url, fallback_url, status, currency,
 attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
 payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
 attribution_model, lifetime_days, recurring_payout_type, recurring_payout_value,
-recurring_limit, hold_days, created_at, updated_at"""
+recurring_limit, hold_days, targeting_countries, targeting_country_mode, targeting_devices,
+created_at, updated_at"""
 
 INSERT = f"""
 INSERT INTO offers (advertiser_id, name, url, fallback_url, status, currency,
     attribution_window_hours, main_goal, main_goal_multiple, revenue_type, revenue_value,
     payout_type, payout_value, allow_payout_param, pixel_policy, pixel_status, max_amount,
     attribution_model, lifetime_days, recurring_payout_type, recurring_payout_value,
-    recurring_limit, hold_days)
+    recurring_limit, hold_days, targeting_countries, targeting_country_mode, targeting_devices)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23)
+    $20, $21, $22, $23, $24, $25, $26)
 RETURNING {COLUMNS}
 """
 GET = f"SELECT {COLUMNS} FROM offers WHERE id = $1"

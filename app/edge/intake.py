@@ -1,0 +1,78 @@
+"""`GET /postback` and `GET /pixel.gif` on the edge's own protocol (app.edge.front).
+
+The same service calls as the ASGI path (app.postbacks.asgi) and the same answers, in the
+same bytes: a postback is judged and submitted to the group commit without an await
+(app.postbacks.unawaited) and answered from its batch's callback; anything whose answer
+needs an await (a refusal confirmed against a fresh catalog version, the spool, the
+pixel's rate limit in Redis) is answered from a task once that ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from app.errors import AppError
+from app.postbacks import service, unawaited
+from app.postbacks.asgi import PIXEL, PIXEL_ANSWER, POSTBACK, Answer, cookie_of, postback_answer
+
+PATHS = frozenset((POSTBACK, PIXEL))
+# The headers the intake reads; of each, the last one sent counts (as in the ASGI path).
+HEADERS = frozenset((b"x-forwarded-for", b"cookie", service.SIGNATURE_HEADER.encode()))
+_SIGNATURE = service.SIGNATURE_HEADER.encode()
+
+
+def start(
+    intake: service.Intake,
+    path: str,
+    query: bytes,
+    headers: dict[bytes, bytes],
+    peer: str,
+    then: Callable[[Answer], object],
+    later: Callable[[Coroutine[Any, Any, Answer]], object],
+) -> None:
+    """Start the intake request at `path` (one of PATHS): `then(answer)` from the batch's
+    callback (or at once), or `later(coroutine)` whose result is the answer."""
+    forwarded_for = _text(headers, b"x-forwarded-for")
+    if path == PIXEL:
+        later(_pixel(intake, query, _text(headers, b"cookie"), peer, forwarded_for))
+        return
+    unawaited.start(
+        intake,
+        query=query,
+        peer=peer,
+        forwarded_for=forwarded_for,
+        signature=_text(headers, _SIGNATURE),
+        then=lambda error: then(postback_answer(error)),
+        later=lambda answer: later(_postback(answer)),
+    )
+
+
+async def _postback(answer: Coroutine[Any, Any, None]) -> Answer:
+    try:
+        await answer
+    except AppError as exc:
+        return postback_answer(exc)
+    return postback_answer(None)
+
+
+async def _pixel(
+    intake: service.Intake,
+    query: bytes,
+    cookie: str | None,
+    peer: str,
+    forwarded_for: str | None,
+) -> Answer:
+    await service.receive_pixel(
+        intake,
+        query=query,
+        cookie=cookie_of(cookie, intake.settings.click_cookie),
+        peer=peer,
+        forwarded_for=forwarded_for,
+    )
+    return PIXEL_ANSWER
+
+
+def _text(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")

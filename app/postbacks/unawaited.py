@@ -1,0 +1,94 @@
+"""The postback intake as the edge's own protocol starts it (app.edge.front): no await
+up to the group commit, the answer from the batch's callback, by the rules of
+`service.accept_postback` (which this defers to whenever an answer needs an await)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from app.errors import AppError
+from app.postbacks import freshness, service
+from app.postbacks.sources import PostbackSources
+from app.streams.durable_queue import CommitFailed, Refused, Unconfirmed
+
+
+def start(
+    intake: service.Intake,
+    *,
+    query: bytes,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+    then: Callable[[AppError | None], object],
+    later: Callable[[Coroutine[Any, Any, None]], object],
+) -> None:
+    """A postback without a body (`GET /postback`), started without awaiting: the edge's
+    hot path (app.edge.front), by the rules of `accept_postback`. Judged against the cache
+    as it is and submitted to the group commit; once its batch is answered, `then(None)`
+    (accepted). When its answer needs an await (a refusal, confirmed against a catalog
+    version read after it; a record the stream refused as stale; a batch Redis did not
+    take, for the spool), `later` is given the coroutine that ends as the answer does:
+    returning (accepted) or raising AppError. `then(error)` at once for a query that
+    does not parse, as `receive_postback` raises it."""
+    try:
+        sources = service.query_sources(query)
+    except AppError as exc:
+        then(exc)
+        return
+    version = intake.cache.version
+    try:
+        record = service.judge(
+            intake, sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+        )
+    except AppError:
+        # The refusal's confirmation awaits: `accept_postback` judges it again and says.
+        later(
+            service.accept_postback(
+                intake, sources=sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+            )
+        )
+        return
+
+    def committed(outcome: bool | Exception) -> None:
+        if outcome is True or outcome is False:
+            then(None)
+        elif isinstance(outcome, Refused):
+            later(_after_refusal(intake, sources, peer, forwarded_for, signature))
+        elif isinstance(outcome, CommitFailed | Unconfirmed):
+            later(_kept(intake, record, outcome))
+        else:
+            later(_raise(outcome))
+
+    intake.queue.submit_then(record, committed, admission=freshness.admission_args(version))
+
+
+async def _after_refusal(
+    intake: service.Intake,
+    sources: PostbackSources,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+) -> None:
+    """`accept_postback` after the stream refused a postback judged on a stale cache."""
+    await intake.cache.current()
+    await service.accept_postback(
+        intake,
+        sources=sources,
+        peer=peer,
+        forwarded_for=forwarded_for,
+        signature=signature,
+        judgements=service.JUDGEMENTS - 1,
+    )
+
+
+async def _kept(intake: service.Intake, record: bytes, failure: CommitFailed | Unconfirmed) -> None:
+    """What `accept_postback`'s `put` does with a batch Redis did not take: the spool."""
+    try:
+        await intake.queue.keep(record, failure)
+    except CommitFailed:
+        raise service.Unavailable(service.NOT_QUEUED) from None
+
+
+async def _raise(error: Exception) -> None:
+    raise error

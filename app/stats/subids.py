@@ -1,0 +1,219 @@
+"""Top-N sub-ID reports of one affiliate from the sub-ID tier (app/rollups/subids.py),
+exact: the same rows as the raw clicks and conversions give (app/stats/queries.py).
+
+The range is read from the tier for the UTC days it lies over whose seal the rollups
+confirm, and from the raw clicks for the rest (zone edges, the hours not sealed yet, days
+with clicks stored late). Each of those lists (a day, the raw rest) is read for its top K
+values by clicks: every value outside a list's top K has at most the K-th count there,
+so a value in no top K has at most the sum of those K-th counts (the bound). The values
+in some top K (the candidates) are summed over every list; when the N-th row has more
+clicks than the bound, no other value can be in the top N, and the rows are exact. Else
+K grows fourfold, and past MAX_K the raw statement answers. Conversions are read as the
+raw statement reads them, the totals from the rollups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from app.db import Connection
+from app.rollups import registry
+from app.rollups import subids as tier
+from app.stats import queries
+from app.stats.planner import Plan
+from app.stats.queries import Params, Report
+
+# K starts at twice the limit (and a margin): enough for skewed sub-IDs (the busiest
+# affiliate's top 20 sub1 over 7 days: bound 175 against a 20th row of 290 at K = 48);
+# each K probes the tier for every candidate on every day, so a larger one costs more.
+MAX_K = 8192
+GROWTH = 4
+
+
+def first_k(limit: int) -> int:
+    return 8 + 2 * limit
+
+
+# The sealed days in [$2, $3) whose tier count for affiliate $1 the rollups confirm.
+_CONFIRMED = tier.ROLLUP_CLICKS.format(
+    affiliate="$1", start="(s.day::timestamp AT TIME ZONE 'UTC')", end="s.sealed_until"
+)
+CONFIRMED_DAYS = f"""
+SELECT s.day, s.sealed_until FROM stats_subids_seals s
+WHERE s.day >= $2 AND s.day < $3 AND {tier.HAS_PARTITION.format(day="s.day")}
+  AND coalesce((SELECT c.clicks FROM stats_subids_counted c
+                WHERE c.day = s.day AND c.affiliate_id = $1), 0) = {_CONFIRMED}
+"""
+
+# Whether affiliate $1 had clicks in [$2, $3) on a day whose partition retention dropped:
+# the rollups, which answer the totals, keep those clicks; the raw rows do not.
+LOST_DAYS = f"""
+SELECT EXISTS (SELECT FROM stats_rollup_daily_links r
+    WHERE r.affiliate_id = $1 AND r.bucket >= $2 AND r.bucket < $3
+      AND r.clicks + r.bot_clicks > 0
+      AND NOT {tier.HAS_PARTITION.format(day="(r.bucket AT TIME ZONE 'UTC')::date")})
+"""
+
+
+def _spans(
+    report: Report, sealed: list[tuple[date, datetime]]
+) -> tuple[list[date], list[tuple[datetime, datetime]]]:
+    """The days the tier answers for, and the spans left to the raw clicks."""
+    days, covered = [], []
+    for day, until in sealed:
+        start = tier.day_start(day)
+        if report.start <= start < until <= report.end:
+            days.append(day)
+            covered.append((start, until))
+    rest, at = [], report.start
+    for start, until in sorted(covered):
+        if at < start:
+            rest.append((at, start))
+        at = until
+    if at < report.end:
+        rest.append((at, report.end))
+    return days, rest
+
+
+def _statement(
+    report: Report,
+    days: list[date],
+    rest: list[tuple[datetime, datetime]],
+    k: int,
+    *,
+    every_group: bool,
+) -> tuple[str, list[Any]]:
+    """The top rows, and the bound and completeness that tell whether they are exact.
+
+    Rows with more clicks than the bound are candidates, so their conversions are read
+    alone; `every_group` (for complete lists, whose rows may reach groups without clicks)
+    joins the conversions of every group, as the raw statement does."""
+    params = Params()
+    (dimension,) = report.group_by
+    key = f"d_{dimension}"
+    affiliate = params.add(report.filters["affiliate"][0])
+    dim = params.add(queries.SUB_DIMENSIONS.index(dimension))
+    day_list = params.add(days)
+    limit_k = params.add(k)
+    raw_leaves = [queries.click_leaf(report, params, start, end, "") for start, end in rest]
+    raw = (
+        "\nUNION ALL\n".join(raw_leaves)
+        if raw_leaves
+        else f"SELECT ''::text AS {key}, ''::text AS currency, 0::bigint AS clicks,"
+        " 0::bigint AS unique_clicks, 0::bigint AS bot_clicks WHERE false"
+    )
+    conversions = queries.conversion_leaf(report, params, "")
+    counts = "clicks, unique_clicks, bot_clicks"
+    order = f"clicks DESC NULLS LAST, {key} ASC NULLS FIRST, currency"
+    limit = params.add(report.limit)
+    metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.METRICS)
+    if every_group:
+        final = f"""g AS (
+    SELECT {key}, currency, {metrics}
+    FROM clicks FULL JOIN (
+{conversions}
+    ) v USING ({key}, currency)
+), r AS (SELECT * FROM g ORDER BY {order} LIMIT {limit})"""
+    else:
+        final = f"""best AS (SELECT * FROM clicks ORDER BY {order} LIMIT {limit}
+), r AS (
+    SELECT {key}, currency, {metrics}
+    FROM best LEFT JOIN (
+        SELECT * FROM (
+{conversions}
+        ) v0 WHERE v0.{key} = ANY(ARRAY(SELECT {key} FROM best))
+    ) v USING ({key}, currency)
+)"""
+    sql = f"""WITH top AS (
+    SELECT d.day, x.value, x.currency, x.clicks
+    FROM unnest({day_list}::date[]) d (day)
+    CROSS JOIN LATERAL (
+        SELECT t.value, t.currency, t.clicks FROM {tier.TIER} t
+        WHERE t.affiliate_id = {affiliate} AND t.dimension = {dim} AND t.day = d.day
+        ORDER BY t.clicks DESC LIMIT {limit_k}
+    ) x
+), raw AS MATERIALIZED (
+    SELECT {key} AS value, currency::text AS currency, sum(clicks) AS clicks,
+           sum(unique_clicks) AS unique_clicks, sum(bot_clicks) AS bot_clicks
+    FROM (
+{raw}
+    ) r GROUP BY 1, 2
+), raw_top AS (
+    SELECT value, currency, clicks FROM raw ORDER BY clicks DESC LIMIT {limit_k}
+), lists AS (
+    SELECT count(*) AS n, min(clicks) AS kth FROM top GROUP BY day
+    UNION ALL
+    SELECT count(*), coalesce(min(clicks), 0) FROM raw_top
+), bound AS (
+    SELECT coalesce(sum(kth) FILTER (WHERE n >= {limit_k}), 0)::bigint AS bound,
+           bool_and(n < {limit_k}) AS complete
+    FROM lists
+), candidates AS (
+    SELECT value, currency FROM top UNION SELECT value, currency FROM raw_top
+), clicks AS (
+    SELECT s.value AS {key}, s.currency, sum(s.clicks)::bigint AS clicks,
+           sum(s.unique_clicks)::bigint AS unique_clicks,
+           sum(s.bot_clicks)::bigint AS bot_clicks
+    FROM (
+        -- A few index probes per candidate, whatever the tier's statistics say (OFFSET 0
+        -- keeps the planner from turning them into a scan of the affiliate's days).
+        SELECT c.value, c.currency, t.{counts.replace(", ", ", t.")}
+        FROM candidates c CROSS JOIN LATERAL (
+            SELECT * FROM {tier.TIER} t
+            WHERE t.day = ANY({day_list}::date[]) AND t.affiliate_id = {affiliate}
+              AND t.dimension = {dim} AND t.value_key = sha256(convert_to(c.value, 'UTF8'))
+              AND t.currency = c.currency
+            OFFSET 0
+        ) t
+        UNION ALL
+        SELECT r.value, r.currency, r.{counts.replace(", ", ", r.")}
+        FROM raw r JOIN candidates c USING (value, currency)
+    ) s
+    GROUP BY 1, 2
+), {final}
+SELECT r.*, false AS is_total, {", ".join(queries.derived("r"))}, b.bound, b.complete
+FROM r CROSS JOIN bound b
+ORDER BY {order}"""
+    return sql, params.values
+
+
+async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
+    """The report's rows and totals (as queries.build gives them), or None when the tier
+    cannot answer it. Run inside one repeatable-read transaction, so that the seals, the
+    tier, the raw clicks and the rollups are read from one snapshot."""
+    report = plan.report
+    if plan.totals_reads is None or report.limit is None:
+        return None
+    first_day = report.start.date()
+    affiliate = report.filters["affiliate"][0]
+    if await conn.fetchval(LOST_DAYS, affiliate, tier.day_start(first_day), report.end):
+        return None
+    sealed = await conn.fetch(
+        CONFIRMED_DAYS,
+        affiliate,
+        first_day,
+        report.end.date() + timedelta(days=1),
+    )
+    days, rest = _spans(report, [(r["day"], r["sealed_until"]) for r in sealed])
+    k = first_k(report.limit)
+    while k <= MAX_K:
+        sql, args = _statement(report, days, rest, k, every_group=False)
+        rows = await conn.fetch(sql, *args)
+        bound = rows[0]["bound"] if rows else 0
+        complete = rows[0]["complete"] if rows else True
+        if complete:
+            sql, args = _statement(report, days, rest, k, every_group=True)
+            rows = await conn.fetch(sql, *args)
+        if complete or (len(rows) == report.limit and rows[-1]["clicks"] > bound):
+            totals_sql, totals_args = queries.build(
+                replace(report, group_by=(), sort=(), limit=None), plan.totals_reads, totals=False
+            )
+            totals = await conn.fetch(totals_sql, *totals_args)
+            return [
+                *({n: v for n, v in r.items() if n not in ("bound", "complete")} for r in rows),
+                *({**dict(r), f"d_{report.group_by[0]}": None, "is_total": True} for r in totals),
+            ]
+        k *= GROWTH
+    return None
