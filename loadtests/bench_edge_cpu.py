@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
 
-ROUNDS = 5
+ROUNDS = 5  # --rounds
 
 
 def best(label: str, call: Callable[[], object], n: int) -> float:
@@ -194,13 +194,16 @@ async def run(n: int, profile: str | None) -> None:
 
 
 def main() -> None:
+    global ROUNDS
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="the best of how many")
     parser.add_argument(
         "--profile", choices=("click", "postback"), help="only n of these (for py-spy)"
     )
     parser.add_argument("--app-root", type=Path, default=Path(__file__).resolve().parents[1])
     args = parser.parse_args()
+    ROUNDS = args.rounds
     sys.path.insert(0, str(args.app_root.resolve()))
     try:
         import uvloop

@@ -80,9 +80,11 @@ def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
     for i in range(1, len(parts), 2):
         value = get(parts[i])
         if value:
-            # Most values (the click ID, plain sub-IDs) need no escape: skip quote's
-            # pure-Python pass for them.
-            append(value if _UNRESERVED(value) else quote(value, safe="", errors="surrogateescape"))
+            # Most values (the click ID, IDs, plain sub-IDs) need no escape: skip quote's
+            # pure-Python pass for them (and the pattern's, for letters and digits).
+            if not (value.isascii() and value.isalnum()) and not _UNRESERVED(value):
+                value = quote(value, safe="", errors="surrogateescape")
+            append(value)
         append(parts[i + 1])
     return "".join(out)
 

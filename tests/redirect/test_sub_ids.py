@@ -1,14 +1,16 @@
-"""parse_sub_ids against the plain reading it replaced: every value unquoted, every name
-decoded (a hypothesis test over the bytes a query may hold)."""
+"""The redirect's hot parts against the plain readings they replaced (hypothesis tests):
+parse_sub_ids against every value unquoted and every name decoded, fill_parts against
+every macro's value checked by the unreserved pattern."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.redirect.handler import MAX_VALUE_CHARS, SUB_PARAMS, parse_sub_ids
+from app.redirect.cache import split_template
+from app.redirect.handler import _UNRESERVED, MAX_VALUE_CHARS, SUB_PARAMS, fill_parts, parse_sub_ids
 
 
 def reference(query: bytes) -> dict[str, tuple[str, str]]:
@@ -62,3 +64,28 @@ def test_a_value_with_neither_percent_nor_plus_is_taken_as_sent() -> None:
         "sub2": ("A b", "A b"),
         "source": ("\x00", "\ufffd"),
     }
+
+
+def filled(parts: tuple[str, ...], values: dict[str, str]) -> str:
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(part)
+        elif value := values.get(part):
+            escaped = quote(value, safe="", errors="surrogateescape")
+            out.append(value if _UNRESERVED(value) else escaped)
+    return "".join(out)
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet="ab{}/?=&%\u00e9", max_size=40),
+    st.dictionaries(
+        st.sampled_from(["a", "b", "ab", "", "click_id"]),
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=5)
+        | st.sampled_from(["Ab9", "a-b", "\u0665", "\u00e9", "x y", "\udcff"]),
+    ),
+)
+def test_a_url_is_filled_as_the_plain_fill_fills_it(template: str, values: dict[str, str]) -> None:
+    parts = split_template(template)
+    assert fill_parts(parts, values) == filled(parts, values)
