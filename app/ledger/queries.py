@@ -51,20 +51,39 @@ RETURNING id, affiliate_id, currency, kind, amount, conversion_id, payout_id, re
 
 NOW = "SELECT now()"
 
-# Per affiliate and currency: the sums a balance is made of (`at`: the moment held turns
-# available).
+# Per affiliate and currency: the sums a balance is made of, from the sums per state and
+# day (migration 0069) and, for the day of `at` ($2; $3 its UTC day, $4 that day's
+# start), from that day's open entries themselves: held turns available at `at`.
 BALANCE = """
-SELECT affiliate_id, currency,
-       coalesce(sum(amount) FILTER (WHERE state = 'pending'), 0) AS pending,
-       coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at > $2), 0) AS held,
-       coalesce(sum(amount) FILTER (WHERE state = 'open' AND available_at <= $2), 0)
-           AS available,
-       coalesce(sum(amount) FILTER (WHERE state = 'in_payout'), 0) AS in_payout,
-       coalesce(sum(amount) FILTER (WHERE state = 'paid'), 0) AS paid,
-       coalesce(-sum(amount) FILTER (WHERE state = 'owed_back'), 0) AS owed_back
-FROM ledger_entry_states
-WHERE affiliate_id = ANY($1::bigint[])
-GROUP BY affiliate_id, currency ORDER BY affiliate_id, currency
+WITH days AS (
+    SELECT affiliate_id, currency,
+           sum(credit + debit) FILTER (WHERE state = 'pending') AS pending,
+           sum(credit + debit) FILTER (WHERE state = 'open' AND day > $3) AS held,
+           sum(credit + debit) FILTER (WHERE state = 'open' AND day < $3) AS available,
+           sum(credit + debit) FILTER (WHERE state = 'in_payout') AS in_payout,
+           sum(credit + debit) FILTER (WHERE state = 'paid') AS paid,
+           sum(credit + debit) FILTER (WHERE state = 'owed_back') AS owed_back
+    FROM ledger_balance_days
+    WHERE affiliate_id = ANY($1::bigint[])
+    GROUP BY affiliate_id, currency
+), today AS (
+    SELECT affiliate_id, currency,
+           sum(amount) FILTER (WHERE available_at > $2) AS held,
+           sum(amount) FILTER (WHERE available_at <= $2) AS available
+    FROM ledger_entry_balances
+    WHERE state = 'open' AND affiliate_id = ANY($1::bigint[])
+      AND available_at >= $4 AND available_at < $4 + interval '1 day'
+    GROUP BY affiliate_id, currency
+)
+SELECT d.affiliate_id, d.currency,
+       coalesce(d.pending, 0) AS pending,
+       coalesce(d.held, 0) + coalesce(t.held, 0) AS held,
+       coalesce(d.available, 0) + coalesce(t.available, 0) AS available,
+       coalesce(d.in_payout, 0) AS in_payout,
+       coalesce(d.paid, 0) AS paid,
+       -coalesce(d.owed_back, 0) AS owed_back
+FROM days d LEFT JOIN today t USING (affiliate_id, currency)
+ORDER BY d.affiliate_id, d.currency
 """
 
 ENTRY_COLUMNS = """id, affiliate_id, currency, kind, amount, conversion_id, payout_id, reverses,
