@@ -154,14 +154,25 @@ ORDER BY p.id
 STATEMENT_AFFILIATE = (
     "SELECT id, name, email, company, website, country FROM affiliates WHERE id = $1"
 )
+# A payout's entries in ID order: the first $2 (NULL: every one).
 STATEMENT_LINES = """
 SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
        c.txid, c.goal, c.received_at, o.name AS offer_name
-FROM payouts p
-CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+FROM (
+    SELECT u.entry_id FROM payouts p CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+    WHERE p.id = $1 ORDER BY u.entry_id LIMIT $2
+) u
 JOIN ledger_entries e ON e.id = u.entry_id
 LEFT JOIN conversions c ON c.id = e.conversion_id
 LEFT JOIN offers o ON o.id = c.offer_id
-WHERE p.id = $1
 ORDER BY e.id
+"""
+# Its totals per kind over every entry (and how many).
+STATEMENT_TOTALS = """
+SELECT e.kind, sum(e.amount) AS amount, count(*) AS entries
+FROM payouts p
+CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+JOIN ledger_entries e ON e.id = u.entry_id
+WHERE p.id = $1
+GROUP BY e.kind
 """
