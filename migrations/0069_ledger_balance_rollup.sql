@@ -69,6 +69,8 @@ CREATE TABLE ledger_entry_balances (
     amount        numeric(18, 4) NOT NULL,
     created_at    timestamptz NOT NULL,
     available_at  timestamptz,
+    -- the live (not failed) payout that holds it, and that payout's status
+    live_payout_id bigint,
     live_status   text
 );
 -- The day near `now` is read from here (open entries by when they become payable), and
@@ -104,11 +106,11 @@ SELECT CASE WHEN state = 'open' THEN (available_at AT TIME ZONE 'UTC')::date
             ELSE date '-infinity' END
 $$;
 
--- Restate these entries: `live` is the status of the live payout that holds them (NULL:
--- none). Their stored rows leave the sums and their states now enter them, as one
+-- Restate these entries: `live` is the status of the live payout that holds them
+-- (`payout`; NULL: none). Their stored rows leave the sums and their states now enter them, as one
 -- statement whose sums are written in key order (so concurrent writers lock sum rows in
 -- one order within it).
-CREATE FUNCTION ledger_restate(ids bigint[], live text) RETURNS void
+CREATE FUNCTION ledger_restate(ids bigint[], live text, payout bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     IF coalesce(cardinality(ids), 0) = 0 THEN
@@ -135,12 +137,13 @@ BEGIN
     ), kept AS (
         INSERT INTO ledger_entry_balances AS b
             (entry_id, affiliate_id, currency, state, amount, created_at, available_at,
-             live_status)
-        SELECT entry_id, affiliate_id, currency, state, amount, created_at, available_at, live
+             live_payout_id, live_status)
+        SELECT entry_id, affiliate_id, currency, state, amount, created_at, available_at,
+               payout, live
         FROM counted
         ON CONFLICT (entry_id) DO UPDATE
         SET state = excluded.state, available_at = excluded.available_at,
-            live_status = excluded.live_status
+            live_payout_id = excluded.live_payout_id, live_status = excluded.live_status
     ), delta AS (
         SELECT affiliate_id, currency, state, ledger_balance_day(state, available_at) AS day,
                -amount AS amount, -1 AS n
@@ -171,8 +174,8 @@ $$;
 -- holds them: then they stay in it whatever their counter).
 CREATE FUNCTION ledger_entries_restate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM ledger_restate(array_agg(n.id), NULL) FROM new_rows n;
-    PERFORM ledger_restate(array_agg(n.reverses), NULL)
+    PERFORM ledger_restate(array_agg(n.id), NULL, NULL) FROM new_rows n;
+    PERFORM ledger_restate(array_agg(n.reverses), NULL, NULL)
     FROM new_rows n
     WHERE n.reverses IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM ledger_entry_balances b
@@ -189,7 +192,7 @@ CREATE TRIGGER ledger_entries_balances AFTER INSERT ON ledger_entries
 CREATE FUNCTION conversions_ledger_restate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        PERFORM ledger_restate(array_agg(b.entry_id), NULL)
+        PERFORM ledger_restate(array_agg(b.entry_id), NULL, NULL)
         FROM old_rows o
         JOIN new_rows n ON n.id = o.id
         JOIN ledger_entries e ON e.conversion_id = n.id AND e.kind = 'commission'
@@ -197,7 +200,7 @@ BEGIN
         WHERE (o.status, coalesce(o.status_at, o.updated_at))
             IS DISTINCT FROM (n.status, coalesce(n.status_at, n.updated_at));
     ELSE
-        PERFORM ledger_restate(array_agg(b.entry_id), NULL)
+        PERFORM ledger_restate(array_agg(b.entry_id), NULL, NULL)
         FROM old_rows o
         JOIN ledger_entries e ON e.conversion_id = o.id AND e.kind = 'commission'
         JOIN ledger_entry_balances b ON b.entry_id = e.id AND b.live_status IS NULL;
@@ -219,15 +222,17 @@ DECLARE
     p record;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        FOR p IN SELECT n.entry_ids, n.status FROM new_rows n ORDER BY n.id LOOP
-            PERFORM ledger_restate(p.entry_ids, nullif(p.status, 'failed'));
+        FOR p IN SELECT n.id, n.entry_ids, n.status FROM new_rows n ORDER BY n.id LOOP
+            PERFORM ledger_restate(p.entry_ids, nullif(p.status, 'failed'),
+                                   CASE WHEN p.status <> 'failed' THEN p.id END);
         END LOOP;
     ELSE
         FOR p IN
-            SELECT n.entry_ids, n.status FROM new_rows n JOIN old_rows o ON o.id = n.id
+            SELECT n.id, n.entry_ids, n.status FROM new_rows n JOIN old_rows o ON o.id = n.id
             WHERE n.status IS DISTINCT FROM o.status ORDER BY n.id
         LOOP
-            PERFORM ledger_restate(p.entry_ids, nullif(p.status, 'failed'));
+            PERFORM ledger_restate(p.entry_ids, nullif(p.status, 'failed'),
+                                   CASE WHEN p.status <> 'failed' THEN p.id END);
         END LOOP;
     END IF;
     RETURN NULL;
@@ -245,9 +250,10 @@ CREATE TRIGGER payouts_ledger_update AFTER UPDATE ON payouts
 LOCK TABLE ledger_entries, payouts IN SHARE ROW EXCLUSIVE MODE;
 LOCK TABLE conversions IN SHARE MODE;
 INSERT INTO ledger_entry_balances
-    (entry_id, affiliate_id, currency, state, amount, created_at, available_at, live_status)
+    (entry_id, affiliate_id, currency, state, amount, created_at, available_at,
+     live_payout_id, live_status)
 SELECT s.id, s.affiliate_id, s.currency, s.state, s.amount, s.created_at, s.available_at,
-       p.status
+       s.live_payout_id, p.status
 FROM ledger_entry_states s LEFT JOIN payouts p ON p.id = s.live_payout_id
 WHERE s.state NOT IN ('payout', 'cancelled');
 INSERT INTO ledger_balance_days (affiliate_id, currency, state, day, credit, debit, credits,

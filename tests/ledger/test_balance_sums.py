@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from app.db import Pool
 from app.errors import Conflict
+from app.ledger import queries as ledger_queries
 from app.ledger import service as ledger_service
 from app.payouts import service
 from app.payouts.schemas import RunIn
@@ -59,15 +60,25 @@ ORDER BY s.affiliate_id
 STORED_VS_VIEW = """
 SELECT count(*) FROM (
     SELECT id, affiliate_id, currency, state, amount, created_at,
-           CASE WHEN state = 'open' THEN available_at END AS payable_at
+           CASE WHEN state = 'open' THEN available_at END AS payable_at, live_payout_id
     FROM ledger_entry_states WHERE state NOT IN ('payout', 'cancelled')
 ) s FULL JOIN (
     SELECT entry_id AS id, affiliate_id, currency, state, amount, created_at,
-           CASE WHEN state = 'open' THEN available_at END AS payable_at
+           CASE WHEN state = 'open' THEN available_at END AS payable_at, live_payout_id
     FROM ledger_entry_balances
 ) b USING (id)
-WHERE (s.affiliate_id, s.currency, s.state, s.amount, s.created_at, s.payable_at)
-    IS DISTINCT FROM (b.affiliate_id, b.currency, b.state, b.amount, b.created_at, b.payable_at)
+WHERE (s.affiliate_id, s.currency, s.state, s.amount, s.created_at, s.payable_at,
+       s.live_payout_id)
+    IS DISTINCT FROM (b.affiliate_id, b.currency, b.state, b.amount, b.created_at,
+                      b.payable_at, b.live_payout_id)
+"""
+# Every entry as the ledger's list gives it, and as the view has it.
+LISTED_VS_VIEW = f"""
+SELECT count(*) FROM (SELECT {ledger_queries.ENTRY_COLUMNS} FROM ledger_entry_states) v
+FULL JOIN (SELECT {ledger_queries.ENTRY_COLUMNS} FROM {ledger_queries.ENTRY_STATES}) l
+USING (id)
+WHERE (v.state, v.available_at, v.live_payout_id, v.amount, v.kind)
+    IS DISTINCT FROM (l.state, l.available_at, l.live_payout_id, l.amount, l.kind)
 """
 SUMS_VS_STORED = """
 SELECT count(*) FROM (
@@ -113,6 +124,7 @@ steps = st.lists(
 async def _check(pool: Pool, ids: list[int], now: dt.datetime, *, every: bool) -> None:
     assert await pool.fetchval(STORED_VS_VIEW) == 0
     assert await pool.fetchval(SUMS_VS_STORED) == 0
+    assert await pool.fetchval(LISTED_VS_VIEW) == 0
     # Moments around now (the day read from raw rows, days before it and after it), and
     # with `every` each entry's own moment and the one just before.
     moments = {now, now - dt.timedelta(days=1), now + dt.timedelta(hours=30)}
