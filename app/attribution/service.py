@@ -13,6 +13,7 @@ import asyncpg
 from app.attribution import queries, rules, writer
 from app.db import Executor, Pool
 from app.errors import Conflict, found
+from app.ledger import record as ledger
 from app.pagination import PageParams
 
 
@@ -38,6 +39,7 @@ async def change_status(
         # A hand decision replaces the tracker's own reason (window, cap, ...).
         current["status"], current["reason"] = status, None
         now: datetime = await conn.fetchval(queries.NOW)
+        await ledger.lock_currencies(conn, [current])
         await conn.execute(queries.UPDATE_STATUSES, [conversion_id], [status], [None], [now])
         affiliates = await writer.affiliates_of(conn, {int(current["affiliate_id"])})
         await writer.apply_effects(conn, [(current, old, status, changed_by)], affiliates)

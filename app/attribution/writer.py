@@ -92,6 +92,7 @@ async def write_batch(
     # already (its row is the one the change updated); history and rollups still
     # replay each step, which nets out to the final status.
     if final:
+        await ledger.lock_currencies(conn, list(final.values()))
         await conn.execute(
             queries.UPDATE_STATUSES,
             list(final),

@@ -28,9 +28,21 @@ Event = tuple[dict[str, Any], str | None, str, str]
 
 
 def currency_lock(currency: str) -> int:
-    """The advisory lock key payout runs take exclusively and rejections share."""
+    """The advisory lock key payout runs take exclusively and the ledger's writers share."""
     digest = hashlib.blake2b(f"ledger\x1f{currency}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, signed=True)
+
+
+async def lock_currencies(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Before conversions of an affiliate change (their status moves their commissions'
+    balance sums, migration 0069): the currency locks, shared. A payout run, which holds
+    them exclusively, then never waits for a sum row such a writer holds while that writer
+    waits for the run's lock."""
+    currencies = {str(r["currency"]) for r in rows if r.get("affiliate_id") is not None}
+    if currencies:
+        await conn.fetchval(
+            queries.LOCK_CURRENCIES_SHARED, [currency_lock(c) for c in sorted(currencies)]
+        )
 
 
 @dataclass(slots=True)
@@ -58,6 +70,9 @@ def plan(events: Sequence[Event]) -> Plan:
             result.currencies.add(str(row["currency"]))
         if was != now:
             steps.setdefault(int(row["id"]), []).append(("open" if now else "close", event))
+        if was or now:
+            # Its commission's state moves (the balance sums): not during a payout run.
+            result.currencies.add(str(row["currency"]))
     for conversion_id, ops in steps.items():
         first_op, (first_row, _, first_new, first_by) = ops[0]
         if first_op == "close":

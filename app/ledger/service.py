@@ -3,7 +3,7 @@ their own entries (app/ledger/record.py); payouts theirs (app/payouts)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +72,9 @@ async def _balances(
 ) -> list[BalanceOut]:
     if at is None:
         at = await conn.fetchval(queries.NOW)
-    rows = await conn.fetch(queries.BALANCE, list(stored), at)
+    day = at.astimezone(UTC).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    rows = await conn.fetch(queries.BALANCE, list(stored), at, day, start)
     out = {a: BalanceOut(affiliate_id=a, balances=[]) for a in stored}
     for r in rows:
         currency = r["currency"].strip()

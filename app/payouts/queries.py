@@ -34,7 +34,7 @@ GROUP BY run_id, status ORDER BY run_id, status
 # cutoff that no live payout took, and every debit (clawback, negative adjustment) still
 # to net off whatever its date (a debt is owed once known), where their sum reaches the
 # affiliate's threshold. $1 currency, $2 cutoff, $3 affiliate IDs (NULL: all), $4 the
-# default threshold. TAKE makes these payouts; PREVIEW only reads them.
+# default threshold. TAKE makes these payouts.
 _DUE = """
 WITH takeable AS MATERIALIZED (
     SELECT s.id, s.affiliate_id, s.amount, s.available_at, s.created_at
@@ -50,10 +50,43 @@ WITH takeable AS MATERIALIZED (
     HAVING sum(t.amount) > 0
        AND sum(t.amount) >= coalesce((a.payout_threshold ->> $1)::numeric, $4::numeric)
 )"""
-PREVIEW = f"""{_DUE}
-SELECT d.affiliate_id, a.name, d.amount, least(d.period_start, $2) AS period_start,
-       cardinality(d.entry_ids) AS entries
-FROM due d JOIN affiliates a ON a.id = d.affiliate_id
+# PREVIEW reads the same selection from the ledger's sums per state and day (migration
+# 0069) rather than from every entry: open entries of days before the cutoff's UTC day
+# ($5; $6 its start) and every debit, and from the cutoff's day itself its open entries
+# available by the cutoff; the period starts at the oldest entry taken.
+PREVIEW = """
+WITH sums AS (
+    SELECT affiliate_id,
+           sum(CASE WHEN state = 'owed_back' OR day < $5 THEN credit + debit ELSE debit END)
+               AS amount,
+           sum(CASE WHEN state = 'owed_back' OR day < $5 THEN credits + debits ELSE debits END)
+               AS entries
+    FROM ledger_balance_days
+    WHERE currency = $1 AND state IN ('open', 'owed_back')
+      AND ($3::bigint[] IS NULL OR affiliate_id = ANY($3::bigint[]))
+    GROUP BY affiliate_id
+    UNION ALL
+    SELECT affiliate_id, sum(amount), count(*)
+    FROM ledger_entry_balances
+    WHERE currency = $1 AND state = 'open' AND amount > 0
+      AND available_at >= $6 AND available_at <= $2 AND available_at < $6 + interval '1 day'
+      AND ($3::bigint[] IS NULL OR affiliate_id = ANY($3::bigint[]))
+    GROUP BY affiliate_id
+), due AS (
+    SELECT s.affiliate_id, a.name, sum(s.amount) AS amount, sum(s.entries)::bigint AS entries
+    FROM sums s JOIN affiliates a ON a.id = s.affiliate_id
+    GROUP BY s.affiliate_id, a.name, a.payout_threshold
+    HAVING sum(s.amount) > 0
+       AND sum(s.amount) >= coalesce((a.payout_threshold ->> $1)::numeric, $4::numeric)
+)
+SELECT d.affiliate_id, d.name, d.amount, least(f.created_at, $2) AS period_start, d.entries
+FROM due d
+CROSS JOIN LATERAL (
+    SELECT b.created_at FROM ledger_entry_balances b
+    WHERE b.affiliate_id = d.affiliate_id AND b.currency = $1
+      AND b.state IN ('open', 'owed_back') AND (b.available_at <= $2 OR b.amount < 0)
+    ORDER BY b.created_at LIMIT 1
+) f
 ORDER BY d.affiliate_id
 """
 # Every payout of one run or request, in one statement: the due payouts, their claims,
@@ -121,14 +154,25 @@ ORDER BY p.id
 STATEMENT_AFFILIATE = (
     "SELECT id, name, email, company, website, country FROM affiliates WHERE id = $1"
 )
+# A payout's entries in ID order: the first $2 (NULL: every one).
 STATEMENT_LINES = """
 SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
        c.txid, c.goal, c.received_at, o.name AS offer_name
-FROM payouts p
-CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+FROM (
+    SELECT u.entry_id FROM payouts p CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+    WHERE p.id = $1 ORDER BY u.entry_id LIMIT $2
+) u
 JOIN ledger_entries e ON e.id = u.entry_id
 LEFT JOIN conversions c ON c.id = e.conversion_id
 LEFT JOIN offers o ON o.id = c.offer_id
-WHERE p.id = $1
 ORDER BY e.id
+"""
+# Its totals per kind over every entry (and how many).
+STATEMENT_TOTALS = """
+SELECT e.kind, sum(e.amount) AS amount, count(*) AS entries
+FROM payouts p
+CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
+JOIN ledger_entries e ON e.id = u.entry_id
+WHERE p.id = $1
+GROUP BY e.kind
 """

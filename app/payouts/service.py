@@ -200,7 +200,11 @@ async def preview_run(
         now = await conn.fetchval(queries.NOW)
     cutoff = cutoff_of(body.up_to, now)
     ids = sorted(set(body.affiliate_ids)) if body.affiliate_ids is not None else None
-    rows = await conn.fetch(queries.PREVIEW, body.currency, cutoff, ids, default_threshold)
+    day = cutoff.astimezone(dt.UTC).date()
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    rows = await conn.fetch(
+        queries.PREVIEW, body.currency, cutoff, ids, default_threshold, day, start
+    )
     details = await payment.payment_details(conn, [r["affiliate_id"] for r in rows], cipher)
     lines = [
         PreviewLine(

@@ -41,16 +41,32 @@ class Statement:
     affiliate: asyncpg.Record
     payout: PayoutOut
     lines: Sequence[asyncpg.Record]
+    # Per kind over every entry, and the total (which is the payout's amount).
+    totals: dict[str, Decimal]
+    line_count: int
 
 
 async def load(
-    conn: Executor, *, payout: PayoutOut, program_name: str, program_address: str
+    conn: Executor,
+    *,
+    payout: PayoutOut,
+    program_name: str,
+    program_address: str,
+    limit: int | None = None,
 ) -> Statement:
+    """The statement with its first `limit` lines (None: every one; the statement prints
+    every one), its totals always over all of them."""
     affiliate = await conn.fetchrow(queries.STATEMENT_AFFILIATE, payout.affiliate_id)
     if affiliate is None:
         raise NotFound(f"affiliate {payout.affiliate_id} does not exist")
-    lines = await conn.fetch(queries.STATEMENT_LINES, payout.id)
-    return Statement(program_name, program_address, affiliate, payout, lines)
+    lines = await conn.fetch(queries.STATEMENT_LINES, payout.id, limit)
+    sums = dict.fromkeys(KIND_LABELS, Decimal(0))
+    count = 0
+    for row in await conn.fetch(queries.STATEMENT_TOTALS, payout.id):
+        sums[row["kind"]] = row["amount"]
+        count += row["entries"]
+    sums["total"] = sum(sums.values(), Decimal(0))
+    return Statement(program_name, program_address, affiliate, payout, lines, sums, count)
 
 
 async def pdf(
@@ -72,15 +88,6 @@ async def pdf(
     )
     # fpdf2 is synchronous: a long statement must not hold up the event loop.
     return await asyncio.to_thread(render, loaded, font_path=font_path)
-
-
-def totals(lines: Sequence[asyncpg.Record]) -> dict[str, Decimal]:
-    """Per kind, and the total (which is the payout's amount)."""
-    sums = dict.fromkeys(KIND_LABELS, Decimal(0))
-    for line in lines:
-        sums[line["kind"]] += line["amount"]
-    sums["total"] = sum((line["amount"] for line in lines), Decimal(0))
-    return sums
 
 
 @lru_cache(maxsize=4)
@@ -172,7 +179,7 @@ def render(statement: Statement, *, font_path: str | None = None) -> bytes:
         )
     pdf.ln(4)
     pdf.set_font(family, size=10)
-    sums = totals(statement.lines)
+    sums = statement.totals
     for kind, (_, label) in KIND_LABELS.items():
         pdf.cell(
             0, 6, f"{label}: {format_money(sums[kind])} {currency}", new_x="LMARGIN", new_y="NEXT"

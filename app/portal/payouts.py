@@ -224,10 +224,11 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             payout=payout,
             program_name=resources.settings.program_name,
             program_address=resources.settings.program_address,
+            limit=SHOWN_LINES,
         )
     except NotFound:
         return web.not_found(staff.user)
-    sums = statement.totals(loaded.lines)
+    sums = loaded.totals
     return web.render(
         "payout.html",
         {
@@ -235,8 +236,8 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             "nav": "payouts",
             "p": payout,
             "affiliate": loaded.affiliate,
-            "lines": loaded.lines[:SHOWN_LINES],
-            "line_count": len(loaded.lines),
+            "lines": loaded.lines,
+            "line_count": loaded.line_count,
             "totals": [(k, names[1], sums[k]) for k, names in statement.KIND_LABELS.items()],
             "total": sums["total"],
             "settled": payout.status in SETTLED,

@@ -33,7 +33,9 @@ def test_a_creation_counted_opens_a_commission() -> None:
     plan = record.plan([(_row(1), None, "pending", "w"), (_row(2), None, "approved", "w")])
     assert sorted(plan.opens) == [1, 2]
     assert not plan.closes
-    assert not plan.currencies
+    # (a new commission moves the balance sums: the currency lock, shared)
+    assert plan.currencies == {"USD"}
+    assert not record.plan([(_row(1), None, "rejected", "w")]).currencies
 
 
 def test_rejected_unattributed_and_zero_payout_creations_write_nothing() -> None:
@@ -68,7 +70,9 @@ def test_approved_to_pending_locks_but_writes_nothing() -> None:
     assert not plan.opens
     assert not plan.closes
     assert plan.currencies == {"USD"}
-    assert not record.plan([(_row(1), "pending", "approved", "w")]).currencies
+    # An approval writes nothing either, and moves the sums (pending to open): locked too.
+    assert record.plan([(_row(1), "pending", "approved", "w")]).currencies == {"USD"}
+    assert not record.plan([(_row(1), "rejected", "unattributed", "w")]).currencies
 
 
 async def test_entries_refuse_update_and_delete(pool: Pool) -> None:

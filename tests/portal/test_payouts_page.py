@@ -9,9 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.db import Pool
+from app.portal import payouts as portal_payouts
 from tests.payouts.test_routes import TODAY, _program
 from tests.support.portal import browser, csrf_of, make_user, sign_in
 
@@ -139,6 +141,17 @@ async def test_balances_equal_the_api_and_a_previewed_run_is_made_exported_and_p
         total = re.search(r'data-k="total"><strong>([^<]+)</strong>', detail.text)
         assert total
         assert amount_of(total[1]) == Decimal(payout["amount"])
+        assert 'id="lines-shown"' not in detail.text
+        # A payout with more entries than the page lists: the first ones, in ID order, and
+        # the totals over every one (read apart from the lines).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(portal_payouts, "SHOWN_LINES", 3)
+            capped = await person.get(f"/manage/payouts/{payout['id']}")
+        assert rows_of(capped, "lines") == rows_of(detail, "lines")[:3]
+        assert "Showing the first 3 of 4 entries" in capped.text
+        capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', capped.text)
+        assert capped_total
+        assert amount_of(capped_total[1]) == Decimal(payout["amount"])
 
         # The statement link is the API's own PDF, which an owner's session may read.
         pdf_url = f"/api/v1/payouts/{payout['id']}/statement.pdf"
