@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import orjson
@@ -26,6 +28,30 @@ Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 # Anything that runs a single statement.
 Executor: TypeAlias = "Connection | Pool"
+
+T = TypeVar("T")
+# Errors after which a transaction is simply run again: the loser of a deadlock or of a
+# serialization conflict (writers of shared sum rows can cross each other's row order).
+RETRYABLE: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+RETRIES = 5
+
+
+async def retrying(
+    transaction: Callable[[], Awaitable[T]], also: tuple[type[BaseException], ...] = ()
+) -> T:
+    """Run `transaction` (a whole transaction, safe to repeat) again when it loses a
+    deadlock or a serialization conflict (or raises one of `also`), up to RETRIES times."""
+    for attempt in range(RETRIES):
+        try:
+            return await transaction()
+        except RETRYABLE + also:
+            if attempt == RETRIES - 1:
+                raise
+            await asyncio.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def _init_connection(conn: asyncpg.Connection[asyncpg.Record]) -> None:

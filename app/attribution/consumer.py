@@ -9,7 +9,6 @@ PostgreSQL refuses raises: the stream consumer (app/streams) retries it entry by
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from app.attribution.decision import Candidate
 from app.caps import conversions as conversion_caps
 from app.clickid import click_time
 from app.customers import attribution as customer_attribution
-from app.db import Connection, Pool
+from app.db import Connection, Pool, retrying
 from app.postbacks.records import ConversionRecord, decode
 from app.settings import Settings
 from app.streams import keys
@@ -33,7 +32,6 @@ from app.streams.outcome import DISCARDED, BatchOutcome
 from app.streams.records import PoisonRecord
 
 Entry = tuple[str, bytes]
-DEADLOCK_RETRIES = 5
 MOVE_BATCH = 500
 
 # Move due retries (score <= ARGV[1], at most ARGV[2]) from KEYS[1] back onto stream KEYS[2].
@@ -122,19 +120,10 @@ class Attributor:
         return moved
 
     async def _attribute_retrying(self, records: list[tuple[str, ConversionRecord]]) -> Attributed:
-        for attempt in range(DEADLOCK_RETRIES):
-            try:
-                return await self._attribute(records)
-            except (
-                asyncpg.DeadlockDetectedError,
-                asyncpg.SerializationError,
-                customer_attribution.CustomerConflict,
-            ):
-                # The click worker's rollup upserts can cross ours; the loser retries.
-                if attempt == DEADLOCK_RETRIES - 1:
-                    raise
-                await asyncio.sleep(0.01 * (attempt + 1))
-        raise AssertionError("unreachable")
+        # The click worker's rollup upserts can cross ours; the loser retries.
+        return await retrying(
+            lambda: self._attribute(records), also=(customer_attribution.CustomerConflict,)
+        )
 
     async def _attribute(self, records: list[tuple[str, ConversionRecord]]) -> Attributed:
         outcome = Attributed()

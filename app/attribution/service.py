@@ -11,7 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from app.attribution import queries, rules, writer
-from app.db import Executor, Pool
+from app.db import Executor, Pool, retrying
 from app.errors import Conflict, found
 from app.ledger import record as ledger
 from app.pagination import PageParams
@@ -21,6 +21,16 @@ async def change_status(
     pool: Pool, *, conversion_id: int, status: str, changed_by: str
 ) -> asyncpg.Record:
     """Set a conversion's status by hand, with the effects of a status-changing postback."""
+    return await retrying(
+        lambda: _change_status(
+            pool, conversion_id=conversion_id, status=status, changed_by=changed_by
+        )
+    )
+
+
+async def _change_status(
+    pool: Pool, *, conversion_id: int, status: str, changed_by: str
+) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
         row = found(
             await conn.fetchrow(queries.GET_CONVERSION, conversion_id), "conversion", conversion_id

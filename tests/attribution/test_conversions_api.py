@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
-from app.db import Pool
+from app.attribution import writer
+from app.db import RETRIES, Pool, retrying
 from app.settings import Settings
 from tests.helpers import affiliate_headers, assert_error
 from tests.support.conversions import click, conversions, postback, rollup_totals, run_worker
@@ -163,3 +166,56 @@ async def test_patch_changes_a_status_with_every_effect(
         ),
         404,
     )
+
+
+async def test_a_status_change_that_loses_a_deadlock_is_run_again_whole(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    shop: dict[str, Any],
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Writers of the ledger's day sums can cross each other's row order; PostgreSQL then
+    aborts one of them. The hand change is repeated, not answered with a 500, and its
+    first try leaves nothing behind."""
+    await _three_conversions(app, client, shop, settings)
+    rows = {r["txid"]: r for r in await conversions(pool)}
+    effects = writer.apply_effects
+    lost: list[int] = []
+
+    async def losing_once(*args: Any, **kwargs: Any) -> None:
+        await effects(*args, **kwargs)
+        if not lost:
+            lost.append(1)
+            raise asyncpg.DeadlockDetectedError("deadlock detected")
+
+    monkeypatch.setattr(writer, "apply_effects", losing_once)
+    patched = await client.patch(
+        f"/api/v1/conversions/{rows['A1']['id']}", json={"status": "rejected"}, headers=admin
+    )
+    assert patched.status_code == 200, patched.text
+    assert (patched.json()["status"], lost) == ("rejected", [1])
+    history = await pool.fetch(
+        "SELECT new_status FROM conversion_history WHERE conversion_id = $1 ORDER BY id",
+        rows["A1"]["id"],
+    )
+    assert [h["new_status"] for h in history] == ["approved", "rejected"]
+    reversals = await pool.fetchval(
+        "SELECT count(*) FROM ledger_entries WHERE conversion_id = $1 AND kind <> 'commission'",
+        rows["A1"]["id"],
+    )
+    assert reversals == 1
+
+
+async def test_retrying_gives_up_after_its_tries() -> None:
+    tries: list[int] = []
+
+    async def always_loses() -> None:
+        tries.append(1)
+        raise asyncpg.SerializationError("could not serialize access")
+
+    with pytest.raises(asyncpg.SerializationError):
+        await retrying(always_loses)
+    assert len(tries) == RETRIES
