@@ -39,7 +39,9 @@ async def list_customers(
     first_to: datetime | None,
     external_id: str | None,
 ) -> list[dict[str, Any]]:
-    rows = await pool.fetch(queries.LIST, *query.arguments(), first_from, first_to, external_id)
+    rows = await pool.fetch(
+        *queries.LIST.bind(*query.arguments(), first_from, first_to, external_id)
+    )
     return [fields_of(r) for r in rows]
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from app.db import Pool
 from app.keys.service import Principal
 from app.stats import service as stats_service
+from app.stats.queries import SUB_DIMENSIONS
 
 COUNT_METRICS = ("clicks", "conversions")
 MONEY_METRICS = ("revenue", "payout", "profit")
@@ -26,9 +27,35 @@ CHART_DAYS = 30
 SHOWN_ROWS = 1000
 
 
+# A table by one sub-ID (or source) shows its top TOP_SUBIDS values by clicks unless the
+# view sorts or limits it: such values are nearly one per click (an alphabetical first
+# thousand of 100,000 says little), and the top by clicks is what the sub-ID tier answers
+# exactly without reading the raw clicks (app/stats/subids.py).
+TOP_SUBIDS = 100
+
+
+def top_subids(params: dict[str, list[str]]) -> bool:
+    """Whether a table of these parameters lists the top sub-IDs by clicks (see TOP_SUBIDS)."""
+    group_by = ",".join(params.get("group_by", [])).split(",")
+    return (
+        "limit" not in params
+        and "sort" not in params
+        and len(group_by) == 1
+        and group_by[0] in SUB_DIMENSIONS
+    )
+
+
+def shown_rows(params: dict[str, list[str]]) -> int:
+    """How many rows a table of these parameters shows."""
+    return TOP_SUBIDS if top_subids(params) else SHOWN_ROWS
+
+
 def first_rows(params: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A report's parameters as a table asks for them: its own limit, else SHOWN_ROWS + 1
-    (the totals are over every row either way)."""
+    """A report's parameters as a table asks for them: its own limit, else one more than it
+    shows (to tell that there are others), by clicks for the top sub-IDs; the totals are
+    over every row either way."""
+    if top_subids(params):
+        return {**params, "sort": ["-clicks"], "limit": [str(TOP_SUBIDS + 1)]}
     return params if "limit" in params else {**params, "limit": [str(SHOWN_ROWS + 1)]}
 
 

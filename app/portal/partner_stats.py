@@ -172,6 +172,8 @@ async def _report(me: Affiliate, form: dict[str, Any]) -> dict[str, Any]:
         "columns": plan.columns,
         "heads": [_head(c) for c in plan.columns],
         "rows": current["rows"],
+        "shown_rows": overview.shown_rows(main),
+        "top_subids": overview.top_subids(main),
         "periods": [{"period": period, "tiles": overview.tiles(current, previous, hidden)}],
         "chart": overview.chart(
             current if daily else results[2], overview.day_labels(form["first"], days), hidden
@@ -219,7 +221,6 @@ async def stats_page(request: Request, me: AffiliateDep) -> Response:
             "money_columns": MONEY_COLUMNS,
             "number_columns": NUMBER_COLUMNS,
             "text_columns": TEXT_COLUMNS,
-            "shown_rows": overview.SHOWN_ROWS,
             "page_query": _page_query(q),
             "chart_json": _chart_json(data["chart"]) if data else "{}",
         },

@@ -216,6 +216,8 @@ async def _numbers(staff: Staff, view: View) -> dict[str, Any] | None:
         "row_heads": [(_head(c), "num" if c in KINDS else "text") for c in shown],
         "chart_json": _chart_json(chart),
         "compared": _compared(report, previous[0], view.metrics) if previous else None,
+        "shown_rows": overview.shown_rows(params),
+        "top_subids": overview.top_subids(params),
     }
 
 
@@ -258,7 +260,6 @@ async def stats_page(request: Request, staff: StaffDep) -> Response:
             "kinds": KINDS,
             "scope": staff.scope,
             "groups_shown": GROUPS_SHOWN,
-            "shown_rows": overview.SHOWN_ROWS,
         },
         status=status,
     )

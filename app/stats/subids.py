@@ -1,5 +1,6 @@
-"""Top-N sub-ID reports of one affiliate from the sub-ID tier (app/rollups/subids.py),
-exact: the same rows as the raw clicks and conversions give (app/stats/queries.py).
+"""Top-N sub-ID reports of one affiliate, or of the whole network (no filter), from the
+sub-ID tier (app/rollups/subids.py), exact: the same rows as the raw clicks and
+conversions give (app/stats/queries.py).
 
 The range is read from the tier for the UTC days it lies over whose seal the rollups
 confirm, and from the raw clicks for the rest (zone edges, the hours not sealed yet, days
@@ -47,11 +48,12 @@ WHERE s.day >= $2 AND s.day < $3 AND {tier.HAS_PARTITION.format(day="s.day")}
                 WHERE c.day = s.day AND c.affiliate_id = $1), 0) = {_CONFIRMED}
 """
 
-# Whether affiliate $1 had clicks in [$2, $3) on a day whose partition retention dropped:
-# the rollups, which answer the totals, keep those clicks; the raw rows do not.
+# Whether affiliate $1 (NETWORK: any) had clicks in [$2, $3) on a day whose partition
+# retention dropped: the rollups, which answer the totals, keep those clicks; the raw rows
+# do not.
 LOST_DAYS = f"""
 SELECT EXISTS (SELECT FROM stats_rollup_daily_links r
-    WHERE r.affiliate_id = $1 AND r.bucket >= $2 AND r.bucket < $3
+    WHERE ($1 = {tier.NETWORK} OR r.affiliate_id = $1) AND r.bucket >= $2 AND r.bucket < $3
       AND r.clicks + r.bot_clicks > 0
       AND NOT {tier.HAS_PARTITION.format(day="(r.bucket AT TIME ZONE 'UTC')::date")})
 """
@@ -93,7 +95,7 @@ def _statement(
     params = Params()
     (dimension,) = report.group_by
     key = f"d_{dimension}"
-    affiliate = params.add(report.filters["affiliate"][0])
+    affiliate = params.add(_affiliate(report))
     dim = params.add(queries.SUB_DIMENSIONS.index(dimension))
     day_list = params.add(days)
     limit_k = params.add(k)
@@ -179,6 +181,11 @@ ORDER BY {order}"""
     return sql, params.values
 
 
+def _affiliate(report: Report) -> int:
+    """The tier's affiliate of a report: its one affiliate, or NETWORK without a filter."""
+    return report.filters["affiliate"][0] if report.filters else tier.NETWORK
+
+
 async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
     """The report's rows and totals (as queries.build gives them), or None when the tier
     cannot answer it. Run inside one repeatable-read transaction, so that the seals, the
@@ -187,7 +194,7 @@ async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
     if plan.totals_reads is None or report.limit is None:
         return None
     first_day = report.start.date()
-    affiliate = report.filters["affiliate"][0]
+    affiliate = _affiliate(report)
     if await conn.fetchval(LOST_DAYS, affiliate, tier.day_start(first_day), report.end):
         return None
     sealed = await conn.fetch(

@@ -52,6 +52,7 @@ class Scenario:
     range_quarters: tuple[int, int]  # start, length; or whole local days
     days: bool
     tz: str
+    network: bool  # over every affiliate (no filter): the tier's network rows
 
 
 scenarios = st.builds(
@@ -77,6 +78,7 @@ scenarios = st.builds(
     range_quarters=st.tuples(st.integers(0, 96), st.integers(1, WINDOW_DAYS * 96)),
     days=st.booleans(),
     tz=st.sampled_from(["UTC", "UTC", "Asia/Kolkata", "America/New_York"]),
+    network=st.booleans(),
 )
 
 
@@ -156,11 +158,14 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
     monkeypatch.setattr(subids, "first_k", lambda limit: s.first_k)
     monkeypatch.setattr(subids, "GROWTH", 2)
     links = await _affiliate(client, admin, catalog)
+    # A report over the network also counts a second affiliate's clicks (every third).
+    others = await _affiliate(client, admin, catalog) if s.network else links
     window = FIRST_WINDOW + timedelta(days=(WINDOW_DAYS + 2) * next(_example))
     early: list[Click] = []
     late: list[Click] = []
-    for spec in s.clicks:
-        click = _click(links, window + timedelta(minutes=15 * spec[0] + 7), spec)
+    for i, spec in enumerate(s.clicks):
+        whose = others if i % 3 == 2 else links
+        click = _click(whose, window + timedelta(minutes=15 * spec[0] + 7), spec)
         (late if spec[5] else early).append(click)
     await factory.store_clicks(pool, early)
     stored = await pool.fetch(
@@ -185,7 +190,6 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
 
     params = {
         "group_by": s.dimension,
-        "affiliate": str(links[0]["affiliate_id"]),
         "sort": "-clicks",
         "limit": str(s.limit),
         "tz": s.tz,
@@ -199,6 +203,9 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
         start = window + timedelta(minutes=15 * s.range_quarters[0])
         end = start + timedelta(minutes=15 * s.range_quarters[1])
         params.update({"from": start.isoformat(), "to": end.isoformat()})
+    filters = {} if s.network else {"affiliate": [links[0]["affiliate_id"]]}
+    if not s.network:
+        params["affiliate"] = str(links[0]["affiliate_id"])
     tiered, raw = await _both(pool, params)
     assert tiered == raw, params
 
@@ -208,7 +215,7 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
         end=end,
         tz="UTC",
         group_by=[s.dimension],
-        filters={"affiliate": [links[0]["affiliate_id"]]},
+        filters=filters,
     )
     for row in tiered["rows"]:
         key = (row[s.dimension], row["currency"])
@@ -272,9 +279,13 @@ async def _sealed_days(pool: Pool, affiliate_id: int, first: date) -> list[date]
     return sorted(r["day"] for r in rows)
 
 
-def test_only_top_n_by_clicks_of_one_affiliate_is_planned_for_the_tier() -> None:
+def test_only_top_n_by_clicks_of_one_affiliate_or_all_is_planned_for_the_tier() -> None:
     base = {"group_by": ["sub1"], "affiliate": ["1"], "sort": ["-clicks"], "limit": ["20"]}
     assert stats_service.plan(base, ADMIN)[0].totals_reads is not None
+    # Over every affiliate (no filter at all): the network's rows.
+    network = {k: v for k, v in base.items() if k != "affiliate"}
+    assert stats_service.plan(network, ADMIN)[0].totals_reads is not None
+    assert stats_service.plan({**network, "offer": ["3"]}, ADMIN)[0].totals_reads is None
     changes: list[dict[str, list[str]]] = [
         {"group_by": ["sub1,country"]},
         {"affiliate": ["1", "2"]},
