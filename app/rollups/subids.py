@@ -74,9 +74,10 @@ SET_SEAL = """
 INSERT INTO stats_subids_seals (day, sealed_until) VALUES ($1, $2)
 ON CONFLICT (day) DO UPDATE SET sealed_until = EXCLUDED.sealed_until
 """
-# The affiliates whose tier count differs from the rollups' over the sealed span.
+# Whether an affiliate's tier count (or the network's) differs from the rollups' over the
+# sealed span (true, not the affiliate's ID: the network's is 0).
 MISMATCHED = f"""
-SELECT a.affiliate_id FROM (
+SELECT true FROM (
     SELECT affiliate_id FROM stats_subids_counted WHERE day = $1
     UNION SELECT DISTINCT affiliate_id FROM stats_rollup_links_hourly
     WHERE bucket >= $2 AND bucket < $3
