@@ -18,7 +18,7 @@ from app.rollups import subids as tier
 from app.stats import subids
 from tests.portal.test_stats_page import table_of
 from tests.stats import factory
-from tests.support.portal import browser, owner_and_manager, sign_in
+from tests.support.portal import browser, make_user, owner_and_manager, sign_in
 
 _ROW = re.compile(
     r'<td class="clip" title="([^"]*)">.*?data-metric="clicks" data-value="(\d+)"', re.S
@@ -74,3 +74,24 @@ async def test_a_sub_id_table_lists_the_top_sub_ids_by_clicks_raw_and_from_the_t
         mine = await owner.get("/manage/stats?preset=7d&group_by=sub1&sort=sub1&limit=5")
         assert "The top" not in mine.text
         assert [v for v, _ in _rows(mine)] == sorted(counts)[:5]
+
+    # Alice's own top sub-IDs, from her rows of the tier; the API query the page shows (and
+    # its CSV's) is in the table's order.
+    alice = catalog["alice"]["id"]
+    await make_user(app, client, admin, pool, email="alice@example.com", role="affiliate",
+                    affiliate_id=alice)  # fmt: skip
+    hers = Counter(
+        r["sub1"]
+        for r in await pool.fetch(
+            "SELECT sub1 FROM clicks WHERE NOT is_bot AND affiliate_id = $1", alice
+        )
+    )
+    top = sorted(hers.items(), key=lambda kv: (-kv[1], kv[0]))[: overview.TOP_SUBIDS]
+    async with browser(app) as person:
+        assert (await sign_in(person, "alice@example.com")).status_code == 303
+        page = await person.get("/partner/stats?preset=7d&group_by=sub1")
+        assert page.status_code == 200, page.text
+        assert f"Your top {overview.TOP_SUBIDS} by clicks" in page.text
+        shown = re.findall(r'<td class="clip"[^>]*>([^<]*)</td>', table_of(page, "report"))
+        assert shown == [v for v, _ in top]
+        assert "sort=-clicks" in page.text
