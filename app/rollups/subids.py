@@ -75,10 +75,12 @@ INSERT INTO stats_subids_seals (day, sealed_until) VALUES ($1, $2)
 ON CONFLICT (day) DO UPDATE SET sealed_until = EXCLUDED.sealed_until
 """
 # Whether an affiliate's tier count (or the network's) differs from the rollups' over the
-# sealed span (true, not the affiliate's ID: the network's is 0).
+# sealed span (true, not the affiliate's ID: the network's is 0). The network is always
+# checked: a day sealed before the tier had network rows is sealed again with them.
 MISMATCHED = f"""
 SELECT true FROM (
-    SELECT affiliate_id FROM stats_subids_counted WHERE day = $1
+    SELECT {NETWORK}::bigint AS affiliate_id
+    UNION SELECT affiliate_id FROM stats_subids_counted WHERE day = $1
     UNION SELECT DISTINCT affiliate_id FROM stats_rollup_links_hourly
     WHERE bucket >= $2 AND bucket < $3
 ) a

@@ -274,6 +274,39 @@ async def test_sealed_days_are_read_from_the_tier_and_a_late_click_sends_its_day
     assert tiered == raw
 
 
+async def test_a_day_sealed_without_the_networks_rows_is_sealed_again_with_them(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    """As a day sealed by the code before the network's rows: the network's report reads it
+    raw (its count is not the rollups'), and the next upkeep seals it again, whole."""
+    links = await _affiliate(client, admin, catalog)
+    window = datetime(2025, 8, 4, tzinfo=UTC)
+    specs = [(q, q % 5, q % 4, q % 11 == 0, q % 3 == 0, False) for q in range(96)]
+    await factory.store_clicks(
+        pool, [_click(links, window + timedelta(minutes=15 * q[0] + 2), q) for q in specs]
+    )
+    assert await tier.seal(pool, window + timedelta(days=2)) == [window.date()]
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == [window.date()]
+    for table in (tier.TIER, "stats_subids_counted"):
+        await pool.execute(f"DELETE FROM {table} WHERE affiliate_id = $1", tier.NETWORK)
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == []
+    assert await _sealed_days(pool, links[0]["affiliate_id"], window.date()) == [window.date()]
+    params = {"from": "2025-08-04", "to": "2025-08-04", "group_by": "sub1"}
+    params.update({"sort": "-clicks", "limit": "2"})
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+    assert await tier.seal(pool, window + timedelta(days=2)) == [window.date()]
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == [window.date()]
+    network = await pool.fetchval(
+        f"SELECT sum(clicks + bot_clicks) FROM {tier.TIER} WHERE affiliate_id = 0 AND day = $1"
+        " AND dimension = 0",
+        window.date(),
+    )
+    assert network == len(specs)
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+
 async def _sealed_days(pool: Pool, affiliate_id: int, first: date) -> list[date]:
     rows = await pool.fetch(subids.CONFIRMED_DAYS, affiliate_id, first, first + timedelta(days=3))
     return sorted(r["day"] for r in rows)
