@@ -32,14 +32,15 @@ LAG = timedelta(minutes=15)
 DAY = timedelta(days=1)
 # One sealer at a time (several workers run the upkeep).
 SEAL_LOCK_ID = 0x5B1D5
-# The bot-inclusive click count of an affiliate's rollups over [$2, $3), the span a seal
-# covers; stats_rollup_links_hourly is kept by the click writer with the clicks.
 # Affiliate NETWORK (no affiliate has ID 0: IDs are an identity from 1) stands for all of
 # them: its rows and counts are every affiliate's together.
 NETWORK = 0
-ROLLUP_CLICKS = """coalesce((SELECT sum(r.clicks + r.bot_clicks) FROM stats_rollup_links_hourly r
-    WHERE ({affiliate} = 0 OR r.affiliate_id = {affiliate})
-      AND r.bucket >= {start} AND r.bucket < {end}), 0)"""
+# The bot-inclusive click count of an affiliate's (or the network's) rollups over [$2, $3),
+# the span a seal covers; stats_rollup_links_hourly is kept by the click writer with the
+# clicks.
+ROLLUP_CLICKS = f"""coalesce((SELECT sum(r.clicks + r.bot_clicks) FROM stats_rollup_links_hourly r
+    WHERE ({{affiliate}} = {NETWORK} OR r.affiliate_id = {{affiliate}})
+      AND r.bucket >= {{start}} AND r.bucket < {{end}}), 0)"""
 
 _VALUES = ", ".join(
     f"({i}::smallint, coalesce(k.{name}, ''))" for i, name in enumerate(SUB_DIMENSIONS)
