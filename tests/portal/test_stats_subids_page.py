@@ -18,7 +18,14 @@ from app.rollups import subids as tier
 from app.stats import subids
 from tests.portal.test_stats_page import table_of
 from tests.stats import factory
-from tests.support.portal import browser, make_user, owner_and_manager, sign_in
+from tests.support.portal import (
+    assign,
+    browser,
+    make_user,
+    owner_and_manager,
+    sign_in,
+    signed_in,
+)
 
 _ROW = re.compile(
     r'<td class="clip" title="([^"]*)">.*?data-metric="clicks" data-value="(\d+)"', re.S
@@ -50,7 +57,7 @@ async def test_a_sub_id_table_lists_the_top_sub_ids_by_clicks_raw_and_from_the_t
     counts = Counter(r["sub1"] for r in stored)
     expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: overview.TOP_SUBIDS]
 
-    await owner_and_manager(app, client, admin, pool)
+    _, manager = await owner_and_manager(app, client, admin, pool)
     async with browser(app) as owner:
         assert (await sign_in(owner, "owner@example.com")).status_code == 303
         raw = await owner.get("/manage/stats?preset=7d&group_by=sub1")
@@ -74,6 +81,19 @@ async def test_a_sub_id_table_lists_the_top_sub_ids_by_clicks_raw_and_from_the_t
         mine = await owner.get("/manage/stats?preset=7d&group_by=sub1&sort=sub1&limit=5")
         assert "The top" not in mine.text
         assert [v for v, _ in _rows(mine)] == sorted(counts)[:5]
+
+    # A manager of Alice and Bob: the tier cannot answer their two affiliates together,
+    # so the table keeps the report's order (the first rows by sub1); one of them, the top.
+    for name in ("alice", "bob"):
+        await assign(client, admin, catalog[name]["id"], manager)
+    async with signed_in(app, "mia@example.com") as mia:
+        both = await mia.get("/manage/stats?preset=7d&group_by=sub1")
+        assert "The top" not in both.text
+        assert [v for v, _ in _rows(both)] == sorted(counts)
+        one = await mia.get(
+            f"/manage/stats?preset=7d&group_by=sub1&affiliate={catalog['bob']['id']}"
+        )
+        assert f"The top {overview.TOP_SUBIDS} by clicks" in one.text
 
     # Alice's own top sub-IDs, from her rows of the tier; the API query the page shows (and
     # its CSV's) is in the table's order.

@@ -156,6 +156,8 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(subids, "first_k", lambda limit: s.first_k)
+    # The tier answers whatever it costs (a few hundred clicks: raw would be cheaper).
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
     monkeypatch.setattr(subids, "GROWTH", 2)
     links = await _affiliate(client, admin, catalog)
     # A report over the network also counts a second affiliate's clicks (every third).
@@ -227,8 +229,13 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
 
 
 async def test_sealed_days_are_read_from_the_tier_and_a_late_click_sends_its_day_back(
-    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
     links = await _affiliate(client, admin, catalog)
     window = datetime(2025, 6, 10, tzinfo=UTC)
     specs = [(q, q % 7 % len(VALUES), q % 4, q % 9 == 0, q % 3 == 0, False) for q in range(288)]
@@ -303,6 +310,30 @@ async def test_a_day_sealed_without_the_networks_rows_is_sealed_again_with_them(
         window.date(),
     )
     assert network == len(specs)
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+
+async def test_an_affiliate_with_few_clicks_is_read_raw_where_that_is_cheaper(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    """Three sealed days of 96 clicks: probing K candidates on each day costs more than
+    grouping 288 raw clicks, so the raw statement answers (the same rows either way)."""
+    links = await _affiliate(client, admin, catalog)
+    window = datetime(2025, 9, 1, tzinfo=UTC)
+    specs = [(q, q % 9, q % 4, False, False, False) for q in range(288)]
+    await factory.store_clicks(
+        pool, [_click(links, window + timedelta(minutes=15 * q[0] + 3), q) for q in specs]
+    )
+    assert len(await tier.seal(pool, window + timedelta(days=4))) == 3
+    params = {"from": "2025-09-01", "to": "2025-09-03", "group_by": "sub1", "limit": "3"}
+    params.update({"sort": "-clicks", "affiliate": str(links[0]["affiliate_id"])})
+    rows = await pool.fetch(subids.CONFIRMED_DAYS, links[0]["affiliate_id"], window.date(),
+                            window.date() + timedelta(days=3))  # fmt: skip
+    assert sum(r["clicks"] for r in rows) == 288
+    assert subids._raw_is_cheaper(subids.first_k(3), 3, 288)
+    assert not await _answers(pool, params)
+    assert not subids._raw_is_cheaper(subids.first_k(3), 3, 100_000)
     tiered, raw = await _both(pool, params)
     assert tiered == raw
 
