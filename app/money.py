@@ -24,12 +24,10 @@ def parse_money(value: object) -> Decimal:
 
     Text must be ASCII digits with an optional decimal point (spaces around it aside).
     """
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError('must be a decimal string such as "2.50"')
     if isinstance(value, str):
-        value = value.strip(_ASCII_SPACE)
-        if not _DECIMAL_TEXT.fullmatch(value):
-            raise ValueError('must be a decimal string of ASCII digits such as "2.50"')
+        return _parse_text(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError('must be a decimal string such as "2.50"')
     if isinstance(value, float) and value == 0:
         value = 0.0  # JSON's -0.0 is the number zero (a schema's minimum 0 takes it)
     # A JSON number arrives as a float; its shortest repr is the digits the client sent.
@@ -45,6 +43,23 @@ def parse_money(value: object) -> Decimal:
         raise ValueError("is too large")
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -SCALE:
+        raise ValueError(f"has more than {SCALE} decimal places")
+    return amount
+
+
+def _parse_text(value: str) -> Decimal:
+    """`parse_money` of text: what its checks say of a Decimal, read off the text that
+    _DECIMAL_TEXT matched (finite, signed only with a "-", places after the point)."""
+    text = value.strip(_ASCII_SPACE)
+    if not _DECIMAL_TEXT.fullmatch(text):
+        raise ValueError('must be a decimal string of ASCII digits such as "2.50"')
+    if text[0] == "-":  # -0 as well: it would render as "-0.00"
+        raise ValueError("must not be negative")
+    amount = Decimal(text)
+    if amount > MAX_MONEY:
+        raise ValueError("is too large")
+    point = text.find(".")
+    if point >= 0 and len(text) - point - 1 > SCALE:
         raise ValueError(f"has more than {SCALE} decimal places")
     return amount
 

@@ -12,14 +12,38 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from app.edge.protocol import render
 from app.errors import AppError
 from app.postbacks import service, unawaited
 from app.postbacks.asgi import PIXEL, PIXEL_ANSWER, POSTBACK, Answer, cookie_of, postback_answer
+from app.redirect.handler import Reply
 
 PATHS = frozenset((POSTBACK, PIXEL))
 # The headers the intake reads; of each, the last one sent counts (as in the ASGI path).
 HEADERS = frozenset((b"x-forwarded-for", b"cookie", service.SIGNATURE_HEADER.encode()))
 _SIGNATURE = service.SIGNATURE_HEADER.encode()
+_ACCEPTED = postback_answer(None)
+# The accepted postback's and the pixel's bytes, by (keep-alive, HEAD), as rendered with
+# the server's default headers of `_rendered_with` (`date`: a new list each second).
+_rendered: dict[tuple[bool, bool, bool], bytes] = {}
+_rendered_with: list[tuple[bytes, bytes]] | None = None
+
+
+def rendered(
+    answer: Answer, default_headers: list[tuple[bytes, bytes]], keep_alive: bool, head: bool
+) -> bytes:
+    """`protocol.render` of an intake answer; the two constant ones rendered once a second."""
+    global _rendered_with
+    if answer is not _ACCEPTED and answer is not PIXEL_ANSWER:
+        return render(Reply(*answer), default_headers, keep_alive, head)
+    if default_headers is not _rendered_with:
+        _rendered.clear()
+        _rendered_with = default_headers
+    key = (answer is _ACCEPTED, keep_alive, head)
+    found = _rendered.get(key)
+    if found is None:
+        found = _rendered[key] = render(Reply(*answer), default_headers, keep_alive, head)
+    return found
 
 
 def start(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -42,6 +42,22 @@ class ConversionParams:
     # queued before them have neither.
     customer_id: str | None = None
     coupon: str | None = None
+
+
+class Said(NamedTuple):
+    """ConversionParams as a tuple, its fields in its order: what intake's hot path
+    (app.postbacks.service.judge) encodes without building the frozen dataclass."""
+
+    click_id: uuid.UUID | None
+    txid: str | None
+    amount: Decimal | None
+    payout: Decimal | None
+    currency: str | None
+    status: str
+    event: str | None
+    offer_id: int | None
+    customer_id: str | None
+    coupon: str | None
 
 
 # What a ConversionRecord takes from the params as said: read once (`fields()` builds its
@@ -100,7 +116,7 @@ class ConversionRecord(ConversionParams):
 
 
 def encode_said(
-    said: ConversionParams,
+    said: ConversionParams | Said,
     *,
     via: Via,
     advertiser_id: int | None,

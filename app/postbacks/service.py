@@ -273,7 +273,7 @@ def judge(
             max_age_s=intake.settings.postback_signature_max_age_s,
         )
     signed = advertiser.signing_secret is not None
-    conversion = params.parse_conversion(sources.parameters(signed=signed))
+    conversion = params.parse_said(sources.parameters(signed=signed))
     if conversion.click_id is None:
         if conversion.coupon is None and conversion.customer_id is None:
             raise BadRequest(

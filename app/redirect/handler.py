@@ -32,7 +32,7 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 PREFIX = "/c/"
 MAX_VALUE_CHARS = 1024
 SUB_PARAMS = (b"sub1", b"sub2", b"sub3", b"sub4", b"sub5", b"source", b"aff_click_id")
-_WANTED = frozenset(SUB_PARAMS)
+_WANTED = {name: name.decode() for name in SUB_PARAMS}
 HEADERS = (b"user-agent", b"referer", b"accept-language", b"x-forwarded-for", b"x-forwarded-proto")
 NOT_FOUND_BODY = b"Not found\n"
 UNAVAILABLE_BODY = b"This offer is not available.\n"
@@ -50,16 +50,17 @@ def parse_sub_ids(query: bytes) -> dict[str, tuple[str, str]]:
         return found
     for pair in query.split(b"&"):
         name, _, value = pair.partition(b"=")
-        if name not in _WANTED:
+        key = _WANTED.get(name)
+        if key is None or key in found:
             continue
-        key = name.decode()
-        if key in found:
-            continue
-        raw = unquote_to_bytes(value.replace(b"+", b" "))
+        # Most values need no unquoting: skip unquote_to_bytes's pass for them. (An int
+        # is found in bytes at a fraction of the cost of a one-byte bytes: "%" and "+".)
+        raw = value
+        if 37 in value or 43 in value:
+            raw = unquote_to_bytes(value.replace(b"+", b" "))
         try:
-            text = raw.decode()
-            passthrough = text[:MAX_VALUE_CHARS]
-            stored = passthrough.replace("\x00", "\ufffd")
+            passthrough = raw.decode()[:MAX_VALUE_CHARS]
+            stored = passthrough.replace("\x00", "\ufffd") if "\x00" in passthrough else passthrough
         except UnicodeDecodeError:
             passthrough = raw.decode("utf-8", "surrogateescape")[:MAX_VALUE_CHARS]
             stored = (
@@ -72,18 +73,19 @@ def parse_sub_ids(query: bytes) -> dict[str, tuple[str, str]]:
 
 
 def fill_parts(parts: tuple[str, ...], values: dict[str, str]) -> str:
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0:
-            out.append(part)
-        else:
-            value = values.get(part)
-            if value:
-                # Most values (the click ID, plain sub-IDs) need no escape: skip quote's
-                # pure-Python pass for them.
-                out.append(
-                    value if _UNRESERVED(value) else quote(value, safe="", errors="surrogateescape")
-                )
+    out = [parts[0]]
+    append = out.append
+    get = values.get
+    # Literal and macro-name parts alternate, literal first and last (re.split's).
+    for i in range(1, len(parts), 2):
+        value = get(parts[i])
+        if value:
+            # Most values (the click ID, IDs, plain sub-IDs) need no escape: skip quote's
+            # pure-Python pass for them (and the pattern's, for letters and digits).
+            if not (value.isascii() and value.isalnum()) and not _UNRESERVED(value):
+                value = quote(value, safe="", errors="surrogateescape")
+            append(value)
+        append(parts[i + 1])
     return "".join(out)
 
 

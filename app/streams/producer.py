@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from app.streams import keys as stream_keys
 from app.streams.batching import GroupCommit
-from app.streams.script_connection import ScriptConnection, Unreplicated
+from app.streams.script_connection import ScriptConnection, Unreplicated, bulks
 
 # ARGV per record: the record, n, then n arguments for the admission script, which
 # defines `admit(rec, first, n)`: given the record and where its arguments start in ARGV,
@@ -99,6 +99,9 @@ REPLAY_MARKER_TTL_S = 7 * 86400
 REPLAY_TIMEOUT_S = 10.0
 
 NO_ARGUMENTS = (b"0",)
+# Distinct admission arguments whose RESP a flusher keeps (a link's caps, a catalog
+# version's): past this many, it starts again.
+MAX_ENCODED = 4096
 # (record, admission arguments: [n, then n arguments] or None)
 Item = tuple[bytes, Sequence[bytes] | None]
 
@@ -212,13 +215,27 @@ class StreamProducer:
     ) -> Callable[[list[Item]], Awaitable[list[bool | Exception]]]:
         script_keys = [key.encode() for key in keys]
 
+        # A record's admission arguments as RESP, by the arguments (a link's are the same
+        # all day, app.redirect.handler): encoded once, not per record.
+        encoded: dict[tuple[bytes, ...], tuple[int, bytes]] = {}
+
         async def flush(items: list[Item]) -> list[bool | Exception]:
-            args: list[bytes] = []
+            parts: list[bytes] = []
+            count = 0
             for record, admission in items:
-                args.append(record)
-                args.extend(admission or NO_ARGUMENTS)
+                parts.append(b"$%d\r\n%b\r\n" % (len(record), record))
+                arguments = NO_ARGUMENTS if admission is None else admission
+                if type(arguments) is not tuple:
+                    arguments = tuple(arguments)  # hashable
+                known = encoded.get(arguments)
+                if known is None:
+                    if len(encoded) >= MAX_ENCODED:
+                        encoded.clear()
+                    known = encoded[arguments] = (1 + len(arguments), bulks(arguments))
+                count += known[0]
+                parts.append(known[1])
             try:
-                answers = await connection.run(script_keys, args)
+                answers = await connection.run_encoded(script_keys, count, b"".join(parts))
             except Unreplicated as exc:
                 return [Unconfirmed(a == 1) if a >= 0 else Refused() for a in exc.reply]
             return [a == 1 if a >= 0 else Refused() for a in answers]

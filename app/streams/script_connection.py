@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 import hiredis
@@ -35,6 +36,11 @@ def _bulk(value: bytes) -> bytes:
 
 def command(*parts: bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(_bulk(p) for p in parts)
+
+
+def bulks(parts: Sequence[bytes]) -> bytes:
+    """`parts` as RESP bulk strings, for `ScriptConnection.run_encoded`."""
+    return b"".join([b"$%d\r\n%b\r\n" % (len(p), p) for p in parts])
 
 
 class Unreplicated(RedisError):
@@ -152,7 +158,16 @@ class ScriptConnection:
 
     async def run(self, keys: list[bytes], args: list[bytes]) -> Any:
         """EVALSHA the script on `keys` with `args` (loading it once if Redis lacks it)."""
-        frame = command(b"EVALSHA", self._sha, b"%d" % len(keys), *keys, *args)
+        return await self.run_encoded(keys, len(args), bulks(args))
+
+    async def run_encoded(self, keys: list[bytes], count: int, args: bytes) -> Any:
+        """`run` with its `count` arguments given as RESP bulk strings (`bulks`): the
+        group commit encodes each record's once, and a link's cap arguments once."""
+        frame = (
+            b"*%d\r\n" % (3 + len(keys) + count)
+            + bulks([b"EVALSHA", self._sha, b"%d" % len(keys), *keys])
+            + args
+        )
         try:
             for attempt in range(2):
                 await self._route(keys[0])

@@ -20,6 +20,32 @@ def test_a_new_click_id_round_trips_in_both_forms() -> None:
     assert parse_click_id(str(click)) == click
 
 
+def test_new_click_ids_are_version_7_with_every_random_bit_in_use() -> None:
+    # Over two blocks of IDs (4,096 each): each parses back to itself and its time, and
+    # each of the 74 random bits is seen both set and clear (a bit stuck at one value
+    # would be a 1 in 2**4095 chance for a random one).
+    seen_set, seen_clear = 0, 0
+    random_bits = ((1 << 12) - 1) << 64 | ((1 << 62) - 1)
+    for _ in range(2 * 4096 + 7):
+        text, ms = new_click_id()
+        click = parse_click_id(text)
+        assert click is not None
+        assert click.version == 7
+        assert click.variant == uuid.RFC_4122
+        assert click.int >> 80 == ms
+        assert format_click_id(click) == text
+        seen_set |= click.int & random_bits
+        seen_clear |= ~click.int & random_bits
+    assert seen_set == seen_clear == random_bits
+    assert random_bits.bit_count() == 74
+
+
+def test_click_ids_sort_by_their_time() -> None:
+    made = [new_click_id() for _ in range(3000)]
+    assert sorted(made, key=lambda pair: pair[1]) == sorted(made, key=lambda pair: pair[0][:10])
+    assert len({text for text, _ in made}) == len(made)
+
+
 @pytest.mark.parametrize(
     "text",
     [

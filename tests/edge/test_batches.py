@@ -35,13 +35,13 @@ class Held:
         self.queued = asyncio.Event()
         self.failing = False
         run, answer, submit_then = (
-            ScriptConnection.run,
+            ScriptConnection.run_encoded,
             FrontProtocol._answer,
             DurableQueue.submit_then,
         )
 
         async def held_run(
-            connection: ScriptConnection, keys: list[bytes], args: list[bytes]
+            connection: ScriptConnection, keys: list[bytes], count: int, args: bytes
         ) -> Any:
             self.events.append("flush")
             self.entered.set()
@@ -49,7 +49,7 @@ class Held:
             if self.failing:
                 self.events.append("failed")
                 raise OSError("Redis is down")
-            reply = await run(connection, keys, args)
+            reply = await run(connection, keys, count, args)
             self.events.append("flushed")
             return reply
 
@@ -65,7 +65,7 @@ class Held:
                 self.queued.set()
             submit_then(queue, record, then, **kw)
 
-        monkeypatch.setattr(ScriptConnection, "run", held_run)
+        monkeypatch.setattr(ScriptConnection, "run_encoded", held_run)
         monkeypatch.setattr(FrontProtocol, "_answer", logged_answer)
         monkeypatch.setattr(DurableQueue, "submit_then", logged_submit)
 

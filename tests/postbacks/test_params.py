@@ -303,3 +303,16 @@ def test_the_first_alias_wins_and_the_first_occurrence() -> None:
     first, second = new_click_id()[0], new_click_id()[0]
     raw = params.from_query(f"subid={second}&click_id={first}&click_id={second}")
     assert params.parse_conversion(raw).click_id == parse_click_id(first)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(params.KNOWN | {"other", "Token"})),
+        st.one_of(st.text(max_size=3), st.integers(), st.none()),
+    )
+)
+def test_said_gives_each_name_what_pick_gives(raw: dict[str, object]) -> None:
+    found = params.said(raw)
+    for name in params.ALIASES:
+        assert found.get(name) == params.pick(raw, name)
+        assert (name in found) == any(alias in raw for alias in params.ALIASES[name])

@@ -3,13 +3,14 @@ queued before customers (no `cu`, `cp`) still decode, and a bad one is poison.""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 
 import orjson
 import pytest
 
 from app.clickid import new_click_id, parse_click_id
-from app.postbacks.records import ConversionParams, ConversionRecord, decode, encode_said
+from app.postbacks.records import ConversionParams, ConversionRecord, Said, decode, encode_said
 from app.streams.records import PoisonRecord
 from tests.helpers import new_click_uuid
 
@@ -118,3 +119,7 @@ def test_a_postback_encoded_from_what_was_said_is_the_records_bytes() -> None:
     record = ConversionRecord.of(said, via="postback", advertiser_id=3, received_us=123)
     assert encode_said(said, via="postback", advertiser_id=3, received_us=123) == record.encode()
     assert decode(record.encode()) == record
+
+
+def test_said_is_conversion_params_as_a_tuple() -> None:
+    assert Said._fields == tuple(field.name for field in fields(ConversionParams))
