@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from fastapi import Query
@@ -133,18 +135,73 @@ def next_cursor(rows: Sequence[Row], limit: int) -> str | None:
     return str(rows[-1]["id"]) if rows and len(rows) == limit else None
 
 
-def page_sql(select: str, optional: str = "", *, order: str = "id") -> str:
+@dataclass(frozen=True, slots=True)
+class Condition:
+    column: str
+    operator: str
+    sql_type: str
+    # The values written into the statement instead of a parameter (see page_sql).
+    inlined: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class PageSql:
+    """A list query: `select` in `order` after $1, at most $2 rows, narrowed by the
+    conditions whose values are set (see page_sql)."""
+
+    select: str
+    conditions: tuple[Condition, ...]
+    order: str = "id"
+
+    def bind(self, after: int, limit: int, *filters: Any) -> tuple[Any, ...]:
+        """The statement and its arguments (`conn.fetch(*query.bind(...))`) for these
+        values of the conditions, in their order.
+
+        A condition whose value is None is left out of the WHERE rather than written
+        `($n IS NULL OR ...)`, which no index serves once PostgreSQL keeps a generic plan
+        of the prepared statement (after its fifth run). A value of an enumerated
+        condition is written into the statement, so that each value's plan is its own and
+        knows how common it is (a generic `kind = $n` assumes every kind is as common,
+        and walks the primary key for a rare one)."""
+        if len(filters) != len(self.conditions):
+            raise TypeError(f"{len(self.conditions)} filter values expected, got {len(filters)}")
+        where, values = [f"{self.order} > $1"], [after, limit]
+        for condition, value in zip(self.conditions, filters, strict=True):
+            if value is None:
+                continue
+            if isinstance(value, str) and value in condition.inlined:
+                # One of a fixed set of plain words (checked by page_sql): no quoting needed.
+                operand = f"'{value}'::{condition.sql_type}"
+            else:
+                values.append(value)
+                operand = f"${len(values)}::{condition.sql_type}"
+            if condition.operator == "in":
+                where.append(f"{condition.column} = ANY({operand})")
+            else:
+                where.append(f"{condition.column} {condition.operator} {operand}")
+        conditions = "\n  AND ".join(where)
+        sql = f"\n{self.select}\nWHERE {conditions}\nORDER BY {self.order} LIMIT $2\n"
+        return (sql, *values)
+
+
+_WORD = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def page_sql(select: str, optional: str = "", *, order: str = "id") -> PageSql:
     """`select` (SELECT ... FROM ...) as a page: in `order` after $1, $2 rows at most.
 
-    `optional` lists, comma-separated, the conditions on $3, $4, ... in that order, each
-    written `<column> <operator> <type>` (`affiliate_id = bigint`; `in` with an array type,
-    `affiliate_id in bigint[]`, is one of its elements) and skipped where its parameter is
-    NULL.
+    `optional` lists, comma-separated, the conditions on the filter values `bind` takes
+    after `after` and `limit`, in that order, each written `<column> <operator> <type>`
+    (`affiliate_id = bigint`; `in` with an array type, `affiliate_id in bigint[]`, is one
+    of its elements), each left out where its value is None. A fourth part lists the
+    values of an enumerated column, `kind = text postback|webhook`: those are written into
+    the statement (any other value is a parameter, as without the list).
     """
-    conditions = [f"{order} > $1"]
-    for number, condition in enumerate(filter(None, map(str.strip, optional.split(","))), 3):
-        column, operator, sql_type = condition.split()
-        test = f"= ANY(${number})" if operator == "in" else f"{operator} ${number}"
-        conditions.append(f"(${number}::{sql_type} IS NULL OR {column} {test})")
-    where = "\n  AND ".join(conditions)
-    return f"\n{select}\nWHERE {where}\nORDER BY {order} LIMIT $2\n"
+    conditions = []
+    for text in filter(None, map(str.strip, optional.split(","))):
+        column, operator, sql_type, *rest = text.split()
+        inlined = frozenset(rest[0].split("|")) if rest else frozenset()
+        if len(rest) > 1 or not all(_WORD.fullmatch(v) for v in inlined):
+            raise ValueError(f"enumerated values are plain lowercase words: {text}")
+        conditions.append(Condition(column, operator, sql_type, inlined))
+    return PageSql(select, tuple(conditions), order)

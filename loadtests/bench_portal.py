@@ -11,7 +11,8 @@ reads, the template), without a socket. The first run seeds what the pages show 
 clicks and conversions (loadtests/seed_portal.py: ledger, customers, payouts, deliveries,
 webhooks, users...); the users are made once (the same e-mails on a rerun). Every page of
 app/portal is asked for (`--only TEXT`: those whose path holds TEXT); the output is the
-Markdown table of RESULTS.md.
+Markdown table of RESULTS.md. `--seal` first seals the sub-ID tier's latest days, as the
+worker's hourly upkeep keeps it (the tables by sub-ID read it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from app.accounts import users
 from app.accounts.schemas import UserIn
 from app.db import Pool
 from app.main import create_app
+from app.rollups import subids
 from app.settings import Settings
 from app.state import AppState
 from loadtests import seed_portal
@@ -125,6 +127,7 @@ STAFF_PAGES = [
     ("/manage/stats?preset=30d&group_by=affiliate", "stats 30 days by affiliate"),
     ("/manage/stats?preset=30d&group_by=offer&group_by=country", "stats by offer x country"),
     ("/manage/stats?preset=7d&group_by=sub1&affiliate={top}", "stats 7 days by sub1, busiest"),
+    ("/manage/stats?preset=7d&group_by=sub1", "stats 7 days by sub1, all affiliates"),
     ("/manage/stats.csv?preset=30d&group_by=offer", "stats CSV 30 days by offer"),
     ("/manage/offers", "offers"),
     ("/manage/offers/{offer}", "offer form, busiest offer"),
@@ -228,6 +231,12 @@ async def main(args: argparse.Namespace) -> None:
                 ("median", "affiliate", median),
             ):
                 await _user(pool, f"{who}@bench.example", role, affiliate)
+            if args.seal:
+                # As the worker's hourly upkeep does (app/rollups/subids.py).
+                started = time.perf_counter()
+                now = datetime.fromisoformat(args.seal_now) if args.seal_now else None
+                sealed = await subids.seal(pool, now, days=args.seal_days)
+                print(f"sealed {len(sealed)} days in {time.perf_counter() - started:.1f}s")
             ids = await _ids(pool, top, median)
             pages = [p for p in _pages(ids, args.pages) if not args.only or args.only in p[1]]
             print(f"load average {os.getloadavg()}; top {top}, median {median}")
@@ -255,4 +264,9 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--page", dest="pages", action="append", default=[], help="who:/path")
     parser.add_argument("--only", help="only the pages whose path holds this")
+    parser.add_argument("--seal", action="store_true", help="seal the sub-ID tier first")
+    parser.add_argument("--seal-days", type=int, default=8, help="the latest N days (--seal)")
+    # load_stats spreads today's clicks over all its hours, future ones too: sealing at
+    # today's 22:15 leaves the 2 hours an hourly upkeep leaves unsealed in steady state.
+    parser.add_argument("--seal-now", help="the instant to seal at (ISO; default now)")
     asyncio.run(main(parser.parse_args()))

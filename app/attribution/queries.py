@@ -172,7 +172,8 @@ GET_CONVERSION_FOR_UPDATE = f"SELECT {CONVERSION_COLUMNS} FROM conversions WHERE
 LIST_CONVERSIONS = page_sql(
     f"SELECT {CONVERSION_COLUMNS} FROM conversions",
     """created_at >= timestamptz, created_at < timestamptz,
-    affiliate_id in bigint[], offer_id = bigint, status = text, goal = text""",
+    affiliate_id in bigint[], offer_id = bigint,
+    status = text pending|approved|rejected|unattributed, goal = text""",
 )
 
 # The click an advertiser's order (txid) was credited to (CRM stage changes that carry no

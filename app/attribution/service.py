@@ -87,15 +87,16 @@ async def list_conversions(
 ) -> list[asyncpg.Record]:
     """`affiliate_ids`: only these affiliates' conversions (None: every one)."""
     return await pool.fetch(
-        queries.LIST_CONVERSIONS,
-        page.after,
-        page.limit,
-        start,
-        end,
-        affiliate_ids,
-        offer_id,
-        status,
-        event,
+        *queries.LIST_CONVERSIONS.bind(
+            page.after,
+            page.limit,
+            start,
+            end,
+            affiliate_ids,
+            offer_id,
+            status,
+            event,
+        )
     )
 
 

@@ -49,7 +49,7 @@ async def create_advertiser(
 async def list_advertisers(
     conn: Executor, *, page: PageParams, status: str | None, public_url: str
 ) -> Page[AdvertiserOut]:
-    rows = await conn.fetch(queries.LIST, page.after, page.limit, status)
+    rows = await conn.fetch(*queries.LIST.bind(page.after, page.limit, status))
     return page.of([_advertiser_out(r, public_url) for r in rows], rows)
 
 

@@ -67,7 +67,7 @@ async def list_links(
     conn: Executor, *, query: LinkQuery, public_url: str, among: list[int] | None = None
 ) -> Page[LinkOut]:
     """`among`: the only affiliates whose links a portal manager may see (None: all)."""
-    rows = await conn.fetch(queries.LIST, *query.arguments(), among)
+    rows = await conn.fetch(*queries.LIST.bind(*query.arguments(), among))
     return query.of([_link_out(r, r["id"], public_url) for r in rows], rows)
 
 

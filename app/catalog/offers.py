@@ -262,7 +262,7 @@ class OfferQuery(PageParams):
 
 
 async def list_offers(conn: Executor, *, query: OfferQuery) -> Page[OfferOut]:
-    rows = await conn.fetch(queries.LIST, *query.arguments())
+    rows = await conn.fetch(*queries.LIST.bind(*query.arguments()))
     return query.of(await _offers_out(conn, rows), rows)
 
 

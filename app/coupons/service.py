@@ -59,7 +59,7 @@ async def create_coupon(conn: Executor, *, body: CouponIn) -> CouponOut:
 
 
 async def list_coupons(conn: Executor, *, query: CouponQuery) -> Page[CouponOut]:
-    rows = await conn.fetch(queries.LIST, *query.arguments())
+    rows = await conn.fetch(*queries.LIST.bind(*query.arguments()))
     return query.of([_out(r, r["id"]) for r in rows], rows)
 
 

@@ -3,6 +3,7 @@ reassignment by hand (under the customer's lock, as the worker binds it)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,9 @@ async def list_customers(
     first_to: datetime | None,
     external_id: str | None,
 ) -> list[dict[str, Any]]:
-    rows = await pool.fetch(queries.LIST, *query.arguments(), first_from, first_to, external_id)
+    rows = await pool.fetch(
+        *queries.LIST.bind(*query.arguments(), first_from, first_to, external_id)
+    )
     return [fields_of(r) for r in rows]
 
 
@@ -51,19 +54,28 @@ async def get_customer(pool: Pool, *, customer_id: int, affiliate_id: int | None
         # Someone else's customer looks like no customer at all.
         raise NotFound(f"customer {customer_id} does not exist")
     data = fields_of(row)
-    totals = await pool.fetch(queries.TOTALS, customer_id, affiliate_id)
+    # Four reads on connections of their own at once (each was a statement of its own
+    # before too): the busiest customer's page waits for the slowest, not for the sum.
+    totals, conversions, changes, events = await asyncio.gather(
+        pool.fetch(queries.TOTALS, customer_id, affiliate_id),
+        pool.fetch(queries.CONVERSIONS, customer_id, affiliate_id),
+        pool.fetch(queries.STATUS_CHANGES, customer_id, affiliate_id),
+        pool.fetch(queries.EVENTS, customer_id),
+    )
     data["conversions"] = sum(int(t["conversions"]) for t in totals)
     data["revenue"] = {t["currency"]: t["revenue"] for t in totals}
     data["payout"] = {t["currency"]: t["payout"] for t in totals}
-    data["timeline"] = await _timeline(pool, row, affiliate_id)
+    data["timeline"] = _timeline(row, affiliate_id, conversions, changes, events)
     return data
 
 
-async def _timeline(
-    pool: Pool, customer: asyncpg.Record, affiliate_id: int | None
+def _timeline(
+    customer: asyncpg.Record,
+    affiliate_id: int | None,
+    conversions: list[asyncpg.Record],
+    changes: list[asyncpg.Record],
+    events: list[asyncpg.Record],
 ) -> list[dict[str, Any]]:
-    customer_id = customer["id"]
-    conversions = await pool.fetch(queries.CONVERSIONS, customer_id, affiliate_id)
     items: list[dict[str, Any]] = []
     first = next((c for c in conversions if c["id"] == customer["first_conversion_id"]), None)
     if first is not None and first["clicked_at"] is not None:
@@ -90,7 +102,7 @@ async def _timeline(
             # The customer was bound by its first conversion, to that one's affiliate.
             bound = {"at": c["received_at"], "kind": "bound", "affiliate_id": c["affiliate_id"]}
             items.append({**bound, "conversion_id": c["id"]})
-    for h in await pool.fetch(queries.STATUS_CHANGES, customer_id, affiliate_id):
+    for h in changes:
         items.append(
             {
                 "at": h["changed_at"],
@@ -102,7 +114,7 @@ async def _timeline(
             }
         )
     admin = affiliate_id is None
-    for e in await pool.fetch(queries.EVENTS, customer_id):
+    for e in events:
         if not admin and e["affiliate_id"] != affiliate_id:
             continue
         items.append(

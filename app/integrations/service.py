@@ -101,7 +101,7 @@ async def create_integration(
 async def list_integrations(
     conn: Executor, *, page: PageParams, advertiser_id: int | None, public_url: str
 ) -> Page[IntegrationOut]:
-    rows = await conn.fetch(queries.LIST, page.after, page.limit, advertiser_id)
+    rows = await conn.fetch(*queries.LIST.bind(page.after, page.limit, advertiser_id))
     return page.of([_out(r, public_url) for r in rows], rows)
 
 

@@ -157,7 +157,7 @@ async def create_key(
 
 
 async def list_keys(conn: Executor, *, page: PageParams) -> Page[KeyOut]:
-    rows = await conn.fetch(queries.LIST_KEYS, page.after, page.limit)
+    rows = await conn.fetch(*queries.LIST_KEYS.bind(page.after, page.limit))
     return page.of([KeyOut(**dict(r)) for r in rows], rows)
 
 

@@ -99,7 +99,7 @@ async def list_entries(
     start: datetime | None,
     end: datetime | None,
 ) -> list[EntryOut]:
-    rows = await conn.fetch(queries.LIST_ENTRIES, *query.arguments(), start, end)
+    rows = await conn.fetch(*queries.LIST_ENTRIES.bind(*query.arguments(), start, end))
     now: datetime = await conn.fetchval(queries.NOW)
     return [entry_out(r, now) for r in rows]
 

@@ -47,7 +47,7 @@ class MailQuery(AffiliatePage):
 
 
 async def list_mail(conn: Executor, *, query: MailQuery) -> Page[MailOut]:
-    rows = await conn.fetch(queries.LIST_MAIL, *query.arguments())
+    rows = await conn.fetch(*queries.LIST_MAIL.bind(*query.arguments()))
     return query.of([MailOut.model_validate(dict(r)) for r in rows], rows)
 
 

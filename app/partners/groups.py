@@ -259,7 +259,7 @@ async def get_group(conn: Executor, *, group_id: int) -> GroupOut:
 
 
 async def list_groups(conn: Executor, *, page: PageParams) -> Page[GroupOut]:
-    rows = await conn.fetch(queries.LIST_GROUPS, page.after, page.limit)
+    rows = await conn.fetch(*queries.LIST_GROUPS.bind(page.after, page.limit))
     return page.of(await _groups_out(conn, rows), rows)
 
 

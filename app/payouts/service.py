@@ -232,7 +232,7 @@ async def get_payout(conn: Executor, *, payout_id: int, only_affiliate_id: int |
 
 
 async def list_payouts(conn: Executor, *, query: PayoutQuery) -> list[PayoutOut]:
-    rows = await conn.fetch(queries.LIST_PAYOUTS, *query.arguments())
+    rows = await conn.fetch(*queries.LIST_PAYOUTS.bind(*query.arguments()))
     return [payout_out(r) for r in rows]
 
 

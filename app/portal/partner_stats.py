@@ -133,6 +133,15 @@ def api_params(form: Mapping[str, Any], zone: str, group_by: list[str]) -> dict[
     return params
 
 
+def report_params(form: Mapping[str, Any], zone: str) -> dict[str, list[str]]:
+    """The API query of the page's table and of its CSV: by one sub-ID, sorted by clicks
+    (the table lists the top ones: overview.TOP_SUBIDS)."""
+    params = api_params(form, zone, form["groups"])
+    if overview.top_subids(params):
+        params["sort"] = ["-clicks"]
+    return params
+
+
 def query_of(params: Mapping[str, list[str]]) -> str:
     return urlencode([(k, v) for k, values in params.items() for v in values])
 
@@ -145,8 +154,10 @@ def _plan(params: dict[str, list[str]], principal: Principal) -> Plan:
 async def _report(me: Affiliate, form: dict[str, Any]) -> dict[str, Any]:
     zone = me.user.time_zone
     principal = me.principal
-    main = api_params(form, zone, form["groups"])
-    plan = _plan(overview.first_rows(main), principal)
+    main = report_params(form, zone)
+    top_subids = "sort" in main  # the form has no sort of its own
+    shown = overview.TOP_SUBIDS if top_subids else overview.SHOWN_ROWS
+    plan = _plan({**main, "limit": [str(shown + 1)]}, principal)
     days = (form["last"] - form["first"]).days + 1
     previous_first = form["first"] - timedelta(days=days)
     before = {**form, "first": previous_first, "last": form["first"] - timedelta(days=1)}
@@ -172,6 +183,8 @@ async def _report(me: Affiliate, form: dict[str, Any]) -> dict[str, Any]:
         "columns": plan.columns,
         "heads": [_head(c) for c in plan.columns],
         "rows": current["rows"],
+        "shown_rows": shown,
+        "top_subids": top_subids,
         "periods": [{"period": period, "tiles": overview.tiles(current, previous, hidden)}],
         "chart": overview.chart(
             current if daily else results[2], overview.day_labels(form["first"], days), hidden
@@ -219,7 +232,6 @@ async def stats_page(request: Request, me: AffiliateDep) -> Response:
             "money_columns": MONEY_COLUMNS,
             "number_columns": NUMBER_COLUMNS,
             "text_columns": TEXT_COLUMNS,
-            "shown_rows": overview.SHOWN_ROWS,
             "page_query": _page_query(q),
             "chart_json": _chart_json(data["chart"]) if data else "{}",
         },
@@ -233,7 +245,7 @@ async def stats_csv(request: Request, me: AffiliateDep) -> Response:
     today = datetime.now(UTC).astimezone(ZoneInfo(me.user.time_zone)).date()
     try:
         form = read_form(request.query_params, today)
-        plan = _plan(api_params(form, me.user.time_zone, form["groups"]), me.principal)
+        plan = _plan(report_params(form, me.user.time_zone), me.principal)
     except (BadForm, AppError):
         return web.see_other("/partner/stats?" + _page_query(request.query_params))
     return await stats_service.csv_download(me.pool, plan)

@@ -188,7 +188,7 @@ async def _numbers(staff: Staff, view: View) -> dict[str, Any] | None:
     span, params = asked(staff, view)
     if params is None:
         return None
-    plan, _ = stats_service.plan(overview.first_rows(params), principal, among=among)
+    plan, _ = stats_service.plan(overview.first_rows(params, among), principal, among=among)
     one_day = span.first == span.last
     key = "hour" if one_day else "day"
     chart_plan, _ = stats_service.plan(_chart_params(params, key), principal, among=among)
@@ -196,7 +196,9 @@ async def _numbers(staff: Staff, view: View) -> dict[str, Any] | None:
     if view.compare:
         before = {**params, "from": [span.previous_first.isoformat()]}
         before["to"] = [span.previous_last.isoformat()]
-        before_plan, _ = stats_service.plan(overview.first_rows(before), principal, among=among)
+        before_plan, _ = stats_service.plan(
+            overview.first_rows(before, among), principal, among=among
+        )
         asks.append(stats_service.report_json(pool, before_plan))
     report, by_time, *previous = await asyncio.gather(*asks)
     hidden = set(plan.hidden)
@@ -216,6 +218,8 @@ async def _numbers(staff: Staff, view: View) -> dict[str, Any] | None:
         "row_heads": [(_head(c), "num" if c in KINDS else "text") for c in shown],
         "chart_json": _chart_json(chart),
         "compared": _compared(report, previous[0], view.metrics) if previous else None,
+        "shown_rows": overview.shown_rows(params, among),
+        "top_subids": overview.top_subids(params, among),
     }
 
 
@@ -258,7 +262,6 @@ async def stats_page(request: Request, staff: StaffDep) -> Response:
             "kinds": KINDS,
             "scope": staff.scope,
             "groups_shown": GROUPS_SHOWN,
-            "shown_rows": overview.SHOWN_ROWS,
         },
         status=status,
     )

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 from app import assets, locales
 from app.accounts import sessions
@@ -96,6 +97,57 @@ def _cell(context: Context, value: object, kind: str, currency: str | None) -> s
     return str(_money(context, value, currency))
 
 
+def _escape(text: str) -> str:
+    """`text` escaped as the templates escape it (markupsafe's entities), in C's replace."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
+@pass_context
+def _stats_cells(
+    context: Context, row: Mapping[str, Any], columns: list[str], kinds: Mapping[str, str]
+) -> Markup:
+    """A stats table row's cells: each metric a number cell with its value (data-value) and
+    its text as the `cell` filter writes it, any other column its text (a title too, as the
+    cell clips it; "none" for no value). One Python loop rather than the template's, with
+    the reader's locale looked up once a row: a table of 1,000 rows has 10,000 cells, and
+    the template's per-cell code was most of the page's time."""
+    out = []
+    locale = _reader(context)
+    currency = row.get("currency")
+    for column in columns:
+        value = row[column]
+        raw = "" if value is None else str(value) if type(value) is int else _escape(str(value))
+        kind = kinds.get(column)
+        if kind is None:
+            out.append(
+                f'<td class="clip" title="{raw}">{raw if value is not None else "none"}</td>'
+            )
+            continue
+        if value is None:
+            text = NO_VALUE
+        elif kind == "count" or kind == "rate":
+            text = (
+                locales.count(value, locale)
+                if isinstance(value, int)
+                else locales.decimal(Decimal(str(value)), locale)
+            )
+            text = f"{text} %" if kind == "rate" else text
+        else:
+            amount = Decimal(str(value))
+            text = locales.money(amount, currency, locale)
+            text = f"{MINUS}{text}" if amount < 0 else text
+        out.append(
+            f'<td class="num" data-metric="{column}" data-value="{raw}">{_escape(text)}</td>'
+        )
+    return Markup("".join(out))
+
+
 def _local(moment: datetime | None, zone: str) -> str:
     if moment is None:
         return ""
@@ -106,6 +158,13 @@ def _utc(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
+def _when(moment: datetime, zone: str) -> Markup:
+    """The `when` macro's <time> (_tables.html) as a filter, for long tables: a macro call
+    costs the template several times a filter's."""
+    local = _local(moment, zone)
+    return Markup(f'<time datetime="{moment.isoformat()}" title="{_utc(moment)}">{local}</time>')
+
+
 templates = Environment(
     loader=PackageLoader("app.portal", "templates"),
     autoescape=select_autoescape(default=True),
@@ -113,7 +172,15 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.globals["asset"] = ASSET_PATHS.__getitem__
-templates.filters.update(number=_number, money=_money, cell=_cell, local=_local, utc=_utc)
+templates.filters.update(
+    number=_number,
+    money=_money,
+    cell=_cell,
+    stats_cells=_stats_cells,
+    local=_local,
+    utc=_utc,
+    when=_when,
+)
 
 
 def render(

@@ -64,5 +64,5 @@ def _erasure(row: Any) -> Erasure:
 
 
 async def list_erasures(pool: Pool, *, page: PageParams) -> Page[Erasure]:
-    rows = await pool.fetch(queries.LIST_ERASURES, page.after, page.limit)
+    rows = await pool.fetch(*queries.LIST_ERASURES.bind(page.after, page.limit))
     return page.of([_erasure(r) for r in rows], rows)

@@ -10,6 +10,9 @@ is used for an affiliate only while the rollups (which the click writer keeps in
 same transaction as the clicks) count the same clicks over that span: a click stored
 after its hour was sealed makes the day read from the raw clicks until the next upkeep
 seals the day again. Retention forgets the tier's days with their partitions.
+
+Each day also holds the network's rows, under affiliate NETWORK: every affiliate's clicks
+of a value together, for the reports over all affiliates (an owner's, unfiltered).
 """
 
 from __future__ import annotations
@@ -29,46 +32,56 @@ LAG = timedelta(minutes=15)
 DAY = timedelta(days=1)
 # One sealer at a time (several workers run the upkeep).
 SEAL_LOCK_ID = 0x5B1D5
-# The bot-inclusive click count of an affiliate's rollups over [$2, $3), the span a seal
-# covers; stats_rollup_links_hourly is kept by the click writer with the clicks.
-ROLLUP_CLICKS = """coalesce((SELECT sum(r.clicks + r.bot_clicks) FROM stats_rollup_links_hourly r
-    WHERE r.affiliate_id = {affiliate} AND r.bucket >= {start} AND r.bucket < {end}), 0)"""
+# Affiliate NETWORK (no affiliate has ID 0: IDs are an identity from 1) stands for all of
+# them: its rows and counts are every affiliate's together.
+NETWORK = 0
+# The bot-inclusive click count of an affiliate's (or the network's) rollups over [$2, $3),
+# the span a seal covers; stats_rollup_links_hourly is kept by the click writer with the
+# clicks.
+ROLLUP_CLICKS = f"""coalesce((SELECT sum(r.clicks + r.bot_clicks) FROM stats_rollup_links_hourly r
+    WHERE ({{affiliate}} = {NETWORK} OR r.affiliate_id = {{affiliate}})
+      AND r.bucket >= {{start}} AND r.bucket < {{end}}), 0)"""
 
 _VALUES = ", ".join(
     f"({i}::smallint, coalesce(k.{name}, ''))" for i, name in enumerate(SUB_DIMENSIONS)
 )
-# The clicks of [$2, $3) (one UTC day's, $1) added to the tier, and their count per
-# affiliate; both from one snapshot (the sealing transaction is repeatable read).
+# The clicks of [$2, $3) (one UTC day's, $1) added to the tier, and their count, per
+# affiliate and for the network (both grouping sets of one pass); both from one snapshot
+# (the sealing transaction is repeatable read).
 ADD_TIER = f"""
 INSERT INTO {TIER} AS t (affiliate_id, dimension, day, value_key, currency, value, clicks,
     unique_clicks, bot_clicks)
-SELECT k.affiliate_id, d.dimension, $1::date, sha256(convert_to(d.value, 'UTF8')),
+SELECT coalesce(k.affiliate_id, {NETWORK}), d.dimension, $1::date,
+       sha256(convert_to(d.value, 'UTF8')),
        {CLICK_CURRENCY}, d.value,
        count(*) FILTER (WHERE NOT k.is_bot),
        count(*) FILTER (WHERE k.is_unique AND NOT k.is_bot),
        count(*) FILTER (WHERE k.is_bot)
 FROM clicks k CROSS JOIN LATERAL (VALUES {_VALUES}) d (dimension, value)
 WHERE k.clicked_at >= $2 AND k.clicked_at < $3
-GROUP BY k.affiliate_id, d.dimension, d.value, 5
+GROUP BY GROUPING SETS ((k.affiliate_id, d.dimension, d.value, 5), (d.dimension, d.value, 5))
 ON CONFLICT (day, affiliate_id, dimension, value_key, currency) DO UPDATE SET
     clicks = t.clicks + EXCLUDED.clicks,
     unique_clicks = t.unique_clicks + EXCLUDED.unique_clicks,
     bot_clicks = t.bot_clicks + EXCLUDED.bot_clicks
 """
-ADD_COUNTED = """
+ADD_COUNTED = f"""
 INSERT INTO stats_subids_counted AS c (day, affiliate_id, clicks)
-SELECT $1::date, affiliate_id, count(*) FROM clicks
-WHERE clicked_at >= $2 AND clicked_at < $3 GROUP BY affiliate_id
+SELECT $1::date, coalesce(affiliate_id, {NETWORK}), count(*) FROM clicks
+WHERE clicked_at >= $2 AND clicked_at < $3 GROUP BY GROUPING SETS ((affiliate_id), ())
 ON CONFLICT (day, affiliate_id) DO UPDATE SET clicks = c.clicks + EXCLUDED.clicks
 """
 SET_SEAL = """
 INSERT INTO stats_subids_seals (day, sealed_until) VALUES ($1, $2)
 ON CONFLICT (day) DO UPDATE SET sealed_until = EXCLUDED.sealed_until
 """
-# The affiliates whose tier count differs from the rollups' over the sealed span.
+# Whether an affiliate's tier count (or the network's) differs from the rollups' over the
+# sealed span (true, not the affiliate's ID: the network's is 0). The network is always
+# checked: a day sealed before the tier had network rows is sealed again with them.
 MISMATCHED = f"""
-SELECT a.affiliate_id FROM (
-    SELECT affiliate_id FROM stats_subids_counted WHERE day = $1
+SELECT true FROM (
+    SELECT {NETWORK}::bigint AS affiliate_id
+    UNION SELECT affiliate_id FROM stats_subids_counted WHERE day = $1
     UNION SELECT DISTINCT affiliate_id FROM stats_rollup_links_hourly
     WHERE bucket >= $2 AND bucket < $3
 ) a

@@ -123,7 +123,7 @@ class DeliveryQuery(AffiliatePage):
 async def list_deliveries(pool: Pool, *, query: DeliveryQuery) -> list[asyncpg.Record]:
     """A page of deliveries in ID order, filtered by affiliate, status, kind and
     webhook endpoint."""
-    rows: list[asyncpg.Record] = await pool.fetch(queries.LIST_DELIVERIES, *query.arguments())
+    rows: list[asyncpg.Record] = await pool.fetch(*queries.LIST_DELIVERIES.bind(*query.arguments()))
     return rows
 
 

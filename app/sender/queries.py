@@ -72,7 +72,8 @@ event_id, event_type, method, url, status, attempts, next_attempt_at, last_error
 delivered_at"""
 LIST_DELIVERIES = page_sql(
     f"SELECT {DELIVERY_COLUMNS} FROM deliveries",
-    "affiliate_id in bigint[], status = text, kind = text, webhook_id = bigint",
+    "affiliate_id in bigint[], status = text pending|delivered|failed,"
+    " kind = text postback|webhook, webhook_id = bigint",
 )
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"
 LIST_ATTEMPTS = """

@@ -179,12 +179,15 @@ MAX_TOP_SUBIDS = 1000
 
 def _top_subids(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
     """The totals' reads of a report the sub-ID tier may answer: one sub-ID dimension,
-    one affiliate, sorted by clicks alone, with a limit; None for any other."""
+    of one affiliate or of all (no filter), sorted by clicks alone, with a limit; None for
+    any other."""
+    one_or_all = not report.filters or (
+        set(report.filters) == {"affiliate"} and len(report.filters["affiliate"]) == 1
+    )
     if not (
         len(report.group_by) == 1
         and report.group_by[0] in queries.SUB_DIMENSIONS
-        and set(report.filters) == {"affiliate"}
-        and len(report.filters["affiliate"]) == 1
+        and one_or_all
         and report.sort == (("clicks", True),)
         and report.limit is not None
         and report.limit <= MAX_TOP_SUBIDS

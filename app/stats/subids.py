@@ -1,5 +1,6 @@
-"""Top-N sub-ID reports of one affiliate from the sub-ID tier (app/rollups/subids.py),
-exact: the same rows as the raw clicks and conversions give (app/stats/queries.py).
+"""Top-N sub-ID reports of one affiliate, or of the whole network (no filter), from the
+sub-ID tier (app/rollups/subids.py), exact: the same rows as the raw clicks and
+conversions give (app/stats/queries.py).
 
 The range is read from the tier for the UTC days it lies over whose seal the rollups
 confirm, and from the raw clicks for the rest (zone edges, the hours not sealed yet, days
@@ -30,6 +31,10 @@ from app.stats.queries import Params, Report
 # each K probes the tier for every candidate on every day, so a larger one costs more.
 MAX_K = 8192
 GROWTH = 4
+# What an index probe of the tier costs against a raw click grouped (see _raw_is_cheaper):
+# EXPLAIN ANALYZE of the busiest affiliate's 7 days, about 30 us a probe against 1-2 us a
+# raw click.
+PROBE_COST = 20
 
 
 def first_k(limit: int) -> int:
@@ -41,17 +46,19 @@ _CONFIRMED = tier.ROLLUP_CLICKS.format(
     affiliate="$1", start="(s.day::timestamp AT TIME ZONE 'UTC')", end="s.sealed_until"
 )
 CONFIRMED_DAYS = f"""
-SELECT s.day, s.sealed_until FROM stats_subids_seals s
+SELECT s.day, s.sealed_until, n.clicks FROM stats_subids_seals s
+CROSS JOIN LATERAL (SELECT coalesce((SELECT c.clicks FROM stats_subids_counted c
+                    WHERE c.day = s.day AND c.affiliate_id = $1), 0) AS clicks) n
 WHERE s.day >= $2 AND s.day < $3 AND {tier.HAS_PARTITION.format(day="s.day")}
-  AND coalesce((SELECT c.clicks FROM stats_subids_counted c
-                WHERE c.day = s.day AND c.affiliate_id = $1), 0) = {_CONFIRMED}
+  AND n.clicks = {_CONFIRMED}
 """
 
-# Whether affiliate $1 had clicks in [$2, $3) on a day whose partition retention dropped:
-# the rollups, which answer the totals, keep those clicks; the raw rows do not.
+# Whether affiliate $1 (NETWORK: any) had clicks in [$2, $3) on a day whose partition
+# retention dropped: the rollups, which answer the totals, keep those clicks; the raw rows
+# do not.
 LOST_DAYS = f"""
 SELECT EXISTS (SELECT FROM stats_rollup_daily_links r
-    WHERE r.affiliate_id = $1 AND r.bucket >= $2 AND r.bucket < $3
+    WHERE ($1 = {tier.NETWORK} OR r.affiliate_id = $1) AND r.bucket >= $2 AND r.bucket < $3
       AND r.clicks + r.bot_clicks > 0
       AND NOT {tier.HAS_PARTITION.format(day="(r.bucket AT TIME ZONE 'UTC')::date")})
 """
@@ -93,7 +100,7 @@ def _statement(
     params = Params()
     (dimension,) = report.group_by
     key = f"d_{dimension}"
-    affiliate = params.add(report.filters["affiliate"][0])
+    affiliate = params.add(_affiliate(report))
     dim = params.add(queries.SUB_DIMENSIONS.index(dimension))
     day_list = params.add(days)
     limit_k = params.add(k)
@@ -179,6 +186,20 @@ ORDER BY {order}"""
     return sql, params.values
 
 
+def _raw_is_cheaper(k: int, days: int, clicks: int) -> bool:
+    """Whether reading the tier's days with this K costs more than grouping their raw
+    clicks: up to K candidates from each list (the days and the raw rest), each probed on
+    every day, a probe about PROBE_COST raw rows. An affiliate with a few thousand clicks
+    a day has nearly every sub-ID once: its bound stays above its N-th row, and K would
+    grow to thousands of candidates for what a raw read of its clicks answers at once."""
+    return k * (days + 1) * days * PROBE_COST > clicks
+
+
+def _affiliate(report: Report) -> int:
+    """The tier's affiliate of a report: its one affiliate, or NETWORK without a filter."""
+    return report.filters["affiliate"][0] if report.filters else tier.NETWORK
+
+
 async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
     """The report's rows and totals (as queries.build gives them), or None when the tier
     cannot answer it. Run inside one repeatable-read transaction, so that the seals, the
@@ -187,7 +208,7 @@ async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
     if plan.totals_reads is None or report.limit is None:
         return None
     first_day = report.start.date()
-    affiliate = report.filters["affiliate"][0]
+    affiliate = _affiliate(report)
     if await conn.fetchval(LOST_DAYS, affiliate, tier.day_start(first_day), report.end):
         return None
     sealed = await conn.fetch(
@@ -197,8 +218,9 @@ async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
         report.end.date() + timedelta(days=1),
     )
     days, rest = _spans(report, [(r["day"], r["sealed_until"]) for r in sealed])
+    clicks = sum(r["clicks"] for r in sealed if r["day"] in days)
     k = first_k(report.limit)
-    while k <= MAX_K:
+    while k <= MAX_K and not _raw_is_cheaper(k, len(days), clicks):
         sql, args = _statement(report, days, rest, k, every_group=False)
         rows = await conn.fetch(sql, *args)
         bound = rows[0]["bound"] if rows else 0

@@ -97,7 +97,7 @@ async def create_webhook(
 async def list_webhooks(conn: Executor, *, key: Principal, page: AffiliatePage) -> Page[WebhookOut]:
     """A page of endpoints: an affiliate key's own; an admin's all, or one affiliate's
     (`page.affiliate_id`)."""
-    rows = await conn.fetch(queries.LIST, *page.scoped(key).arguments())
+    rows = await conn.fetch(*queries.LIST.bind(*page.scoped(key).arguments()))
     return page.of([_out(r) for r in rows], rows)
 
 

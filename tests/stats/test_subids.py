@@ -52,6 +52,7 @@ class Scenario:
     range_quarters: tuple[int, int]  # start, length; or whole local days
     days: bool
     tz: str
+    network: bool  # over every affiliate (no filter): the tier's network rows
 
 
 scenarios = st.builds(
@@ -77,6 +78,7 @@ scenarios = st.builds(
     range_quarters=st.tuples(st.integers(0, 96), st.integers(1, WINDOW_DAYS * 96)),
     days=st.booleans(),
     tz=st.sampled_from(["UTC", "UTC", "Asia/Kolkata", "America/New_York"]),
+    network=st.booleans(),
 )
 
 
@@ -154,13 +156,18 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(subids, "first_k", lambda limit: s.first_k)
+    # The tier answers whatever it costs (a few hundred clicks: raw would be cheaper).
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
     monkeypatch.setattr(subids, "GROWTH", 2)
     links = await _affiliate(client, admin, catalog)
+    # A report over the network also counts a second affiliate's clicks (every third).
+    others = await _affiliate(client, admin, catalog) if s.network else links
     window = FIRST_WINDOW + timedelta(days=(WINDOW_DAYS + 2) * next(_example))
     early: list[Click] = []
     late: list[Click] = []
-    for spec in s.clicks:
-        click = _click(links, window + timedelta(minutes=15 * spec[0] + 7), spec)
+    for i, spec in enumerate(s.clicks):
+        whose = others if i % 3 == 2 else links
+        click = _click(whose, window + timedelta(minutes=15 * spec[0] + 7), spec)
         (late if spec[5] else early).append(click)
     await factory.store_clicks(pool, early)
     stored = await pool.fetch(
@@ -185,7 +192,6 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
 
     params = {
         "group_by": s.dimension,
-        "affiliate": str(links[0]["affiliate_id"]),
         "sort": "-clicks",
         "limit": str(s.limit),
         "tz": s.tz,
@@ -199,6 +205,9 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
         start = window + timedelta(minutes=15 * s.range_quarters[0])
         end = start + timedelta(minutes=15 * s.range_quarters[1])
         params.update({"from": start.isoformat(), "to": end.isoformat()})
+    filters = {} if s.network else {"affiliate": [links[0]["affiliate_id"]]}
+    if not s.network:
+        params["affiliate"] = str(links[0]["affiliate_id"])
     tiered, raw = await _both(pool, params)
     assert tiered == raw, params
 
@@ -208,7 +217,7 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
         end=end,
         tz="UTC",
         group_by=[s.dimension],
-        filters={"affiliate": [links[0]["affiliate_id"]]},
+        filters=filters,
     )
     for row in tiered["rows"]:
         key = (row[s.dimension], row["currency"])
@@ -220,8 +229,13 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
 
 
 async def test_sealed_days_are_read_from_the_tier_and_a_late_click_sends_its_day_back(
-    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
     links = await _affiliate(client, admin, catalog)
     window = datetime(2025, 6, 10, tzinfo=UTC)
     specs = [(q, q % 7 % len(VALUES), q % 4, q % 9 == 0, q % 3 == 0, False) for q in range(288)]
@@ -267,14 +281,75 @@ async def test_sealed_days_are_read_from_the_tier_and_a_late_click_sends_its_day
     assert tiered == raw
 
 
+async def test_a_day_sealed_without_the_networks_rows_is_sealed_again_with_them(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    """As a day sealed by the code before the network's rows: the network's report reads it
+    raw (its count is not the rollups'), and the next upkeep seals it again, whole."""
+    links = await _affiliate(client, admin, catalog)
+    window = datetime(2025, 8, 4, tzinfo=UTC)
+    specs = [(q, q % 5, q % 4, q % 11 == 0, q % 3 == 0, False) for q in range(96)]
+    await factory.store_clicks(
+        pool, [_click(links, window + timedelta(minutes=15 * q[0] + 2), q) for q in specs]
+    )
+    assert await tier.seal(pool, window + timedelta(days=2)) == [window.date()]
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == [window.date()]
+    for table in (tier.TIER, "stats_subids_counted"):
+        await pool.execute(f"DELETE FROM {table} WHERE affiliate_id = $1", tier.NETWORK)
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == []
+    assert await _sealed_days(pool, links[0]["affiliate_id"], window.date()) == [window.date()]
+    params = {"from": "2025-08-04", "to": "2025-08-04", "group_by": "sub1"}
+    params.update({"sort": "-clicks", "limit": "2"})
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+    assert await tier.seal(pool, window + timedelta(days=2)) == [window.date()]
+    assert await _sealed_days(pool, tier.NETWORK, window.date()) == [window.date()]
+    network = await pool.fetchval(
+        f"SELECT sum(clicks + bot_clicks) FROM {tier.TIER} WHERE affiliate_id = 0 AND day = $1"
+        " AND dimension = 0",
+        window.date(),
+    )
+    assert network == len(specs)
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+
+async def test_an_affiliate_with_few_clicks_is_read_raw_where_that_is_cheaper(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+) -> None:
+    """Three sealed days of 96 clicks: probing K candidates on each day costs more than
+    grouping 288 raw clicks, so the raw statement answers (the same rows either way)."""
+    links = await _affiliate(client, admin, catalog)
+    window = datetime(2025, 9, 1, tzinfo=UTC)
+    specs = [(q, q % 9, q % 4, False, False, False) for q in range(288)]
+    await factory.store_clicks(
+        pool, [_click(links, window + timedelta(minutes=15 * q[0] + 3), q) for q in specs]
+    )
+    assert len(await tier.seal(pool, window + timedelta(days=4))) == 3
+    params = {"from": "2025-09-01", "to": "2025-09-03", "group_by": "sub1", "limit": "3"}
+    params.update({"sort": "-clicks", "affiliate": str(links[0]["affiliate_id"])})
+    rows = await pool.fetch(subids.CONFIRMED_DAYS, links[0]["affiliate_id"], window.date(),
+                            window.date() + timedelta(days=3))  # fmt: skip
+    assert sum(r["clicks"] for r in rows) == 288
+    assert subids._raw_is_cheaper(subids.first_k(3), 3, 288)
+    assert not await _answers(pool, params)
+    assert not subids._raw_is_cheaper(subids.first_k(3), 3, 100_000)
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+
 async def _sealed_days(pool: Pool, affiliate_id: int, first: date) -> list[date]:
     rows = await pool.fetch(subids.CONFIRMED_DAYS, affiliate_id, first, first + timedelta(days=3))
     return sorted(r["day"] for r in rows)
 
 
-def test_only_top_n_by_clicks_of_one_affiliate_is_planned_for_the_tier() -> None:
+def test_only_top_n_by_clicks_of_one_affiliate_or_all_is_planned_for_the_tier() -> None:
     base = {"group_by": ["sub1"], "affiliate": ["1"], "sort": ["-clicks"], "limit": ["20"]}
     assert stats_service.plan(base, ADMIN)[0].totals_reads is not None
+    # Over every affiliate (no filter at all): the network's rows.
+    network = {k: v for k, v in base.items() if k != "affiliate"}
+    assert stats_service.plan(network, ADMIN)[0].totals_reads is not None
+    assert stats_service.plan({**network, "offer": ["3"]}, ADMIN)[0].totals_reads is None
     changes: list[dict[str, list[str]]] = [
         {"group_by": ["sub1,country"]},
         {"affiliate": ["1", "2"]},
