@@ -8,7 +8,13 @@ the period of its start, plus the pieces of its shorter side counted in the next
 and taken back from the first (`sign`), so that few pieces are read. A cell is the sum,
 over pairs of pieces, of the rollup's rows for that pair times the product of the signs:
 day x day rows (DD), piece x day (HD, QD), day x piece (DH, DQ) and, for two edge days,
-quarter x quarter (QQ)."""
+quarter x quarter (QQ).
+
+Then a UTC month or week (`rollup.COARSE`) all of whose days count whole in one period is
+read as one coarse piece (`coalesce`): month x month rows (CC), month x day (CD, DC),
+piece x month (HC, QC, CH, CQ), so that a year's report reads a few thousand rows, not the
+131k of day x day; the days left over (the range's ends) are read against each other by
+their lists. Both axes are cut by the same range, so into the same pieces."""
 
 from __future__ import annotations
 
@@ -48,6 +54,10 @@ class Axis:
 
     def arrays(self) -> list[Any]:
         return [self.grains, self.starts, self.periods, self.signs]
+
+    def days(self) -> list[datetime]:
+        """The UTC days read as whole-day pieces."""
+        return [at for g, at in zip(self.grains, self.starts, strict=True) if g == rollup.DAY]
 
 
 def _pieces(start: datetime, end: datetime, edges: list[datetime]) -> list[tuple[int, datetime]]:
@@ -107,11 +117,51 @@ def axis(bounds: list[datetime]) -> Axis:
     return out
 
 
+def coalesce(a: Axis, grain: int) -> Axis:
+    """`a` with the whole-day pieces of each UTC month or week (`grain`) whose days all
+    count whole in one period replaced by one piece of that grain."""
+    whole = {
+        at: p for g, at, p in zip(a.grains, a.starts, a.periods, strict=True) if g == rollup.DAY
+    }
+    covered: dict[datetime, int] = {}  # a coarse piece's start -> its period
+    inside: set[datetime] = set()
+    for day in sorted(whole):
+        start = rollup.coarse_of(day, grain)
+        if start in covered or start != day:
+            continue
+        end = rollup.coarse_end(start, grain)
+        days = [start + k * _DAY for k in range((end - start) // _DAY)]
+        if len({whole.get(d) for d in days}) == 1:
+            covered[start] = whole[start]
+            inside.update(days)
+    out = Axis(edge_days=a.edge_days)
+    for g, at, p, s in zip(a.grains, a.starts, a.periods, a.signs, strict=True):
+        if g != rollup.DAY or at not in inside:
+            out.grains.append(g)
+            out.starts.append(at)
+            out.periods.append(p)
+            out.signs.append(s)
+    for start, p in covered.items():
+        out.grains.append(grain)
+        out.starts.append(start)
+        out.periods.append(p)
+        out.signs.append(1)
+    return out
+
+
+def coarse_axis(bounds: list[datetime]) -> tuple[int, Axis, Axis]:
+    """The coarse grain read, the axis with its coarse pieces, and the axis of days."""
+    days = axis(bounds)
+    options = [(g, coalesce(days, g)) for g in rollup.COARSE]
+    grain, out = min(options, key=lambda o: len(o[1].grains))
+    return grain, out, days
+
+
 def quarters(a: Axis) -> Axis:
     """The pieces of an axis's edge days as quarter hours (QQ rows are read so)."""
     out = Axis()
     for grain, start, p, s in zip(a.grains, a.starts, a.periods, a.signs, strict=True):
-        if grain == rollup.DAY:
+        if grain >= rollup.DAY:
             continue
         for k in range(grain // rollup.QUARTER):
             out.add(rollup.QUARTER, start + k * _QUARTER, p, s, p)
@@ -128,9 +178,10 @@ _VALUES = {
 
 def day_periods(a: Axis, low: datetime, end: datetime) -> list[int]:
     """The period of each UTC day's whole-day piece from `low` until `end`, 0 for a day
-    without one (outside the range, or cut by several edges): an axis holds at most one
-    whole-day piece per day, always of sign 1, so a row's day is looked up by its index
-    rather than joined (a join of both axes' days is a nested loop of 365 x 365 probes)."""
+    without one (outside the range, inside a coarse piece, or cut by several edges): an
+    axis holds at most one whole-day piece per day, always of sign 1, so a row's day is
+    looked up by its index rather than joined (a join of both axes' days is a nested loop
+    of 365 x 365 probes)."""
     out = [0] * ((end - low + _DAY - timedelta(microseconds=1)) // _DAY)
     for grain, start, p, s in zip(a.grains, a.starts, a.periods, a.signs, strict=True):
         if grain == rollup.DAY:
@@ -144,39 +195,95 @@ def _day(key: str) -> str:
     return f"($21::int[])[extract(epoch FROM {key} - $19::timestamptz)::int / 86400 + 1]"
 
 
-def _by_day(piece: str, hours: int, quarters: int, amount: str, *, first: bool) -> str:
-    """The rows of `piece`'s hours and quarters (k1) by whole days (k2) of the other axis;
-    `first`: the pieces are the customers' first conversions'."""
-    periods = "d.period, d.day" if first else "d.day, d.period"
-    return f"""SELECT {periods}, d.currency, sum(d.conversions * d.sign), sum(d.value * d.sign),
-       1 FROM (
-SELECT {piece}.period, {_day("r.k2")} AS day, r.currency, r.conversions, {amount} AS value,
-       {piece}.sign
-FROM {piece} JOIN customer_cohorts r
-  ON r.level = CASE {piece}.grain WHEN {rollup.HOUR} THEN {hours} ELSE {quarters} END
- AND r.k1 = {piece}.at
-WHERE {piece}.grain < {rollup.DAY} AND r.k2 >= $19 AND r.k2 < $20
-) d WHERE d.day > 0 GROUP BY 1, 2, 3"""
+def _spread(piece: str, inner: str) -> str:
+    """Rows of `inner` (grain, at, other, currency, conversions, value), summed once per
+    piece, spread over the axis's entries of that piece (a moved piece has two, of
+    opposite signs); `other` is the other axis's period of the rows."""
+    return f"""SELECT {piece}.period AS p, a.other, a.currency,
+       sum(a.conversions * {piece}.sign) AS conversions, sum(a.value * {piece}.sign) AS value
+FROM ({inner}) a JOIN {piece} ON {piece}.grain = a.grain AND {piece}.at = a.at
+GROUP BY 1, 2, 3"""
+
+
+def _pieces_of(piece: str, levels: dict[int, int], other_key: str, where: str, amount: str) -> str:
+    """The rollup's rows of the distinct pieces of `piece` of the grains in `levels` (grain
+    -> level), their k1, summed by `other_key` (the other axis's period of k2)."""
+    case = " ".join(f"WHEN {g} THEN {level}" for g, level in levels.items())
+    grains = ", ".join(str(g) for g in levels)
+    return f"""SELECT p.grain, p.at, {other_key} AS other, r.currency,
+       sum(r.conversions) AS conversions, sum({amount}) AS value
+FROM (SELECT DISTINCT grain, at FROM {piece} WHERE grain IN ({grains})) p
+JOIN customer_cohorts r ON r.level = CASE p.grain {case} END AND r.k1 = p.at
+{where}
+GROUP BY 1, 2, 3, 4"""
+
+
+def _pairs(
+    piece: str,
+    other: str,
+    levels: dict[int, int],
+    coarse: dict[int, int],
+    amount: str,
+    *,
+    first: bool,
+) -> str:
+    """Cells (first period, conversion period, currency, conversions, value, 1) of the
+    pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 in the
+    list $22), and of those in `coarse` by its coarse pieces (k2 joined to them)."""
+    by_day = _pieces_of(piece, levels, _day("r.k2"), "WHERE r.k2 = ANY($22::timestamptz[])", amount)
+    by_coarse = _pieces_of(
+        piece,
+        coarse,
+        "o.period",
+        f"JOIN {other} o ON o.grain = $23 AND o.at = r.k2",
+        amount,
+    )
+    periods = "d.p, d.other" if first else "d.other, d.p"
+    return f"""SELECT {periods}, d.currency, d.conversions, d.value, 1 FROM (
+{_spread(piece, by_day)}
+UNION ALL
+{_spread(piece, by_coarse)}
+) d WHERE d.other > 0"""
 
 
 def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     """Rows (cohort, g, size, age, currency, value) as app/reports/queries.py:cohorts gives
     them for an admin's report without groups or filters."""
-    first, then = axis(bounds), axis(bounds)
+    grain, first, days = coarse_axis(bounds)
+    then = first
     fq, vq = quarters(first), quarters(then)
     args: list[Any] = [*first.arrays(), *then.arrays(), *fq.arrays(), *vq.arrays()]
     args += [first.edge_days, then.edge_days]
-    f, v, fqm, vqm = (
+    f, v, fqm, vqm, sm = (
         _MAP.format(*(f"${i + j}" for j in range(1, 5)), name)
-        for i, name in ((0, "f"), (4, "v"), (8, "fq"), (12, "vq"))
+        for i, name in ((0, "f"), (4, "v"), (8, "fq"), (12, "vq"), (23, "s"))
     )
     money = metric in ("revenue", "payout")
     currency = "x.currency" if money else "NULL::text"
     value = "sum(x.value * x.sign)" if money else "sum(x.value * x.sign)::bigint"
     amount = _VALUES[metric]
     low = bucket_of(bounds[0], rollup.DAY)
-    days = day_periods(first, low, bounds[-1])
-    assert days == day_periods(then, low, bounds[-1])  # both axes are cut by one range
+    periods = day_periods(first, low, bounds[-1])
+    H, Q = rollup.HOUR, rollup.QUARTER
+    c = rollup.coarse_level(grain, 0)
+    # The first axis's pieces by the other's days and coarse pieces, coarse ones included;
+    # the conversions' sub-day pieces by the first axis's days and coarse pieces.
+    first_pairs = _pairs(
+        "f",
+        "v",
+        {H: rollup.HD, Q: rollup.QD, grain: c + rollup.CD},
+        {H: c + rollup.HC, Q: c + rollup.QC, grain: c + rollup.CC},
+        amount,
+        first=True,
+    )
+    then_pairs = _pairs(
+        "v",
+        "f",
+        {H: rollup.DH, Q: rollup.DQ, grain: c + rollup.DC},
+        {H: c + rollup.CH, Q: c + rollup.CQ},
+        amount,
+        first=False,
+    )
     text = f"""WITH f AS MATERIALIZED (SELECT * FROM {f}),
 v AS MATERIALIZED (SELECT * FROM {v}),
 cells AS (
@@ -185,12 +292,12 @@ SELECT d.cohort, d.at, d.currency, sum(d.conversions) AS conversions, sum(d.valu
 SELECT {_day("r.k1")} AS cohort, {_day("r.k2")} AS at, r.currency, r.conversions,
        {amount} AS value
 FROM customer_cohorts r
-WHERE r.level = {rollup.DD} AND r.k1 >= $19 AND r.k1 < $20 AND r.k2 >= $19 AND r.k2 < $20
+WHERE r.level = {rollup.DD} AND r.k1 = ANY($22::timestamptz[]) AND r.k2 = ANY($22::timestamptz[])
 ) d WHERE d.cohort > 0 AND d.at > 0 GROUP BY 1, 2, 3
 UNION ALL
-{_by_day("f", rollup.HD, rollup.QD, amount, first=True)}
+{first_pairs}
 UNION ALL
-{_by_day("v", rollup.DH, rollup.DQ, amount, first=False)}
+{then_pairs}
 UNION ALL
 SELECT fq.period, vq.period, r.currency, sum(r.conversions * fq.sign * vq.sign),
        sum({amount} * fq.sign * vq.sign), 1
@@ -203,11 +310,11 @@ GROUP BY 1, 2, 3
 SELECT x.cohort, x.at - x.cohort AS age, {currency} AS currency, {value} AS value
 FROM cells x GROUP BY 1, 2, 3 HAVING sum(x.conversions * x.sign) <> 0
 ), sizes AS (
-SELECT f.period AS cohort, sum(s.customers * f.sign)::bigint AS size
-FROM f JOIN customer_cohort_sizes s ON s.grain = f.grain AND s.bucket = f.at
-GROUP BY 1 HAVING sum(s.customers * f.sign) <> 0
+SELECT s.period AS cohort, sum(z.customers * s.sign)::bigint AS size
+FROM {sm} JOIN customer_cohort_sizes z ON z.grain = s.grain AND z.bucket = s.at
+GROUP BY 1 HAVING sum(z.customers * s.sign) <> 0
 )
 SELECT s.cohort, NULL::text AS g, s.size, c.age, c.currency, c.value
 FROM sizes s LEFT JOIN grouped c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
-    return text, [*args, low, bounds[-1], days]
+    return text, [*args, low, bounds[-1], periods, first.days(), grain, *days.arrays()]
