@@ -205,39 +205,76 @@ FROM ({inner}) a JOIN {piece} ON {piece}.grain = a.grain AND {piece}.at = a.at
 GROUP BY 1, 2, 3"""
 
 
-def _pieces_of(piece: str, levels: dict[int, int], other_key: str, where: str, amount: str) -> str:
+def _coarse(key: str, grain: int) -> str:
+    """The period of the coarse piece of `key`'s UTC month or week (NULL or 0: none), by
+    $24 from the coarse number $23 (`coarse_number` of the first)."""
+    if grain == rollup.MONTH:
+        number = (
+            f"(extract(year FROM {key} AT TIME ZONE 'UTC')::int * 12"
+            f" + extract(month FROM {key} AT TIME ZONE 'UTC')::int)"
+        )
+    else:
+        number = f"((extract(epoch FROM {key})::bigint - {_MONDAY_EPOCH}) / 604800)::int"
+    return f"($24::int[])[{number} - $23::int + 1]"
+
+
+_MONDAY_EPOCH = 946857600  # 2000-01-03, a Monday, where the UTC weeks start
+
+
+def coarse_number(start: datetime, grain: int) -> int:
+    """A UTC month's or week's number, as `_coarse` computes it in SQL."""
+    if grain == rollup.MONTH:
+        return start.year * 12 + start.month
+    return (int(start.timestamp()) - _MONDAY_EPOCH) // 604800
+
+
+def coarse_periods(a: Axis, grain: int) -> tuple[int, list[int]]:
+    """The number of the axis's first coarse piece and each piece's period from it on."""
+    numbers = {
+        coarse_number(at, g): p
+        for g, at, p in zip(a.grains, a.starts, a.periods, strict=True)
+        if g == grain
+    }
+    if not numbers:
+        return 0, []
+    base = min(numbers)
+    return base, [numbers.get(base + k, 0) for k in range(max(numbers) - base + 1)]
+
+
+def _pieces_of(
+    piece: str, levels: dict[int, int], other_key: str, amount: str, *, days: bool
+) -> str:
     """The rollup's rows of the distinct pieces of `piece` of the grains in `levels` (grain
-    -> level), their k1, summed by `other_key` (the other axis's period of k2)."""
+    -> level), their k1, summed by `other_key` (the other axis's period of k2); `days`:
+    only those of k2 in the list $22, each row looked up by its whole key (a lateral
+    subquery kept so by OFFSET 0: a hash join on k2 reads every day of the piece)."""
     case = " ".join(f"WHEN {g} THEN {level}" for g, level in levels.items())
     grains = ", ".join(str(g) for g in levels)
+    each_day = "\nCROSS JOIN unnest($22::timestamptz[]) AS d(day)" if days else ""
+    k2 = " AND r.k2 = d.day" if days else ""
     return f"""SELECT p.grain, p.at, {other_key} AS other, r.currency,
-       sum(r.conversions) AS conversions, sum({amount}) AS value
-FROM (SELECT DISTINCT grain, at FROM {piece} WHERE grain IN ({grains})) p
-JOIN customer_cohorts r ON r.level = CASE p.grain {case} END AND r.k1 = p.at
-{where}
+       sum(r.conversions) AS conversions, sum(r.value) AS value
+FROM (SELECT DISTINCT grain, at FROM {piece} WHERE grain IN ({grains})) p{each_day}
+CROSS JOIN LATERAL (
+SELECT r.k2, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
+WHERE r.level = CASE p.grain {case} END AND r.k1 = p.at{k2} OFFSET 0) r
 GROUP BY 1, 2, 3, 4"""
 
 
 def _pairs(
     piece: str,
-    other: str,
     levels: dict[int, int],
     coarse: dict[int, int],
+    grain: int,
     amount: str,
     *,
     first: bool,
 ) -> str:
     """Cells (first period, conversion period, currency, conversions, value, 1) of the
-    pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 in the
-    list $22), and of those in `coarse` by its coarse pieces (k2 joined to them)."""
-    by_day = _pieces_of(piece, levels, _day("r.k2"), "WHERE r.k2 = ANY($22::timestamptz[])", amount)
-    by_coarse = _pieces_of(
-        piece,
-        coarse,
-        "o.period",
-        f"JOIN {other} o ON o.grain = $23 AND o.at = r.k2",
-        amount,
-    )
+    pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 one of the
+    list $22), and of those in `coarse` by its coarse pieces of `grain`."""
+    by_day = _pieces_of(piece, levels, _day("r.k2"), amount, days=True)
+    by_coarse = _pieces_of(piece, coarse, _coarse("r.k2", grain), amount, days=False)
     periods = "d.p, d.other" if first else "d.other, d.p"
     return f"""SELECT {periods}, d.currency, d.conversions, d.value, 1 FROM (
 {_spread(piece, by_day)}
@@ -256,7 +293,7 @@ def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     args += [first.edge_days, then.edge_days]
     f, v, fqm, vqm, sm = (
         _MAP.format(*(f"${i + j}" for j in range(1, 5)), name)
-        for i, name in ((0, "f"), (4, "v"), (8, "fq"), (12, "vq"), (23, "s"))
+        for i, name in ((0, "f"), (4, "v"), (8, "fq"), (12, "vq"), (24, "s"))
     )
     money = metric in ("revenue", "payout")
     currency = "x.currency" if money else "NULL::text"
@@ -270,17 +307,17 @@ def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     # the conversions' sub-day pieces by the first axis's days and coarse pieces.
     first_pairs = _pairs(
         "f",
-        "v",
         {H: rollup.HD, Q: rollup.QD, grain: c + rollup.CD},
         {H: c + rollup.HC, Q: c + rollup.QC, grain: c + rollup.CC},
+        grain,
         amount,
         first=True,
     )
     then_pairs = _pairs(
         "v",
-        "f",
         {H: rollup.DH, Q: rollup.DQ, grain: c + rollup.DC},
         {H: c + rollup.CH, Q: c + rollup.CQ},
+        grain,
         amount,
         first=False,
     )
@@ -293,6 +330,7 @@ SELECT {_day("r.k1")} AS cohort, {_day("r.k2")} AS at, r.currency, r.conversions
        {amount} AS value
 FROM customer_cohorts r
 WHERE r.level = {rollup.DD} AND r.k1 = ANY($22::timestamptz[]) AND r.k2 = ANY($22::timestamptz[])
+  AND r.k2 < $20::timestamptz
 ) d WHERE d.cohort > 0 AND d.at > 0 GROUP BY 1, 2, 3
 UNION ALL
 {first_pairs}
@@ -311,10 +349,13 @@ SELECT x.cohort, x.at - x.cohort AS age, {currency} AS currency, {value} AS valu
 FROM cells x GROUP BY 1, 2, 3 HAVING sum(x.conversions * x.sign) <> 0
 ), sizes AS (
 SELECT s.period AS cohort, sum(z.customers * s.sign)::bigint AS size
-FROM {sm} JOIN customer_cohort_sizes z ON z.grain = s.grain AND z.bucket = s.at
+FROM {sm} CROSS JOIN LATERAL (SELECT z.customers FROM customer_cohort_sizes z
+    WHERE z.grain = s.grain AND z.bucket = s.at OFFSET 0) z
 GROUP BY 1 HAVING sum(z.customers * s.sign) <> 0
 )
 SELECT s.cohort, NULL::text AS g, s.size, c.age, c.currency, c.value
 FROM sizes s LEFT JOIN grouped c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
-    return text, [*args, low, bounds[-1], periods, first.days(), grain, *days.arrays()]
+    base, coarse = coarse_periods(first, grain)
+    more = [low, bounds[-1], periods, first.days(), base, coarse, *days.arrays()]
+    return text, [*args, *more]
