@@ -78,9 +78,20 @@ def _pieces(start: datetime, end: datetime, edges: list[datetime]) -> list[tuple
     return out
 
 
-def axis(bounds: list[datetime]) -> Axis:
+def _whole_before(day: datetime, before: list[Any], after: list[Any], toward: int | None) -> bool:
+    """Whether an edge day counts whole in the period of its start (its later side moved):
+    with `toward` a coarse grain, when the day lies in the later half of its UTC month or
+    week, so that the day goes with the rest of it (UTC+13 and +14 too); else when its
+    later side is the cheaper to read."""
+    if toward is not None:
+        start = rollup.coarse_of(day, toward)
+        return (day - start) * 2 >= rollup.coarse_end(start, toward) - start
+    return sum(_COST[g] for g, _ in after) <= sum(_COST[g] for g, _ in before)
+
+
+def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
     """The pieces of [bounds[0], bounds[-1]) by the periods `bounds` start (the last is the
-    range's end), as width_bucket numbers them."""
+    range's end), as width_bucket numbers them; `toward`: see `_whole_before`."""
     last = len(bounds) - 1
     if any(bucket_of(b, rollup.QUARTER) != b for b in bounds):
         raise NotAligned
@@ -101,7 +112,7 @@ def axis(bounds: list[datetime]) -> Axis:
             before, after = _pieces(day, edge, inside), _pieces(edge, following, inside)
             side, whole = (
                 (after, period(day))
-                if sum(_COST[g] for g, _ in after) <= sum(_COST[g] for g, _ in before)
+                if _whole_before(day, before, after, toward)
                 else (before, period(edge))
             )
             other = period(edge) if whole == period(day) else period(day)
@@ -151,10 +162,11 @@ def coalesce(a: Axis, grain: int) -> Axis:
 
 def coarse_axis(bounds: list[datetime]) -> tuple[int, Axis, Axis]:
     """The coarse grain read, the axis with its coarse pieces, and the axis of days."""
-    days = axis(bounds)
-    options = [(g, coalesce(days, g)) for g in rollup.COARSE]
-    grain, out = min(options, key=lambda o: len(o[1].grains))
-    return grain, out, days
+    options = []
+    for grain in rollup.COARSE:
+        days = axis(bounds, grain)
+        options.append((grain, coalesce(days, grain), days))
+    return min(options, key=lambda o: len(o[1].grains))
 
 
 def quarters(a: Axis) -> Axis:
