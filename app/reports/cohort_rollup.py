@@ -43,7 +43,6 @@ class Axis:
     starts: list[datetime] = field(default_factory=list)
     periods: list[int] = field(default_factory=list)
     signs: list[int] = field(default_factory=list)
-    edge_days: list[datetime] = field(default_factory=list)
 
     def add(self, grain: int, start: datetime, period: int, sign: int, last: int) -> None:
         if 1 <= period <= last:  # outside the range: in no cell
@@ -108,7 +107,6 @@ def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
             out.add(rollup.DAY, day, period(day), 1, last)
         elif len(inside) == 1:
             edge = inside[0]
-            out.edge_days.append(day)
             before, after = _pieces(day, edge, inside), _pieces(edge, following, inside)
             side, whole = (
                 (after, period(day))
@@ -121,7 +119,6 @@ def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
                 out.add(grain, start, other, 1, last)
                 out.add(grain, start, whole, -1, last)
         else:
-            out.edge_days.append(day)
             for grain, start in _pieces(day, following, inside):
                 out.add(grain, start, period(start), 1, last)
         day = following
@@ -145,7 +142,7 @@ def coalesce(a: Axis, grain: int) -> Axis:
         if len({whole.get(d) for d in days}) == 1:
             covered[start] = whole[start]
             inside.update(days)
-    out = Axis(edge_days=a.edge_days)
+    out = Axis()
     for g, at, p, s in zip(a.grains, a.starts, a.periods, a.signs, strict=True):
         if g != rollup.DAY or at not in inside:
             out.grains.append(g)
@@ -178,6 +175,18 @@ def quarters(a: Axis) -> Axis:
         for k in range(grain // rollup.QUARTER):
             out.add(rollup.QUARTER, start + k * _QUARTER, p, s, p)
     return out
+
+
+def edge_spans(q: Axis) -> tuple[list[datetime], list[datetime], list[datetime]]:
+    """Each UTC day of a quarter axis's pieces with the first and the end of its quarters:
+    one side of an edge day (or the whole of a day cut twice) is one stretch of time."""
+    spans: dict[datetime, tuple[datetime, datetime]] = {}
+    for at in q.starts:
+        day = bucket_of(at, rollup.DAY)
+        low, high = spans.get(day, (at, at + _QUARTER))
+        spans[day] = (min(low, at), max(high, at + _QUARTER))
+    days = sorted(spans)
+    return days, [spans[d][0] for d in days], [spans[d][1] for d in days]
 
 
 _MAP = "unnest({}::int[], {}::timestamptz[], {}::int[], {}::int[]) AS {}(grain, at, period, sign)"
@@ -302,7 +311,8 @@ def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     then = first
     fq, vq = quarters(first), quarters(then)
     args: list[Any] = [*first.arrays(), *then.arrays(), *fq.arrays(), *vq.arrays()]
-    args += [first.edge_days, then.edge_days]
+    spans = edge_spans(fq)
+    args += spans[:2]
     f, v, fqm, vqm, sm = (
         _MAP.format(*(f"${i + j}" for j in range(1, 5)), name)
         for i, name in ((0, "f"), (4, "v"), (8, "fq"), (12, "vq"), (24, "s"))
@@ -350,11 +360,16 @@ UNION ALL
 {then_pairs}
 UNION ALL
 SELECT fq.period, vq.period, r.currency, sum(r.conversions * fq.sign * vq.sign),
-       sum({amount} * fq.sign * vq.sign), 1
-FROM customer_cohorts r
+       sum(r.value * fq.sign * vq.sign), 1
+FROM unnest($17::timestamptz[], $18::timestamptz[], $29::timestamptz[]) AS fe(day, lo, hi)
+JOIN unnest($17::timestamptz[], $18::timestamptz[], $29::timestamptz[]) AS ve(day, lo, hi)
+  ON ve.day >= fe.day
+CROSS JOIN LATERAL (
+SELECT r.k3, r.k4, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
+WHERE r.level = {rollup.QQ} AND r.k1 = fe.day AND r.k2 = ve.day
+  AND r.k3 >= fe.lo AND r.k3 < fe.hi AND r.k4 >= ve.lo AND r.k4 < ve.hi OFFSET 0) r
 JOIN {fqm} ON fq.at = r.k3
 JOIN {vqm} ON vq.at = r.k4
-WHERE r.level = {rollup.QQ} AND r.k1 = ANY($17::timestamptz[]) AND r.k2 = ANY($18::timestamptz[])
 GROUP BY 1, 2, 3
 ), grouped AS (
 SELECT x.cohort, x.at - x.cohort AS age, {currency} AS currency, {value} AS value
@@ -369,5 +384,5 @@ SELECT s.cohort, NULL::text AS g, s.size, c.age, c.currency, c.value
 FROM sizes s LEFT JOIN grouped c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
     base, coarse = coarse_periods(first, grain)
-    more = [low, bounds[-1], periods, first.days(), base, coarse, *days.arrays()]
+    more = [low, bounds[-1], periods, first.days(), base, coarse, *days.arrays(), spans[2]]
     return text, [*args, *more]
