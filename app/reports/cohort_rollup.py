@@ -58,6 +58,19 @@ class Axis:
         """The UTC days read as whole-day pieces."""
         return [at for g, at in zip(self.grains, self.starts, strict=True) if g == rollup.DAY]
 
+    def runs(self) -> tuple[list[datetime], list[datetime]]:
+        """The days() as runs of consecutive days: their starts and ends (the range's
+        ends, mostly: two runs)."""
+        lows: list[datetime] = []
+        highs: list[datetime] = []
+        for day in sorted(self.days()):
+            if highs and highs[-1] == day:
+                highs[-1] = day + _DAY
+            else:
+                lows.append(day)
+                highs.append(day + _DAY)
+        return lows, highs
+
 
 def _pieces(start: datetime, end: datetime, edges: list[datetime]) -> list[tuple[int, datetime]]:
     """[start, end) of an edge day as hours, and quarter hours where an edge or either end
@@ -267,12 +280,15 @@ def _pieces_of(
 ) -> str:
     """The rollup's rows of the distinct pieces of `piece` of the grains in `levels` (grain
     -> level), their k1, summed by `other_key` (the other axis's period of k2); `days`:
-    only those of k2 in the list $22, each row looked up by its whole key (a lateral
-    subquery kept so by OFFSET 0: a hash join on k2 reads every day of the piece)."""
+    only those of k2 in the runs of whole days ($22, $30), a range scan per piece and run
+    (a lateral subquery kept so by OFFSET 0: a hash join on k2 reads every day of the
+    piece; a probe per day is a loop of thousands)."""
     case = " ".join(f"WHEN {g} THEN {level}" for g, level in levels.items())
     grains = ", ".join(str(g) for g in levels)
-    each_day = "\nCROSS JOIN unnest($22::timestamptz[]) AS d(day)" if days else ""
-    k2 = " AND r.k2 = d.day" if days else ""
+    each_day = (
+        "\nCROSS JOIN unnest($22::timestamptz[], $30::timestamptz[]) AS d(lo, hi)" if days else ""
+    )
+    k2 = " AND r.k2 >= d.lo AND r.k2 < d.hi" if days else ""
     return f"""SELECT p.grain, p.at, {other_key} AS other, r.currency,
        sum(r.conversions) AS conversions, sum(r.value) AS value
 FROM (SELECT DISTINCT grain, at FROM {piece} WHERE grain IN ({grains})) p{each_day}
@@ -293,7 +309,7 @@ def _pairs(
 ) -> str:
     """Cells (first period, conversion period, currency, conversions, value, 1) of the
     pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 one of the
-    list $22), and of those in `coarse` by its coarse pieces of `grain`."""
+    runs $22, $30), and of those in `coarse` by its coarse pieces of `grain`."""
     by_day = _pieces_of(piece, levels, _day("r.k2"), amount, days=True)
     by_coarse = _pieces_of(piece, coarse, _coarse("r.k2", grain), amount, days=False)
     periods = "d.p, d.other" if first else "d.other, d.p"
@@ -348,11 +364,13 @@ v AS MATERIALIZED (SELECT * FROM {v}),
 cells AS (
 SELECT d.cohort, d.at, d.currency, sum(d.conversions) AS conversions, sum(d.value) AS value,
        1 AS sign FROM (
-SELECT {_day("r.k1")} AS cohort, {_day("r.k2")} AS at, r.currency, r.conversions,
-       {amount} AS value
-FROM customer_cohorts r
-WHERE r.level = {rollup.DD} AND r.k1 = ANY($22::timestamptz[]) AND r.k2 = ANY($22::timestamptz[])
-  AND r.k2 < $20::timestamptz
+SELECT {_day("r.k1")} AS cohort, {_day("r.k2")} AS at, r.currency, r.conversions, r.value
+FROM unnest($31::timestamptz[]) AS w(day)
+CROSS JOIN unnest($22::timestamptz[], $30::timestamptz[]) AS n(lo, hi)
+CROSS JOIN LATERAL (
+SELECT r.k1, r.k2, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
+WHERE r.level = {rollup.DD} AND r.k1 = w.day AND r.k2 >= n.lo AND r.k2 < n.hi
+  AND r.k2 < $20::timestamptz OFFSET 0) r
 ) d WHERE d.cohort > 0 AND d.at > 0 GROUP BY 1, 2, 3
 UNION ALL
 {first_pairs}
@@ -384,5 +402,7 @@ SELECT s.cohort, NULL::text AS g, s.size, c.age, c.currency, c.value
 FROM sizes s LEFT JOIN grouped c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
     base, coarse = coarse_periods(first, grain)
-    more = [low, bounds[-1], periods, first.days(), base, coarse, *days.arrays(), spans[2]]
+    lows, highs = first.runs()
+    more = [low, bounds[-1], periods, lows, base, coarse, *days.arrays(), spans[2], highs]
+    more.append(first.days())
     return text, [*args, *more]

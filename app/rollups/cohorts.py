@@ -255,21 +255,29 @@ async def rebuild(conn: Connection) -> None:
 async def _coarsen(conn: Connection, grain: int, low: datetime, high: datetime) -> None:
     """Set grain's coarse rows made from the fine rows of k1 in [low, high), bounds of the
     grain's buckets (or _FOREVER): delete them and sum them again."""
+    for kind in range(len(_COARSE_FROM)):
+        await _coarsen_kind(conn, grain, kind, low, high)
+
+
+async def _coarsen_kind(
+    conn: Connection, grain: int, kind: int, low: datetime, high: datetime
+) -> None:
+    """`_coarsen` of one coarse kind (CC ... CQ)."""
     c1, c2 = coarse_sql("r.k1", grain), coarse_sql("r.k2", grain)
-    for kind, fine, k1, k2, key in _COARSE_FROM:
-        level = coarse_level(grain, kind)
-        await conn.execute(
-            f"DELETE FROM customer_cohorts WHERE level = {level} AND {key} >= $1 AND {key} < $2",
-            low,
-            high,
-        )
-        await conn.execute(
-            _COARSEN.format(
-                level=level, fine=fine, k1=k1.format(c1=c1, c2=c2), k2=k2.format(c1=c1, c2=c2)
-            ),
-            low,
-            high,
-        )
+    _, fine, k1, k2, key = _COARSE_FROM[kind]
+    level = coarse_level(grain, kind)
+    await conn.execute(
+        f"DELETE FROM customer_cohorts WHERE level = {level} AND {key} >= $1 AND {key} < $2",
+        low,
+        high,
+    )
+    await conn.execute(
+        _COARSEN.format(
+            level=level, fine=fine, k1=k1.format(c1=c1, c2=c2), k2=k2.format(c1=c1, c2=c2)
+        ),
+        low,
+        high,
+    )
 
 
 _SPAN = "SELECT min(k1), max(k1) FROM customer_cohorts WHERE level = $1"
@@ -277,10 +285,10 @@ _SPAN = "SELECT min(k1), max(k1) FROM customer_cohorts WHERE level = $1"
 
 async def coarsen(conn: Connection, *, buckets: int = 1) -> None:
     """Recount the coarse levels from the finer ones (a no-op where they agree), each
-    grain's `buckets` buckets of first conversions (k1 of the fine levels) a transaction
-    holding the table's lock (seconds each on 5M conversions; writers wait meanwhile): a
-    delta committed before a slice is summed in it, one after adds to its coarse rows
-    itself. Outside a transaction (migration 0071, `tracker stats coarsen-cohorts`)."""
+    kind of each grain's `buckets` buckets of first conversions (k1 of the fine levels) a
+    transaction holding the table's lock (seconds each on 5M conversions; writers wait
+    meanwhile): a delta committed before a slice is summed in it, one after adds to its
+    coarse rows itself. Outside a transaction (migration 0071, `tracker stats coarsen-cohorts`)."""
     span = [await conn.fetchrow(_SPAN, level) for level in (DD, HD, QD, DH, DQ)]
     lows = [r[0] for r in span if r is not None and r[0] is not None]
     highs = [r[1] for r in span if r is not None and r[1] is not None]
@@ -292,7 +300,8 @@ async def coarsen(conn: Connection, *, buckets: int = 1) -> None:
             high = low
             for _ in range(buckets):
                 high = coarse_end(high, grain)
-            async with conn.transaction():
-                await conn.execute(_LOCK)
-                await _coarsen(conn, grain, low, high)
+            for kind in range(len(_COARSE_FROM)):
+                async with conn.transaction():
+                    await conn.execute(_LOCK)
+                    await _coarsen_kind(conn, grain, kind, low, high)
             low = high
