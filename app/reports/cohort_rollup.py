@@ -229,14 +229,15 @@ def _day(key: str) -> str:
     return f"($21::int[])[extract(epoch FROM {key} - $19::timestamptz)::int / 86400 + 1]"
 
 
-def _spread(piece: str, inner: str) -> str:
-    """Rows of `inner` (grain, at, other, currency, conversions, value), summed once per
-    piece, spread over the axis's entries of that piece (a moved piece has two, of
-    opposite signs); `other` is the other axis's period of the rows."""
-    return f"""SELECT {piece}.period AS p, a.other, a.currency,
-       sum(a.conversions * {piece}.sign) AS conversions, sum(a.value * {piece}.sign) AS value
-FROM ({inner}) a JOIN {piece} ON {piece}.grain = a.grain AND {piece}.at = a.at
-GROUP BY 1, 2, 3"""
+def _spread(inner: str) -> str:
+    """Rows of `inner` (pos, neg, other, currency, conversions, value) summed by the pair of
+    periods a piece adds to and takes from (all the moved pieces of an edge day share it),
+    then counted in the one and taken back from the other."""
+    return f"""SELECT m.p, a.other, a.currency, sum(a.conversions * m.sign) AS conversions,
+       sum(a.value * m.sign) AS value
+FROM ({inner}) a
+CROSS JOIN LATERAL (VALUES (a.pos, 1), (a.neg, -1)) AS m(p, sign)
+WHERE m.p IS NOT NULL GROUP BY 1, 2, 3"""
 
 
 def _coarse(key: str, grain: int) -> str:
@@ -279,7 +280,9 @@ def _pieces_of(
     piece: str, levels: dict[int, int], other_key: str, amount: str, *, days: bool
 ) -> str:
     """The rollup's rows of the distinct pieces of `piece` of the grains in `levels` (grain
-    -> level), their k1, summed by `other_key` (the other axis's period of k2); `days`:
+    -> level), their k1, summed by the periods the piece adds to (pos) and takes from (neg:
+    a moved piece; an axis has a piece at most once each way) and `other_key` (the other
+    axis's period of k2); `days`:
     only those of k2 in the runs of whole days ($22, $30), a range scan per piece and run
     (a lateral subquery kept so by OFFSET 0: a hash join on k2 reads every day of the
     piece; a probe per day is a loop of thousands)."""
@@ -289,9 +292,11 @@ def _pieces_of(
         "\nCROSS JOIN unnest($22::timestamptz[], $30::timestamptz[]) AS d(lo, hi)" if days else ""
     )
     k2 = " AND r.k2 >= d.lo AND r.k2 < d.hi" if days else ""
-    return f"""SELECT p.grain, p.at, {other_key} AS other, r.currency,
+    return f"""SELECT p.pos, p.neg, {other_key} AS other, r.currency,
        sum(r.conversions) AS conversions, sum(r.value) AS value
-FROM (SELECT DISTINCT grain, at FROM {piece} WHERE grain IN ({grains})) p{each_day}
+FROM (SELECT grain, at, max(period) FILTER (WHERE sign > 0) AS pos,
+             max(period) FILTER (WHERE sign < 0) AS neg
+      FROM {piece} WHERE grain IN ({grains}) GROUP BY 1, 2) p{each_day}
 CROSS JOIN LATERAL (
 SELECT r.k2, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
 WHERE r.level = CASE p.grain {case} END AND r.k1 = p.at{k2} OFFSET 0) r
@@ -314,9 +319,9 @@ def _pairs(
     by_coarse = _pieces_of(piece, coarse, _coarse("r.k2", grain), amount, days=False)
     periods = "d.p, d.other" if first else "d.other, d.p"
     return f"""SELECT {periods}, d.currency, d.conversions, d.value, 1 FROM (
-{_spread(piece, by_day)}
+{_spread(by_day)}
 UNION ALL
-{_spread(piece, by_coarse)}
+{_spread(by_coarse)}
 ) d WHERE d.other > 0"""
 
 
