@@ -234,3 +234,23 @@ async def test_coarse_sql_matches_python(pool: Pool) -> None:
             sql = cohort_rollup._coarse("$1::timestamptz", grain).replace("$24", "$2")
             sql = sql.replace("$23", "$3")
             assert await pool.fetchval(f"SELECT {sql}", at, [7], number) == 7
+
+
+async def test_coarsen_sets_the_coarse_levels_from_the_fine_ones(
+    dataset: dict[str, Any], pool: Pool
+) -> None:
+    """What `coarsen` (migration 0071, `tracker stats coarsen-cohorts`) makes of the fine
+    rows, slice by slice, is what the writers made: from nothing, and over wrong rows."""
+    kept = await _rollup_rows(pool)
+    assert any(r[0] == cohorts.coarse_level(cohorts.MONTH, cohorts.CC) for r in kept)
+    first = cohorts.coarse_level(cohorts.COARSE[0], 0)
+    await pool.execute("DELETE FROM customer_cohorts WHERE level >= $1", first)
+    async with pool.acquire() as conn:
+        await cohorts.coarsen(conn)
+    assert await _rollup_rows(pool) == kept
+    await pool.execute(
+        "UPDATE customer_cohorts SET conversions = conversions + 5 WHERE level >= $1", first
+    )
+    async with pool.acquire() as conn:
+        await cohorts.coarsen(conn)
+    assert await _rollup_rows(pool) == kept
