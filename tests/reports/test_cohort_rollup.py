@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from app.attribution import service as attribution_service
 from app.db import Pool
-from app.reports import cohort_rollup
+from app.reports import cohort_axes, cohort_rollup
 from app.rollups import cohorts
 from tests.reports import brute
 from tests.stats import factory
@@ -182,13 +182,13 @@ def test_each_instant_is_counted_once_in_its_period(tz: str) -> None:
     start, end = factory.day_range(date(2025, 1, 30), date(2025, 12, 31), tz)
     for period in ("week", "month"):
         edges = [*bounds("week" if period == "week" else "month", Range(start, end, zone)), end]
-        days = cohort_rollup.axis(edges)
-        grain, coarse, toward = cohort_rollup.coarse_axis(edges)
+        days = cohort_axes.axis(edges)
+        grain, coarse, toward = cohort_axes.coarse_axis(edges)
         assert grain == (cohorts.MONTH if period == "month" else cohorts.WEEK)
         # The year's whole months or weeks are one piece each, in every zone.
         whole = 10 if period == "month" else 45
         assert coarse.grains.count(grain) >= whole, (period, coarse.grains.count(grain))
-        for axis in (days, coarse, toward, cohort_rollup.coalesce(days, cohorts.MONTH)):
+        for axis in (days, coarse, toward, cohort_axes.coalesce(days, cohorts.MONTH)):
             pieces = list(zip(axis.grains, axis.starts, axis.periods, axis.signs, strict=True))
             half = timedelta(seconds=450)
             moments = {at + d for _, at, _, _ in pieces for d in (half, -half)}
