@@ -85,6 +85,29 @@ def stats_recount_cohorts() -> None:
     typer.echo("recounted the cohort rollup")
 
 
+async def _coarsen_cohorts(database_url: str) -> None:
+    import asyncpg
+
+    from app.rollups import cohorts
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await cohorts.coarsen(conn)
+    finally:
+        await conn.close()
+
+
+@stats_cli.command("coarsen-cohorts")
+def stats_coarsen_cohorts() -> None:
+    """Recount the cohort rollup's months and weeks from its days, hours and quarters.
+
+    A month (or week) of first conversions a transaction: safe while the service runs."""
+    settings = _ready_settings(redis=False)
+    database_url, _ = settings.require_urls()
+    _run(lambda: _coarsen_cohorts(database_url))
+    typer.echo("recounted the cohort rollup's months and weeks")
+
+
 def _print_pipeline(state: dict[str, object]) -> None:
     typer.echo(f"{state['stream']}:")
     for name in (

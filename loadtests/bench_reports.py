@@ -26,7 +26,9 @@ import orjson
 
 from app import db
 from app.keys.service import Principal
-from app.reports import service
+from app.reports import queries, service
+from app.reports.request import parse_cohorts
+from app.stats.queries import STATEMENT_SETTINGS
 
 ADMIN = Principal(role="admin")
 ZONES = ("Asia/Kolkata", "America/New_York", "Asia/Kathmandu")
@@ -69,6 +71,38 @@ def _case(period: str, metric: str, tz: str = "UTC", **more: str) -> tuple[str, 
     return f"{period}, {metric}, {tz}{extra}", params
 
 
+# Words of the cases that read the raw rows (the others read the cohort rollup).
+_RAW = ("customers", "group_by", "affiliate")
+
+
+async def _raw(pool: asyncpg.Pool, params: dict[str, Any]) -> dict[str, Any]:
+    """The report read from the raw rows, whatever the rollup keeps (for --check)."""
+    asked = parse_cohorts(params, ADMIN)
+    bounds = [*asked.bounds, asked.range.end]
+    sql, args = queries.cohorts(
+        bounds=bounds,
+        start=asked.range.start,
+        end=asked.range.end,
+        metric=asked.metric,
+        group_by=asked.group_by,
+        filters=asked.filters,
+        conversions_of=None,
+    )
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(STATEMENT_SETTINGS)
+        await conn.execute("SET LOCAL statement_timeout = 0")
+        records = await conn.fetch(sql, *args)
+    return service._cohort_body(asked, records)
+
+
+async def _check(pool: asyncpg.Pool, name: str, params: dict[str, Any]) -> None:
+    got, want = await service.cohorts(pool, params, ADMIN), await _raw(pool, params)
+    same = got == want
+    print(f"check {name}: {'equal' if same else 'DIFFERENT'} ({len(want['rows'])} rows)")
+    if not same:
+        raise SystemExit(f"the rollup's read differs from the raw rows': {name}")
+
+
 async def cohorts(args: argparse.Namespace) -> None:
     today = datetime.now(UTC).date()
     year = {"from": [(today - timedelta(days=364)).isoformat()], "to": [today.isoformat()]}
@@ -96,10 +130,16 @@ async def cohorts(args: argparse.Namespace) -> None:
     ]
     if args.only_case:
         cases = [c for c in cases if args.only_case in c[0]]
+    if args.rollup_only:
+        cases = [c for c in cases if not any(w in c[0] for w in _RAW)]
+    if args.check:
+        for name, params in cases:
+            if not any(w in name for w in _RAW):
+                await _check(pool, name, {**year, **params})
     print("| cohorts | rows | runs | p50 ms | p95 ms | load |\n|---|---:|---:|---:|---:|---:|")
     for name, params in cases:
         await _measure(name, partial(service.cohorts, pool, {**year, **params}, ADMIN), args.runs)
-    if not args.only_case:
+    if not args.only_case and not args.rollup_only:
         key = Principal(role="affiliate", affiliate_id=affiliate)
         asked = {**year, "period": ["month"], "metric": ["payout"]}
         await _measure(
@@ -150,6 +190,14 @@ def run() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--only", choices=["cohorts", "funnel"], help="run one of the two")
     parser.add_argument("--only-case", help="only the cohort cases whose name holds this")
+    parser.add_argument(
+        "--rollup-only", action="store_true", help="only the cases the cohort rollup answers"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="first compare each report the cohort rollup answers with the raw rows' read",
+    )
     asyncio.run(main(parser.parse_args()))
 
 

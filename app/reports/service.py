@@ -11,7 +11,7 @@ from app.db import Pool
 from app.errors import NotFound
 from app.keys.service import Principal
 from app.money import format_money
-from app.reports import cohort_rollup, queries
+from app.reports import cohort_axes, cohort_rollup, queries
 from app.reports import funnel as funnel_queries
 from app.reports.request import MONEY, CohortRequest, parse_cohorts, parse_funnel
 from app.stats.queries import STATEMENT_SETTINGS
@@ -75,7 +75,7 @@ def _cohorts_sql(
     if rolled_up and principal.only_affiliate_id is None:
         try:
             return cohort_rollup.sql(bounds, asked.metric)
-        except cohort_rollup.NotAligned:
+        except cohort_axes.NotAligned:
             pass
     return queries.cohorts(
         bounds=bounds,

@@ -18,13 +18,15 @@ from hypothesis import strategies as st
 
 from app.attribution import service as attribution_service
 from app.db import Pool
-from app.reports import cohort_rollup
+from app.reports import cohort_axes, cohort_rollup
 from app.rollups import cohorts
 from tests.reports import brute
 from tests.stats import factory
 
 ZONES = ["UTC", "Asia/Kathmandu", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
 FIRST, LAST = "2025-10-27", "2025-11-04"
+# A range holding whole UTC months and weeks, which the report reads from the coarse tier.
+LONG_FIRST, LONG_LAST = "2025-09-29", "2025-12-02"
 # Quarter hours before, at and after local midnights (Kathmandu, Kolkata, New York, Lord
 # Howe), a month's end and New York's fall back, plus times anywhere in the range.
 _EDGES = [
@@ -43,6 +45,17 @@ moments = st.one_of(
         st.integers(-1200, 1200),
     ),
     st.builds(lambda s: _START + timedelta(seconds=s), st.integers(0, 10 * 86400)),
+    st.builds(
+        lambda s: datetime(2025, 9, 28, tzinfo=UTC) + timedelta(seconds=s),
+        st.integers(0, 67 * 86400),
+    ),
+    st.builds(
+        lambda edge, seconds: edge + timedelta(seconds=seconds),
+        st.sampled_from(
+            [datetime(2025, 9, 30, 18, 30, tzinfo=UTC), datetime(2025, 12, 1, 5, tzinfo=UTC)]
+        ),
+        st.integers(-1200, 1200),
+    ),
 )
 # (customer number, when, status, euro?): a customer's first conversion is its first.
 conversions = st.tuples(
@@ -54,7 +67,9 @@ actions = st.one_of(
     st.tuples(st.just("erase"), st.integers(0, 5), st.just("")),
 )
 _example = itertools.count()
-Case = tuple[list[tuple[int, datetime, str, bool]], list[tuple[str, int, str]], str, str]
+Case = tuple[
+    list[tuple[int, datetime, str, bool]], list[tuple[str, int, str]], str, str, tuple[str, str]
+]
 
 
 async def _rollup_rows(pool: Pool) -> set[tuple[Any, ...]]:
@@ -86,12 +101,13 @@ def _values(body: dict[str, Any]) -> tuple[dict[Any, Any], dict[Any, Any]]:
         st.lists(actions, max_size=6),
         st.sampled_from(ZONES),
         st.sampled_from(["week", "month"]),
+        st.sampled_from([(FIRST, LAST), (LONG_FIRST, LONG_LAST)]),
     )
 )
 async def test_the_rollup_equals_the_raw_rows(
     case: Case, client: httpx.AsyncClient, admin: dict[str, str], catalog: Any, pool: Pool
 ) -> None:
-    made, changes, tz, period = case
+    made, changes, tz, period, (first_day, last_day) = case
     n = next(_example)
     link = catalog["alice_link"]
     customers: dict[int, int] = {}
@@ -133,9 +149,9 @@ async def test_the_rollup_equals_the_raw_rows(
             response = await client.delete(f"/api/v1/customers/{customer}", headers=admin)
         assert response.status_code in (200, 409), response.text  # 409: erased already
 
-    start, end = factory.day_range(date.fromisoformat(FIRST), date.fromisoformat(LAST), tz)
+    start, end = factory.day_range(date.fromisoformat(first_day), date.fromisoformat(last_day), tz)
     for metric in ("revenue", "payout", "conversions"):
-        params = {"from": FIRST, "to": LAST, "tz": tz, "period": period, "metric": metric}
+        params = {"from": first_day, "to": last_day, "tz": tz, "period": period, "metric": metric}
         response = await client.get("/api/v1/reports/cohorts", params=params, headers=admin)
         assert response.status_code == 200, response.text
         sizes, values = await brute.cohorts(
@@ -153,7 +169,7 @@ async def test_the_rollup_equals_the_raw_rows(
     assert await _rollup_rows(pool) == kept
 
 
-@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize("tz", [*ZONES, "Pacific/Auckland", "Pacific/Kiritimati"])
 def test_each_instant_is_counted_once_in_its_period(tz: str) -> None:
     """The pieces of an axis, with their signs, count any instant once, in the period
     width_bucket gives it, and not at all outside the range."""
@@ -166,16 +182,75 @@ def test_each_instant_is_counted_once_in_its_period(tz: str) -> None:
     start, end = factory.day_range(date(2025, 1, 30), date(2025, 12, 31), tz)
     for period in ("week", "month"):
         edges = [*bounds("week" if period == "week" else "month", Range(start, end, zone)), end]
-        axis = cohort_rollup.axis(edges)
-        pieces = list(zip(axis.grains, axis.starts, axis.periods, axis.signs, strict=True))
-        half = timedelta(seconds=450)
-        moments = {at + d for _, at, _, _ in pieces for d in (half, -half)}
-        moments |= {start - half, start, end - half, end}
-        for moment in sorted(moments):
-            counted: dict[int, int] = {}
-            for grain, at, number, sign in pieces:
-                if at <= moment < at + timedelta(seconds=grain):
-                    counted[number] = counted.get(number, 0) + sign
-            number = bisect_right(edges, moment)
-            want = {number: 1} if 1 <= number < len(edges) else {}
-            assert {k: v for k, v in counted.items() if v} == want, (period, moment)
+        days = cohort_axes.axis(edges)
+        grain, coarse, toward = cohort_axes.coarse_axis(edges)
+        assert grain == (cohorts.MONTH if period == "month" else cohorts.WEEK)
+        # The year's whole months or weeks are one piece each, in every zone.
+        whole = 10 if period == "month" else 45
+        assert coarse.grains.count(grain) >= whole, (period, coarse.grains.count(grain))
+        for axis in (days, coarse, toward, cohort_axes.coalesce(days, cohorts.MONTH)):
+            pieces = list(zip(axis.grains, axis.starts, axis.periods, axis.signs, strict=True))
+            half = timedelta(seconds=450)
+            moments = {at + d for _, at, _, _ in pieces for d in (half, -half)}
+            moments |= {start - half, start, end - half, end}
+            for moment in sorted(moments):
+                counted: dict[int, int] = {}
+                for grain, at, number, sign in pieces:
+                    if grain in cohorts.COARSE:
+                        inside = at <= moment < cohorts.coarse_end(at, grain)
+                    else:
+                        inside = at <= moment < at + timedelta(seconds=grain)
+                    if inside:
+                        counted[number] = counted.get(number, 0) + sign
+                number = bisect_right(edges, moment)
+                want = {number: 1} if 1 <= number < len(edges) else {}
+                assert {k: v for k, v in counted.items() if v} == want, (period, moment)
+
+
+def test_coarse_buckets_agree_with_their_sql() -> None:
+    """The Python UTC month and week of an instant and its number, as the SQL has them."""
+    at = datetime(2025, 3, 2, 23, 59, tzinfo=UTC)  # a Sunday
+    assert cohorts.coarse_of(at, cohorts.MONTH) == datetime(2025, 3, 1, tzinfo=UTC)
+    assert cohorts.coarse_of(at, cohorts.WEEK) == datetime(2025, 2, 24, tzinfo=UTC)
+    assert cohorts.coarse_end(datetime(2025, 12, 1, tzinfo=UTC), cohorts.MONTH) == datetime(
+        2026, 1, 1, tzinfo=UTC
+    )
+    week = cohort_rollup.coarse_number(datetime(2025, 3, 3, tzinfo=UTC), cohorts.WEEK)
+    assert week == cohort_rollup.coarse_number(datetime(2025, 2, 24, tzinfo=UTC), cohorts.WEEK) + 1
+
+
+async def test_coarse_sql_matches_python(pool: Pool) -> None:
+    moments = [
+        datetime(2025, 3, 2, 23, 59, tzinfo=UTC),
+        datetime(2025, 3, 3, 0, 0, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, 45, tzinfo=UTC),
+    ]
+    for grain in cohorts.COARSE:
+        for at in moments:
+            start = cohorts.coarse_of(at, grain)
+            got = await pool.fetchval(f"SELECT {cohorts.coarse_sql('$1::timestamptz', grain)}", at)
+            assert got == start
+            number = cohort_rollup.coarse_number(start, grain)
+            sql = cohort_rollup._coarse("$1::timestamptz", grain).replace("$24", "$2")
+            sql = sql.replace("$23", "$3")
+            assert await pool.fetchval(f"SELECT {sql}", at, [7], number) == 7
+
+
+async def test_coarsen_sets_the_coarse_levels_from_the_fine_ones(
+    dataset: dict[str, Any], pool: Pool
+) -> None:
+    """What `coarsen` (migration 0071, `tracker stats coarsen-cohorts`) makes of the fine
+    rows, slice by slice, is what the writers made: from nothing, and over wrong rows."""
+    kept = await _rollup_rows(pool)
+    assert any(r[0] == cohorts.coarse_level(cohorts.MONTH, cohorts.CC) for r in kept)
+    first = cohorts.coarse_level(cohorts.COARSE[0], 0)
+    await pool.execute("DELETE FROM customer_cohorts WHERE level >= $1", first)
+    async with pool.acquire() as conn:
+        await cohorts.coarsen(conn)
+    assert await _rollup_rows(pool) == kept
+    await pool.execute(
+        "UPDATE customer_cohorts SET conversions = conversions + 5 WHERE level >= $1", first
+    )
+    async with pool.acquire() as conn:
+        await cohorts.coarsen(conn)
+    assert await _rollup_rows(pool) == kept
