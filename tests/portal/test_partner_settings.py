@@ -4,7 +4,6 @@ API's own service; bad input shown on the page; a form without its token refused
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,24 +22,6 @@ PAGE = "/partner/settings"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return reaching_loopback(settings)
-
-
-@pytest.fixture
-async def alice(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], pool: Pool, catalog: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    await make_user(
-        app,
-        client,
-        admin,
-        pool,
-        email="alice@example.com",
-        role="affiliate",
-        affiliate_id=catalog["alice"]["id"],
-    )
-    async with browser(app) as person:
-        assert (await sign_in(person, "alice@example.com")).status_code == 303
-        yield person
 
 
 async def _post(person: httpx.AsyncClient, path: str, **fields: str) -> httpx.Response:

@@ -6,38 +6,17 @@ form without its token changes nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from app.db import Pool
 from tests.helpers import create
-from tests.support.portal import browser, csrf_of, make_user, sign_in
+from tests.support.portal import csrf_of
 
 PAGE = "/partner/webhooks"
 HOOK = "https://hooks.example/in"
 API = "/api/v1/webhooks"
-
-
-@pytest.fixture
-async def alice(
-    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], pool: Pool, catalog: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    await make_user(
-        app,
-        client,
-        admin,
-        pool,
-        email="alice@example.com",
-        role="affiliate",
-        affiliate_id=catalog["alice"]["id"],
-    )
-    async with browser(app) as person:
-        assert (await sign_in(person, "alice@example.com")).status_code == 303
-        yield person
 
 
 async def _post(person: httpx.AsyncClient, path: str, data: dict[str, Any]) -> httpx.Response:
