@@ -9,6 +9,8 @@ one command or script shares one hash tag (app.streams.keys), so nothing crosses
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis, RedisCluster
@@ -43,3 +45,24 @@ def create_redis(url: str) -> Redis:
     # RedisCluster serves the same commands as Redis (one key, or keys of one slot) but
     # shares no base class with it; the app is typed against Redis's command API.
     return cast(Redis, client)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    count: int  # events in this window, this one included
+    retry_after: int  # whole seconds (at least 1) until the window ends
+
+
+async def count_in_window(
+    redis: Redis, prefix: str, window_s: int, now: float | None = None
+) -> WindowCount:
+    """Count one event under `prefix` in the current fixed window of `window_s` seconds,
+    shared by every process (the key is `<prefix>:<window number>`, kept two windows).
+    Redis's errors (RedisError, OSError) are the caller's to answer."""
+    moment = time.time() if now is None else now
+    window = int(moment // window_s)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(f"{prefix}:{window}")
+        pipe.expire(f"{prefix}:{window}", window_s * 2)
+        count, _ = await pipe.execute()
+    return WindowCount(int(count), max(1, int((window + 1) * window_s - moment)))

@@ -9,7 +9,6 @@ per clock hour, counted in Redis for every web process; more get 429 with Retry-
 from __future__ import annotations
 
 import ipaddress
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,7 @@ from app.errors import AppError, BadRequest
 from app.partners import queries
 from app.partners.fields import Website
 from app.partners.history import APPLY, Change, record
+from app.redis import count_in_window
 
 WINDOW_S = 3600
 MAX_BODY = 65_536
@@ -132,21 +132,14 @@ async def check_rate(redis: Redis, *, ip: str, per_hour: int, now: float | None 
     (a public form that writes to the database is not left unbounded)."""
     if per_hour <= 0:
         return
-    moment = time.time() if now is None else now
-    window = int(moment // WINDOW_S)
-    key = f"apply:rate:{rate_subject(ip)}:{window}"
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            count, _ = await pipe.execute()
+        counted = await count_in_window(redis, f"apply:rate:{rate_subject(ip)}", WINDOW_S, now)
     except (RedisError, OSError) as exc:
         raise LimiterDown(f"applications are not taken right now: {exc}") from None
-    if int(count) > per_hour:
-        retry_after = max(1, int((window + 1) * WINDOW_S - moment))
+    if counted.count > per_hour:
         raise TooManyApplications(
             f"at most {per_hour} applications an hour from one address",
-            headers={"Retry-After": str(retry_after)},
+            headers={"Retry-After": str(counted.retry_after)},
         )
 
 

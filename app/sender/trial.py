@@ -5,13 +5,13 @@ conversion's macros, through the same SSRF guard, signing and HTTP client as a r
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.errors import AppError, Conflict
+from app.redis import count_in_window
 from app.sender.attempt import Attempt, Courier
 from app.sender.outbox import postback_request
 from app.sender.receivers import Receivers
@@ -44,20 +44,14 @@ class LimiterDown(AppError, status=503, code="unavailable"): ...
 async def _count(redis: Redis, affiliate_id: int) -> None:
     """Count one test of the affiliate's; 429 past TESTS_PER_MINUTE in this minute, 503
     when Redis cannot count."""
-    moment = time.time()
-    window = int(moment // WINDOW_S)
-    key = f"postback:test:{affiliate_id}:{window}"
     try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            count, _ = await pipe.execute()
+        counted = await count_in_window(redis, f"postback:test:{affiliate_id}", WINDOW_S)
     except (RedisError, OSError) as exc:
         raise LimiterDown(f"test postbacks are not sent right now: {exc}") from None
-    if int(count) > TESTS_PER_MINUTE:
+    if counted.count > TESTS_PER_MINUTE:
         raise TooManyTests(
             f"at most {TESTS_PER_MINUTE} test postbacks a minute",
-            headers={"Retry-After": str(max(1, int((window + 1) * WINDOW_S - moment)))},
+            headers={"Retry-After": str(counted.retry_after)},
         )
 
 
