@@ -125,6 +125,7 @@ LIST_PAYOUTS = page_sql(
     order="p.id",
 )
 
+PAYOUT_CURRENCY = "SELECT currency FROM payouts WHERE id = $1"
 MARK_PAID = f"""
 UPDATE payouts p SET status = 'paid', reference = $2, settled_at = now(), settled_by = $3
 WHERE p.id = $1 AND p.status IN ('requested', 'pending')
