@@ -70,3 +70,53 @@ async def test_a_status_change_during_a_failed_payout_leaves_the_sums_exact(
 
     assert await pool.fetchval(STORED_VS_VIEW) == 0
     assert await pool.fetchval(SUMS_VS_STORED) == 0
+
+
+async def test_entries_swapping_days_in_one_restate_move_both_sides_of_the_sums(
+    pool: Pool,
+) -> None:
+    """Two credits and two debits of one affiliate, stored as if each pair's days were the
+    other's (sums consistent with that): restated in one call, each day's credit and debit
+    move by opposite amounts with their counts unchanged, and both are written."""
+    program = await make_program(pool, affiliates=1)
+    affiliate = program["affiliates"][0]
+    day_1 = dt.datetime(2026, 11, 1, 12, tzinfo=dt.UTC)
+    day_2 = day_1 + dt.timedelta(days=1)
+    ids = [
+        await pool.fetchval(
+            """INSERT INTO ledger_entries (affiliate_id, currency, kind, amount, reason,
+                   created_by, created_at)
+               VALUES ($1, 'USD', 'adjustment', $2, 'test', 'test', $3) RETURNING id""",
+            affiliate,
+            Decimal(amount),
+            at,
+        )
+        for amount, at in (("10", day_1), ("-5", day_1), ("15", day_2), ("-10", day_2))
+    ]
+    assert await pool.fetchval(STORED_VS_VIEW) == 0
+    swapped = {ids[0]: day_2, ids[1]: day_2, ids[2]: day_1, ids[3]: day_1}
+    async with pool.acquire() as conn, conn.transaction():
+        for entry_id, at in swapped.items():
+            await conn.execute(
+                "UPDATE ledger_entry_balances SET available_at = $2 WHERE entry_id = $1",
+                entry_id,
+                at,
+            )
+        await conn.execute("DELETE FROM ledger_balance_days WHERE affiliate_id = $1", affiliate)
+        await conn.execute(
+            """INSERT INTO ledger_balance_days
+                   (affiliate_id, currency, state, day, credit, debit, credits, debits)
+               SELECT affiliate_id, currency, state, ledger_balance_day(state, available_at),
+                      coalesce(sum(amount) FILTER (WHERE amount > 0), 0),
+                      coalesce(sum(amount) FILTER (WHERE amount < 0), 0),
+                      count(*) FILTER (WHERE amount > 0), count(*) FILTER (WHERE amount < 0)
+               FROM ledger_entry_balances WHERE affiliate_id = $1 GROUP BY 1, 2, 3, 4""",
+            affiliate,
+        )
+    assert await pool.fetchval(SUMS_VS_STORED) == 0
+    assert await pool.fetchval(STORED_VS_VIEW) == 4
+
+    await pool.execute("SELECT ledger_restate($1::bigint[], NULL, NULL)", ids)
+
+    assert await pool.fetchval(STORED_VS_VIEW) == 0
+    assert await pool.fetchval(SUMS_VS_STORED) == 0
