@@ -185,7 +185,7 @@ async def test_requests_behind_a_body_over_the_drain_limit_are_not_sent_again(
 async def test_requests_behind_a_read_timeout_are_not_sent_again(
     server: KeepAliveServer,
 ) -> None:
-    client = http1.Client(connect_timeout_s=1.0, read_timeout_s=0.2, keep=4, max_origins=8)
+    client = http1.Client(connect_timeout_s=1.0, read_timeout_s=0.5, keep=4, max_origins=8)
     try:
         await _get(client, server, "/first")
         stalled = asyncio.Event()
