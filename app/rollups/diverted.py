@@ -25,18 +25,18 @@ INDEX_DEFINITION = "(affiliate_id, clicked_at) WHERE diverted IS NOT NULL"
 
 _KEYS = ", ".join(registry.BASE_TIER.keys)
 _HOUR = registry.bucket_sql("{ts}", 3600)
+_ANY_COUNTED = f"({' OR '.join(f'{m} <> 0' for m in registry.DIVERTED_METRICS)})"
 # The hours to recount: those with diverted clicks, and those whose rollups count some
 # (set by an earlier run from clicks that are gone or changed since).
 HOURS = f"""
 SELECT DISTINCT {_HOUR.format(ts="clicked_at")} AS hour FROM clicks WHERE diverted IS NOT NULL
 UNION
-SELECT bucket FROM stats_rollup_links_hourly WHERE diverted <> 0
+SELECT bucket FROM stats_rollup_links_hourly WHERE {_ANY_COUNTED}
 ORDER BY 1"""
 _LOCK = f"LOCK TABLE {registry.BASE} IN SHARE ROW EXCLUSIVE MODE"
 _ZERO = f"""
 UPDATE {registry.BASE} SET {", ".join(f"{m} = 0" for m in registry.DIVERTED_METRICS)}
-WHERE bucket >= $1 AND bucket < $2
-  AND ({" OR ".join(f"{m} <> 0" for m in registry.DIVERTED_METRICS)})"""
+WHERE bucket >= $1 AND bucket < $2 AND {_ANY_COUNTED}"""
 _COUNTS = ",\n           ".join(
     [
         "count(*) AS diverted",
