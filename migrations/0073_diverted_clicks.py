@@ -52,7 +52,7 @@ TABLES = (
 )
 
 
-async def apply(conn: Connection) -> None:
+async def add_columns(conn: Connection) -> None:
     async with conn.transaction():
         await conn.execute("SET LOCAL lock_timeout = '10s'")
         for table in TABLES:
@@ -61,7 +61,15 @@ async def apply(conn: Connection) -> None:
             )
             await conn.execute(f"ALTER TABLE {table} {added}")
         await conn.execute(registry.fanout_function(METRICS))
+
+
+async def build_index(conn: Connection) -> None:
     await build_partitioned_index(
         conn, table="clicks", index=diverted.INDEX, definition=diverted.INDEX_DEFINITION
     )
+
+
+async def apply(conn: Connection) -> None:
+    await add_columns(conn)
+    await build_index(conn)
     await diverted.recount(conn)
