@@ -126,6 +126,8 @@ async def main(args: argparse.Namespace) -> None:
             ("recount", diverted.recount),
             ("migration runner (second run of each step)", db.migrate),
         ]
+        if args.recount_only:
+            steps = [("recount", diverted.recount)]
         for name, step in steps:
             started = time.perf_counter()
             result = await step(conn)
@@ -148,4 +150,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--mark", type=float, default=0.0, help="share of clicks to divert first")
+    parser.add_argument("--recount-only", action="store_true", help="run the recount alone")
     asyncio.run(main(parser.parse_args()))

@@ -145,7 +145,7 @@ def change(current: Decimal | None, previous: Decimal | None) -> Decimal | None:
     """The change in percent, one decimal; None where there is nothing to compare with."""
     if current is None or previous is None or previous == 0:
         return None
-    return ((current - previous) * 100 / previous).quantize(Decimal("0.01"))
+    return ((current - previous) * 100 / previous).quantize(Decimal("0.1"))
 
 
 def _tile(

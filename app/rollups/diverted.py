@@ -8,6 +8,7 @@ partitions retention dropped before the recount keep 0: those clicks are uncount
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,7 +74,7 @@ class Recount:
     longest_lock_s: float = 0.0
 
 
-async def recount(conn: Connection) -> Recount:
+async def recount(conn: Connection, *, pause: float = 1.0) -> Recount:
     """Set the diverted metrics of every rollup row to what the raw clicks kept hold, one
     UTC hour per transaction (the tier triggers carry each change up).
 
@@ -81,7 +82,11 @@ async def recount(conn: Connection) -> Recount:
     recounted the base tier is locked against writers (SHARE ROW EXCLUSIVE conflicts with
     their upserts), so a click is either in the recount (committed before) or brings its
     delta after it: none is counted twice or lost. Clicks an older version stored (it
-    counts no diverted clicks) are set right by running it again after the rollout."""
+    counts no diverted clicks) are set right by running it again after the rollout.
+
+    After each hour it waits `pause` times as long as it held the lock, so that writers,
+    queued meanwhile, go on: back to back, the hours would hold them nearly all the time
+    (on the 10M-click data set at load 10, a writer's median wait was 160 ms)."""
     done = Recount()
     hours: list[datetime] = [r["hour"] for r in await conn.fetch(HOURS)]
     for hour in hours:
@@ -91,7 +96,9 @@ async def recount(conn: Connection) -> Recount:
             await conn.execute(_ZERO, hour, hour + BATCH)
             status = await conn.execute(_SET, hour, hour + BATCH)
         # Held from the LOCK to the commit.
-        done.longest_lock_s = max(done.longest_lock_s, time.perf_counter() - locked)
+        held = time.perf_counter() - locked
+        done.longest_lock_s = max(done.longest_lock_s, held)
+        await asyncio.sleep(held * pause)
         done.hours += 1
         done.rows += int(status.split()[-1])
     return done
