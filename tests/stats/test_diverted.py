@@ -43,6 +43,7 @@ async def test_the_writer_counts_diverted_human_clicks_by_reason_in_every_tier(
         " count(*) FILTER (WHERE diverted = 'cap' AND NOT is_bot) AS cap,"
         " count(*) FILTER (WHERE diverted IS NOT NULL AND is_bot) AS bots FROM clicks"
     )
+    assert raw is not None
     assert raw["diverted"] > 20, "a data set with diverted clicks"
     assert raw["cap"] > 0
     assert raw["bots"] > 0
@@ -51,6 +52,7 @@ async def test_the_writer_counts_diverted_human_clicks_by_reason_in_every_tier(
             f"SELECT {', '.join(f'sum({m})::bigint AS {m}' for m in registry.DIVERTED_METRICS)}"
             f" FROM {t.table}"
         )
+        assert sums is not None
         assert sums["diverted"] == raw["diverted"], t.table
         assert sums["diverted_cap"] == raw["cap"], t.table
         assert sum(sums[f"diverted_{r}"] for r in registry.DIVERTED_REASONS) == raw["diverted"]
