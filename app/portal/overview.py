@@ -220,14 +220,15 @@ def tiles(
     return tiles
 
 
-# The reasons a click goes to the offer's fallback (clicks.diverted), as a person reads them.
+# The reasons a click goes to the offer's fallback (clicks.diverted), as a person reads them
+# (short enough for the table to fit 390 px; the link's or the offer's archiving).
 DIVERTED_LABELS = {
     "cap": "Cap reached",
     "paused": "Offer paused",
-    "archived": "Link or offer archived",
-    "affiliate_inactive": "Affiliate not active",
-    "targeting_country": "Outside the targeting: country",
-    "targeting_device": "Outside the targeting: device",
+    "archived": "Archived",
+    "affiliate_inactive": "Affiliate inactive",
+    "targeting_country": "Targeting: country",
+    "targeting_device": "Targeting: device",
 }
 REASON_METRICS = frozenset(f"diverted_{reason}" for reason in registry.DIVERTED_REASONS)
 
