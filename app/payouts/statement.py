@@ -53,14 +53,16 @@ async def load(
     payout: PayoutOut,
     program_name: str,
     program_address: str,
+    after: int = 0,
     limit: int | None = None,
 ) -> Statement:
-    """The statement with its first `limit` lines (None: every one; the statement prints
-    every one), its totals always over all of them."""
+    """The statement with its lines after the entry `after`, the first `limit` of them
+    (None: every one; the statement prints every one), its totals always over all of them
+    (kept per payout: a payout's entries never change)."""
     affiliate = await conn.fetchrow(queries.STATEMENT_AFFILIATE, payout.affiliate_id)
     if affiliate is None:
         raise NotFound(f"affiliate {payout.affiliate_id} does not exist")
-    lines = await conn.fetch(queries.STATEMENT_LINES, payout.id, limit)
+    lines = await conn.fetch(queries.STATEMENT_LINES, payout.id, limit, after)
     sums = dict.fromkeys(KIND_LABELS, Decimal(0))
     count = 0
     for row in await conn.fetch(queries.STATEMENT_TOTALS, payout.id):
