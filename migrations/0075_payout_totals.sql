@@ -36,3 +36,34 @@ FROM payouts p
 CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
 JOIN ledger_entries e ON e.id = u.entry_id
 GROUP BY p.id, e.kind;
+
+-- What a statement prints of its entries' conversions (txid, goal, received_at, offer)
+-- changes only by an UPDATE of those columns (a pixel's txid given up to a postback's)
+-- or a DELETE: each such row counts once more for its affiliate here, so that a statement
+-- drawn before (app/payouts/statement.py keeps the big ones' bytes) is known stale
+-- without reading its conversions again. Status changes, the frequent writes, name
+-- none of these columns and do not fire it.
+CREATE TABLE statement_versions (
+    affiliate_id bigint PRIMARY KEY,
+    version      bigint NOT NULL
+);
+CREATE FUNCTION statement_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO statement_versions AS v (affiliate_id, version)
+    SELECT DISTINCT a.id, 1
+    FROM unnest(CASE TG_OP WHEN 'DELETE' THEN ARRAY[OLD.affiliate_id]
+                           ELSE ARRAY[OLD.affiliate_id, NEW.affiliate_id] END) AS a(id)
+    WHERE a.id IS NOT NULL
+    ORDER BY a.id
+    ON CONFLICT (affiliate_id) DO UPDATE SET version = v.version + 1;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER conversions_statement_update
+    AFTER UPDATE OF txid, goal, received_at, offer_id, affiliate_id ON conversions
+    FOR EACH ROW
+    WHEN ((OLD.txid, OLD.goal, OLD.received_at, OLD.offer_id, OLD.affiliate_id)
+          IS DISTINCT FROM (NEW.txid, NEW.goal, NEW.received_at, NEW.offer_id, NEW.affiliate_id))
+    EXECUTE FUNCTION statement_version_bump();
+CREATE TRIGGER conversions_statement_delete AFTER DELETE ON conversions
+    FOR EACH ROW EXECUTE FUNCTION statement_version_bump();
