@@ -124,9 +124,10 @@ async def pdf(
     return document
 
 
-# A statement of this many entries or more is kept once drawn (the busiest affiliate's
-# 14,684 take ~0.5 s to read and draw on a loaded machine; a few hundred, milliseconds).
-KEPT_FROM_LINES = 2000
+# A statement of this many entries or more is kept once drawn: reading its conversions
+# is most of its cost (the busiest affiliate's 14,684: 0.3-0.7 s on a loaded machine,
+# a median one's 936: 80-230 ms), and a kept one is a few kilobytes or more in Redis.
+KEPT_FROM_LINES = 100
 KEPT_SECONDS = 24 * 3600
 # Bumped when render() draws differently: a copy drawn by other code is not served.
 DRAWING = 2
