@@ -154,12 +154,12 @@ async def test_balances_equal_the_api_and_a_previewed_run_is_made_exported_and_p
             assert after
             next_href = f"/manage/payouts/{payout['id']}?after={after[1]}"
             assert f'href="{next_href}"' in capped.text
-            rest = await person.get(next_href)
-            assert rows_of(rest, "lines") == first[3:]
-            assert f"Showing 1 of 4 entries, those after entry {after[1]}:" in rest.text
-            assert "?after=" not in rest.text
-        for shown in (capped, rest):
-            capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', shown.text)
+            second = await person.get(next_href)
+            assert rows_of(second, "lines") == first[3:]
+            assert f"Showing 1 of 4 entries, those after entry {after[1]}:" in second.text
+            assert "?after=" not in second.text
+        for answer in (capped, second):
+            capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', answer.text)
             assert capped_total
             assert amount_of(capped_total[1]) == Decimal(payout["amount"])
 
