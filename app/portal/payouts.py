@@ -226,11 +226,11 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             program_name=resources.settings.program_name,
             program_address=resources.settings.program_address,
             after=after,
-            limit=LINES_SIZE,
+            limit=LINES_SIZE + 1,  # one more tells that a next page has any
         )
     except NotFound:
         return web.not_found(staff.user)
-    sums = loaded.totals
+    sums, lines = loaded.totals, loaded.lines[:LINES_SIZE]
     return web.render(
         "payout.html",
         {
@@ -238,10 +238,10 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             "nav": "payouts",
             "p": payout,
             "affiliate": loaded.affiliate,
-            "lines": loaded.lines,
+            "lines": lines,
             "line_count": loaded.line_count,
             "after": after,
-            "next_after": loaded.lines[-1]["id"] if len(loaded.lines) == LINES_SIZE else None,
+            "next_after": lines[-1]["id"] if len(loaded.lines) > LINES_SIZE else None,
             "totals": [(k, names[1], sums[k]) for k, names in statement.KIND_LABELS.items()],
             "total": sums["total"],
             "settled": payout.status in SETTLED,

@@ -158,6 +158,15 @@ async def test_balances_equal_the_api_and_a_previewed_run_is_made_exported_and_p
             assert rows_of(second, "lines") == first[3:]
             assert f"Showing 1 of 4 entries, those after entry {after[1]}:" in second.text
             assert "?after=" not in second.text
+            # A last page as long as a page: no Next to an empty one.
+            patch.setattr(portal_payouts, "LINES_SIZE", 2)
+            halves = await person.get(f"/manage/payouts/{payout['id']}")
+            middle = re.search(r'<td class="num">(\d+)</td>', first[1])
+            assert middle
+            assert f"?after={middle[1]}" in halves.text
+            last = await person.get(f"/manage/payouts/{payout['id']}?after={middle[1]}")
+            assert rows_of(last, "lines") == first[2:]
+            assert "?after=" not in last.text
         for answer in (capped, second):
             capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', answer.text)
             assert capped_total
