@@ -259,13 +259,16 @@ def _credited(
 ) -> Candidate:
     """The conversion of a record credited by click, coupon or customer binding."""
     assert ctx is not None
+    listed = offers[credit.offer_id]
     offer, override = ctx.money_rules(
-        credit, offers[credit.offer_id], overrides.get((credit.offer_id, credit.affiliate_id))
+        credit, listed, overrides.get((credit.offer_id, credit.affiliate_id))
     )
+    # A recurring conversion priced by the offer's recurring_payout (money_rules gave the
+    # offer with its main goal's payout replaced) is not its group's: a group's rule is
+    # the affiliate's rate for a first purchase, as the offer's payout is.
+    group = None if offer is not listed else groups.get(credit.affiliate_id)
     # A click-shaped mapping: the click itself, or the coupon's or customer's binding.
-    row = rules.attributed_row(
-        rec, cast(asyncpg.Record, credit.source), offer, override, groups.get(credit.affiliate_id)
-    )
+    row = rules.attributed_row(rec, cast(asyncpg.Record, credit.source), offer, override, group)
     ctx.settle(row, credit, rec)
     by_click = credit.via in ("click", "pixel")
     return Candidate(row, rec, by_click and rules.one_per_click(offer, row["goal"]))

@@ -254,7 +254,9 @@ class CustomerBatch:
     ) -> tuple[Offer, tuple[str, Decimal] | None]:
         """The offer and override to price a conversion with: a recurring one pays the
         recurring rules (the affiliate's recurring override, else its override, else the
-        offer's recurring_payout, else its payout) on the main goal."""
+        offer's recurring_payout, else its group's rule, else its payout) on the main goal.
+        The offer comes back changed (its main goal paying recurring_payout) only when
+        that rule prices it."""
         if not credit.recurring:
             return offer, override
         recurring_override = self.recurring_overrides.get((offer.id, credit.affiliate_id))

@@ -1,11 +1,12 @@
 """A status change that names a customer (a postback for a conversion already stored,
 with its `customer_id`, or a record that waited through the customer's erasure) changes
 its conversion and leaves the binding alone: it is not taken for a new conversion that
-binds, which failed its batch and dead-lettered the change."""
+binds, which failed its batch and dead-lettered the change. And a renewal's price."""
 
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 
 import httpx
 from fastapi import FastAPI
@@ -126,3 +127,31 @@ async def test_a_status_change_that_waited_through_an_erasure_changes_its_conver
     assert statuses == {"t1": "approved", "t2": "approved"}
     assert await pool.fetchval("SELECT affiliate_id FROM customers") == shop["bob"]["id"]
     assert await _dead_letters(redis, settings) == 0
+
+
+async def test_a_groups_rule_does_not_price_a_renewal_the_offers_recurring_payout_prices(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    settings: Settings,
+    pool: Pool,
+) -> None:
+    shop = await make_shop(client, admin, recurring_payout={"type": "fixed", "value": "0.10"})
+    body = {"name": "Gold", "rank": 1, "default": {"type": "fixed", "value": "3.00"}}
+    group = await client.post("/api/v1/groups", json=body, headers=admin)
+    assert group.status_code == 201, group.text
+    moved = await client.patch(
+        f"/api/v1/affiliates/{shop['alice']['id']}",
+        json={"group_id": group.json()["id"]},
+        headers=admin,
+    )
+    assert moved.status_code == 200, moved.text
+    alice = await click(app, client, shop["alice_link"]["code"])
+    await run_worker(settings)
+    await postback(client, shop["token"], click_id=alice, txid="o0", customer_id="C-1")
+    await run_worker(settings)
+    await postback(client, shop["token"], txid="o1", customer_id="C-1")  # by the customer
+    await run_worker(settings)
+
+    paid = {r["txid"]: (r["payout"], r["recurring"]) for r in await conversions(pool)}
+    assert paid == {"o0": (Decimal("3.00"), False), "o1": (Decimal("0.10"), True)}
