@@ -284,16 +284,16 @@ async def read(conn: Connection, plan: Plan) -> list[dict[str, Any]] | None:
         report.end.date() + timedelta(days=1),
     )
     days, rest = _spans(report, [(r["day"], r["sealed_until"]) for r in sealed])
-    if not days:
-        return None
     counted = {r["day"]: r["clicks"] for r in sealed}
     rows = sum(counted[d] for d in days)  # the tier rows its lists may hold, at most
     whole = {r["day"] for r in sealed if r["sealed_until"] == tier.day_start(r["day"]) + tier.DAY}
-    spans = await conn.fetch(SPANS, affiliate, min(days), max(days) + timedelta(days=1))
-    span = _usable_span(spans, days, whole, counted)
-    if span is not None:
-        end = next(s["end_day"] for s in spans if s["first_day"] == span)
-        days = [d for d in days if not span <= d < end]
+    span = None
+    if days:
+        spans = await conn.fetch(SPANS, affiliate, min(days), max(days) + timedelta(days=1))
+        span = _usable_span(spans, days, whole, counted)
+        if span is not None:
+            end = next(s["end_day"] for s in spans if s["first_day"] == span)
+            days = [d for d in days if not span <= d < end]
     probed = len(days) + (span is not None)
     k = first_k(report.limit)
     while k <= MAX_K and not _probes_cost_more(k, probed + 1, probed, rows):
