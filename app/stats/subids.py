@@ -122,17 +122,12 @@ def _statement(
     days: list[date],
     rest: list[tuple[datetime, datetime]],
     k: int,
-    *,
-    every_group: bool,
 ) -> tuple[str, list[Any]]:
     """The top rows, and the bound and completeness that tell whether they are exact.
 
     The lists are the span's (list 0), each day's outside it (1, 2, ...) and the raw
     rest's (-1). A list of fewer than K rows is read whole: its rows are its sums; only
-    the lists cut at K are probed for the candidates. Rows with more clicks than the bound
-    are candidates, so their conversions are read alone; `every_group` (for complete
-    lists, whose rows may reach groups without clicks) joins the conversions of every
-    group, as the raw statement does."""
+    the lists cut at K are probed for the candidates."""
     params = Params()
     (dimension,) = report.group_by
     key = f"d_{dimension}"
@@ -149,27 +144,32 @@ def _statement(
         " 0::bigint AS unique_clicks, 0::bigint AS bot_clicks WHERE false"
     )
     conversions = queries.conversion_leaf(report, params, "")
+    conversions_of_best = queries.conversion_leaf(report, params, "")
     counts = "clicks, unique_clicks, bot_clicks"
     t_counts = "t.clicks, t.unique_clicks, t.bot_clicks"
     order = f"clicks DESC NULLS LAST, {key} ASC NULLS FIRST, currency"
     limit = params.add(report.limit)
     metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.METRICS)
-    if every_group:
-        final = f"""g AS (
-    SELECT {key}, currency, {metrics}
-    FROM clicks FULL JOIN (
+    # Complete lists (few values: their rows may reach groups without clicks) join the
+    # conversions of every group, as the raw statement does; else the N rows all have
+    # more clicks than the bound or are not proven (a larger K reads again), so they are
+    # click groups, and their conversions are read alone. One arm runs: the other's
+    # one-time filter is false.
+    final = f"""r AS (
+    (SELECT {key}, currency, {metrics}
+     FROM clicks FULL JOIN (
 {conversions}
-    ) v USING ({key}, currency)
-), r AS (SELECT * FROM g ORDER BY {order} LIMIT {limit})"""
-    else:
-        final = f"""best AS (SELECT * FROM clicks ORDER BY {order} LIMIT {limit}
-), r AS (
-    SELECT {key}, currency, {metrics}
-    FROM best LEFT JOIN (
+     ) v USING ({key}, currency)
+     WHERE (SELECT complete FROM bound)
+     ORDER BY {order} LIMIT {limit})
+    UNION ALL
+    (SELECT {key}, currency, {metrics}
+     FROM best LEFT JOIN (
         SELECT * FROM (
-{conversions}
+{conversions_of_best}
         ) v0 WHERE v0.{key} = ANY(ARRAY(SELECT {key} FROM best))
-    ) v USING ({key}, currency)
+     ) v USING ({key}, currency)
+     WHERE NOT (SELECT complete FROM bound))
 )"""
     mine = f"t.affiliate_id = {affiliate} AND t.dimension = {dim}"
     probe = "t.value_key = sha256(convert_to(c.value, 'UTF8')) AND t.currency = c.currency"
@@ -240,6 +240,7 @@ def _statement(
         FROM raw r JOIN candidates c USING (value, currency)
     ) s
     GROUP BY 1, 2
+), best AS (SELECT * FROM clicks ORDER BY {order} LIMIT {limit}
 ), {final}
 SELECT r.*, false AS is_total, {", ".join(queries.derived("r"))}, b.bound, b.complete
 FROM r CROSS JOIN bound b
@@ -316,15 +317,11 @@ async def _try(
     report = plan.report
     assert plan.totals_reads is not None
     assert report.limit is not None
-    rows: list[Any] = []
-    if k < WHOLE_K:
-        sql, args = _statement(report, span, days, rest, k, every_group=False)
-        rows = await conn.fetch(sql, *args)
-    complete = k >= WHOLE_K or (rows[0]["complete"] if rows else True)
-    if complete:
-        sql, args = _statement(report, span, days, rest, k, every_group=True)
-        rows = await conn.fetch(sql, *args)
-    elif not (len(rows) == report.limit and rows[-1]["clicks"] > rows[0]["bound"]):
+    sql, args = _statement(report, span, days, rest, k)
+    rows = await conn.fetch(sql, *args)
+    if rows and not (
+        rows[0]["complete"] or (len(rows) == report.limit and rows[-1]["clicks"] > rows[0]["bound"])
+    ):
         return None
     totals_sql, totals_args = queries.build(
         replace(report, group_by=(), sort=(), limit=None), plan.totals_reads, totals=False
