@@ -248,6 +248,52 @@ ORDER BY {order}"""
     return sql, params.values
 
 
+def _whole_statement(
+    report: Report, span: date | None, days: list[date], rest: list[tuple[datetime, datetime]]
+) -> tuple[str, list[Any]]:
+    """The top rows from every row of every list (no bound, no probes): the raw
+    statement with the tier's rows in place of the sealed days' clicks."""
+    params = Params()
+    (dimension,) = report.group_by
+    key = f"d_{dimension}"
+    mine = (
+        f"t.affiliate_id = {params.add(_affiliate(report))}"
+        f" AND t.dimension = {params.add(queries.SUB_DIMENSIONS.index(dimension))}"
+    )
+    counts = "clicks, unique_clicks, bot_clicks"
+    leaves = [
+        f"SELECT t.value, t.currency, {counts} FROM {tier.SPAN} t"
+        f" WHERE t.first_day = {params.add(span)}::date AND {mine}",
+        f"SELECT t.value, t.currency, {counts} FROM {tier.TIER} t"
+        f" WHERE t.day = ANY({params.add(days)}::date[]) AND {mine}",
+        *(
+            f"SELECT {key}, currency::text, {counts} FROM (\n"
+            f"{queries.click_leaf(report, params, start, end, '')}\n) k"
+            for start, end in rest
+        ),
+    ]
+    union = "\nUNION ALL\n".join(leaves)
+    sums = ", ".join(f"sum({m})::bigint AS {m}" for m in counts.split(", "))
+    metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.METRICS)
+    order = f"clicks DESC NULLS LAST, {key} ASC NULLS FIRST, currency"
+    sql = f"""WITH clicks AS (
+    SELECT value AS {key}, currency, {sums} FROM (
+{union}
+    ) u GROUP BY 1, 2
+), r AS (
+    SELECT {key}, currency, {metrics}
+    FROM clicks FULL JOIN (
+{queries.conversion_leaf(report, params, "")}
+    ) v USING ({key}, currency)
+    ORDER BY {order} LIMIT {params.add(report.limit)}
+)
+SELECT r.*, false AS is_total, {", ".join(queries.derived("r"))}, 0::bigint AS bound,
+       true AS complete
+FROM r
+ORDER BY {order}"""
+    return sql, params.values
+
+
 # K of a read that takes every row of every list (no bound, no probes).
 WHOLE_K = 1 << 40
 
@@ -317,7 +363,10 @@ async def _try(
     report = plan.report
     assert plan.totals_reads is not None
     assert report.limit is not None
-    sql, args = _statement(report, span, days, rest, k)
+    if k >= WHOLE_K:
+        sql, args = _whole_statement(report, span, days, rest)
+    else:
+        sql, args = _statement(report, span, days, rest, k)
     rows = await conn.fetch(sql, *args)
     if rows and not (
         rows[0]["complete"] or (len(rows) == report.limit and rows[-1]["clicks"] > rows[0]["bound"])
