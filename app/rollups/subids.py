@@ -13,6 +13,10 @@ seals the day again. Retention forgets the tier's days with their partitions.
 
 Each day also holds the network's rows, under affiliate NETWORK: every affiliate's clicks
 of a value together, for the reports over all affiliates (an owner's, unfiltered).
+
+The span (migration 0074) sums the latest SPAN_DAYS whole sealed days per value, so that a
+week's top-N reads one list and probes one row per candidate there instead of one a day;
+the upkeep builds it again when the UTC day turns or one of its days is sealed again.
 """
 
 from __future__ import annotations
@@ -90,13 +94,22 @@ WHERE coalesce((SELECT clicks FROM stats_subids_counted c
     <> {ROLLUP_CLICKS.format(affiliate="a.affiliate_id", start="$2", end="$3")}
 LIMIT 1
 """
+SPAN = "stats_subids_span"
+# The whole days a span sums: with the day of the report's end (read from its own day's
+# rows), a week.
+SPAN_DAYS = 6
+# Its head row goes first, as a day's seal does.
+SPAN_TABLES = ("stats_subids_spans", "stats_subids_span_counted", SPAN)
 # The seal goes first: a day without one is not read from the tier.
 FORGET_DAY = [
     "DELETE FROM stats_subids_seals WHERE day = $1",
     "DELETE FROM stats_subids_counted WHERE day = $1",
     f"DELETE FROM {TIER} WHERE day = $1",
 ]
-FORGET_BEFORE = [s.replace("day = $1", "day < $1") for s in FORGET_DAY]
+FORGET_BEFORE = [
+    *(s.replace("day = $1", "day < $1") for s in FORGET_DAY),
+    *(f"DELETE FROM {table} WHERE first_day < $1" for table in SPAN_TABLES),
+]
 # A day is read from the tier only while its partition of `clicks` (named as
 # ensure_click_partitions names it) is there: retention may drop it between an upkeep's
 # seal and its own cleanup of the tier.
@@ -108,6 +121,41 @@ SELECT day FROM (
     WHERE bucket < $1 AND clicks + bot_clicks > 0
 ) d WHERE {HAS_PARTITION.format(day="day")} ORDER BY 1 DESC
 """
+
+
+# Whether span [$1, $2) holds exactly its days' counts, for every affiliate and the
+# network (a day sealed again after a late click counts more).
+SPAN_MISMATCHED = """
+SELECT true FROM (
+    SELECT affiliate_id, sum(clicks) AS clicks FROM stats_subids_counted
+    WHERE day >= $1 AND day < $2 GROUP BY 1
+) d FULL JOIN (
+    SELECT affiliate_id, clicks FROM stats_subids_span_counted WHERE first_day = $1
+) s USING (affiliate_id)
+WHERE d.clicks IS DISTINCT FROM s.clicks
+LIMIT 1
+"""
+# The days of [$1, $2) sealed whole.
+WHOLE_DAYS = f"""
+SELECT count(*) FROM stats_subids_seals
+WHERE day >= $1 AND day < $2 AND sealed_until = (day + 1)::timestamp AT TIME ZONE 'UTC'
+  AND {HAS_PARTITION.format(day="day")}
+"""
+BUILD_SPAN = [
+    f"""INSERT INTO {SPAN} (first_day, affiliate_id, dimension, value_key, currency, value,
+        clicks, unique_clicks, bot_clicks)
+    SELECT $1::date, affiliate_id, dimension, value_key, currency, min(value), sum(clicks),
+           sum(unique_clicks), sum(bot_clicks)
+    FROM {TIER} WHERE day >= $1 AND day < $2
+    GROUP BY affiliate_id, dimension, value_key, currency
+    -- In the order the reader reads them (a list, most clicks first): an affiliate's
+    -- top K, or all of its rows, are a few pages rather than a page a row.
+    ORDER BY affiliate_id, dimension, sum(clicks) DESC""",
+    """INSERT INTO stats_subids_span_counted (first_day, affiliate_id, clicks)
+    SELECT $1::date, affiliate_id, sum(clicks) FROM stats_subids_counted
+    WHERE day >= $1 AND day < $2 GROUP BY affiliate_id""",
+    "INSERT INTO stats_subids_spans (first_day, end_day) VALUES ($1, $2)",
+]
 
 
 def day_start(day: date) -> datetime:
@@ -145,6 +193,30 @@ async def seal_day(conn: Connection, day: date, now: datetime) -> bool:
     return True
 
 
+async def roll_span(conn: Connection, now: datetime) -> bool:
+    """Make the span the SPAN_DAYS whole days before the one sealing at `now`, once they
+    are all sealed whole; whether it was built. The old span stays until then (readers
+    use it while its days are in their range and its counts hold), and goes in the same
+    transaction the new one comes in. The caller holds SEAL_LOCK_ID."""
+    end = (now - LAG).date()
+    first = end - timedelta(days=SPAN_DAYS)
+    async with conn.transaction(isolation="repeatable_read"):
+        if await conn.fetchval(WHOLE_DAYS, first, end) < SPAN_DAYS:
+            return False
+        current = await conn.fetchval(
+            "SELECT end_day FROM stats_subids_spans WHERE first_day = $1", first
+        )
+        if current == end and not await conn.fetchval(SPAN_MISMATCHED, first, end):
+            return False
+        # One grouping of ~2M rows a day: in memory rather than spilled to disk.
+        await conn.execute("SET LOCAL work_mem = '256MB'")
+        for table in SPAN_TABLES:
+            await conn.execute(f"DELETE FROM {table}")
+        for statement in BUILD_SPAN:
+            await conn.execute(statement, first, end)
+    return True
+
+
 async def seal(pool: Pool, now: datetime | None = None, *, days: int | None = None) -> list[date]:
     """Seal every day holding clicks up to `sealable_until`, each day in its own
     transaction, the latest first (reports read recent days most), or only the latest
@@ -157,15 +229,17 @@ async def seal(pool: Pool, now: datetime | None = None, *, days: int | None = No
             for row in (await conn.fetch(CLICK_DAYS, now))[:days]:
                 if await seal_day(conn, row["day"], now):
                     changed.append(row["day"])
-            if changed:
+            rolled = await roll_span(conn, now)
+            if changed or rolled:
                 # Fresh statistics for the readers' plans (a new day is many new rows).
-                await conn.execute(f"ANALYZE {TIER}")
+                await conn.execute(f"ANALYZE {TIER}, {SPAN}")
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", SEAL_LOCK_ID)
     return changed
 
 
 async def forget_before(conn: Executor, day: date) -> None:
-    """Drop the tier's days before `day` (their click partitions are about to go)."""
+    """Drop the tier's days before `day` (their click partitions are about to go), and a
+    span starting before it."""
     for statement in FORGET_BEFORE:
         await conn.execute(statement, day)

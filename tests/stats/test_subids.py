@@ -53,6 +53,8 @@ class Scenario:
     days: bool
     tz: str
     network: bool  # over every affiliate (no filter): the tier's network rows
+    span_days: int  # the whole days the span sums (SPAN_DAYS)
+    whole: bool  # the lists read whole (probes priced out) rather than cut at K
 
 
 scenarios = st.builds(
@@ -76,9 +78,12 @@ scenarios = st.builds(
     limit=st.integers(1, 6),
     first_k=st.sampled_from([1, 2, 128]),
     range_quarters=st.tuples(st.integers(0, 96), st.integers(1, WINDOW_DAYS * 96)),
-    days=st.booleans(),
+    # Whole local days mostly: the ranges that hold sealed days (and the span).
+    days=st.sampled_from([True, True, False]),
     tz=st.sampled_from(["UTC", "UTC", "Asia/Kolkata", "America/New_York"]),
     network=st.booleans(),
+    span_days=st.integers(1, WINDOW_DAYS),
+    whole=st.booleans(),
 )
 
 
@@ -142,7 +147,7 @@ async def _answers(pool: Pool, params: dict[str, str]) -> bool:
 
 @pytest.mark.timeout(900)
 @hypothesis_settings(
-    max_examples=40,
+    max_examples=60,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     deadline=None,
 )
@@ -156,8 +161,10 @@ async def test_top_sub_ids_from_the_tier_match_the_raw_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(subids, "first_k", lambda limit: s.first_k)
-    # The tier answers whatever it costs (a few hundred clicks: raw would be cheaper).
-    monkeypatch.setattr(subids, "PROBE_COST", 0)
+    # Probes at any K whatever they cost (a few hundred clicks: reading the lists whole
+    # would be cheaper), or none at all.
+    monkeypatch.setattr(subids, "PROBE_COST", 10**9 if s.whole else 0)
+    monkeypatch.setattr(tier, "SPAN_DAYS", s.span_days)
     monkeypatch.setattr(subids, "GROWTH", 2)
     links = await _affiliate(client, admin, catalog)
     # A report over the network also counts a second affiliate's clicks (every third).
@@ -314,11 +321,15 @@ async def test_a_day_sealed_without_the_networks_rows_is_sealed_again_with_them(
     assert tiered == raw
 
 
-async def test_an_affiliate_with_few_clicks_is_read_raw_where_that_is_cheaper(
-    client: httpx.AsyncClient, admin: dict[str, str], catalog: dict[str, Any], pool: Pool
+async def test_an_affiliate_with_few_clicks_is_read_whole_from_its_lists(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Three sealed days of 96 clicks: probing K candidates on each day costs more than
-    grouping 288 raw clicks, so the raw statement answers (the same rows either way)."""
+    reading the days' 288 rows at most, so the lists are read whole (no bound, no probe)."""
     links = await _affiliate(client, admin, catalog)
     window = datetime(2025, 9, 1, tzinfo=UTC)
     specs = [(q, q % 9, q % 4, False, False, False) for q in range(288)]
@@ -331,11 +342,102 @@ async def test_an_affiliate_with_few_clicks_is_read_raw_where_that_is_cheaper(
     rows = await pool.fetch(subids.CONFIRMED_DAYS, links[0]["affiliate_id"], window.date(),
                             window.date() + timedelta(days=3))  # fmt: skip
     assert sum(r["clicks"] for r in rows) == 288
-    assert subids._raw_is_cheaper(subids.first_k(3), 3, 288)
-    assert not await _answers(pool, params)
-    assert not subids._raw_is_cheaper(subids.first_k(3), 3, 100_000)
+    assert subids._probes_cost_more(subids.first_k(3), 4, 3, 288)
+    assert not subids._probes_cost_more(subids.first_k(3), 4, 3, 1_000_000)
+    tried: list[int] = []
+    real_try = subids._try
+
+    async def spy(conn: Any, plan: Any, span: Any, days: Any, rest: Any, k: int) -> Any:
+        tried.append(k)
+        return await real_try(conn, plan, span, days, rest, k)
+
+    monkeypatch.setattr(subids, "_try", spy)
+    assert await _answers(pool, params)
+    assert tried == [subids.WHOLE_K]
     tiered, raw = await _both(pool, params)
     assert tiered == raw
+
+
+async def test_a_span_is_read_only_while_its_days_count_as_they_did(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    catalog: dict[str, Any],
+    pool: Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The span sums the whole days before the sealing one; a click stored late in one of
+    them makes the report read the days alone (once sealed again) until the span is built
+    again; the next upkeep builds it, and retention forgets it."""
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
+    monkeypatch.setattr(subids, "first_k", lambda limit: 1)
+    monkeypatch.setattr(tier, "SPAN_DAYS", 3)
+    links = await _affiliate(client, admin, catalog)
+    affiliate = links[0]["affiliate_id"]
+    window = datetime(2025, 10, 6, tzinfo=UTC)
+    specs = [(q, q % 5 % len(VALUES), q % 4, q % 13 == 0, q % 3 == 0, False) for q in range(384)]
+    await factory.store_clicks(
+        pool, [_click(links, window + timedelta(minutes=15 * q[0] + 4), q) for q in specs]
+    )
+    params = {"from": "2025-10-06", "to": "2025-10-09", "group_by": "sub1", "limit": "2"}
+    params.update({"sort": "-clicks", "affiliate": str(affiliate)})
+    used: list[date | None] = []
+    real_try = subids._try
+
+    async def spy(conn: Any, plan: Any, span: Any, days: Any, rest: Any, k: int) -> Any:
+        used.append(span)
+        return await real_try(conn, plan, span, days, rest, k)
+
+    monkeypatch.setattr(subids, "_try", spy)
+    # Sealed on the 9th at 12:00: the span is the 6th to the 8th, the 9th a day's list.
+    assert len(await tier.seal(pool, window + timedelta(days=3, hours=12, minutes=20))) == 4
+    spans = await pool.fetch("SELECT first_day, end_day FROM stats_subids_spans")
+    assert [tuple(r) for r in spans] == [(date(2025, 10, 6), date(2025, 10, 9))]
+    span_clicks = await pool.fetchval(
+        f"SELECT sum(clicks + bot_clicks) FROM {tier.SPAN} WHERE affiliate_id = $1"
+        " AND dimension = 0",
+        affiliate,
+    )
+    assert span_clicks == 288
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+    assert used[-1] == date(2025, 10, 6)
+
+    # A late click on the 7th, its day sealed again but the span not built again yet.
+    late = _click(links, window + timedelta(hours=30), (0, 1, 1, False, False, False))
+    await factory.store_clicks(pool, [late])
+    monkeypatch.setattr(tier, "roll_span", _no_span)
+    await tier.seal(pool, window + timedelta(days=3, hours=12, minutes=20))
+    assert len(await _sealed_days(pool, affiliate, window.date())) == 3
+    used.clear()
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+    assert used
+    assert set(used) == {None}
+    monkeypatch.undo()
+    monkeypatch.setattr(subids, "PROBE_COST", 0)
+    monkeypatch.setattr(tier, "SPAN_DAYS", 3)
+    assert await tier.seal(pool, window + timedelta(days=3, hours=12, minutes=20)) == []
+    assert await pool.fetchval(
+        "SELECT clicks FROM stats_subids_span_counted WHERE affiliate_id = $1", affiliate
+    ) == 289  # fmt: skip
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+    # The next day: a new span, the old one gone; retention forgets a span it cuts into.
+    assert len(await tier.seal(pool, window + timedelta(days=4, hours=1))) == 1
+    spans = await pool.fetch("SELECT first_day, end_day FROM stats_subids_spans")
+    assert [tuple(r) for r in spans] == [(date(2025, 10, 7), date(2025, 10, 10))]
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+    await retention.maintain_partitions(pool, today=date(2025, 10, 9), keep_days=1)
+    for table in tier.SPAN_TABLES:
+        assert not await pool.fetchval(f"SELECT count(*) FROM {table}")
+    tiered, raw = await _both(pool, params)
+    assert tiered == raw
+
+
+async def _no_span(conn: Any, now: datetime) -> bool:
+    return False
 
 
 async def _sealed_days(pool: Pool, affiliate_id: int, first: date) -> list[date]:
