@@ -52,11 +52,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from app.db import Connection
-from app.rollups.registry import bucket_of, bucket_sql
+from app.rollups.registry import bucket_sql
 
 DAY, HOUR, QUARTER = 86400, 3600, 900
 GRAINS = (DAY, HOUR, QUARTER)
@@ -71,9 +71,11 @@ MONTH_AND_WEEK_LEVELS = range(6, 20)
 LEVELS = {(DAY, DAY): DD, (HOUR, DAY): HD, (QUARTER, DAY): QD, (DAY, HOUR): DH, (DAY, QUARTER): DQ}
 ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # the unused keys
 _MONDAY = datetime(2000, 1, 3, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WEEK = timedelta(days=7)
 
-Key = tuple[int, datetime, datetime, datetime, datetime, str]
+Key = tuple[int, int, int, int, int, str]
+Buckets = tuple[int, int, int, int]  # UTC day, hour, quarter, piece (seconds since 1970)
 
 
 def piece_of(moment: datetime) -> datetime:
@@ -100,12 +102,35 @@ def piece_sql(ts: str) -> str:
     )
 
 
-def keys(first_at: datetime, at: datetime, currency: str) -> list[Key]:
-    """The rows a conversion at `at` of a customer first converted at `first_at` adds to."""
-    fd, fh, fq = (bucket_of(first_at, g) for g in GRAINS)
-    d, h, q = (bucket_of(at, g) for g in GRAINS)
-    o = ORIGIN
-    fp, p = piece_of(fd), piece_of(d)
+def _seconds(moment: datetime) -> int:
+    """`moment` in whole seconds since 1970-01-01 UTC."""
+    since = moment - _EPOCH
+    return since.days * DAY + since.seconds
+
+
+@lru_cache(maxsize=4096)
+def _piece_seconds(day: int) -> int:
+    """The start of the piece holding the UTC day starting at `day` (seconds since 1970)."""
+    return _seconds(piece_of(_EPOCH + timedelta(seconds=day)))
+
+
+def _buckets(moment: datetime) -> Buckets:
+    """The UTC day, hour, quarter hour and piece holding `moment`, in seconds since 1970
+    (the rollup's buckets from 2000-01-01 are the same: a whole number of days later)."""
+    s = _seconds(moment)
+    day = s - s % DAY
+    return day, s - s % HOUR, s - s % QUARTER, _piece_seconds(day)
+
+
+_ORIGIN_S = 946684800  # ORIGIN in seconds since 1970
+
+
+def keys(first: Buckets, at: Buckets, currency: str) -> list[Key]:
+    """The rows (keys in seconds since 1970) a conversion in buckets `at` (`_buckets`) of a
+    customer whose first conversion is in buckets `first` adds to."""
+    fd, fh, fq, fp = first
+    d, h, q, p = at
+    o = _ORIGIN_S
     return [
         (DD, fd, d, o, o, currency),
         (HD, fh, d, o, o, currency),
@@ -123,11 +148,15 @@ def keys(first_at: datetime, at: datetime, currency: str) -> list[Key]:
     ]
 
 
+# Keys come as seconds since 1970 (cheaper to make, sort and send than datetimes).
 UPSERT = """
 INSERT INTO customer_cohorts AS r (level, k1, k2, k3, k4, currency, conversions, revenue,
     payout)
-SELECT * FROM unnest($1::smallint[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[],
-    $5::timestamptz[], $6::text[], $7::bigint[], $8::numeric[], $9::numeric[])
+SELECT u.level, to_timestamp(u.k1), to_timestamp(u.k2), to_timestamp(u.k3), to_timestamp(u.k4),
+       u.currency, u.conversions, u.revenue, u.payout
+FROM unnest($1::smallint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[],
+    $7::bigint[], $8::numeric[], $9::numeric[])
+    AS u(level, k1, k2, k3, k4, currency, conversions, revenue, payout)
 ON CONFLICT (level, k1, k2, k3, k4, currency) DO UPDATE SET
     conversions = r.conversions + EXCLUDED.conversions,
     revenue = r.revenue + EXCLUDED.revenue,
@@ -135,7 +164,8 @@ ON CONFLICT (level, k1, k2, k3, k4, currency) DO UPDATE SET
 """
 UPSERT_SIZES = """
 INSERT INTO customer_cohort_sizes AS r (grain, bucket, customers)
-SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::bigint[])
+SELECT u.grain, to_timestamp(u.bucket), u.customers
+FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS u(grain, bucket, customers)
 ON CONFLICT (grain, bucket) DO UPDATE SET customers = r.customers + EXCLUDED.customers
 """
 # When each customer of these first converted: its conversion that is not recurring (the
@@ -157,23 +187,26 @@ async def write(
     sums: dict[Key, list[Any]] = {}
     if cells:
         customers = sorted({k[0] for k in cells})
-        first_at = {int(r[0]): r[1] for r in await conn.fetch(FIRST_AT, customers)}
-        for (customer, at, currency), delta in cells.items():
+        first_at = {int(r[0]): _buckets(r[1]) for r in await conn.fetch(FIRST_AT, customers)}
+        for (customer, at, currency), (conversions, revenue, payout) in cells.items():
             first = first_at.get(customer)
             if first is None:
                 continue  # no first conversion: in no cohort (the report joins on it)
-            for key in keys(first, at, currency):
-                total = sums.setdefault(key, [0, Decimal(0), Decimal(0)])
-                for i, v in enumerate(delta):
-                    total[i] += v
+            for key in keys(first, _buckets(at), currency):
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = [conversions, revenue, payout]
+                else:
+                    total[0] += conversions
+                    total[1] += revenue
+                    total[2] += payout
     rows = sorted((k, v) for k, v in sums.items() if any(v))
     if rows:
         await conn.execute(UPSERT, *map(list, zip(*(k + tuple(v) for k, v in rows), strict=True)))
-    sizes: dict[tuple[int, datetime], int] = {}
+    sizes: dict[tuple[int, int], int] = {}
     for at in firsts:
-        for grain in GRAINS:
-            bucket = (grain, bucket_of(at, grain))
-            sizes[bucket] = sizes.get(bucket, 0) + 1
+        for grain, bucket in zip(GRAINS, _buckets(at), strict=False):
+            sizes[grain, bucket] = sizes.get((grain, bucket), 0) + 1
     if sizes:
         ordered = sorted(sizes.items())
         await conn.execute(
@@ -188,13 +221,13 @@ def _bucket(ts: str, grain: int) -> str:
     return bucket_sql(ts, grain)
 
 
-_O = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+_ORIGIN_SQL = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
 _LEVEL_KEYS = {
-    DD: (_bucket("f.created_at", DAY), _bucket("v.created_at", DAY), _O, _O),
-    HD: (_bucket("f.created_at", HOUR), _bucket("v.created_at", DAY), _O, _O),
-    QD: (_bucket("f.created_at", QUARTER), _bucket("v.created_at", DAY), _O, _O),
-    DH: (_bucket("v.created_at", HOUR), _bucket("f.created_at", DAY), _O, _O),
-    DQ: (_bucket("v.created_at", QUARTER), _bucket("f.created_at", DAY), _O, _O),
+    DD: (_bucket("f.created_at", DAY), _bucket("v.created_at", DAY), _ORIGIN_SQL, _ORIGIN_SQL),
+    HD: (_bucket("f.created_at", HOUR), _bucket("v.created_at", DAY), _ORIGIN_SQL, _ORIGIN_SQL),
+    QD: (_bucket("f.created_at", QUARTER), _bucket("v.created_at", DAY), _ORIGIN_SQL, _ORIGIN_SQL),
+    DH: (_bucket("v.created_at", HOUR), _bucket("f.created_at", DAY), _ORIGIN_SQL, _ORIGIN_SQL),
+    DQ: (_bucket("v.created_at", QUARTER), _bucket("f.created_at", DAY), _ORIGIN_SQL, _ORIGIN_SQL),
     QQ: (
         _bucket("f.created_at", DAY),
         _bucket("v.created_at", DAY),
