@@ -125,18 +125,57 @@ def _pairs(
     amount: str,
     *,
     first: bool,
+    runs: int | None = None,
 ) -> str:
     """Cells (first period, conversion period, currency, conversions, value, 1) of the
     pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 one of the
-    runs $22, $30), and of those in `coarse` by its coarse pieces."""
-    by_day = _pieces_of(piece, levels, _day("r.k2"), amount, days=True)
-    by_coarse = _pieces_of(piece, coarse, _coarse("r.k2"), amount, days=False)
+    runs $22, $30), of those in `coarse` by its coarse pieces, and with `runs` (a level of
+    coarse pieces by coarse pieces) of the runs of coarse pieces $32-$34 by its coarse
+    pieces."""
+    parts = [
+        _pieces_of(piece, levels, _day("r.k2"), amount, days=True),
+        _pieces_of(piece, coarse, _coarse("r.k2"), amount, days=False),
+    ]
+    if runs is not None:
+        parts.append(_runs_of(runs, _coarse("r.k2"), amount))
     periods = "d.p, d.other" if first else "d.other, d.p"
+    spread = "\nUNION ALL\n".join(_spread(part) for part in parts)
     return f"""SELECT {periods}, d.currency, d.conversions, d.value, 1 FROM (
-{_spread(by_day)}
-UNION ALL
-{_spread(by_coarse)}
+{spread}
 ) d WHERE d.other > 0"""
+
+
+def _runs_of(level: int, other_key: str, amount: str) -> str:
+    """The rows of `level` whose k1 lies in one of the runs of consecutive coarse pieces
+    of one period ($32 starts, $33 ends, $34 periods), summed by that period and
+    `other_key`: a range scan per run (a month of four to six pieces, a week cut at a
+    month start of two) rather than a probe per piece."""
+    return f"""SELECT c.period AS pos, NULL::int AS neg, {other_key} AS other, r.currency,
+       sum(r.conversions) AS conversions, sum(r.value) AS value
+FROM unnest($32::timestamptz[], $33::timestamptz[], $34::int[]) AS c(lo, hi, period)
+CROSS JOIN LATERAL (
+SELECT r.k2, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
+WHERE r.level = {level} AND r.k1 >= c.lo AND r.k1 < c.hi OFFSET 0) r
+GROUP BY 1, 2, 3, 4"""
+
+
+def coarse_runs(a: Axis) -> tuple[list[datetime], list[datetime], list[int]]:
+    """The axis's coarse pieces as runs of consecutive pieces counted in one period: their
+    starts, ends and periods."""
+    lows: list[datetime] = []
+    highs: list[datetime] = []
+    periods: list[int] = []
+    pieces = sorted(
+        (at, p) for g, at, p in zip(a.grains, a.starts, a.periods, strict=True) if g == rollup.PIECE
+    )
+    for at, p in pieces:
+        if highs and highs[-1] == at and periods[-1] == p:
+            highs[-1] = rollup.piece_end(at)
+        else:
+            lows.append(at)
+            highs.append(rollup.piece_end(at))
+            periods.append(p)
+    return lows, highs, periods
 
 
 def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
@@ -164,9 +203,10 @@ def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     first_pairs = _pairs(
         "f",
         {H: rollup.HD, Q: rollup.QD, P: rollup.PD},
-        {H: rollup.HP, Q: rollup.QP, P: rollup.PP},
+        {H: rollup.HP, Q: rollup.QP},
         amount,
         first=True,
+        runs=rollup.PP,
     )
     then_pairs = _pairs(
         "v",
@@ -221,4 +261,5 @@ ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
     lows, highs = first.runs()
     more = [low, bounds[-1], periods, lows, base, coarse, *days.arrays(), spans[2], highs]
     more.append(first.days())
+    more += coarse_runs(first)
     return text, [*args, *more]
