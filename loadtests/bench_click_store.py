@@ -11,7 +11,8 @@ Variants, alternated round by round on a fresh day each:
 - `writer+seal`: the writer while another connection seals the sub-ID tier of the clicks
   stored so far, over and over (the upkeep's cost to the writer while it runs).
 Sub1 is drawn from 100,000 skewed values as in loadtests/load_stats.py, so a batch holds
-nearly as many distinct sub1 as clicks. Creates the database if missing (and migrates it).
+nearly as many distinct sub1 as clicks; `--diverted 0.05` marks that share of the clicks
+diverted, by a random reason. Creates the database if missing (and migrates it).
 """
 
 from __future__ import annotations
@@ -59,7 +60,14 @@ class TierWriter(ClickWriter):
         return inserted
 
 
-def batches(links: list[Any], day: datetime, count: int, rng: random.Random) -> list[list[Click]]:
+# What the redirect stores in clicks.diverted (app/rollups/registry.py: DIVERTED_REASONS).
+REASONS = ("cap", "paused", "archived", "affiliate_inactive", "targeting_country",
+           "targeting_device")  # fmt: skip
+
+
+def batches(
+    links: list[Any], day: datetime, count: int, rng: random.Random, diverted: float = 0.0
+) -> list[list[Click]]:
     weights = [1 / (i + 1) ** 0.6 for i in range(100_000)]
     link_weights = [1 / (i + 1) ** 0.8 for i in range(len(links))]
     out = []
@@ -69,12 +77,14 @@ def batches(links: list[Any], day: datetime, count: int, rng: random.Random) -> 
         for sub, link in zip(subs, rng.choices(links, link_weights, k=BATCH), strict=True):
             at = day + timedelta(milliseconds=rng.randrange(86_400_000))
             agent = rng.choice(AGENTS)[0]
+            reason = rng.choice(REASONS) if rng.random() < diverted else None
             values: dict[str, Any] = dict.fromkeys(COLUMNS)
             values.update(click_id=uuid.uuid4(), clicked_at=at, link_id=link[0],
                           affiliate_id=link[1], offer_id=link[2], sub1=f"kw{sub}",
                           sub2=f"ad{sub % 50}", source=SOURCES[sub % len(SOURCES)],
                           country="US", device=agent[0], os=agent[1], browser=agent[2],
-                          is_bot=agent[0] == "bot", is_unique=False)  # fmt: skip
+                          is_bot=agent[0] == "bot", is_unique=False,
+                          diverted=reason)  # fmt: skip
             batch.append(Click(row=[values[c] for c in COLUMNS], currency=link[3], visitor=b""))
         out.append(batch)
     return out
@@ -110,7 +120,7 @@ async def main(args: argparse.Namespace) -> None:
     for round_no in range(args.rounds):
         for variant in variants if round_no % 2 == 0 else variants[::-1]:
             day += timedelta(days=1)
-            work = batches(links, day, args.batches, rng)
+            work = batches(links, day, args.batches, rng, args.diverted)
             rate = await run_round(pool, variant, day, work)
             rates[variant].append(rate)
             print(f"round {round_no + 1} {variant:12} {rate:8.0f} clicks/s", flush=True)
@@ -127,4 +137,5 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--batches", type=int, default=25, help="2,000-click batches per round")
     parser.add_argument("--variants", default="writer,writer+tier,writer+seal")
+    parser.add_argument("--diverted", type=float, default=0.0, help="share of clicks diverted")
     asyncio.run(main(parser.parse_args()))

@@ -108,6 +108,12 @@ async def _ids(pool: Pool, top: int, median: int) -> dict[str, Any]:
         ),
         "payout": await one("SELECT max(id) FROM payouts WHERE affiliate_id = $1", top),
         "median_payout": await one("SELECT max(id) FROM payouts WHERE affiliate_id = $1", median),
+        # An entry half way through the busiest affiliate's latest payout: a later page of it.
+        "payout_middle": await one(
+            "SELECT entry_ids[cardinality(entry_ids) / 2 + 1] FROM payouts"
+            " WHERE id = (SELECT max(id) FROM payouts WHERE affiliate_id = $1)",
+            top,
+        ),
         "run": await one("SELECT max(id) FROM payout_runs"),
         "integration": await one("SELECT min(id) FROM integrations"),
         "announcement": await one("SELECT max(id) FROM announcements"),
@@ -146,6 +152,7 @@ STAFF_PAGES = [
     ("/manage/customers/{customer}", "customer timeline (most conversions)"),
     ("/manage/payouts", "payouts and balances"),
     ("/manage/payouts/{payout}", "one payout, busiest"),
+    ("/manage/payouts/{payout}?after={payout_middle}", "one payout, busiest, a later page"),
     ("/manage/webhooks", "webhooks"),
     ("/manage/deliveries", "deliveries"),
     ("/manage/deliveries?kind=webhook", "deliveries, webhooks"),
@@ -158,6 +165,7 @@ OWNER_PAGES = [
     ("/manage/payouts?preview=1&currency=USD&up_to={up_to}", "payout run preview, USD"),
     ("/manage/payouts?run={run}", "payouts of a run with its files"),
     ("/manage/payouts/runs/{run}/export?format=csv", "run export CSV"),
+    ("/api/v1/payouts/{payout}/statement.pdf", "statement PDF of the busiest (its link)"),
     ("/manage/integrations", "integrations"),
     ("/manage/integrations/{integration}", "one integration"),
     ("/manage/keys", "API keys"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from app.clicks import record as click_record
 from app.errors import AppError
 
 
@@ -35,8 +36,9 @@ def _keys(email: str, ip: str) -> tuple[str, str]:
 
 
 def address_key(ip: str) -> str:
-    """The Redis key counting an address's failed sign-ins (app/privacy erases it)."""
-    return f"signin:fail:ip:{ip}"
+    """The Redis key counting an address's failed sign-ins, by the address's normal form
+    (`::FFFF:1.2.3.4` is `::ffff:102:304`): app/privacy erases it by that form."""
+    return f"signin:fail:ip:{click_record.ip_text(ip) or ip}"
 
 
 def _minutes(seconds: int) -> str:

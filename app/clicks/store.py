@@ -51,6 +51,17 @@ CREATE TEMP TABLE IF NOT EXISTS click_stage
     (LIKE clicks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
 """
 ENSURE_PARTITION = "SELECT ensure_click_partitions($1::date, 1)"
+_ROLLED = (*registry.CLICK_METRICS, *registry.DIVERTED_METRICS)
+# Diverted human clicks, by reason (registry.DIVERTED_METRICS); a bot's is a bot click.
+_DIVERTED_COUNTS = ",\n           ".join(
+    [
+        "count(*) FILTER (WHERE diverted IS NOT NULL AND NOT is_bot)",
+        *(
+            f"count(*) FILTER (WHERE diverted = '{reason}' AND NOT is_bot)"
+            for reason in registry.DIVERTED_REASONS
+        ),
+    ]
+)
 INSERT_FROM_STAGE = f"""
 WITH inserted AS (
     INSERT INTO clicks ({", ".join(COLUMNS)}, currency)
@@ -61,19 +72,18 @@ WITH inserted AS (
     SELECT s.* FROM click_stage s JOIN inserted i USING (click_id, clicked_at)
 ), rolled AS (
     INSERT INTO stats_rollup AS r (bucket, affiliate_id, offer_id, link_id, country, device,
-        os, browser, currency, clicks, unique_clicks, bot_clicks)
+        os, browser, currency, {", ".join(_ROLLED)})
     SELECT {registry.bucket_sql("clicked_at")},
            affiliate_id, offer_id, link_id, coalesce(country, ''), coalesce(device, ''),
            coalesce(os, ''), coalesce(browser, ''), currency,
            count(*) FILTER (WHERE NOT is_bot),
            count(*) FILTER (WHERE is_unique AND NOT is_bot),
-           count(*) FILTER (WHERE is_bot)
+           count(*) FILTER (WHERE is_bot),
+           {_DIVERTED_COUNTS}
     FROM fresh
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
     ON CONFLICT (bucket, affiliate_id, offer_id, link_id, country, device, os, browser, currency)
-    DO UPDATE SET clicks = r.clicks + EXCLUDED.clicks,
-                  unique_clicks = r.unique_clicks + EXCLUDED.unique_clicks,
-                  bot_clicks = r.bot_clicks + EXCLUDED.bot_clicks
+    DO UPDATE SET {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in _ROLLED)}
 )
 SELECT count(*) FROM inserted
 """

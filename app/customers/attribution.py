@@ -34,7 +34,7 @@ from typing import Any
 import asyncpg
 
 from app.attribution import queries as attribution_queries
-from app.attribution.rules import COUNTED, Offer, Row, received_at
+from app.attribution.rules import COUNTED, Offer, Row, default_txid, received_at
 from app.coupons import service as coupons
 from app.customers import queries, store
 from app.customers.binding import (
@@ -114,7 +114,6 @@ class CustomerBatch:
         codes = {rec.coupon.lower() for rec, _, click in items if rec.coupon and click is None}
         found = await coupons.find_codes(conn, codes)
         customers: dict[Key | int, Customer] = {}
-        existing: set[tuple[int, str]] = set()
         reserved: list[int] = []
         erased = sorted({rec.erased_customer for rec, _, _ in items if rec.erased_customer})
         if erased:
@@ -129,23 +128,10 @@ class CustomerBatch:
                 # Named by ID too (erased while others of its records waited): one object.
                 customer = customers.get(int(r["id"])) or customer_of(r)
                 customers[(customer.advertiser_id, str(r["external_id"]))] = customer
-            pairs = sorted(
-                {
-                    (adv, rec.txid)
-                    for rec, adv, _ in items
-                    if adv is not None and rec.customer_id is not None and rec.txid is not None
-                }
-            )
-            if pairs:
-                existing = {
-                    (int(r["advertiser_id"]), str(r["txid"]))
-                    for r in await conn.fetch(
-                        queries.EXISTING_TXIDS, [p[0] for p in pairs], [p[1] for p in pairs]
-                    )
-                }
             unknown = len(keys) - sum(1 for k in customers if isinstance(k, tuple))
             if unknown:
                 reserved = [int(r[0]) for r in await conn.fetch(queries.RESERVE_IDS, unknown)]
+        existing = await _existing_txids(conn, items)
         batch = cls(advertiser_of, customers, found, existing, reserved)
         batch.link_pairs = link_pairs(
             [
@@ -371,3 +357,38 @@ class CustomerBatch:
         rebound ones, and record the bindings: a fixed number of statements."""
         unique = {c.id: c for c in self.customers.values()}
         await store.write(conn, list(unique.values()), self.events)
+
+
+async def _existing_txids(
+    conn: Connection, items: list[tuple[ConversionRecord, int | None, Any]]
+) -> set[tuple[int, str]]:
+    """The (advertiser, txid) of the records naming a customer (or an erased one) that are
+    conversions already stored, so that such a record changes its conversion rather than
+    binding as a new one. A record without a txid is its click's and goal's
+    (`default_txid`): the goal is its event, else its click's offer's main goal."""
+    named = [
+        (rec, adv, click)
+        for rec, adv, click in items
+        if adv is not None and (rec.customer_id is not None or rec.erased_customer)
+    ]
+    offers = {int(click["offer_id"]) for rec, _, click in named if not rec.txid and click}
+    main_goal: dict[int, str] = {}
+    if offers and any(rec.event is None for rec, _, click in named if not rec.txid and click):
+        rows = await conn.fetch(queries.MAIN_GOALS, sorted(offers))
+        main_goal = {int(r["id"]): str(r["main_goal"]) for r in rows}
+    pairs: set[tuple[int, str]] = set()
+    for rec, adv, click in named:
+        assert adv is not None
+        if rec.txid:
+            pairs.add((adv, rec.txid))
+        elif click is not None and rec.click_id is not None:
+            goal = rec.event or main_goal.get(int(click["offer_id"]))
+            if goal is not None:
+                pairs.add((adv, default_txid(rec.click_id, goal)))
+    if not pairs:
+        return set()
+    ordered = sorted(pairs)
+    rows = await conn.fetch(
+        queries.EXISTING_TXIDS, [p[0] for p in ordered], [p[1] for p in ordered]
+    )
+    return {(int(r["advertiser_id"]), str(r["txid"])) for r in rows}

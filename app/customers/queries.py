@@ -39,6 +39,7 @@ ORDER BY affiliate_id, offer_id, (status = 'active') DESC, id
 """
 # The conversions in force for these (advertiser, txid): their records change them
 # rather than make new ones, so they bind no customer.
+MAIN_GOALS = "SELECT id, main_goal FROM offers WHERE id = ANY($1::bigint[])"
 EXISTING_TXIDS = """
 SELECT advertiser_id, txid FROM conversions
 WHERE (advertiser_id, txid) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))

@@ -105,6 +105,20 @@ async def _undelivered(redis: Redis, key: str, last: bytes | str) -> int:
         start = "(" + (last_id.decode() if isinstance(last_id, bytes) else str(last_id))
 
 
+async def _lag(redis: Redis, key: str, reported: Any, last: bytes | str) -> int:
+    """The group's lag as Redis reports it, checked by reading that many entries after
+    the last delivered one (and one more). Redis reports none after some deletions (an
+    erasure's, app/privacy, or a trim's), and Redis 7.0 a wrong one after an erasure's
+    rewrite of entries (1 where every entry was read); then count them."""
+    if reported is not None:
+        lag = int(reported)
+        start = "(" + (last.decode() if isinstance(last, bytes) else last)
+        after: Any = await redis.xrange(key, min=start, max="+", count=lag + 1)
+        if len(after) == lag:
+            return lag
+    return await _undelivered(redis, key, last)
+
+
 async def shard_state(redis: Redis, key: str) -> ShardState:
     length = int(await redis.xlen(key))
     # Without the worker's group yet, everything in the stream is still to be read.
@@ -113,14 +127,7 @@ async def shard_state(redis: Redis, key: str) -> ShardState:
         for group in await redis.xinfo_groups(key):
             if group["name"] in (keys.GROUP, keys.GROUP.encode()):
                 pending = int(group["pending"])
-                # Redis reports no lag after some deletions (an erasure's, app/privacy,
-                # or a trim's); then count what comes after the last delivered entry.
-                reported = group.get("lag")
-                lag = (
-                    int(reported)
-                    if reported is not None
-                    else await _undelivered(redis, key, group["last-delivered-id"])
-                )
+                lag = await _lag(redis, key, group.get("lag"), group["last-delivered-id"])
     except ResponseError:  # no stream yet
         pass
     return ShardState(

@@ -125,6 +125,7 @@ LIST_PAYOUTS = page_sql(
     order="p.id",
 )
 
+PAYOUT_CURRENCY = "SELECT currency FROM payouts WHERE id = $1"
 MARK_PAID = f"""
 UPDATE payouts p SET status = 'paid', reference = $2, settled_at = now(), settled_by = $3
 WHERE p.id = $1 AND p.status IN ('requested', 'pending')
@@ -154,25 +155,21 @@ ORDER BY p.id
 STATEMENT_AFFILIATE = (
     "SELECT id, name, email, company, website, country FROM affiliates WHERE id = $1"
 )
-# A payout's entries in ID order: the first $2 (NULL: every one).
+# A payout's entries in ID order: the first $2 (NULL: every one) after the entry $3.
 STATEMENT_LINES = """
 SELECT e.id, e.kind, e.amount, e.created_at, e.conversion_id, e.reverses, e.reason,
-       c.txid, c.goal, c.received_at, o.name AS offer_name
+       c.txid, c.goal, c.received_at, c.offer_id, o.name AS offer_name
 FROM (
     SELECT u.entry_id FROM payouts p CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
-    WHERE p.id = $1 ORDER BY u.entry_id LIMIT $2
+    WHERE p.id = $1 AND u.entry_id > $3 ORDER BY u.entry_id LIMIT $2
 ) u
 JOIN ledger_entries e ON e.id = u.entry_id
 LEFT JOIN conversions c ON c.id = e.conversion_id
 LEFT JOIN offers o ON o.id = c.offer_id
 ORDER BY e.id
 """
-# Its totals per kind over every entry (and how many).
-STATEMENT_TOTALS = """
-SELECT e.kind, sum(e.amount) AS amount, count(*) AS entries
-FROM payouts p
-CROSS JOIN LATERAL unnest(p.entry_ids) AS u(entry_id)
-JOIN ledger_entries e ON e.id = u.entry_id
-WHERE p.id = $1
-GROUP BY e.kind
-"""
+# Its totals per kind over every entry (and how many), as made with it (migration 0075).
+STATEMENT_TOTALS = "SELECT kind, amount, entries FROM payout_totals WHERE payout_id = $1"
+# How many times what statements print of an affiliate's conversions changed (NULL: never).
+STATEMENT_VERSION = "SELECT version FROM statement_versions WHERE affiliate_id = $1"
+OFFER_NAMES = "SELECT id, name FROM offers WHERE id = ANY($1::bigint[])"

@@ -17,6 +17,7 @@ from app.deps import (
     AppStateDep,
     CurrentKey,
     PoolDep,
+    RedisDep,
     ScopedKey,
     SettingsDep,
 )
@@ -160,7 +161,11 @@ async def mark_failed(
     responses={200: {"content": {"application/pdf": {"schema": {"type": "string"}}}}},
 )
 async def get_statement(
-    payout_id: IdPath, pool: PoolDep, settings: SettingsDep, principal: ScopedKey
+    payout_id: IdPath,
+    pool: PoolDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    principal: ScopedKey,
 ) -> Response:
     if principal.is_manager:
         await get_payout(payout_id, pool, principal)
@@ -171,6 +176,7 @@ async def get_statement(
         program_name=settings.program_name,
         program_address=settings.program_address,
         font_path=settings.statement_font,
+        redis=redis,
     )
     return Response(
         pdf,

@@ -248,8 +248,15 @@ async def _settling(
     pool: Pool, payout_id: int, query: str, *args: str
 ) -> AsyncIterator[tuple[Connection, asyncpg.Record]]:
     # Settles the payout (paid or failed) in a transaction the caller goes on in; an
-    # unknown or settled payout is refused.
+    # unknown or settled payout is refused. Its currency's ledger lock, exclusive first
+    # (as a run's): the settle restates its entries from their conversions' statuses, so
+    # a writer changing one of them (which shares the lock) runs wholly before or after
+    # it, never judging the entries by what the other has not committed, and the two
+    # never take each other's balance sum rows in opposite orders (a deadlock).
     async with pool.acquire() as conn, conn.transaction():
+        currency = await conn.fetchval(queries.PAYOUT_CURRENCY, payout_id)
+        if currency is not None:
+            await conn.fetchval(queries.LOCK, ledger.currency_lock(currency))
         row = await conn.fetchrow(query, payout_id, *args)
         if row is None:
             raise await _settled(conn, payout_id)

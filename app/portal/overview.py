@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from app.db import Pool
 from app.keys.service import Principal
+from app.rollups import registry
 from app.stats import service as stats_service
 from app.stats.queries import SUB_DIMENSIONS
 
@@ -217,6 +218,35 @@ def tiles(
         now_amount, old_amount = compared or (None, None)
         tiles.append(_tile(metric, values, now_amount, old_amount))
     return tiles
+
+
+# The reasons a click goes to the offer's fallback (clicks.diverted), as a person reads them
+# (short enough for the table to fit 390 px; the link's or the offer's archiving).
+DIVERTED_LABELS = {
+    "cap": "Cap reached",
+    "paused": "Offer paused",
+    "archived": "Archived",
+    "affiliate_inactive": "Affiliate inactive",
+    "targeting_country": "Targeting: country",
+    "targeting_device": "Targeting: device",
+}
+REASON_METRICS = frozenset(f"diverted_{reason}" for reason in registry.DIVERTED_REASONS)
+
+
+def diverted_by_reason(totals: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A report's diverted clicks, one row per reason (the stats API's `diverted_<reason>`
+    totals), each with its share of the clicks in percent; none when nothing was diverted."""
+    if not totals.get("diverted"):
+        return []
+    clicks = totals.get("clicks") or 0
+    rows = []
+    for reason in registry.DIVERTED_REASONS:
+        count = int(totals.get(f"diverted_{reason}") or 0)
+        share = (Decimal(count) * 100 / clicks).quantize(Decimal("0.01")) if clicks else None
+        rows.append(
+            {"reason": reason, "label": DIVERTED_LABELS[reason], "clicks": count, "share": share}
+        )
+    return rows
 
 
 def hidden_of(principal: Principal) -> set[str]:

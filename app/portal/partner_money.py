@@ -72,7 +72,8 @@ async def balance_page(request: Request, me: AffiliateDep) -> Response:
 async def statement_pdf(request: Request, payout_id: str, me: AffiliateDep) -> Response:
     """The payout's statement, the API's own document (another affiliate's is a 404)."""
     found = web.url_id(payout_id)
-    settings = web.state(request).settings
+    resources = web.state(request)
+    settings = resources.settings
     try:
         if found is None:
             raise NotFound("no such payout")
@@ -83,6 +84,7 @@ async def statement_pdf(request: Request, payout_id: str, me: AffiliateDep) -> R
             program_name=settings.program_name,
             program_address=settings.program_address,
             font_path=settings.statement_font,
+            redis=resources.redis,
         )
     except NotFound:
         return web.not_found(me.user)

@@ -64,6 +64,7 @@ LABELS = {
     "repeat_conversions": "Repeat conversions",
     "cr": "CR %",
     "epc": "EPC",
+    "diverted": "Diverted",
 }
 MONEY_COLUMNS = frozenset({"payout", "epc"})
 NUMBER_COLUMNS = frozenset({*registry.COUNT_METRICS, *ID_DIMENSIONS})
@@ -178,10 +179,15 @@ async def _report(me: Affiliate, form: dict[str, Any]) -> dict[str, Any]:
         previous_first,
         form["first"] - timedelta(days=1),
     )
+    # Diverted clicks by reason are the table under the tiles; the report's rows keep
+    # their total (the CSV has every reason).
+    columns = [c for c in plan.columns if c not in overview.REASON_METRICS]
     return {
         "api_query": query_of(main),
-        "columns": plan.columns,
-        "heads": [_head(c) for c in plan.columns],
+        "columns": columns,
+        "heads": [_head(c) for c in columns],
+        "totals": current["totals"],
+        "diverted": overview.diverted_by_reason(current["totals"]),
         "rows": current["rows"],
         "shown_rows": shown,
         "top_subids": top_subids,

@@ -28,9 +28,9 @@ router = APIRouter(prefix="/manage/payouts", include_in_schema=False)
 BALANCES_SIZE = 50
 RUNS_SIZE = 20
 PAYOUTS_SIZE = 50
-# A payout's page lists this many of its entries (a busy affiliate's month holds tens of
-# thousands); the totals are over all of them, and the statement PDF lists every one.
-SHOWN_LINES = 1000
+# A payout's page lists its entries this many at a time (a busy affiliate's month holds
+# tens of thousands); the totals are over all of them, and the statement PDF lists every one.
+LINES_SIZE = 100
 STATUSES: tuple[str, ...] = get_args(Status)
 SETTLED = ("paid", "failed")
 FILES = (("paypal", "PayPal"), ("wise", "Wise"), ("csv", "CSV"))
@@ -212,6 +212,7 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
     """One payout: its money, its state and every entry it took, with the totals per kind
     the statement prints. A manager's affiliates' payouts only; another is not found."""
     payout_id = web.url_id(payout_text)
+    after = web.url_id(request.query_params.get("after")) or 0
     resources = web.state(request)
     try:
         if payout_id is None:
@@ -224,11 +225,12 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             payout=payout,
             program_name=resources.settings.program_name,
             program_address=resources.settings.program_address,
-            limit=SHOWN_LINES,
+            after=after,
+            limit=LINES_SIZE + 1,  # one more tells that a next page has any
         )
     except NotFound:
         return web.not_found(staff.user)
-    sums = loaded.totals
+    sums, lines = loaded.totals, loaded.lines[:LINES_SIZE]
     return web.render(
         "payout.html",
         {
@@ -236,8 +238,10 @@ async def payout_page(request: Request, payout_text: str, staff: StaffDep) -> Re
             "nav": "payouts",
             "p": payout,
             "affiliate": loaded.affiliate,
-            "lines": loaded.lines,
+            "lines": lines,
             "line_count": loaded.line_count,
+            "after": after,
+            "next_after": lines[-1]["id"] if len(loaded.lines) > LINES_SIZE else None,
             "totals": [(k, names[1], sums[k]) for k, names in statement.KIND_LABELS.items()],
             "total": sums["total"],
             "settled": payout.status in SETTLED,

@@ -45,8 +45,12 @@ NAMES = {
     "profit": "Profit",
     "cr": "CR %",
     "epc": "EPC",
+    "diverted": "Diverted",
+    **{f"diverted_{r}": f"Diverted: {label}" for r, label in overview.DIVERTED_LABELS.items()},
     "currency": "Currency",
 }
+# The form's column choices: the reasons are the table of diverted clicks, not columns.
+COLUMN_CHOICES = tuple(m for m in METRICS if m not in overview.REASON_METRICS)
 KINDS = {
     **dict.fromkeys(registry.COUNT_METRICS, "count"),
     **dict.fromkeys((*registry.MONEY_METRICS, "profit", "epc"), "money"),
@@ -218,6 +222,7 @@ async def _numbers(staff: Staff, view: View) -> dict[str, Any] | None:
         "row_heads": [(_head(c), "num" if c in KINDS else "text") for c in shown],
         "chart_json": _chart_json(chart),
         "compared": _compared(report, previous[0], view.metrics) if previous else None,
+        "diverted": overview.diverted_by_reason(report["totals"]),
         "shown_rows": overview.shown_rows(params, among),
         "top_subids": overview.top_subids(params, among),
     }
@@ -257,7 +262,7 @@ async def stats_page(request: Request, staff: StaffDep) -> Response:
             "presets": overview.PRESETS,
             "dimensions": DIMENSIONS,
             "filter_names": FILTERS,
-            "metrics": METRICS,
+            "metrics": COLUMN_CHOICES,
             "names": NAMES,
             "kinds": KINDS,
             "scope": staff.scope,

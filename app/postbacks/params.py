@@ -59,8 +59,10 @@ def from_query(query: bytes | str) -> Raw:
 
     One pass, as `parse_qsl(text, keep_blank_values=True, errors="replace")` reads it
     (tests/postbacks/test_query_parser.py holds the two to the same answers): only a
-    name or value with `%` or `+` in it is unquoted, and only known names' values."""
-    text = query.decode("latin-1") if isinstance(query, bytes) else query
+    name or value with `%` or `+` in it is unquoted, and only known names' values. Bytes
+    not escaped are read as UTF-8 too (as the escaped ones and the redirect's sub-IDs):
+    `customer_id=é` is the same buyer sent raw or as `%C3%A9`."""
+    text = query.decode("utf-8", "replace") if isinstance(query, bytes) else query
     found: Raw = {}
     for part in text.split("&"):
         if not part:

@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from app.privacy import records
@@ -200,16 +199,15 @@ async def _replace_retries(
 
 
 def _dead_letter_erased(
-    subject: Subject, kind: RecordKind, raw: bytes, error: str
+    subject: Subject, kind: RecordKind, raw: bytes, rec: dict[str, Any] | None, error: str
 ) -> tuple[bytes, str] | None:
-    """A dead letter's record and error without the subject's data; None if it holds none."""
-    rec = records.parse(raw)
+    """A dead letter's error without the subject's data, and its record when that holds
+    none of the kind's personal members (those are erased as the stream's are); None if
+    neither names the subject."""
     if rec is not None and kind.matches(subject, rec):
         needles = [n.decode() for n in subject.needles()] + kind.personal_texts(rec)
-        if not any(name in rec for name in kind.personal):
-            cleaned = records.scrub_text(error, needles)
-            return None if cleaned == error else (raw, cleaned)
-        return orjson.dumps(kind.without_personal(rec)), records.scrub_text(error, needles)
+        cleaned = records.scrub_text(error, needles)
+        return None if cleaned == error else (raw, cleaned)
     if any(needle in raw for needle in subject.needles()):
         # A record that cannot be read cannot be told apart: all of it goes.
         return b"", records.scrub_text(error, [n.decode() for n in subject.needles()])
@@ -225,12 +223,26 @@ async def erase_dead_letters(
     script = redis.register_script(REPLACE_DEAD_LETTERS)
     async for dead, chunk in _chunks(redis, map(keys.dead_letter_key, stream_keys)):
         args: list[str | bytes] = []
+        personal: list[tuple[str, bytes, str]] = []  # erased as the stream's entries
         for entry_id, fields in chunk:
             raw = fields.get(b"record", b"")
             error = fields.get(b"error", b"").decode("utf-8", "replace")
-            erased = _dead_letter_erased(subject, kind, raw, error)
+            rec = records.parse(raw)
+            if (
+                rec is not None
+                and kind.matches(subject, rec)
+                and any(name in rec for name in kind.personal)
+            ):
+                needles = [n.decode() for n in subject.needles()] + kind.personal_texts(rec)
+                personal.append((entry_id, raw, records.scrub_text(error, needles)))
+                continue
+            erased = _dead_letter_erased(subject, kind, raw, rec, error)
             if erased is not None:
                 args += [entry_id, raw, erased[0], erased[1]]
+        if personal:
+            news = await kind.erase(redis, subject, [raw for _, raw, _ in personal])
+            for (entry_id, raw, cleaned), new in zip(personal, news, strict=True):
+                args += [entry_id, raw, new, cleaned]
         if args:
             changed += int(await script(keys=[dead], args=args))
     return changed

@@ -22,10 +22,27 @@ CONVERSION_COUNTS = ("conversions", "pending_conversions", "rejected_conversions
 # and the approved revenue of conversions that carry a customer.
 CUSTOMER_COUNTS = ("new_customers", "repeat_conversions")
 CUSTOMER_METRICS = (*CUSTOMER_COUNTS, "customer_revenue")
-COUNT_METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS, *CUSTOMER_COUNTS)
+# Clicks the redirect sent to the offer's fallback instead of the offer (migration 0073):
+# human clicks only, as `clicks` counts them, by `clicks.diverted`. The reasons are the
+# values the redirect stores (app/redirect/cache.py, app/catalog/targeting.py, the cap
+# script); `diverted` counts every diverted click, whatever its reason.
+DIVERTED_REASONS = (
+    "cap",
+    "paused",
+    "archived",
+    "affiliate_inactive",
+    "targeting_country",
+    "targeting_device",
+)
+DIVERTED_METRICS = ("diverted", *(f"diverted_{reason}" for reason in DIVERTED_REASONS))
+COUNT_METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS, *CUSTOMER_COUNTS, *DIVERTED_METRICS)
 # numeric(20, 4), in the row's currency
 MONEY_METRICS = ("revenue", "payout", "customer_revenue")
 METRICS = (*CLICK_METRICS, *CONVERSION_COUNTS, "revenue", "payout", *CUSTOMER_METRICS)
+# Every amount a tier row holds, in column order: METRICS, then the diverted clicks (kept
+# apart from METRICS, which the sub-ID tier's reads (app/stats/subids.py) also select, and
+# which the sub-ID tier does not hold).
+AMOUNTS = (*METRICS, *DIVERTED_METRICS)
 CONVERSION_METRICS = (*CONVERSION_COUNTS, "revenue", "payout", *CUSTOMER_METRICS)
 
 # Every UTC offset in use is a multiple of 15 minutes, so any IANA zone (Asia/Kolkata,
@@ -73,7 +90,7 @@ _ID_COLUMNS = frozenset({"affiliate_id", "offer_id", "link_id"})
 
 @dataclass(frozen=True, slots=True)
 class Tier:
-    """A rollup table: rows of (bucket, *keys, currency, *METRICS), primary key
+    """A rollup table: rows of (bucket, *keys, currency, *AMOUNTS), primary key
     (bucket, *keys, currency), buckets `grain_s` wide. A tier with a `source` is kept by
     the trigger fan-out from that table; `whole` marks one small enough to answer any
     range alone, which readers prefer to a mix of tiers."""
@@ -133,7 +150,7 @@ def upsert_arrays(metrics: Sequence[str]) -> str:
     return upsert(metrics, f"SELECT * FROM unnest({arrays})")
 
 
-def fanout_function(metrics: Sequence[str] = METRICS) -> str:
+def fanout_function(metrics: Sequence[str] = AMOUNTS) -> str:
     """CREATE OR REPLACE of `stats_tier_fanout`, the trigger function of every tier, summing
     `metrics` (the columns every tier holds, in order). TG_ARGV: target table, bucket width,
     key columns between bucket and currency ('' for none), fixed by the triggers, never by

@@ -147,10 +147,10 @@ class Client:
                 # Nothing came back for it (the receiver closed the connection before
                 # this request reached it, or dropped a pipeline): once more, alone, on a
                 # new connection.
-                if not exc.unanswered:
-                    raise
                 if connection.broke_pipeline:
                     self._no_pipelining(origin)
+                if not exc.unanswered:
+                    raise
         connection = await self._connect(origin)
         return await connection.exchange(head + body, head_only, snippet_bytes)
 

@@ -4,9 +4,13 @@ out in one write) and may be pipelined, responses are parsed as they arrive by o
 parser for the connection and handed to their requests in order.
 
 A connection ends at the first thing that breaks its framing or its keep-alive (a
-`Connection: close`, HTTP/1.0, a body longer than the snippet, bytes no request asked
-for, a HEAD); the requests still waiting on it then fail as unanswered, and the client
-sends each once more on a new connection.
+`Connection: close`, HTTP/1.0, a body longer than the snippet with no request behind it,
+bytes no request asked for, a HEAD). When the receiver ended it (it said so, or closed),
+the requests still waiting on it fail as unanswered, and the client sends each once more
+on a new connection. When the client gives a connection up itself (a read timeout, a
+response that is not HTTP/1, a body over DRAIN_BYTES), the requests it wrote behind the
+broken one may have reached the receiver: they fail as answered, so that they are tried
+again on the delivery's own schedule rather than at once, a second time.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ import httptools
 
 # A response's head, with its interim heads, chunk framing and trailers: at most this.
 MAX_HEAD_BYTES = 64 * 1024
+# A body longer than the snippet, with requests behind it on the connection, is read to
+# its end (and dropped) up to this, so that they get their own responses.
+DRAIN_BYTES = 1024 * 1024
+GIVEN_UP = "Connection given up behind a broken response; not sent again at once."
 
 # The error classes are named as httpx's, whose names the delivery log has shown.
 
@@ -70,6 +78,7 @@ class _Exchange:
     framed: bool = False
     keep: bool = False
     answered: bool = False  # a byte of its response came
+    sent: bool = False  # written to the transport (the receiver may have it)
 
     def resolve(self) -> None:
         if not self.future.done():  # its waiter may have given up (a deadline)
@@ -99,6 +108,9 @@ class Connection(asyncio.Protocol):
         # Lost with more than one request in flight, not after saying so: the receiver
         # may not take pipelined requests.
         self.broke_pipeline = False
+        # Given up by the client, not by the receiver: the requests written behind the one
+        # being read may have been taken.
+        self._abandoned = False
 
     def in_flight(self) -> int:
         return len(self._waiting)
@@ -156,7 +168,9 @@ class Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self.close()  # after a 101 (answered): the connection is not HTTP any more
+            # After a 101 (answered): the connection is not HTTP any more.
+            self._abandoned = True
+            self.close()
             return
         except httptools.HttpParserError as exc:
             stop = exc.__context__
@@ -165,7 +179,8 @@ class Connection(asyncio.Protocol):
                 detail = stop if isinstance(stop, _Stop) else exc
                 self._fail_first(RemoteProtocolError(f"not an HTTP/1 response: {detail}"))
                 return
-            self.close()  # after a HEAD's head, a body over the snippet, unasked bytes
+            # After a HEAD's head, a body over the snippet (or DRAIN_BYTES), unasked bytes.
+            self.close()
             return
         if self._waiting and not self._waiting[0].head_done and self._head_bytes > MAX_HEAD_BYTES:
             self._fail_first(RemoteProtocolError("response head too long"))
@@ -212,9 +227,16 @@ class Connection(asyncio.Protocol):
         exchange.body_bytes += len(data)
         self._head_bytes -= len(data)
         exchange.body += data[: exchange.snippet_bytes - len(exchange.body)]
-        if exchange.body_bytes > exchange.snippet_bytes:
-            # Not read to its end: the connection goes, rather than the try waiting.
-            self._waiting.popleft().resolve()
+        if exchange.body_bytes <= exchange.snippet_bytes:
+            return
+        exchange.resolve()  # its snippet is all it wants: its try does not wait for the rest
+        self.last = True  # no new request behind a body being dropped
+        if len(self._waiting) == 1:
+            self._waiting.popleft()  # nothing behind it: the connection goes
+            raise _Stop
+        if exchange.body_bytes > DRAIN_BYTES:
+            self._abandoned = True
+            self.broke_pipeline = True
             raise _Stop
 
     def on_message_complete(self) -> None:
@@ -235,6 +257,8 @@ class Connection(asyncio.Protocol):
     def _flush(self) -> None:
         if self._out and not self.closed and self._transport is not None:
             self._transport.write(b"".join(self._out))
+            for exchange in self._waiting:
+                exchange.sent = True
         self._out.clear()
 
     def _check(self) -> None:
@@ -251,12 +275,14 @@ class Connection(asyncio.Protocol):
     def _fail_first(self, exc: Exception) -> None:
         """The response being read is broken: its request fails, the connection goes."""
         self.broke_pipeline = len(self._waiting) > 1
+        self._abandoned = True
         self._waiting.popleft().fail(exc)
         self.close()
 
     def _end(self, exc: Exception | None) -> None:
         """Closed: the first request waiting gets what came of its response, the others
-        fail as unanswered (the client sends them again)."""
+        fail as unanswered (the client sends them again), unless the client gave the
+        connection up after writing them."""
         if self.closed:
             return
         self.closed = True
@@ -274,6 +300,8 @@ class Connection(asyncio.Protocol):
             first.resolve()  # the body ends with the connection
         elif first.head_done:
             first.fail(RemoteProtocolError("Server disconnected before the end of the body."))
+        elif self._abandoned and first.sent:
+            first.fail(RemoteProtocolError(GIVEN_UP))
         else:
             detail = f": {exc}" if exc is not None else ""
             first.fail(
@@ -283,6 +311,10 @@ class Connection(asyncio.Protocol):
                 )
             )
         while self._waiting:
-            self._waiting.popleft().fail(
-                RemoteProtocolError("Server disconnected before answering.", unanswered=True)
-            )
+            behind = self._waiting.popleft()
+            if self._abandoned and behind.sent:
+                behind.fail(RemoteProtocolError(GIVEN_UP))
+            else:
+                behind.fail(
+                    RemoteProtocolError("Server disconnected before answering.", unanswered=True)
+                )

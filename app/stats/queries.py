@@ -23,8 +23,9 @@ AGENT_DIMENSIONS = ("country", "device", "os", "browser")
 DIMENSIONS = (*TIME_DIMENSIONS, *ID_DIMENSIONS, *SUB_DIMENSIONS, *AGENT_DIMENSIONS)
 FILTERS = tuple(d for d in DIMENSIONS if d not in GROUP_ONLY)
 
-# The rollups' amounts (app/rollups/registry.py), then those derived from them.
-METRICS = (*registry.METRICS, "profit", "cr", "epc")
+# The rollups' amounts (app/rollups/registry.py), then those derived from them, then the
+# diverted clicks (added by migration 0073: last, so that CSV columns keep their places).
+METRICS = (*registry.METRICS, "profit", "cr", "epc", *registry.DIVERTED_METRICS)
 # The network's side of the money, which an affiliate key never sees.
 NETWORK_METRICS = frozenset({"revenue", "profit", "customer_revenue"})
 
@@ -77,7 +78,7 @@ _CONVERSION_COLUMNS = {
 
 _ROLLUP_SUMS = ", ".join(
     f"sum({m})::bigint AS {m}" if m in COUNT_METRICS else f"sum({m}) AS {m}"
-    for m in registry.METRICS
+    for m in registry.AMOUNTS
 )
 # A group is reported when it counts something, as in the raw rows: negated reads cancel
 # rows out, and a rollup row whose amounts were moved away keeps its key with zeros.
@@ -87,7 +88,7 @@ _COUNTS_SOMETHING = (
 )
 _NEGATED_SUMS = ", ".join(
     f"(-sum({m}))::bigint AS {m}" if m in COUNT_METRICS else f"-sum({m}) AS {m}"
-    for m in registry.METRICS
+    for m in registry.AMOUNTS
 )
 # Daily rows are labelled by their noon, the instant of the local day holding most of them
 # (the whole of them when the planner reads them), and negated rows by the noon of the
@@ -108,6 +109,18 @@ CLICK_CURRENCY = "coalesce(k.currency, (SELECT o.currency FROM offers o WHERE o.
 _CLICK_SUMS = """count(*) FILTER (WHERE NOT k.is_bot) AS clicks,
        count(*) FILTER (WHERE k.is_unique AND NOT k.is_bot) AS unique_clicks,
        count(*) FILTER (WHERE k.is_bot) AS bot_clicks"""
+# Diverted clicks are read apart, through the partial index that holds them alone
+# (clicks_diverted_idx, migration 0073): the click sums above stay answerable from the
+# covering affiliate index.
+_DIVERTED_SUMS = ",\n       ".join(
+    [
+        "count(*) AS diverted",
+        *(
+            f"count(*) FILTER (WHERE k.diverted = '{reason}') AS diverted_{reason}"
+            for reason in registry.DIVERTED_REASONS
+        ),
+    ]
+)
 _CONVERSION_SUMS = """count(*) FILTER (WHERE v.status = 'approved') AS conversions,
        count(*) FILTER (WHERE v.status = 'pending') AS pending_conversions,
        count(*) FILTER (WHERE v.status = 'rejected') AS rejected_conversions,
@@ -241,6 +254,27 @@ def click_leaf(report: Report, params: Params, start: datetime, end: datetime, t
     )
 
 
+def diverted_leaf(report: Report, params: Params, start: datetime, end: datetime, tz: str) -> str:
+    """The diverted human clicks of [start, end) grouped as the report groups them, with the
+    diverted metrics (registry.DIVERTED_METRICS)."""
+    return _leaf(
+        report,
+        params,
+        columns=_CLICK_COLUMNS,
+        ts="k.clicked_at",
+        currency=CLICK_CURRENCY,
+        sums=_DIVERTED_SUMS,
+        source="clicks k",
+        where=[
+            f"k.clicked_at >= {params.add(start)}",
+            f"k.clicked_at < {params.add(end)}",
+            "k.diverted IS NOT NULL",
+            "NOT k.is_bot",
+        ],
+        tz=tz,
+    )
+
+
 def conversion_leaf(report: Report, params: Params, tz: str) -> str:
     """The raw conversions of the report's range, grouped as it groups them."""
     return _leaf(
@@ -313,6 +347,7 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
         leaves = [
             click_leaf(report, params, report.start, report.end, tz),
             conversion_leaf(report, params, tz),
+            diverted_leaf(report, params, report.start, report.end, tz),
         ]
     dims = [f"d_{d}" for d in report.group_by]
     keys = ", ".join([*dims, "currency"])
@@ -329,11 +364,13 @@ def build(report: Report, reads: tuple[Read, ...] | None, *, totals: bool) -> tu
         # Clicks and conversions are grouped apart and joined: summing them as one union
         # would carry every money aggregate through every click. A click's dimensions are
         # never NULL (text ones read as ''), so equal groups always meet in the join.
-        clicks_leaf, conversions_leaf = leaves
-        metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.METRICS)
+        # Diverted clicks are clicks, so their groups are among the clicks' groups.
+        clicks_leaf, conversions_leaf, diverted = leaves
+        metrics = ", ".join(f"coalesce({m}, 0) AS {m}" for m in registry.AMOUNTS)
         grouped = (
             f"SELECT {keys}, {metrics}\nFROM (\n{clicks_leaf}\n) c\n"
-            f"FULL JOIN (\n{conversions_leaf}\n) v USING ({keys})"
+            f"FULL JOIN (\n{conversions_leaf}\n) v USING ({keys})\n"
+            f"LEFT JOIN (\n{diverted}\n) d USING ({keys})"
         )
     names = []
     joins = []

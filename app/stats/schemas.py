@@ -27,6 +27,22 @@ class Metrics(BaseModel):
     profit: str | None = Field(None, description="revenue - payout; admin keys only")
     cr: str | None = Field(description="conversions / clicks, percent; null without clicks")
     epc: str | None = Field(description="payout / clicks; null without clicks")
+    diverted: int = Field(
+        description="Human clicks the redirect sent to the offer's fallback URL instead of "
+        "the offer (counted in `clicks` too), whatever the reason"
+    )
+    diverted_cap: int = Field(description="Diverted: a click cap of the offer was reached")
+    diverted_paused: int = Field(description="Diverted: the offer was paused")
+    diverted_archived: int = Field(description="Diverted: the link or the offer was archived")
+    diverted_affiliate_inactive: int = Field(
+        description="Diverted: the affiliate was not active (applied, suspended, rejected)"
+    )
+    diverted_targeting_country: int = Field(
+        description="Diverted: the visitor's country is outside the offer's targeting"
+    )
+    diverted_targeting_device: int = Field(
+        description="Diverted: the visitor's device is outside the offer's targeting"
+    )
 
 
 class StatsOut(BaseModel):

@@ -9,8 +9,9 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-from app.db import Pool
+from app.db import Connection, Pool
 from app.keys.service import Principal
+from app.rollups import registry
 from app.stats import planner, queries, render, request, subids
 from app.stats.planner import Plan
 from app.stats.request import MAX_LIMIT, Format
@@ -51,6 +52,8 @@ async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
         ):
             await conn.execute(queries.STATEMENT_SETTINGS)
             rows = await subids.read(conn, tiered)
+            if rows is not None:
+                await _add_diverted(conn, tiered, rows)
         if rows is not None:
             return render.json_body(plan, rows)
     sql, args = queries.build(capped, plan.reads, totals=True)
@@ -58,6 +61,28 @@ async def report_json(pool: Pool, plan: Plan) -> dict[str, Any]:
         await conn.execute(queries.STATEMENT_SETTINGS)
         records = await conn.fetch(sql, *args)
     return render.json_body(plan, records)
+
+
+async def _add_diverted(conn: Connection, plan: Plan, rows: list[dict[str, Any]]) -> None:
+    """The diverted metrics of a sub-ID tier's rows, which the tier does not hold: read
+    from the raw diverted clicks of those values (the partial index of diverted clicks), in
+    the same snapshot. Its totals come from the rollups, which hold them."""
+    report = plan.report
+    (dimension,) = report.group_by
+    key = f"d_{dimension}"
+    values = [r[key] for r in rows if not r["is_total"]]
+    counts: dict[tuple[Any, Any], Any] = {}
+    if values:
+        params = queries.Params()
+        only = replace(report, filters={**report.filters, dimension: values})
+        sql = queries.diverted_leaf(only, params, report.start, report.end, "")
+        counts = {(r[key], r["currency"]): r for r in await conn.fetch(sql, *params.values)}
+    for row in rows:
+        if row["is_total"]:
+            continue
+        found = counts.get((row[key], row["currency"]))
+        for metric in registry.DIVERTED_METRICS:
+            row[metric] = found[metric] if found is not None else 0
 
 
 async def report_csv(pool: Pool, plan: Plan) -> AsyncIterator[bytes]:

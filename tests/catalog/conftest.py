@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.helpers import create
 
 OFFER_URL = "https://shop.example/landing?cid={click_id}&aff={affiliate_id}&s1={sub1}"
+
+
+async def count(pool: asyncpg.Pool, table: str = "offers") -> int:
+    value: int = await pool.fetchval(f"SELECT count(*) FROM {table}")
+    return value
+
+
+async def get_offer(
+    client: httpx.AsyncClient, admin: dict[str, str], offer_id: int
+) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/offers/{offer_id}", headers=admin)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
 
 
 def offer_body(advertiser_id: int, /, **fields: Any) -> dict[str, Any]:

@@ -23,7 +23,13 @@ from app.errors import Conflict
 from app.ledger import service as ledger_service
 from app.payouts import service
 from app.payouts.schemas import PayoutQuery, RunIn
-from tests.support.ledger import add_conversion, change_status, double_claims, make_program
+from tests.support.ledger import (
+    add_conversion,
+    change_status,
+    double_claims,
+    make_program,
+    totals_kept_and_counted,
+)
 
 HOLD = 10
 DEFAULT_THRESHOLD = Decimal(30)
@@ -314,6 +320,10 @@ async def test_random_histories_match_the_model(pool: Pool, history: list[tuple[
     assert await double_claims(pool) == 0
     for affiliate in ids:
         await _check_balance(pool, model, affiliate)
+    kept, counted = await totals_kept_and_counted(pool)
+    assert kept == counted
+    for payout in await pool.fetch("SELECT id, amount FROM payouts"):
+        assert sum(a for (p, _), (a, _) in kept.items() if p == payout["id"]) == payout["amount"]
 
 
 EARNED = """

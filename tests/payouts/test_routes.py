@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from app.attribution import queries as attribution_queries
 from app.db import Pool
-from app.payouts import exports
+from app.payouts import exports, statement
 from tests.helpers import affiliate_headers, assert_error, create
 from tests.support.ledger import add_conversion, change_status, double_claims, make_program
 
@@ -327,6 +328,80 @@ async def test_the_statement_shows_every_entry_and_the_totals(
     assert "Clawbacks: 0.00 USD" in text
     assert "Total payable: 62.50 USD" in text
     assert text.count("Commission ") >= 3
+
+
+async def test_a_kept_statement_is_drawn_again_whenever_what_it_prints_changes(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    pool: Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    program = await _program(pool)
+    alice = program["affiliates"][0]
+    run = await _run(client, admin)
+    (payout,) = (await client.get(f"/api/v1/payouts?run={run['id']}", headers=admin)).json()[
+        "items"
+    ]
+    monkeypatch.setattr(statement, "KEPT_FROM_LINES", 1)
+    drawn: list[int] = []
+    render = statement.render
+
+    def counted(loaded: statement.Statement, *, font_path: str | None = None) -> bytes:
+        drawn.append(loaded.payout.id)
+        return render(loaded, font_path=font_path)
+
+    monkeypatch.setattr(statement, "render", counted)
+    url = f"/api/v1/payouts/{payout['id']}/statement.pdf"
+
+    async def served(draws: int) -> str:
+        """The statement served, after `draws` drawings in all: the same bytes as one
+        drawn now from the database, without any kept copy."""
+        response = await client.get(url, headers=admin)
+        assert response.status_code == 200
+        assert len(drawn) == draws
+        fresh = await statement.pdf(
+            pool,
+            payout_id=payout["id"],
+            only_affiliate_id=None,
+            program_name="Affiliate program",
+            program_address="",
+            font_path=None,
+        )
+        del drawn[draws:]
+        assert response.content == fresh
+        return _pdf_text(response.content, tmp_path)
+
+    assert "Alice Müller" in await served(1)
+    await served(1)  # kept
+    conversion = await pool.fetchval(
+        "SELECT min(id) FROM conversions WHERE affiliate_id = $1 AND status = 'approved'", alice
+    )
+    # A refund: a clawback, which this payout does not print (the next one nets it off).
+    await change_status(pool, conversion, "rejected", at=dt.datetime.now(dt.UTC))
+    await served(1)
+    renamed = await client.patch(
+        f"/api/v1/offers/{program['offer_id']}", json={"name": "Renamed offer"}, headers=admin
+    )
+    assert renamed.status_code == 200, renamed.text
+    before = await served(2)
+    assert "Renamed offer" in before
+    # A pixel's conversion giving up its order ID to a postback's, as attribution does
+    # (past the end its column shows), then any other change of it.
+    await pool.execute(attribution_queries.FREE_TXIDS, [conversion])
+    assert await served(3) == before
+    await pool.execute("UPDATE conversions SET txid = 'ORDER-42' WHERE id = $1", conversion)
+    assert "order ORDER-42" in await served(4)
+    await pool.execute("UPDATE affiliates SET company = 'Alice Ltd' WHERE id = $1", alice)
+    assert "Alice Ltd" in await served(5)
+    paid = await client.post(
+        f"/api/v1/payouts/{payout['id']}/paid", json={"reference": "PP-9"}, headers=admin
+    )
+    assert paid.status_code == 200, paid.text
+    text = await served(6)
+    assert "Reference: PP-9" in text
+    assert f"Payout #{payout['id']}, paid" in text
+    await served(6)
 
 
 async def test_the_request_path_is_no_payout_id(

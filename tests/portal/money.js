@@ -82,7 +82,14 @@ async function main() {
     await go(owner, `table#payouts a[href='/manage/payouts/${payoutId}']`);
     seen.payoutTotal = await owner.textContent("#totals dd[data-k='total']");
     seen.payoutLines = (await moneyRows(owner, "lines")).length;
+    seen.payoutShown = await owner.textContent("#lines-shown");
     await shot(owner, "manage-payout");
+    // Its entries page on (the test makes the pages short): the rest, the same totals.
+    await go(owner, ".pager a:text-is('Next')");
+    seen.payoutNextLines = (await moneyRows(owner, "lines")).length;
+    seen.payoutNextShown = await owner.textContent("#lines-shown");
+    seen.payoutNextTotal = await owner.textContent("#totals dd[data-k='total']");
+    await shot(owner, "manage-payout-next");
 
     await go(owner, "nav.main a[href='/manage/customers']");
     seen.customers = await owner.$$eval("table#customers tbody tr[data-id]", (rs) => rs.map((r) => Number(r.dataset.id)));

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.db import Pool
+from app.portal import payouts as portal_payouts
 from app.settings import Settings
 from tests.browser import needs_browser, run_script
 from tests.customers.test_routes import _two_customers
@@ -63,6 +64,7 @@ async def test_the_payouts_and_customers_screens_in_chromium(
     settings: Settings,
     tracker: str,
     artifacts: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await _two_customers(app, client, shop, settings)
     customers = (await client.get("/api/v1/customers", headers=admin)).json()["items"]
@@ -99,6 +101,8 @@ async def test_the_payouts_and_customers_screens_in_chromium(
         "alice": shop["alice"]["id"],
         "bob": shop["bob"]["id"],
     }
+    # Pages of 3 entries, so that the payout's 4 page on.
+    monkeypatch.setattr(portal_payouts, "LINES_SIZE", 3)
     seen = await run_script(
         Path(__file__).with_name("money.js"),
         tracker,
@@ -134,7 +138,11 @@ async def test_the_payouts_and_customers_screens_in_chromium(
     payout = (await client.get(f"/api/v1/payouts/{seen['payoutId']}", headers=admin)).json()
     assert (payout["status"], payout["reference"]) == ("paid", "PP-2026-12")
     assert amount_of(seen["payoutTotal"]) == Decimal(payout["amount"])
-    assert seen["payoutLines"] == 4
+    assert seen["payoutLines"] == 3
+    assert "Showing 3 of 4 entries" in seen["payoutShown"]
+    assert seen["payoutNextLines"] == 1
+    assert "Showing 1 of 4 entries, those after entry" in seen["payoutNextShown"]
+    assert amount_of(seen["payoutNextTotal"]) == Decimal(payout["amount"])
 
     # Customers: the list, one customer's totals and timeline as the API has them.
     assert seen["customers"] == sorted(ids.values())

@@ -142,16 +142,35 @@ async def test_balances_equal_the_api_and_a_previewed_run_is_made_exported_and_p
         assert total
         assert amount_of(total[1]) == Decimal(payout["amount"])
         assert 'id="lines-shown"' not in detail.text
-        # A payout with more entries than the page lists: the first ones, in ID order, and
-        # the totals over every one (read apart from the lines).
+        # A payout with more entries than a page lists: pages of them in ID order, each
+        # with the totals over every one (kept apart from the lines).
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(portal_payouts, "SHOWN_LINES", 3)
+            patch.setattr(portal_payouts, "LINES_SIZE", 3)
             capped = await person.get(f"/manage/payouts/{payout['id']}")
-        assert rows_of(capped, "lines") == rows_of(detail, "lines")[:3]
-        assert "Showing the first 3 of 4 entries" in capped.text
-        capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', capped.text)
-        assert capped_total
-        assert amount_of(capped_total[1]) == Decimal(payout["amount"])
+            first = rows_of(detail, "lines")
+            assert rows_of(capped, "lines") == first[:3]
+            assert "Showing 3 of 4 entries:" in capped.text
+            after = re.search(r'<td class="num">(\d+)</td>', first[2])
+            assert after
+            next_href = f"/manage/payouts/{payout['id']}?after={after[1]}"
+            assert f'href="{next_href}"' in capped.text
+            second = await person.get(next_href)
+            assert rows_of(second, "lines") == first[3:]
+            assert f"Showing 1 of 4 entries, those after entry {after[1]}:" in second.text
+            assert "?after=" not in second.text
+            # A last page as long as a page: no Next to an empty one.
+            patch.setattr(portal_payouts, "LINES_SIZE", 2)
+            halves = await person.get(f"/manage/payouts/{payout['id']}")
+            middle = re.search(r'<td class="num">(\d+)</td>', first[1])
+            assert middle
+            assert f"?after={middle[1]}" in halves.text
+            last = await person.get(f"/manage/payouts/{payout['id']}?after={middle[1]}")
+            assert rows_of(last, "lines") == first[2:]
+            assert "?after=" not in last.text
+        for answer in (capped, second):
+            capped_total = re.search(r'data-k="total"><strong>([^<]+)</strong>', answer.text)
+            assert capped_total
+            assert amount_of(capped_total[1]) == Decimal(payout["amount"])
 
         # The statement link is the API's own PDF, which an owner's session may read.
         pdf_url = f"/api/v1/payouts/{payout['id']}/statement.pdf"

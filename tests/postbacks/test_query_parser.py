@@ -14,7 +14,8 @@ from app.postbacks import params
 
 def reference(query: bytes) -> params.Raw:
     found: params.Raw = {}
-    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="replace")
+    text = query.decode("utf-8", "replace")
+    pairs = parse_qsl(text, keep_blank_values=True, errors="replace")
     for name, value in pairs:
         if name in params.KNOWN and name not in found:
             found[name] = value
@@ -38,10 +39,18 @@ CASES = [
 ]
 
 
+def test_raw_and_escaped_utf8_are_the_same_value() -> None:
+    assert params.from_query("customer_id=é&coupon=ü".encode()) == {
+        "customer_id": "é",
+        "coupon": "ü",
+    }
+    assert params.from_query(b"customer_id=%C3%A9") == params.from_query("customer_id=é".encode())
+
+
 @pytest.mark.parametrize("query", CASES)
 def test_the_cases_parse_as_parse_qsl_reads_them(query: bytes) -> None:
     assert params.from_query(query) == reference(query)
-    assert params.from_query(query.decode("latin-1")) == reference(query)
+    assert params.from_query(query.decode("utf-8", "replace")) == reference(query)
 
 
 _PIECES = st.sampled_from(

@@ -122,6 +122,12 @@ async def test_erasing_a_customer_leaves_nothing_and_changes_no_number(
             "customers": 1,
         }
         assert (erasure["kind"], erasure["subject"]) == ("customer_id", str(erased_id))
+        # The dead letter still counts for the customer if it is replayed, by its ID.
+        dead: Any = await redis.xrange(keys.dead_letter_key(shard))
+        assert orjson.loads(dead[0][1][b"record"]) == {
+            **{k: v for k, v in poison.items() if k != "cu"},
+            "cux": erased_id,
+        }
 
         assert_nowhere(await dump.everything(pool, redis, settings.tracker_data_dir), NEEDLES)
         everything = await dump.everything(pool, redis, settings.tracker_data_dir)

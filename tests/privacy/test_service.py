@@ -238,3 +238,16 @@ async def _erase_everywhere(
     assert await balance(redis, settings) == (0, 0)
 
     return before, int(erasure["id"])
+
+
+async def test_an_address_written_in_another_form_is_erased_by_its_normal_form(
+    client: httpx.AsyncClient, admin: dict[str, str], redis: Redis
+) -> None:
+    limits = sign_in_limits.SignInLimits()
+    await sign_in_limits.failed(redis, limits, email="alice@example.com", ip="2001:DB8::0:1")
+
+    response = await client.post("/api/v1/privacy/erase", json={"ip": "2001:db8::1"}, headers=admin)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["counts"].get("sign_in_counter") == 1
+    assert [k async for k in redis.scan_iter("signin:fail:ip:*")] == []

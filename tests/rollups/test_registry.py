@@ -64,7 +64,7 @@ async def test_every_tier_has_its_registered_columns_and_key(pool: Pool) -> None
             for r in await pool.fetch(_COLUMNS, tier.table)
         ]
         assert columns == [
-            (name, _TYPES.get(name, "text"), True) for name in (*key, *registry.METRICS)
+            (name, _TYPES.get(name, "text"), True) for name in (*key, *registry.AMOUNTS)
         ], tier.table
         primary_key = [r["attname"] for r in await pool.fetch(_PRIMARY_KEY, tier.table)]
         assert primary_key == key, tier.table
@@ -150,12 +150,12 @@ async def test_upserted_deltas_add_up_in_every_tier(pool: Pool) -> None:
     back = [[-1], [-1], [Decimal("-4")]]
     await pool.execute(sql, *keys, [-1], [0], [1], [Decimal("-4")], [Decimal("-2.5")], *back)
     clicks = registry.upsert(
-        registry.CLICK_METRICS,
-        "SELECT $1::timestamptz, 1, 2, 3, 'DE', '', 'iOS', '', 'EUR', 2, 1, 0",
+        (*registry.CLICK_METRICS, "diverted", "diverted_targeting_country"),
+        "SELECT $1::timestamptz, 1, 2, 3, 'DE', '', 'iOS', '', 'EUR', 2, 1, 0, 1, 1",
     )
     await pool.execute(clicks, bucket)
     for tier in TIERS:
-        row = await pool.fetchrow(f"SELECT {', '.join(registry.METRICS)}, bucket FROM {tier.table}")
+        row = await pool.fetchrow(f"SELECT {', '.join(registry.AMOUNTS)}, bucket FROM {tier.table}")
         assert row is not None, tier.table
         assert dict(row) == {
             "clicks": 2,
@@ -169,14 +169,17 @@ async def test_upserted_deltas_add_up_in_every_tier(pool: Pool) -> None:
             "new_customers": 0,
             "repeat_conversions": 0,
             "customer_revenue": Decimal("0.0000"),
+            **dict.fromkeys(registry.DIVERTED_METRICS, 0),
+            "diverted": 1,
+            "diverted_targeting_country": 1,
             "bucket": registry.bucket_of(bucket, tier.grain_s),
         }, tier.table
 
 
 async def test_the_fan_out_function_is_the_registry_s(pool: Pool) -> None:
-    # Made from registry.METRICS by migration 0038: a tier column the function does not
-    # sum would stay 0 in every tier but the base.
+    # Made from registry.AMOUNTS by migration 0073 (0038 before): a tier column the
+    # function does not sum would stay 0 in every tier but the base.
     source = await pool.fetchval("SELECT prosrc FROM pg_proc WHERE proname = 'stats_tier_fanout'")
     assert source == registry.fanout_function().split("$fanout$")[1]
-    for metric in registry.METRICS:
+    for metric in registry.AMOUNTS:
         assert f"sum({metric})" in source

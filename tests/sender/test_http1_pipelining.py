@@ -1,15 +1,18 @@
 """Pipelining in the sender's HTTP/1.1 client: requests made together to a receiver that
 has answered go out on one connection and get their own responses, in order; requests
 left unanswered when a receiver drops or closes a pipelined connection are sent again on
-a new one, and a receiver that dropped one gets no more pipelining."""
+a new one, and a receiver that dropped one gets no more pipelining. A request the client
+wrote behind a response it gave up on itself is never sent again at once: the receiver
+may have taken it."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
-from app.sender import http1
+from app.sender import http1, http1_conn
 from app.sender.receivers import PIPELINE_BELOW_S, Receivers
 from tests.sender import test_http1
 from tests.sender.test_http1 import KeepAliveServer
@@ -132,3 +135,78 @@ def test_only_a_receiver_that_answered_fast_is_pipelined() -> None:
     started = receivers.start("slow.test") - PIPELINE_BELOW_S
     receivers.finish("slow.test", started)  # took longer than PIPELINE_BELOW_S
     assert not receivers.pipelines("slow.test")
+
+
+def _paths(server: KeepAliveServer) -> Counter[str]:
+    return Counter(head.split(b" ", 2)[1].decode() for head in server.heads)
+
+
+def _long_echo(size: int) -> test_http1.Answer:
+    def answer(head: bytes) -> bytes:
+        path = head.split(b" ", 2)[1]
+        body = path + b"." * (size - len(path))
+        return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+    return answer
+
+
+async def test_bodies_over_the_snippet_are_dropped_and_each_request_sent_once(
+    client: http1.Client, server: KeepAliveServer
+) -> None:
+    await _get(client, server, "/first")
+    server.answer = _long_echo(5000)  # over the 1,024-byte snippet
+    snippets = await _many(client, server, 4)
+    assert [s[:2] for s in snippets] == [b"/0", b"/1", b"/2", b"/3"]
+    assert all(len(s) == 1024 for s in snippets)
+    assert _paths(server) == Counter({"/first": 1, "/0": 1, "/1": 1, "/2": 1, "/3": 1})
+    assert (await _get(client, server, "/after")).snippet[:6] == b"/after"
+
+
+async def test_requests_behind_a_body_over_the_drain_limit_are_not_sent_again(
+    client: http1.Client, server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http1_conn, "DRAIN_BYTES", 4096)
+    await _get(client, server, "/first")
+    server.answer = _long_echo(64 * 1024)
+    done = await asyncio.gather(
+        *(_get(client, server, f"/{i}") for i in range(3)), return_exceptions=True
+    )
+    assert isinstance(done[0], http1.Response)
+    assert all(isinstance(d, http1_conn.RemoteProtocolError) for d in done[1:])
+    await asyncio.sleep(0.05)  # anything sent again would have arrived
+    assert _paths(server)["/0"] == 1
+    assert max(_paths(server).values()) == 1  # the receiver stopped reading after /0
+    server.answer = _echo
+    before = server.connections
+    assert await _many(client, server, 2) == [b"/0", b"/1"]
+    assert server.connections - before == 2  # no more pipelining to it
+
+
+async def test_requests_behind_a_read_timeout_are_not_sent_again(
+    server: KeepAliveServer,
+) -> None:
+    client = http1.Client(connect_timeout_s=1.0, read_timeout_s=0.5, keep=4, max_origins=8)
+    try:
+        await _get(client, server, "/first")
+        stalled = asyncio.Event()
+
+        def stall(head: bytes) -> bytes:
+            if stalled.is_set():
+                return b""  # the receiver is stuck on the first
+            stalled.set()
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart"  # never ends
+
+        server.answer = stall
+        done = await asyncio.gather(
+            *(_get(client, server, f"/{i}") for i in range(3)), return_exceptions=True
+        )
+        assert stalled.is_set()
+        assert isinstance(done[0], http1_conn.HTTPError)
+        assert all(isinstance(d, http1_conn.RemoteProtocolError) for d in done[1:])
+        assert all(
+            not d.unanswered for d in done[1:] if isinstance(d, http1_conn.RemoteProtocolError)
+        )
+        await asyncio.sleep(0.05)
+        assert _paths(server) == Counter({"/first": 1, "/0": 1, "/1": 1, "/2": 1})
+    finally:
+        await client.aclose()

@@ -18,6 +18,7 @@ from app.attribution import writer as attribution_writer
 from app.clicks.store import COLUMNS, Click, ClickWriter
 from app.db import Pool
 from app.money import format_money
+from app.rollups import registry
 
 AGENTS = [
     ("desktop", "Windows", "Chrome"),
@@ -39,6 +40,7 @@ def click(
     agent: tuple[str, str, str] = AGENTS[0],
     is_bot: bool = False,
     is_unique: bool = False,
+    diverted: str | None = None,
 ) -> Click:
     """A click as the worker's decoder makes it (COLUMNS order)."""
     values: dict[str, Any] = dict.fromkeys(COLUMNS)
@@ -57,6 +59,7 @@ def click(
         browser=agent[2],
         is_bot=is_bot,
         is_unique=is_unique and not is_bot,
+        diverted=diverted,
     )
     return Click(row=[values[c] for c in COLUMNS], currency=currency, visitor=b"")
 
@@ -145,6 +148,7 @@ class Totals:
                 "rejected_conversions",
                 "new_customers",
                 "repeat_conversions",
+                *registry.DIVERTED_METRICS,
             ),
             0,
         )
@@ -235,6 +239,9 @@ async def brute_force(
         totals.counts["clicks"] += not row["is_bot"]
         totals.counts["unique_clicks"] += row["is_unique"] and not row["is_bot"]
         totals.counts["bot_clicks"] += row["is_bot"]
+        if row["diverted"] is not None and not row["is_bot"]:
+            totals.counts["diverted"] += 1
+            totals.counts[f"diverted_{row['diverted']}"] += 1
     for row in conversions:
         key = selected(row, row["created_at"])
         if key is None:

@@ -106,3 +106,22 @@ async def double_claims(pool: Pool) -> int:
                WHERE p.status <> 'failed' GROUP BY u.entry_id HAVING count(*) > 1) d"""
     )
     return count
+
+
+async def totals_kept_and_counted(
+    pool: Pool,
+) -> tuple[dict[tuple[int, str], tuple[Decimal, int]], dict[tuple[int, str], tuple[Decimal, int]]]:
+    """Each payout's totals per kind as kept (payout_totals), and as counted here from
+    every raw ledger entry its claim names."""
+    kept = {
+        (r["payout_id"], r["kind"]): (r["amount"], r["entries"])
+        for r in await pool.fetch("SELECT payout_id, kind, amount, entries FROM payout_totals")
+    }
+    by_id = {r["id"]: r for r in await entries(pool)}
+    counted: dict[tuple[int, str], tuple[Decimal, int]] = {}
+    for payout in await pool.fetch("SELECT id, amount, entry_ids FROM payouts"):
+        for entry_id in payout["entry_ids"]:
+            entry = by_id[entry_id]
+            amount, count = counted.get((payout["id"], entry["kind"]), (Decimal(0), 0))
+            counted[payout["id"], entry["kind"]] = (amount + entry["amount"], count + 1)
+    return kept, counted
