@@ -126,13 +126,14 @@ async def _coarsen_cohorts(database_url: str) -> None:
 
 @stats_cli.command("coarsen-cohorts")
 def stats_coarsen_cohorts() -> None:
-    """Recount the cohort rollup's months and weeks from its days, hours and quarters.
+    """Recount the cohort rollup's coarse pieces (UTC weeks cut at month starts) from its
+    days, hours and quarters, dropping migration 0071's months and weeks.
 
-    A month (or week) of first conversions a transaction: safe while the service runs."""
+    A piece of one level a transaction: safe while the service runs."""
     settings = _ready_settings(redis=False)
     database_url, _ = settings.require_urls()
     _run(lambda: _coarsen_cohorts(database_url))
-    typer.echo("recounted the cohort rollup's months and weeks")
+    typer.echo("recounted the cohort rollup's coarse pieces")
 
 
 def _print_pipeline(state: dict[str, object]) -> None:

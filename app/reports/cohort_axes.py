@@ -1,6 +1,7 @@
 """The pieces a cohort report's axis is read as from the cohort rollup
-(app/reports/cohort_rollup.py): whole UTC months or weeks, whole UTC days, and the hours
-and quarter hours of the UTC days that hold a local period's edge, each with the 1-based
+(app/reports/cohort_rollup.py): whole coarse pieces (UTC weeks cut at UTC month starts),
+whole UTC days, and the hours and quarter hours of the UTC days that hold a local period's
+edge, each with the 1-based
 period it counts in and a sign; any instant of the range is counted once, in its period.
 An edge day with one edge counts whole in one period, plus its other side's pieces
 counted in the other period and taken back from the first."""
@@ -79,20 +80,22 @@ def _pieces(start: datetime, end: datetime, edges: list[datetime]) -> list[tuple
     return out
 
 
-def _whole_before(day: datetime, before: list[Any], after: list[Any], toward: int | None) -> bool:
+def _whole_before(day: datetime, before: list[Any], after: list[Any], coarse: bool) -> bool:
     """Whether an edge day counts whole in the period of its start (its later side moved):
-    with `toward` a coarse grain, when the day lies in the later half of its UTC month or
-    week, so that the day goes with the rest of it (UTC+13 and +14 too); else when its
-    later side is the cheaper to read."""
-    if toward is not None:
-        start = rollup.coarse_of(day, toward)
-        return (day - start) * 2 >= rollup.coarse_end(start, toward) - start
+    with `coarse`, when the day lies in the later half of its coarse piece, so that the day
+    goes with the rest of it (UTC+13 and +14 too); else, and for a piece of one day (it
+    goes whole either way), when its later side is the cheaper to read."""
+    if coarse:
+        start = rollup.piece_of(day)
+        length = rollup.piece_end(start) - start
+        if length > _DAY:
+            return (day - start) * 2 >= length
     return sum(_COST[g] for g, _ in after) <= sum(_COST[g] for g, _ in before)
 
 
-def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
+def axis(bounds: list[datetime], coarse: bool = False) -> Axis:
     """The pieces of [bounds[0], bounds[-1]) by the periods `bounds` start (the last is the
-    range's end), as width_bucket numbers them; `toward`: see `_whole_before`."""
+    range's end), as width_bucket numbers them; `coarse`: see `_whole_before`."""
     last = len(bounds) - 1
     if any(bucket_of(b, rollup.QUARTER) != b for b in bounds):
         raise NotAligned
@@ -112,7 +115,7 @@ def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
             before, after = _pieces(day, edge, inside), _pieces(edge, following, inside)
             side, whole = (
                 (after, period(day))
-                if _whole_before(day, before, after, toward)
+                if _whole_before(day, before, after, coarse)
                 else (before, period(edge))
             )
             other = period(edge) if whole == period(day) else period(day)
@@ -127,19 +130,19 @@ def axis(bounds: list[datetime], toward: int | None = None) -> Axis:
     return out
 
 
-def coalesce(a: Axis, grain: int) -> Axis:
-    """`a` with the whole-day pieces of each UTC month or week (`grain`) whose days all
-    count whole in one period replaced by one piece of that grain."""
+def coalesce(a: Axis) -> Axis:
+    """`a` with the whole-day pieces of each coarse piece (a UTC week cut at UTC month
+    starts) whose days all count whole in one period replaced by one piece of it."""
     whole = {
         at: p for g, at, p in zip(a.grains, a.starts, a.periods, strict=True) if g == rollup.DAY
     }
     covered: dict[datetime, int] = {}  # a coarse piece's start -> its period
     inside: set[datetime] = set()
     for day in sorted(whole):
-        start = rollup.coarse_of(day, grain)
+        start = rollup.piece_of(day)
         if start in covered or start != day:
             continue
-        end = rollup.coarse_end(start, grain)
+        end = rollup.piece_end(start)
         days = [start + k * _DAY for k in range((end - start) // _DAY)]
         if len({whole.get(d) for d in days}) == 1:
             covered[start] = whole[start]
@@ -152,20 +155,17 @@ def coalesce(a: Axis, grain: int) -> Axis:
             out.periods.append(p)
             out.signs.append(s)
     for start, p in covered.items():
-        out.grains.append(grain)
+        out.grains.append(rollup.PIECE)
         out.starts.append(start)
         out.periods.append(p)
         out.signs.append(1)
     return out
 
 
-def coarse_axis(bounds: list[datetime]) -> tuple[int, Axis, Axis]:
-    """The coarse grain read, the axis with its coarse pieces, and the axis of days."""
-    options = []
-    for grain in rollup.COARSE:
-        days = axis(bounds, grain)
-        options.append((grain, coalesce(days, grain), days))
-    return min(options, key=lambda o: len(o[1].grains))
+def coarse_axis(bounds: list[datetime]) -> tuple[Axis, Axis]:
+    """The axis with its coarse pieces, and the axis of days it is made from."""
+    days = axis(bounds, coarse=True)
+    return coalesce(days), days
 
 
 def quarters(a: Axis) -> Axis:

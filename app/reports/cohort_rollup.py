@@ -10,11 +10,13 @@ over pairs of pieces, of the rollup's rows for that pair times the product of th
 day x day rows (DD), piece x day (HD, QD), day x piece (DH, DQ) and, for two edge days,
 quarter x quarter (QQ).
 
-Then a UTC month or week (`rollup.COARSE`) all of whose days count whole in one period is
-read as one coarse piece (`coalesce`): month x month rows (CC), month x day (CD, DC),
-piece x month (HC, QC, CH, CQ), so that a year's report reads a few thousand rows, not the
-131k of day x day; the days left over (the range's ends) are read against each other by
-their lists. Both axes are cut by the same range, so into the same pieces."""
+Then a coarse piece (`rollup.PIECE`: a UTC week cut at UTC month starts, so that a UTC
+month is four to six of them and a UTC week one or two) all of whose days count whole in
+one period is read as one piece (`coalesce`): piece x piece rows (PP), piece x day (PD,
+DP), hour or quarter x piece (HP, QP, PH, PQ), so that a year's report, monthly or weekly,
+reads a few thousand rows, not the 131k of day x day; the days left over (the range's
+ends) are read against each other by their lists. Both axes are cut by the same range, so
+into the same pieces."""
 
 from __future__ import annotations
 
@@ -64,35 +66,24 @@ CROSS JOIN LATERAL (VALUES (a.pos, 1), (a.neg, -1)) AS m(p, sign)
 WHERE m.p IS NOT NULL GROUP BY 1, 2, 3"""
 
 
-def _coarse(key: str, grain: int) -> str:
-    """The period of the coarse piece of `key`'s UTC month or week (NULL or 0: none), by
-    $24 from the coarse number $23 (`coarse_number` of the first)."""
-    if grain == rollup.MONTH:
-        number = (
-            f"(extract(year FROM {key} AT TIME ZONE 'UTC')::int * 12"
-            f" + extract(month FROM {key} AT TIME ZONE 'UTC')::int)"
-        )
-    else:
-        number = f"((extract(epoch FROM {key})::bigint - {_MONDAY_EPOCH}) / 604800)::int"
-    return f"($24::int[])[{number} - $23::int + 1]"
+def _coarse(key: str) -> str:
+    """The period of the coarse piece starting at `key` (NULL or 0: none), by $24 from the
+    number $23 (`coarse_number` of the first): its UTC day's number."""
+    return f"($24::int[])[(extract(epoch FROM {key})::bigint / 86400)::int - $23::int + 1]"
 
 
-_MONDAY_EPOCH = 946857600  # 2000-01-03, a Monday, where the UTC weeks start
+def coarse_number(start: datetime) -> int:
+    """A coarse piece's number, as `_coarse` computes it in SQL: its UTC day's since 1970."""
+    return int(start.timestamp()) // 86400
 
 
-def coarse_number(start: datetime, grain: int) -> int:
-    """A UTC month's or week's number, as `_coarse` computes it in SQL."""
-    if grain == rollup.MONTH:
-        return start.year * 12 + start.month
-    return (int(start.timestamp()) - _MONDAY_EPOCH) // 604800
-
-
-def coarse_periods(a: Axis, grain: int) -> tuple[int, list[int]]:
-    """The number of the axis's first coarse piece and each piece's period from it on."""
+def coarse_periods(a: Axis) -> tuple[int, list[int]]:
+    """The number of the axis's first coarse piece and each number's period from it on (0
+    for a day that starts no coarse piece of the axis)."""
     numbers = {
-        coarse_number(at, g): p
+        coarse_number(at): p
         for g, at, p in zip(a.grains, a.starts, a.periods, strict=True)
-        if g == grain
+        if g == rollup.PIECE
     }
     if not numbers:
         return 0, []
@@ -131,28 +122,66 @@ def _pairs(
     piece: str,
     levels: dict[int, int],
     coarse: dict[int, int],
-    grain: int,
     amount: str,
     *,
     first: bool,
+    runs: int | None = None,
 ) -> str:
     """Cells (first period, conversion period, currency, conversions, value, 1) of the
     pieces of `piece`'s grains in `levels` by the other axis's whole days (k2 one of the
-    runs $22, $30), and of those in `coarse` by its coarse pieces of `grain`."""
-    by_day = _pieces_of(piece, levels, _day("r.k2"), amount, days=True)
-    by_coarse = _pieces_of(piece, coarse, _coarse("r.k2", grain), amount, days=False)
+    runs $22, $30), of those in `coarse` by its coarse pieces, and with `runs` (a level of
+    coarse pieces by coarse pieces) of the runs of coarse pieces $32-$34 by its coarse
+    pieces."""
+    parts = [
+        _pieces_of(piece, levels, _day("r.k2"), amount, days=True),
+        _pieces_of(piece, coarse, _coarse("r.k2"), amount, days=False),
+    ]
+    if runs is not None:
+        parts.append(_runs_of(runs, _coarse("r.k2"), amount))
     periods = "d.p, d.other" if first else "d.other, d.p"
+    spread = "\nUNION ALL\n".join(_spread(part) for part in parts)
     return f"""SELECT {periods}, d.currency, d.conversions, d.value, 1 FROM (
-{_spread(by_day)}
-UNION ALL
-{_spread(by_coarse)}
+{spread}
 ) d WHERE d.other > 0"""
+
+
+def _runs_of(level: int, other_key: str, amount: str) -> str:
+    """The rows of `level` whose k1 lies in one of the runs of consecutive coarse pieces
+    of one period ($32 starts, $33 ends, $34 periods), summed by that period and
+    `other_key`: a range scan per run (a month of four to six pieces, a week cut at a
+    month start of two) rather than a probe per piece."""
+    return f"""SELECT c.period AS pos, NULL::int AS neg, {other_key} AS other, r.currency,
+       sum(r.conversions) AS conversions, sum(r.value) AS value
+FROM unnest($32::timestamptz[], $33::timestamptz[], $34::int[]) AS c(lo, hi, period)
+CROSS JOIN LATERAL (
+SELECT r.k2, r.currency, r.conversions, {amount} AS value FROM customer_cohorts r
+WHERE r.level = {level} AND r.k1 >= c.lo AND r.k1 < c.hi OFFSET 0) r
+GROUP BY 1, 2, 3, 4"""
+
+
+def coarse_runs(a: Axis) -> tuple[list[datetime], list[datetime], list[int]]:
+    """The axis's coarse pieces as runs of consecutive pieces counted in one period: their
+    starts, ends and periods."""
+    lows: list[datetime] = []
+    highs: list[datetime] = []
+    periods: list[int] = []
+    pieces = sorted(
+        (at, p) for g, at, p in zip(a.grains, a.starts, a.periods, strict=True) if g == rollup.PIECE
+    )
+    for at, p in pieces:
+        if highs and highs[-1] == at and periods[-1] == p:
+            highs[-1] = rollup.piece_end(at)
+        else:
+            lows.append(at)
+            highs.append(rollup.piece_end(at))
+            periods.append(p)
+    return lows, highs, periods
 
 
 def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     """Rows (cohort, g, size, age, currency, value) as app/reports/queries.py:cohorts gives
     them for an admin's report without groups or filters."""
-    grain, first, days = coarse_axis(bounds)
+    first, days = coarse_axis(bounds)
     then = first
     fq, vq = quarters(first), quarters(then)
     args: list[Any] = [*first.arrays(), *then.arrays(), *fq.arrays(), *vq.arrays()]
@@ -168,23 +197,21 @@ def sql(bounds: list[datetime], metric: str) -> tuple[str, list[Any]]:
     amount = _VALUES[metric]
     low = bucket_of(bounds[0], rollup.DAY)
     periods = day_periods(first, low, bounds[-1])
-    H, Q = rollup.HOUR, rollup.QUARTER
-    c = rollup.coarse_level(grain, 0)
+    H, Q, P = rollup.HOUR, rollup.QUARTER, rollup.PIECE
     # The first axis's pieces by the other's days and coarse pieces, coarse ones included;
     # the conversions' sub-day pieces by the first axis's days and coarse pieces.
     first_pairs = _pairs(
         "f",
-        {H: rollup.HD, Q: rollup.QD, grain: c + rollup.CD},
-        {H: c + rollup.HC, Q: c + rollup.QC, grain: c + rollup.CC},
-        grain,
+        {H: rollup.HD, Q: rollup.QD, P: rollup.PD},
+        {H: rollup.HP, Q: rollup.QP},
         amount,
         first=True,
+        runs=rollup.PP,
     )
     then_pairs = _pairs(
         "v",
-        {H: rollup.DH, Q: rollup.DQ, grain: c + rollup.DC},
-        {H: c + rollup.CH, Q: c + rollup.CQ},
-        grain,
+        {H: rollup.DH, Q: rollup.DQ, P: rollup.DP},
+        {H: rollup.PH, Q: rollup.PQ},
         amount,
         first=False,
     )
@@ -230,8 +257,9 @@ GROUP BY 1 HAVING sum(z.customers * s.sign) <> 0
 SELECT s.cohort, NULL::text AS g, s.size, c.age, c.currency, c.value
 FROM sizes s LEFT JOIN grouped c ON c.cohort = s.cohort
 ORDER BY s.cohort, c.currency NULLS FIRST, c.age"""
-    base, coarse = coarse_periods(first, grain)
+    base, coarse = coarse_periods(first)
     lows, highs = first.runs()
     more = [low, bounds[-1], periods, lows, base, coarse, *days.arrays(), spans[2], highs]
     more.append(first.days())
+    more += coarse_runs(first)
     return text, [*args, *more]

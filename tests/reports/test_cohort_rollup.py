@@ -169,6 +169,19 @@ async def test_the_rollup_equals_the_raw_rows(
     assert await _rollup_rows(pool) == kept
 
 
+def _counted(pieces: list[tuple[int, datetime, int, int]], moment: datetime) -> dict[int, int]:
+    """The periods (with their signed counts) the pieces holding `moment` count it in."""
+    counted: dict[int, int] = {}
+    for grain, at, number, sign in pieces:
+        if grain == cohorts.PIECE:
+            inside = at <= moment < cohorts.piece_end(at)
+        else:
+            inside = at <= moment < at + timedelta(seconds=grain)
+        if inside:
+            counted[number] = counted.get(number, 0) + sign
+    return {k: v for k, v in counted.items() if v}
+
+
 @pytest.mark.parametrize("tz", [*ZONES, "Pacific/Auckland", "Pacific/Kiritimati"])
 def test_each_instant_is_counted_once_in_its_period(tz: str) -> None:
     """The pieces of an axis, with their signs, count any instant once, in the period
@@ -183,73 +196,117 @@ def test_each_instant_is_counted_once_in_its_period(tz: str) -> None:
     for period in ("week", "month"):
         edges = [*bounds("week" if period == "week" else "month", Range(start, end, zone)), end]
         days = cohort_axes.axis(edges)
-        grain, coarse, toward = cohort_axes.coarse_axis(edges)
-        assert grain == (cohorts.MONTH if period == "month" else cohorts.WEEK)
-        # The year's whole months or weeks are one piece each, in every zone.
-        whole = 10 if period == "month" else 45
-        assert coarse.grains.count(grain) >= whole, (period, coarse.grains.count(grain))
-        for axis in (days, coarse, toward, cohort_axes.coalesce(days, cohorts.MONTH)):
+        coarse, toward = cohort_axes.coarse_axis(edges)
+        # The year's whole months (weeks) are read as their pieces, in every zone: most
+        # days are inside a coarse piece, a UTC week cut at a month start is two.
+        inside = sum(
+            (cohorts.piece_end(at) - at).days
+            for g, at in zip(coarse.grains, coarse.starts, strict=True)
+            if g == cohorts.PIECE
+        )
+        assert inside >= 300, (period, inside)
+        cut = [
+            at
+            for g, at in zip(coarse.grains, coarse.starts, strict=True)
+            if g == cohorts.PIECE and at.day == 1 and at.weekday() != 0
+        ]
+        assert len(cut) >= 9, (period, cut)
+        for axis in (days, coarse, toward, cohort_axes.coalesce(days)):
             pieces = list(zip(axis.grains, axis.starts, axis.periods, axis.signs, strict=True))
             half = timedelta(seconds=450)
             moments = {at + d for _, at, _, _ in pieces for d in (half, -half)}
             moments |= {start - half, start, end - half, end}
             for moment in sorted(moments):
-                counted: dict[int, int] = {}
-                for grain, at, number, sign in pieces:
-                    if grain in cohorts.COARSE:
-                        inside = at <= moment < cohorts.coarse_end(at, grain)
-                    else:
-                        inside = at <= moment < at + timedelta(seconds=grain)
-                    if inside:
-                        counted[number] = counted.get(number, 0) + sign
                 number = bisect_right(edges, moment)
                 want = {number: 1} if 1 <= number < len(edges) else {}
-                assert {k: v for k, v in counted.items() if v} == want, (period, moment)
+                assert _counted(pieces, moment) == want, (period, moment)
 
 
-def test_coarse_buckets_agree_with_their_sql() -> None:
-    """The Python UTC month and week of an instant and its number, as the SQL has them."""
-    at = datetime(2025, 3, 2, 23, 59, tzinfo=UTC)  # a Sunday
-    assert cohorts.coarse_of(at, cohorts.MONTH) == datetime(2025, 3, 1, tzinfo=UTC)
-    assert cohorts.coarse_of(at, cohorts.WEEK) == datetime(2025, 2, 24, tzinfo=UTC)
-    assert cohorts.coarse_end(datetime(2025, 12, 1, tzinfo=UTC), cohorts.MONTH) == datetime(
-        2026, 1, 1, tzinfo=UTC
+def test_pieces_are_utc_weeks_cut_at_month_starts() -> None:
+    """A UTC week that straddles a month start is two pieces, the first ending and the
+    second starting at the month's start; a week inside a month, or starting on the 1st,
+    is one; every UTC month and week is a union of pieces."""
+    # 2025-10-27 (Monday) .. 2025-11-03: November starts on a Saturday.
+    assert cohorts.piece_of(datetime(2025, 10, 31, 23, 59, tzinfo=UTC)) == datetime(
+        2025, 10, 27, tzinfo=UTC
     )
-    week = cohort_rollup.coarse_number(datetime(2025, 3, 3, tzinfo=UTC), cohorts.WEEK)
-    assert week == cohort_rollup.coarse_number(datetime(2025, 2, 24, tzinfo=UTC), cohorts.WEEK) + 1
+    assert cohorts.piece_end(datetime(2025, 10, 27, tzinfo=UTC)) == datetime(
+        2025, 11, 1, tzinfo=UTC
+    )
+    assert cohorts.piece_of(datetime(2025, 11, 1, tzinfo=UTC)) == datetime(2025, 11, 1, tzinfo=UTC)
+    assert cohorts.piece_of(datetime(2025, 11, 2, 23, 59, 59, tzinfo=UTC)) == datetime(
+        2025, 11, 1, tzinfo=UTC
+    )
+    assert cohorts.piece_end(datetime(2025, 11, 1, tzinfo=UTC)) == datetime(2025, 11, 3, tzinfo=UTC)
+    # A one-day piece: 2025-08-31 is a Sunday after a Monday the 25th.
+    assert cohorts.piece_of(datetime(2025, 8, 31, 12, tzinfo=UTC)) == datetime(
+        2025, 8, 25, tzinfo=UTC
+    )
+    assert cohorts.piece_end(datetime(2025, 12, 29, tzinfo=UTC)) == datetime(2026, 1, 1, tzinfo=UTC)
+    assert cohorts.piece_end(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 1, 5, tzinfo=UTC)
+    # 2025-09-01 is a Monday: its week is one piece.
+    assert cohorts.piece_end(datetime(2025, 9, 1, tzinfo=UTC)) == datetime(2025, 9, 8, tzinfo=UTC)
+    starts, at = [], datetime(2024, 12, 30, tzinfo=UTC)
+    while at < datetime(2026, 2, 1, tzinfo=UTC):
+        starts.append(at)
+        assert cohorts.piece_of(at) == at
+        assert cohorts.piece_of(cohorts.piece_end(at) - timedelta(microseconds=1)) == at
+        at = cohorts.piece_end(at)
+    for month in range(1, 13):
+        assert datetime(2025, month, 1, tzinfo=UTC) in starts
+    assert all((s - datetime(2024, 12, 30, tzinfo=UTC)).days % 7 == 0 or s.day == 1 for s in starts)
+    weeks = [s for s in starts if s.weekday() == 0]
+    assert len(weeks) == 57
+    assert len(starts) - len(weeks) == 11  # 13 month starts, 2 of them on a Monday
 
 
-async def test_coarse_sql_matches_python(pool: Pool) -> None:
+async def test_piece_sql_matches_python(pool: Pool) -> None:
     moments = [
         datetime(2025, 3, 2, 23, 59, tzinfo=UTC),
         datetime(2025, 3, 3, 0, 0, tzinfo=UTC),
         datetime(2024, 12, 31, 23, 45, tzinfo=UTC),
+        datetime(2025, 10, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2025, 11, 1, 0, 0, tzinfo=UTC),
+        datetime(2025, 11, 2, 12, 0, tzinfo=UTC),
+        datetime(2025, 11, 3, 0, 0, tzinfo=UTC),
     ]
-    for grain in cohorts.COARSE:
-        for at in moments:
-            start = cohorts.coarse_of(at, grain)
-            got = await pool.fetchval(f"SELECT {cohorts.coarse_sql('$1::timestamptz', grain)}", at)
-            assert got == start
-            number = cohort_rollup.coarse_number(start, grain)
-            sql = cohort_rollup._coarse("$1::timestamptz", grain).replace("$24", "$2")
-            sql = sql.replace("$23", "$3")
-            assert await pool.fetchval(f"SELECT {sql}", at, [7], number) == 7
+    for at in moments:
+        start = cohorts.piece_of(at)
+        assert await pool.fetchval(f"SELECT {cohorts.piece_sql('$1::timestamptz')}", at) == start
+        number = cohort_rollup.coarse_number(start)
+        sql = cohort_rollup._coarse("$1::timestamptz").replace("$24", "$2")
+        sql = sql.replace("$23", "$3")
+        assert await pool.fetchval(f"SELECT {sql}", start, [7], number) == 7
+        assert await pool.fetchval(f"SELECT {sql}", start, [0, 7], number - 1) == 7
+    following = cohort_rollup.coarse_number(datetime(2025, 11, 1, tzinfo=UTC))
+    assert following == cohort_rollup.coarse_number(datetime(2025, 10, 31, tzinfo=UTC)) + 1
 
 
 async def test_coarsen_sets_the_coarse_levels_from_the_fine_ones(
     dataset: dict[str, Any], pool: Pool
 ) -> None:
-    """What `coarsen` (migration 0071, `tracker stats coarsen-cohorts`) makes of the fine
-    rows, slice by slice, is what the writers made: from nothing, and over wrong rows."""
+    """What `coarsen` (migration 0072, `tracker stats coarsen-cohorts`) makes of the fine
+    rows, slice by slice, is what the writers made: from nothing, over wrong rows, and
+    over migration 0071's levels of months and weeks, which it drops."""
     kept = await _rollup_rows(pool)
-    assert any(r[0] == cohorts.coarse_level(cohorts.MONTH, cohorts.CC) for r in kept)
-    first = cohorts.coarse_level(cohorts.COARSE[0], 0)
-    await pool.execute("DELETE FROM customer_cohorts WHERE level >= $1", first)
+    levels = {r[0] for r in kept}
+    assert set(cohorts.COARSE_LEVELS) <= levels
+    assert not levels & set(cohorts.MONTH_AND_WEEK_LEVELS)
+    # A week of the data set straddles a month start (2025-10-27 .. 11-03): two pieces.
+    pieces = {r[1] for r in kept if r[0] == cohorts.PP}
+    assert datetime(2025, 11, 1, tzinfo=UTC) in pieces
+    await pool.execute("DELETE FROM customer_cohorts WHERE level >= $1", cohorts.PP)
     async with pool.acquire() as conn:
         await cohorts.coarsen(conn)
     assert await _rollup_rows(pool) == kept
     await pool.execute(
-        "UPDATE customer_cohorts SET conversions = conversions + 5 WHERE level >= $1", first
+        "UPDATE customer_cohorts SET conversions = conversions + 5 WHERE level >= $1", cohorts.PP
+    )
+    await pool.execute(
+        "INSERT INTO customer_cohorts (level, k1, k2, k3, k4, currency, conversions)"
+        " SELECT 6 + l % 14, k1, k2, k3, k4, currency, 3 FROM customer_cohorts"
+        " CROSS JOIN generate_series(0, 13) l WHERE level = $1",
+        cohorts.DD,
     )
     async with pool.acquire() as conn:
         await cohorts.coarsen(conn)
