@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from app.errors import AppError
-from app.postbacks import freshness, service
+from app.postbacks import freshness, params, service
 from app.postbacks.sources import PostbackSources
 from app.streams.durable_queue import CommitFailed, Refused, Unconfirmed
 
@@ -32,20 +32,25 @@ def start(
     returning (accepted) or raising AppError. `then(error)` at once for a query that
     does not parse, as `receive_postback` raises it."""
     try:
-        sources = service.query_sources(query)
+        raw = params.from_query(query)
     except AppError as exc:
         then(exc)
         return
     version = intake.cache.version
     try:
-        record = service.judge(
-            intake, sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+        # `judge` of `service.query_sources(query)`, which only a refusal builds.
+        record = service.judge_query(
+            intake, query, raw, peer=peer, forwarded_for=forwarded_for, signature=signature
         )
     except AppError:
         # The refusal's confirmation awaits: `accept_postback` judges it again and says.
         later(
             service.accept_postback(
-                intake, sources=sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+                intake,
+                sources=PostbackSources(query=query, from_query=raw),
+                peer=peer,
+                forwarded_for=forwarded_for,
+                signature=signature,
             )
         )
         return
@@ -54,6 +59,7 @@ def start(
         if outcome is True or outcome is False:
             then(None)
         elif isinstance(outcome, Refused):
+            sources = PostbackSources(query=query, from_query=raw)
             later(_after_refusal(intake, sources, peer, forwarded_for, signature))
         elif isinstance(outcome, CommitFailed | Unconfirmed):
             later(_kept(intake, record, outcome))

@@ -16,7 +16,7 @@ from app.clickid import new_click_id
 from app.errors import BadRequest
 from app.main import TrackerApp
 from app.postbacks import asgi as intake_asgi
-from app.postbacks import service
+from app.postbacks import params
 from app.settings import Settings
 from app.streams import keys
 from tests.edge.conftest import SECRET
@@ -172,7 +172,7 @@ async def test_a_pipeline_of_postbacks_refused_at_once_is_answered_whole(
     def unparsable(query: bytes) -> None:
         raise BadRequest("the parameters are not URL-encoded", code="invalid_request")
 
-    monkeypatch.setattr(service, "query_sources", unparsable)
+    monkeypatch.setattr(params, "from_query", unparsable)
     answers = await exchange(front, get("/postback?x") * 400, responses=400)
     assert all(answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") for answer in answers)
     assert b'"code":"invalid_request"' in answers[-1]
