@@ -78,15 +78,27 @@ async def test_judge_query_is_judge_of_the_query_sources(
             "good": sign(SECRET, int(time.time()), query),
             "bad": sign("other", int(time.time()), query),
         }[signing]
-        at = {"peer": peer, "forwarded_for": None, "signature": signature}
         raw = params.from_query(query)
         wanted = outcome(
             lambda: service.judge(
-                intake, service.query_sources(query), **at, received_us=RECEIVED_US
+                intake,
+                service.query_sources(query),
+                peer=peer,
+                forwarded_for=None,
+                signature=signature,
+                received_us=RECEIVED_US,
             )
         )
         got = outcome(
-            lambda: service.judge_query(intake, query, raw, **at, received_us=RECEIVED_US)
+            lambda: service.judge_query(
+                intake,
+                query,
+                raw,
+                peer=peer,
+                forwarded_for=None,
+                signature=signature,
+                received_us=RECEIVED_US,
+            )
         )
         assert got == wanted
 
