@@ -55,18 +55,54 @@ def start(
         )
         return
 
-    def committed(outcome: bool | Exception) -> None:
-        if outcome is True or outcome is False:
-            then(None)
-        elif isinstance(outcome, Refused):
-            sources = PostbackSources(query=query, from_query=raw)
-            later(_after_refusal(intake, sources, peer, forwarded_for, signature))
-        elif isinstance(outcome, CommitFailed | Unconfirmed):
-            later(_kept(intake, record, outcome))
-        else:
-            later(_raise(outcome))
-
+    committed = _Committed(intake, query, raw, peer, forwarded_for, signature, record, then, later)
     intake.queue.submit_then(record, committed, admission=freshness.admission_args(version))
+
+
+class _Committed:
+    """A judged postback's batch callback: one object (not a closure's function and its
+    cells) is what waits for the batch, 64 connections' worth at a time."""
+
+    __slots__ = (
+        "forwarded_for",
+        "intake",
+        "later",
+        "peer",
+        "query",
+        "raw",
+        "record",
+        "signature",
+        "then",
+    )
+
+    def __init__(
+        self,
+        intake: service.Intake,
+        query: bytes,
+        raw: params.Raw,
+        peer: str,
+        forwarded_for: str | None,
+        signature: str | None,
+        record: bytes,
+        then: Callable[[AppError | None], object],
+        later: Callable[[Coroutine[Any, Any, None]], object],
+    ) -> None:
+        self.intake, self.query, self.raw, self.peer = intake, query, raw, peer
+        self.forwarded_for, self.signature, self.record = forwarded_for, signature, record
+        self.then, self.later = then, later
+
+    def __call__(self, outcome: bool | Exception) -> None:
+        if outcome is True or outcome is False:
+            self.then(None)
+        elif isinstance(outcome, Refused):
+            sources = PostbackSources(query=self.query, from_query=self.raw)
+            self.later(
+                _after_refusal(self.intake, sources, self.peer, self.forwarded_for, self.signature)
+            )
+        elif isinstance(outcome, CommitFailed | Unconfirmed):
+            self.later(_kept(self.intake, self.record, outcome))
+        else:
+            self.later(_raise(outcome))
 
 
 async def _after_refusal(
