@@ -19,6 +19,7 @@ from app.coupons import routes as coupon_routes
 from app.customers import routes as customer_routes
 from app.dashboard import routes as dashboard_routes
 from app.docs import routes as docs_routes
+from app.edge import collector
 from app.errors import install_handlers
 from app.integrations import routes as integration_routes
 from app.keys import routes as keys_routes
@@ -97,7 +98,10 @@ async def _check_time_zones(pool: db.Pool, database_url: str) -> None:
         )
 
 
-def create_app(settings: Settings) -> TrackerApp:
+def create_app(settings: Settings, *, settle: bool = False) -> TrackerApp:
+    """The app; `settle`: the collector's passes leave out what start-up made
+    (app.edge.collector: `tracker serve`'s processes, not tests)."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:  # `app`, below: a TrackerApp
         database_url, redis_url = settings.require_urls()
@@ -136,6 +140,8 @@ def create_app(settings: Settings) -> TrackerApp:
                     intake=intake,
                     sealer=sealer,
                 ).attach(app)
+                if settle:
+                    collector.settle()
                 yield
         finally:
             await redis.aclose()
@@ -189,4 +195,4 @@ def create_app(settings: Settings) -> TrackerApp:
 
 def create_app_from_env() -> TrackerApp:
     """Factory for `uvicorn --factory` (and `tracker serve --workers N`)."""
-    return create_app(Settings())
+    return create_app(Settings(), settle=True)

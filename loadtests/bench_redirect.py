@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -210,6 +211,11 @@ def main() -> None:
     parser.add_argument("--user-agent", help="the User-Agent header of every request")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="the tree whose app is served")
     parser.add_argument(
+        "--collector",
+        action="store_true",
+        help="time the web process's collector passes (loadtests/collector_probe) in each run",
+    )
+    parser.add_argument(
         "--rss-clicks",
         type=int,
         default=1_000_000,
@@ -251,13 +257,21 @@ def main() -> None:
 
     port = free_port()
     serve = [PY, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(args.workers)]
-    web = subprocess.Popen(serve, env=env, cwd=root)
+    web_env = dict(env)
+    collector_log = Path(tempfile.mkdtemp(prefix="tracker-collector-")) / "passes"
+    if args.collector:
+        probe = str(ROOT / "loadtests" / "collector_probe")
+        web_env["PYTHONPATH"] = os.pathsep.join(filter(None, [probe, env.get("PYTHONPATH")]))
+        web_env["TRACKER_COLLECTOR_LOG"] = str(collector_log)
+    web = subprocess.Popen(serve, env=web_env, cwd=root)
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/c/{code}?sub1=bench&sub2=%C3%BC"
         wrk(url, 2, args.connections, per_request)  # warm-up
         web_cpu, redis_cpu = cpu_seconds(web.pid), asyncio.run(redis_cpu_seconds(redis_url))
+        started_at = time.time()
         real = wrk(url, args.duration, args.connections, per_request)
+        windows = {"/c/": (started_at, time.time())}
         web_share = (cpu_seconds(web.pid) - web_cpu) / args.duration
         redis_share = (asyncio.run(redis_cpu_seconds(redis_url)) - redis_cpu) / args.duration
         served = real["requests"]
@@ -267,12 +281,18 @@ def main() -> None:
         )
         wrk(postback_url, 2, args.connections)  # warm-up
         postback_cpu = cpu_seconds(web.pid)
+        started_at = time.time()
         postbacks = wrk(postback_url, args.duration, args.connections)
+        windows["/postback"] = (started_at, time.time())
         postback_cpu = cpu_seconds(web.pid) - postback_cpu
         if args.redirect_only:
+            web.send_signal(signal.SIGINT)
+            web.wait()
             print_baselines(nginx, baseline, constant, lane)
             print_redirect(baseline, real, base_share, web_share, redis_share, env, args)
             print_postbacks(baseline, real, postbacks, postback_cpu)
+            if args.collector:
+                print_collector(collector_log, windows)
             return
 
         started = time.perf_counter()
@@ -408,6 +428,21 @@ def print_redirect(
     # Less sensitive than req/s to how much of a core a busy machine leaves the process.
     per_request = web_share * args.duration / max(real["requests"], 1) * 1e6
     print(f"web process CPU per request: {per_request:.1f} us")
+
+
+def print_collector(log: Path, windows: dict[str, tuple[float, float]]) -> None:
+    """The web process's collector passes during each wrk run (app.edge.collector)."""
+    passes: list[tuple[float, int, float]] = []
+    for path in log.parent.glob(f"{log.name}.*"):
+        passes += json.loads(path.read_text())
+    for label, (start, end) in windows.items():
+        inside = [(generation, s) for at, generation, s in passes if start <= at <= end]
+        counts = "/".join(str(sum(1 for g, _ in inside if g == k)) for k in range(3))
+        longest = max((s for _, s in inside), default=0.0)
+        print(
+            f"collector during {label:<9}: passes gen0/1/2 {counts}, paused "
+            f"{sum(s for _, s in inside) * 1e3:.1f} ms in all, longest {longest * 1e3:.2f} ms"
+        )
 
 
 def print_postbacks(

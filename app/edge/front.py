@@ -41,7 +41,8 @@ from app.edge import intake, protocol
 from app.edge.deadline import Deadline
 from app.edge.found import found
 from app.edge.protocol import ERROR, EdgeProtocol, refusal, render
-from app.postbacks.asgi import Answer
+from app.errors import AppError
+from app.postbacks.asgi import PIXEL, Answer, postback_answer
 from app.postbacks.service import Intake
 from app.redirect.handler import HEADERS, UNAVAILABLE, Click, Redirector, Reply
 from app.streams.batching import CommitFailed
@@ -83,6 +84,11 @@ class FrontProtocol(asyncio.Protocol):
         self.redirector: Redirector | None = getattr(config.loaded_app, "redirector", None)
         self.intake: Intake | None = getattr(config.loaded_app, "intake", None)
         self.then = self._committed  # bound once: the batch's callback for every click
+        # And a postback's two (app.edge.intake.start_postback): no closure per request, so
+        # that what a postback keeps alive while its batch waits is a few objects (the
+        # collector's young generation fills with them, 64 connections' worth).
+        self.postback_then = self._postback_answer
+        self.postback_later = self._postback_later
         self.keep_alive_s = config.timeout_keep_alive
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
@@ -247,15 +253,17 @@ class FrontProtocol(asyncio.Protocol):
             assert self.intake is not None
             self.starting = True
             try:
-                intake.start(
-                    self.intake,
-                    path,
-                    query,
-                    self.headers,
-                    self.peer,
-                    self._intake_answer,
-                    self._later,
-                )
+                if path == PIXEL:
+                    intake.start_pixel(self.intake, query, self.headers, self.peer, self._later)
+                else:
+                    intake.start_postback(
+                        self.intake,
+                        query,
+                        self.headers,
+                        self.peer,
+                        self.postback_then,
+                        self.postback_later,
+                    )
             finally:
                 self.starting = False
 
@@ -289,6 +297,12 @@ class FrontProtocol(asyncio.Protocol):
         if not self.done and self.owing:
             defaults = self.server_state.default_headers
             self._answer(intake.rendered(answer, defaults, not self.close_after, self.head))
+
+    def _postback_answer(self, error: AppError | None) -> None:
+        self._intake_answer(postback_answer(error))
+
+    def _postback_later(self, answer: Coroutine[Any, Any, None]) -> None:
+        self._later(intake.answer_of(answer))
 
     def _later(self, answer: Coroutine[Any, Any, Answer]) -> None:
         self._spawn(self._answer_later(answer))

@@ -57,22 +57,54 @@ def start(
 ) -> None:
     """Start the intake request at `path` (one of PATHS): `then(answer)` from the batch's
     callback (or at once), or `later(coroutine)` whose result is the answer."""
-    forwarded_for = _text(headers, b"x-forwarded-for")
     if path == PIXEL:
-        later(_pixel(intake, query, _text(headers, b"cookie"), peer, forwarded_for))
+        start_pixel(intake, query, headers, peer, later)
         return
+    start_postback(
+        intake,
+        query,
+        headers,
+        peer,
+        lambda error: then(postback_answer(error)),
+        lambda answer: later(answer_of(answer)),
+    )
+
+
+def start_postback(
+    intake: service.Intake,
+    query: bytes,
+    headers: dict[bytes, bytes],
+    peer: str,
+    then: Callable[[AppError | None], object],
+    later: Callable[[Coroutine[Any, Any, None]], object],
+) -> None:
+    """`start` of a postback, with unawaited's callbacks: `then(error)` (None: accepted;
+    `postback_answer` says the answer), or `later(coroutine)` (`answer_of` it). The edge's
+    protocol binds the two once a connection, not two closures a postback."""
     unawaited.start(
         intake,
         query=query,
         peer=peer,
-        forwarded_for=forwarded_for,
+        forwarded_for=_text(headers, b"x-forwarded-for"),
         signature=_text(headers, _SIGNATURE),
-        then=lambda error: then(postback_answer(error)),
-        later=lambda answer: later(_postback(answer)),
+        then=then,
+        later=later,
     )
 
 
-async def _postback(answer: Coroutine[Any, Any, None]) -> Answer:
+def start_pixel(
+    intake: service.Intake,
+    query: bytes,
+    headers: dict[bytes, bytes],
+    peer: str,
+    later: Callable[[Coroutine[Any, Any, Answer]], object],
+) -> None:
+    forwarded_for = _text(headers, b"x-forwarded-for")
+    later(_pixel(intake, query, _text(headers, b"cookie"), peer, forwarded_for))
+
+
+async def answer_of(answer: Coroutine[Any, Any, None]) -> Answer:
+    """The answer of a postback whose outcome `answer` awaits (unawaited's `later`)."""
     try:
         await answer
     except AppError as exc:

@@ -256,10 +256,45 @@ def judge(
     peer: str,
     forwarded_for: str | None,
     signature: str | None,
+    received_us: int | None = None,
 ) -> bytes:
     """The postback's conversion record, judged against the cache as it is (no await
-    between reading the cache's version and this); AppError when it is refused."""
-    token = sources.token
+    between reading the cache's version and this); AppError when it is refused.
+    `received_us`: now, unless given."""
+    advertiser = _advertiser(
+        intake, sources.token, sources.signed_payload, peer, forwarded_for, signature
+    )
+    raw = sources.parameters(signed=advertiser.signing_secret is not None)
+    return _record(advertiser, raw, time.time_ns() // 1000 if received_us is None else received_us)
+
+
+def judge_query(
+    intake: Intake,
+    query: bytes,
+    raw: params.Raw,
+    *,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+    received_us: int | None = None,
+) -> bytes:
+    """`judge` of `query_sources(query)`, whose parameters are `raw`, without building
+    the sources (the edge's hot path): without a body, the query string is the
+    parameters, the token's source and the signed payload alike."""
+    advertiser = _advertiser(intake, params.token_of(raw), query, peer, forwarded_for, signature)
+    return _record(advertiser, raw, time.time_ns() // 1000 if received_us is None else received_us)
+
+
+def _advertiser(
+    intake: Intake,
+    token: str | None,
+    signed_payload: bytes,
+    peer: str,
+    forwarded_for: str | None,
+    signature: str | None,
+) -> Advertiser:
+    """The advertiser the token names, whose address and signature rules the request
+    meets; AppError otherwise."""
     advertiser = intake.cache.lookup(token) if token else None
     if advertiser is None:
         raise InvalidToken("a valid postback token is required")
@@ -268,12 +303,15 @@ def judge(
         check_signature(
             advertiser.signing_secret,
             signature,
-            sources.signed_payload,
+            signed_payload,
             now=time.time(),
             max_age_s=intake.settings.postback_signature_max_age_s,
         )
-    signed = advertiser.signing_secret is not None
-    conversion = params.parse_said(sources.parameters(signed=signed))
+    return advertiser
+
+
+def _record(advertiser: Advertiser, raw: params.Raw, received_us: int) -> bytes:
+    conversion = params.parse_said(raw)
     if conversion.click_id is None:
         if conversion.coupon is None and conversion.customer_id is None:
             raise BadRequest(
@@ -284,7 +322,7 @@ def judge(
             raise BadRequest("txid is required without a click_id", code="missing_parameter")
     # A click-less postback names its offer by offer_id (see app/customers/attribution.py).
     return encode_said(
-        conversion, via="postback", advertiser_id=advertiser.id, received_us=time.time_ns() // 1000
+        conversion, via="postback", advertiser_id=advertiser.id, received_us=received_us
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from app.errors import AppError
-from app.postbacks import freshness, service
+from app.postbacks import freshness, params, service
 from app.postbacks.sources import PostbackSources
 from app.streams.durable_queue import CommitFailed, Refused, Unconfirmed
 
@@ -32,35 +32,77 @@ def start(
     returning (accepted) or raising AppError. `then(error)` at once for a query that
     does not parse, as `receive_postback` raises it."""
     try:
-        sources = service.query_sources(query)
+        raw = params.from_query(query)
     except AppError as exc:
         then(exc)
         return
     version = intake.cache.version
     try:
-        record = service.judge(
-            intake, sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+        # `judge` of `service.query_sources(query)`, which only a refusal builds.
+        record = service.judge_query(
+            intake, query, raw, peer=peer, forwarded_for=forwarded_for, signature=signature
         )
     except AppError:
         # The refusal's confirmation awaits: `accept_postback` judges it again and says.
         later(
             service.accept_postback(
-                intake, sources=sources, peer=peer, forwarded_for=forwarded_for, signature=signature
+                intake,
+                sources=PostbackSources(query=query, from_query=raw),
+                peer=peer,
+                forwarded_for=forwarded_for,
+                signature=signature,
             )
         )
         return
 
-    def committed(outcome: bool | Exception) -> None:
-        if outcome is True or outcome is False:
-            then(None)
-        elif isinstance(outcome, Refused):
-            later(_after_refusal(intake, sources, peer, forwarded_for, signature))
-        elif isinstance(outcome, CommitFailed | Unconfirmed):
-            later(_kept(intake, record, outcome))
-        else:
-            later(_raise(outcome))
-
+    committed = _Committed(intake, query, raw, peer, forwarded_for, signature, record, then, later)
     intake.queue.submit_then(record, committed, admission=freshness.admission_args(version))
+
+
+class _Committed:
+    """A judged postback's batch callback: one object (not a closure's function and its
+    cells) is what waits for the batch, 64 connections' worth at a time."""
+
+    __slots__ = (
+        "forwarded_for",
+        "intake",
+        "later",
+        "peer",
+        "query",
+        "raw",
+        "record",
+        "signature",
+        "then",
+    )
+
+    def __init__(
+        self,
+        intake: service.Intake,
+        query: bytes,
+        raw: params.Raw,
+        peer: str,
+        forwarded_for: str | None,
+        signature: str | None,
+        record: bytes,
+        then: Callable[[AppError | None], object],
+        later: Callable[[Coroutine[Any, Any, None]], object],
+    ) -> None:
+        self.intake, self.query, self.raw, self.peer = intake, query, raw, peer
+        self.forwarded_for, self.signature, self.record = forwarded_for, signature, record
+        self.then, self.later = then, later
+
+    def __call__(self, outcome: bool | Exception) -> None:
+        if outcome is True or outcome is False:
+            self.then(None)
+        elif isinstance(outcome, Refused):
+            sources = PostbackSources(query=self.query, from_query=self.raw)
+            self.later(
+                _after_refusal(self.intake, sources, self.peer, self.forwarded_for, self.signature)
+            )
+        elif isinstance(outcome, CommitFailed | Unconfirmed):
+            self.later(_kept(self.intake, self.record, outcome))
+        else:
+            self.later(_raise(outcome))
 
 
 async def _after_refusal(

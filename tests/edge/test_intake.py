@@ -16,7 +16,7 @@ from app.clickid import new_click_id
 from app.errors import BadRequest
 from app.main import TrackerApp
 from app.postbacks import asgi as intake_asgi
-from app.postbacks import service
+from app.postbacks import freshness, params
 from app.settings import Settings
 from app.streams import keys
 from tests.edge.conftest import SECRET
@@ -172,7 +172,34 @@ async def test_a_pipeline_of_postbacks_refused_at_once_is_answered_whole(
     def unparsable(query: bytes) -> None:
         raise BadRequest("the parameters are not URL-encoded", code="invalid_request")
 
-    monkeypatch.setattr(service, "query_sources", unparsable)
+    monkeypatch.setattr(params, "from_query", unparsable)
     answers = await exchange(front, get("/postback?x") * 400, responses=400)
     assert all(answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") for answer in answers)
     assert b'"code":"invalid_request"' in answers[-1]
+
+
+async def test_a_postback_the_stream_refuses_as_judged_on_a_stale_version_is_judged_again(
+    front: Served,
+    tokens: dict[str, str],
+    redis: Redis,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The front protocol's batch callback (app.postbacks.unawaited): a record the script
+    refuses (the catalog moved since its judgement) is judged again from the reloaded
+    cache and queued once, then answered 200."""
+    real = freshness.admission_args
+    calls: list[bytes] = []
+
+    def stale_first(version: bytes) -> tuple[bytes, bytes]:
+        calls.append(version)
+        return real(b"a version the catalog has moved on from" if len(calls) == 1 else version)
+
+    monkeypatch.setattr(freshness, "admission_args", stale_first)
+    click = new_click_id()[0]
+    [answer] = await exchange(
+        front, get(f"/postback?token={tokens['plain']}&click_id={click}&txid=R-1")
+    )
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert len(calls) == 2  # refused once by the script, then put again
+    assert await conversions(redis, settings) == 1
