@@ -26,6 +26,7 @@ SLOTS = 16384
 READY_TIMEOUT_S = 60.0
 # A master silent this long is failed over to its replica (production uses seconds more).
 NODE_TIMEOUT_MS = 1000
+BIND_TRIES = 4
 
 
 def _free_port() -> int:
@@ -78,6 +79,21 @@ class LocalCluster:
         return self
 
     def _launch(self, node: Node) -> None:
+        # The ports were free when picked, but a client's connection made since (this
+        # module's own checks of the nodes started before) may have been given one as its
+        # local port: then the node fails to bind, and starts again on new ones.
+        for _ in range(BIND_TRIES - 1):
+            try:
+                self._launch_once(node)
+                return
+            except AssertionError as exc:
+                if "Address already in use" not in str(exc):
+                    raise
+                node.port, node.bus_port = _free_port(), _free_port()
+                (node.folder / "nodes.conf").unlink(missing_ok=True)
+        self._launch_once(node)
+
+    def _launch_once(self, node: Node) -> None:
         log = node.folder / "valkey.log"
         with log.open("ab") as out:
             node.proc = subprocess.Popen(
