@@ -23,7 +23,7 @@ from app import db
 from app.keys.service import Principal
 from app.rollups import subids
 from app.stats import service as stats_service
-from app.stats.queries import SUB_DIMENSIONS
+from app.stats.vocabulary import SUB_DIMENSIONS
 
 ADMIN = Principal(role="admin")
 

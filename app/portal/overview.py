@@ -17,7 +17,7 @@ from app.db import Pool
 from app.keys.service import Principal
 from app.rollups import registry
 from app.stats import service as stats_service
-from app.stats.queries import SUB_DIMENSIONS
+from app.stats.vocabulary import SUB_DIMENSIONS
 
 COUNT_METRICS = ("clicks", "conversions")
 MONEY_METRICS = ("revenue", "payout", "profit")

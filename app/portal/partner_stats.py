@@ -21,10 +21,10 @@ from app.portal import overview, web
 from app.portal.manage import _chart_json
 from app.portal.partner_links import Affiliate, AffiliateDep
 from app.rollups import registry
-from app.stats import queries
 from app.stats import service as stats_service
+from app.stats import vocabulary
 from app.stats.planner import Plan
-from app.stats.queries import DIMENSIONS, ID_DIMENSIONS, SUB_DIMENSIONS
+from app.stats.vocabulary import DIMENSIONS, ID_DIMENSIONS, SUB_DIMENSIONS
 
 router = APIRouter(prefix="/partner", include_in_schema=False)
 
@@ -32,7 +32,7 @@ PRESETS = overview.PRESETS  # the same date presets as the managers' stats scree
 DEFAULT_PRESET = "7d"
 # Every dimension of the API but the affiliate (always the affiliate itself here).
 GROUPS = tuple(d for d in DIMENSIONS if d != "affiliate")
-FILTERS = tuple(d for d in queries.FILTERS if d not in ("affiliate", "hour", "day"))
+FILTERS = tuple(d for d in vocabulary.FILTERS if d not in ("affiliate", "hour", "day"))
 LABELS = {
     "hour": "Hour",
     "day": "Day",

@@ -23,7 +23,7 @@ from app.portal.scope import Scope
 from app.rollups import registry
 from app.stats import service as stats_service
 from app.stats import zones
-from app.stats.queries import DIMENSIONS, FILTERS, METRICS
+from app.stats.vocabulary import DIMENSIONS, FILTERS, METRICS
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
 

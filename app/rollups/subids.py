@@ -25,7 +25,8 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 
 from app.db import Connection, Executor, Pool
-from app.stats.queries import CLICK_CURRENCY, SUB_DIMENSIONS
+from app.stats.queries import CLICK_CURRENCY
+from app.stats.vocabulary import SUB_DIMENSIONS
 
 logger = logging.getLogger(__name__)
 

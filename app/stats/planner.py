@@ -10,9 +10,10 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from app.rollups import registry
-from app.stats import queries, zones
-from app.stats.queries import METRICS, TIME_DIMENSIONS, Read, Report
+from app.stats import vocabulary, zones
+from app.stats.queries import Read, Report
 from app.stats.request import ReportRequest, bad
+from app.stats.vocabulary import METRICS, TIME_DIMENSIONS
 
 # Raw clicks (sub-ID and source reports) are scanned partition by partition, so their
 # span is kept to a quarter.
@@ -186,7 +187,7 @@ def _top_subids(report: Report, zone: ZoneInfo) -> tuple[Read, ...] | None:
     )
     if not (
         len(report.group_by) == 1
-        and report.group_by[0] in queries.SUB_DIMENSIONS
+        and report.group_by[0] in vocabulary.SUB_DIMENSIONS
         and one_or_all
         and report.sort == (("clicks", True),)
         and report.limit is not None
@@ -208,7 +209,7 @@ def plan(request: ReportRequest) -> Plan:
     columns: list[str] = []
     for d in report.group_by:
         columns.append(d)
-        if d in queries.NAME_COLUMNS:
+        if d in vocabulary.NAME_COLUMNS:
             columns.append(f"{d}_name")
     columns.append("currency")
     columns += [m for m in METRICS if m not in hidden]

@@ -1,8 +1,7 @@
-"""SQL for /stats: what a report can ask for, and the statement that reads it from rollup
-tiers (app/rollups/registry.py) or from the raw clicks and conversions.
-
-Only names from the whitelists in this module are spliced into SQL; every value the
-client sends (time zone, range, filter values, limit) is a bound parameter.
+"""SQL for /stats: the statement that reads a report from rollup tiers
+(app/rollups/registry.py) or from the raw clicks and conversions. Only names from the
+whitelists (app/stats/vocabulary.py, this module's columns) are spliced into SQL; every
+value the client sends (time zone, range, filter values, limit) is a bound parameter.
 """
 
 from __future__ import annotations
@@ -13,28 +12,13 @@ from typing import Any
 
 from app.rollups import registry
 from app.rollups.registry import COUNT_METRICS, DIMENSION_COLUMNS, Tier
-
-TIME_DIMENSIONS = ("hour", "day", "week", "month")
-# Grouped by, never filtered on: a week is its Monday, a month its first day (local dates).
-GROUP_ONLY = frozenset({"week", "month"})
-ID_DIMENSIONS = ("affiliate", "offer", "link")
-SUB_DIMENSIONS = ("sub1", "sub2", "sub3", "sub4", "sub5", "source")
-AGENT_DIMENSIONS = ("country", "device", "os", "browser")
-DIMENSIONS = (*TIME_DIMENSIONS, *ID_DIMENSIONS, *SUB_DIMENSIONS, *AGENT_DIMENSIONS)
-FILTERS = tuple(d for d in DIMENSIONS if d not in GROUP_ONLY)
-
-# The rollups' amounts (app/rollups/registry.py), then those derived from them, then the
-# diverted clicks (added by migration 0073: last, so that CSV columns keep their places).
-METRICS = (*registry.METRICS, "profit", "cr", "epc", *registry.DIVERTED_METRICS)
-# The network's side of the money, which an affiliate key never sees.
-NETWORK_METRICS = frozenset({"revenue", "profit", "customer_revenue"})
-
-# The name shown next to an ID dimension: (table, column).
-NAME_COLUMNS = {
-    "affiliate": ("affiliates", "name"),
-    "offer": ("offers", "name"),
-    "link": ("links", "code"),
-}
+from app.stats.vocabulary import (
+    GROUP_ONLY,
+    ID_DIMENSIONS,
+    NAME_COLUMNS,
+    SUB_DIMENSIONS,
+    TIME_DIMENSIONS,
+)
 
 
 @dataclass(frozen=True, slots=True)

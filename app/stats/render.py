@@ -15,8 +15,8 @@ import asyncpg
 from app.money import format_money
 from app.rollups import registry
 from app.stats.planner import Plan
-from app.stats.queries import DIMENSIONS, METRICS, SUB_DIMENSIONS
 from app.stats.request import bad
+from app.stats.vocabulary import DIMENSIONS, METRICS, SUB_DIMENSIONS
 
 # A JSON answer is built in memory; bigger reports take a limit or format=csv.
 MAX_JSON_ROWS = 10_000

@@ -15,14 +15,14 @@ from app.errors import BadRequest, Forbidden
 from app.keys.service import Principal
 from app.patterns import MAX_ID
 from app.stats import zones
-from app.stats.queries import (
+from app.stats.queries import Report
+from app.stats.vocabulary import (
     DIMENSIONS,
     FILTERS,
     ID_DIMENSIONS,
     METRICS,
     NETWORK_METRICS,
     SUB_DIMENSIONS,
-    Report,
 )
 
 Format = Literal["json", "csv"]

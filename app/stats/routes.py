@@ -11,9 +11,9 @@ from app import patterns
 from app.api_params import documented, filter_parameters, raw_query
 from app.deps import PoolDep, ScopedKey
 from app.stats import service as stats_service
-from app.stats.queries import DIMENSIONS, FILTERS, METRICS
 from app.stats.request import TzQuery
 from app.stats.schemas import StatsOut
+from app.stats.vocabulary import DIMENSIONS, FILTERS, METRICS
 
 router = APIRouter(tags=["stats"])
 

@@ -22,7 +22,7 @@ from typing import Any
 from app.db import Connection
 from app.rollups import registry
 from app.rollups import subids as tier
-from app.stats import queries
+from app.stats import queries, vocabulary
 from app.stats.planner import Plan
 from app.stats.queries import Params, Report
 
@@ -132,7 +132,7 @@ def _statement(
     (dimension,) = report.group_by
     key = f"d_{dimension}"
     affiliate = params.add(_affiliate(report))
-    dim = params.add(queries.SUB_DIMENSIONS.index(dimension))
+    dim = params.add(vocabulary.SUB_DIMENSIONS.index(dimension))
     day_list = params.add(days)
     span_day = params.add(span)
     limit_k = params.add(k)
@@ -258,7 +258,7 @@ def _whole_statement(
     key = f"d_{dimension}"
     mine = (
         f"t.affiliate_id = {params.add(_affiliate(report))}"
-        f" AND t.dimension = {params.add(queries.SUB_DIMENSIONS.index(dimension))}"
+        f" AND t.dimension = {params.add(vocabulary.SUB_DIMENSIONS.index(dimension))}"
     )
     counts = "clicks, unique_clicks, bot_clicks"
     leaves = [

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.money import format_money
-from app.payouts import statement
+from app.payouts import statement, statement_table
 from app.payouts.schemas import PayoutOut
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -153,6 +153,6 @@ def test_the_cut_is_fpdf2s(ttf: bool, value: str) -> None:
         pdf.add_font("Statement", fname=str(DEJAVU))
     pdf.add_page()
     pdf.set_font("Statement" if ttf else "Helvetica", size=9)
-    table = statement._Table(pdf, ("Date", "Kind", "Description", "Amount (USD)"))
-    room = statement.WIDTHS[2] - 2 * pdf.c_margin
+    table = statement_table.Table(pdf, ("Date", "Kind", "Description", "Amount (USD)"))
+    room = statement_table.WIDTHS[2] - 2 * pdf.c_margin
     assert table.fit(value) == _fpdf_fit(pdf, value, room)

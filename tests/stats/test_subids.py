@@ -25,8 +25,8 @@ from app.db import Pool
 from app.keys.service import Principal
 from app.rollups import subids as tier
 from app.settings import Settings
-from app.stats import queries, subids
 from app.stats import service as stats_service
+from app.stats import subids, vocabulary
 from tests.helpers import create
 from tests.stats import factory
 
@@ -463,7 +463,7 @@ def test_only_top_n_by_clicks_of_one_affiliate_or_all_is_planned_for_the_tier() 
     for change in changes:
         params = {k: v for k, v in {**base, **change}.items() if v}
         assert stats_service.plan(params, ADMIN)[0].totals_reads is None, change
-    for dimension in queries.SUB_DIMENSIONS:
+    for dimension in vocabulary.SUB_DIMENSIONS:
         params = {**base, "group_by": [dimension]}
         assert stats_service.plan(params, ADMIN)[0].totals_reads is not None
 
